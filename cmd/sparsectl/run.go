@@ -1,0 +1,114 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sparsestream/sparse/pkg/app"
+)
+
+func runCmd() *cobra.Command {
+	var f app.RunFlags
+	cmd := &cobra.Command{
+		Use:   "run <go-package-or-topology-binary>",
+		Short: "Run a topology in local mode: every component in one process",
+		Long: `Run a topology in local mode. The argument is a Go main package (for example
+./examples/wordcount), which is built first, or an already built topology binary.
+Component logs go to stderr; a summary line per component goes to stdout.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bin, cleanup, err := topologyBinary(args[0])
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			return runBinary(bin, f)
+		},
+	}
+	f.Register(cmd)
+	return cmd
+}
+
+// topologyBinary returns an executable for the argument: the file itself when it is one,
+// or a fresh build of the Go package it names.
+func topologyBinary(arg string) (string, func(), error) {
+	noop := func() {}
+	st, err := os.Stat(arg)
+	if err == nil && st.Mode().IsRegular() {
+		if st.Mode()&0o111 == 0 {
+			return "", noop, fmt.Errorf("%s is not executable; pass a topology binary or a Go package directory", arg)
+		}
+		abs, err := filepath.Abs(arg)
+		return abs, noop, err
+	}
+	if err != nil && !strings.HasPrefix(arg, ".") && !strings.Contains(arg, "/") {
+		return "", noop, fmt.Errorf("%s: no such file or package; pass a Go package such as ./examples/wordcount or a topology binary", arg)
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		return "", noop, fmt.Errorf("%s is a Go package, and building it needs the go tool on PATH: %w", arg, err)
+	}
+	dir, err := os.MkdirTemp("", "sparse-run-")
+	if err != nil {
+		return "", noop, fmt.Errorf("making a build directory: %w", err)
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	bin := filepath.Join(dir, "topology")
+	build := exec.Command("go", "build", "-o", bin, arg)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		cleanup()
+		return "", noop, fmt.Errorf("building %s failed (see the compiler output above): %w", arg, err)
+	}
+	return bin, cleanup, nil
+}
+
+// runBinary runs `<bin> run` with the flags, passing Ctrl-C and SIGTERM on so that the
+// topology shuts down cleanly, and returns its exit status as an error.
+func runBinary(bin string, f app.RunFlags) error {
+	args := []string{"run", "--stats-every", f.StatsEvery.String(), "--log-level", f.LogLevel}
+	if f.Time > 0 {
+		args = append(args, "--time", f.Time.String())
+	}
+	for _, o := range f.Options {
+		args = append(args, "-o", o)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", bin, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case sig := <-sigs:
+			_ = cmd.Process.Signal(sig)
+			// A second signal, or a topology that will not stop, ends it hard.
+			go func() {
+				select {
+				case <-sigs:
+				case <-time.After(30 * time.Second):
+				}
+				_ = cmd.Process.Kill()
+			}()
+		case err := <-done:
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				return fmt.Errorf("the topology exited with status %d", exit.ExitCode())
+			}
+			return err
+		}
+	}
+}

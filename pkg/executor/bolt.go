@@ -1,0 +1,147 @@
+package executor
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/sparsestream/sparse/pkg/tuple"
+)
+
+var tickFields = tuple.NewFields("freq_secs")
+
+// runBolt is a bolt executor's loop: execute whatever is queued, and when the queue runs
+// dry, flush partial batches downstream before waiting, so that a quiet topology has low
+// latency and a busy one sends full batches.
+func (e *executor) runBolt(ctx context.Context) {
+	var tick <-chan time.Time
+	if e.tickEvery > 0 {
+		tk := time.NewTicker(e.tickEvery)
+		defer tk.Stop()
+		tick = tk.C
+	}
+	for {
+		select {
+		case b := <-e.self.data:
+			e.executeBatch(b)
+			continue
+		case <-tick:
+			e.deliverTicks()
+			continue
+		case <-ctx.Done():
+			return
+		default:
+		}
+		e.flush()
+		select {
+		case b := <-e.self.data:
+			e.executeBatch(b)
+		case <-tick:
+			e.deliverTicks()
+		case <-e.self.wake:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (e *executor) executeBatch(b *batch) {
+	for _, it := range b.items {
+		t := e.rt.tasks[it.task]
+		e.execute(t, it.t)
+	}
+	e.cnt.executed += int64(len(b.items))
+	e.rt.pools.putData(b)
+	e.maybeFlush()
+}
+
+// execute runs Execute for one input. A panic fails the input, so its spout replays it,
+// and is reported with the component and task; the executor keeps running.
+func (e *executor) execute(t *task, in *tuple.Tuple) {
+	defer func() {
+		if r := recover(); r != nil {
+			_ = e.recovered(t, "Execute", r)
+			e.failInput(in)
+		}
+	}()
+	t.bolt.Execute(in)
+}
+
+// deliverTicks gives every task of the executor a tick tuple (Storm's __tick stream).
+func (e *executor) deliverTicks() {
+	secs := int64(e.tickEvery / time.Second)
+	for _, t := range e.tasks {
+		tk := &tuple.Tuple{Values: []any{secs}, Fields: tickFields, Component: tuple.SystemID, Stream: tuple.TickStream, Task: tuple.SystemTask}
+		e.execute(t, tk)
+	}
+	e.maybeFlush()
+}
+
+// ackInput tells the acker that in is processed: for each of its roots, its edge id XOR
+// the edge ids of the children anchored to it. Clearing Anchors makes a second ack or a
+// later fail of the same input a no-op instead of corrupting the tree's XOR.
+func (e *executor) ackInput(in *tuple.Tuple) {
+	e.cnt.acked++
+	if e.rt.ackers == 0 {
+		return
+	}
+	for _, a := range in.Anchors {
+		e.pushCtl(ctlMsg{kind: ctlAck, task: e.rt.ackerTask(a.Root), root: a.Root, val: a.Edge ^ in.AckVal})
+	}
+	in.Anchors = nil
+}
+
+func (e *executor) failInput(in *tuple.Tuple) {
+	e.cnt.failed++
+	if e.rt.ackers == 0 {
+		return
+	}
+	for _, a := range in.Anchors {
+		e.pushCtl(ctlMsg{kind: ctlFail, task: e.rt.ackerTask(a.Root), root: a.Root})
+	}
+	in.Anchors = nil
+}
+
+// boltCollector is the BoltCollector of one task.
+type boltCollector struct {
+	e   *executor
+	t   *task
+	one [1]*tuple.Tuple
+}
+
+func (c *boltCollector) Emit(in *tuple.Tuple, values []any) {
+	var anchors []*tuple.Tuple
+	if in != nil {
+		c.one[0] = in
+		anchors = c.one[:]
+	}
+	c.e.emit(c.t, tuple.DefaultStream, values, noDirect, 0, anchors, false)
+	c.one[0] = nil
+}
+
+func (c *boltCollector) EmitStream(stream string, anchors []*tuple.Tuple, values []any) []int32 {
+	_, tasks := c.e.emit(c.t, stream, values, noDirect, 0, anchors, true)
+	return tasks
+}
+
+func (c *boltCollector) EmitDirect(task int32, stream string, anchors []*tuple.Tuple, values []any) {
+	c.e.emit(c.t, stream, values, task, 0, anchors, false)
+}
+
+func (c *boltCollector) Ack(in *tuple.Tuple) { c.e.ackInput(in) }
+
+func (c *boltCollector) Fail(in *tuple.Tuple) { c.e.failInput(in) }
+
+func (c *boltCollector) ResetTimeout(in *tuple.Tuple) {
+	if c.e.rt.ackers == 0 {
+		return
+	}
+	for _, a := range in.Anchors {
+		c.e.pushCtl(ctlMsg{kind: ctlReset, task: c.e.rt.ackerTask(a.Root), root: a.Root})
+	}
+}
+
+func (c *boltCollector) ReportError(err error) { c.e.reportError(c.t, err) }
+
+func (c *boltCollector) Logger() hclog.Logger { return c.t.log }

@@ -1,0 +1,336 @@
+// Package executor runs the tasks of a topology: one goroutine per executor, bounded
+// queues between them, emit routing through groupings, acker plumbing, ticks and
+// backpressure. Local mode runs every task in one Runtime; a worker runs its slot's share.
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/sparsestream/sparse/pkg/acker"
+	"github.com/sparsestream/sparse/pkg/grouping"
+	"github.com/sparsestream/sparse/pkg/topology"
+	"github.com/sparsestream/sparse/pkg/tuple"
+)
+
+// Options configure a Runtime.
+type Options struct {
+	// TopologyID identifies the running topology (default: the spec's name).
+	TopologyID string
+	Spec       *topology.Spec
+	// Config overrides the spec's topology config (the -o options of the CLI).
+	Config topology.Config
+	Logger hclog.Logger
+}
+
+// Runtime runs a topology's executors until its context ends.
+type Runtime struct {
+	id     string
+	spec   *topology.Spec
+	conf   topology.Config
+	layout *topology.Layout
+	log    hclog.Logger
+	epoch  time.Time
+	ctx    context.Context
+
+	ackers     int
+	ackerTasks []int32
+	timeout    time.Duration
+
+	executors []*executor
+	inboxes   []*inbox
+	taskInbox []int   // task id -> index of the inbox that receives for it
+	tasks     []*task // task id -> task
+	pools     *pools
+
+	active  atomic.Bool
+	running atomic.Bool
+}
+
+// New builds a runtime: it validates the effective configuration, numbers the tasks,
+// creates one instance of a component per task through its factory and prepares the
+// groupings. Nothing runs until Run.
+func New(o Options) (*Runtime, error) {
+	if o.Spec == nil {
+		return nil, errors.New("executor: no topology spec given")
+	}
+	conf := o.Spec.Config.Merge(o.Config)
+	eff := *o.Spec
+	eff.Config = conf
+	if err := topology.Validate(&eff); err != nil {
+		return nil, err
+	}
+	log := o.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	workers, _ := conf.Int(topology.ConfWorkers, 1)
+	ackers, _ := conf.Int(topology.ConfAckerExecutors, workers)
+	timeoutSecs, _ := conf.Int(topology.ConfMessageTimeoutSecs, topology.DefaultMessageTimeoutSecs)
+	r := &Runtime{
+		id:      o.TopologyID,
+		spec:    &eff,
+		conf:    conf,
+		log:     log,
+		epoch:   time.Now(),
+		ctx:     context.Background(),
+		ackers:  int(ackers),
+		timeout: time.Duration(timeoutSecs) * time.Second,
+	}
+	if r.id == "" {
+		r.id = eff.Name
+	}
+	r.active.Store(true)
+	r.layout = topology.NewLayout(&eff, r.ackers)
+	r.ackerTasks = r.layout.Tasks[tuple.AckerID]
+	r.taskInbox = make([]int, r.layout.NumTasks()+1)
+	r.tasks = make([]*task, r.layout.NumTasks()+1)
+
+	batchSize, _ := conf.Int(topology.ConfProducerBatchSize, topology.DefaultProducerBatchSize)
+	r.pools = newPools(int(batchSize))
+
+	comps := make([]string, 0, len(r.layout.Executors))
+	for id := range r.layout.Executors {
+		comps = append(comps, id)
+	}
+	sort.Strings(comps)
+	for _, id := range comps {
+		for _, taskIDs := range r.layout.Executors[id] {
+			if err := r.addExecutor(id, taskIDs); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, e := range r.executors {
+		e.outData = make([]*batch, len(r.inboxes))
+		e.outCtl = make([]*ctlBatch, len(r.inboxes))
+		e.isDirty = make([]bool, len(r.inboxes))
+		for _, t := range e.tasks {
+			if err := r.wire(e, t); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return r, nil
+}
+
+func (r *Runtime) addExecutor(compID string, taskIDs []int32) error {
+	comp := r.spec.Component(compID)
+	conf := r.conf
+	kind := "acker"
+	if comp != nil {
+		conf = r.conf.Merge(comp.Config)
+		kind = string(comp.Kind)
+	} else {
+		comp = &topology.ComponentSpec{ID: compID, Parallelism: r.ackers, Tasks: r.ackers}
+	}
+	batchSize, _ := conf.Int(topology.ConfProducerBatchSize, topology.DefaultProducerBatchSize)
+	bufSize, _ := conf.Int(topology.ConfReceiveBufferSize, topology.DefaultReceiveBufferSize)
+	flushMs, _ := conf.Int(topology.ConfFlushIntervalMillis, int64(topology.DefaultFlushInterval/time.Millisecond))
+	tickSecs, _ := conf.Int(topology.ConfTickTupleFreqSecs, 0)
+
+	idx := len(r.executors)
+	in := newInbox(max(1, int(bufSize/max(batchSize, 1))))
+	e := &executor{
+		rt:            r,
+		idx:           idx,
+		comp:          comp,
+		kind:          kind,
+		self:          in,
+		stats:         &Stats{Component: compID, Kind: kind, Tasks: taskIDs},
+		log:           r.log.Named(compID),
+		batchSize:     int(batchSize),
+		flushInterval: time.Duration(flushMs) * time.Millisecond,
+		tickEvery:     time.Duration(tickSecs) * time.Second,
+	}
+	for _, id := range taskIDs {
+		t := &task{id: id, log: r.log.Named(compID).With("task", id)}
+		t.ctx = topology.NewContext(r.id, r.layout, compID, id, conf, t.log)
+		switch comp.Kind {
+		case topology.KindSpout:
+			t.spout = comp.Spout()
+			if t.spout == nil {
+				return fmt.Errorf("the spout factory of %q returned nil; return a new spout from it", compID)
+			}
+		case topology.KindBolt:
+			t.bolt = comp.Bolt()
+			if t.bolt == nil {
+				return fmt.Errorf("the bolt factory of %q returned nil; return a new bolt from it", compID)
+			}
+		default:
+			t.ledger = acker.New(ackerBuckets)
+		}
+		e.tasks = append(e.tasks, t)
+		r.tasks[id] = t
+		r.taskInbox[id] = idx
+	}
+	if comp.Kind == topology.KindSpout {
+		maxPending, _ := conf.Int(topology.ConfMaxSpoutPending, 0)
+		waitMs, _ := conf.Int(topology.ConfSpoutWaitMaxMillis, int64(topology.DefaultSpoutWaitMax/time.Millisecond))
+		rot := r.timeout / (pendingBuckets - 1)
+		e.spout = &spoutState{
+			pending:     acker.NewRotating[pendingTuple](pendingBuckets),
+			maxPending:  int(maxPending),
+			rotateEvery: rot,
+			nextRotate:  rot,
+			waitMax:     max(time.Duration(waitMs)*time.Millisecond, 50*time.Microsecond),
+		}
+	}
+	r.executors = append(r.executors, e)
+	r.inboxes = append(r.inboxes, in)
+	return nil
+}
+
+// wire builds a task's routing table: for each stream it declares, one prepared grouper
+// per subscribing component.
+func (r *Runtime) wire(e *executor, t *task) error {
+	t.out = map[string]*streamOut{}
+	for _, st := range e.comp.Streams {
+		so := &streamOut{id: st.ID, fields: r.layout.Fields(e.comp.ID, st.ID), direct: st.Direct}
+		for _, c := range r.spec.Components {
+			for _, in := range c.Inputs {
+				if in.Component != e.comp.ID || in.Stream != st.ID {
+					continue
+				}
+				g, err := grouping.New(in.Grouping)
+				if err != nil {
+					return fmt.Errorf("component %q input from %q stream %q: %w", c.ID, in.Component, in.Stream, err)
+				}
+				gctx := grouping.Context{SourceComponent: e.comp.ID, Stream: st.ID, TargetComponent: c.ID, OutputFields: st.Fields}
+				targets := r.layout.Tasks[c.ID]
+				if err := g.Prepare(gctx, targets); err != nil {
+					return fmt.Errorf("component %q input from %q stream %q: %w", c.ID, in.Component, in.Stream, err)
+				}
+				so.subs = append(so.subs, subscriber{component: c.ID, grouper: g, direct: in.Grouping.Type == grouping.Direct, targets: targets})
+			}
+		}
+		t.out[st.ID] = so
+	}
+	t.def = t.out[tuple.DefaultStream]
+	return nil
+}
+
+// ackerTask picks the acker task that tracks a root.
+func (r *Runtime) ackerTask(root uint64) int32 {
+	return r.ackerTasks[root%uint64(len(r.ackerTasks))]
+}
+
+// Layout returns the topology's task numbering.
+func (r *Runtime) Layout() *topology.Layout { return r.layout }
+
+// Config returns the effective topology configuration.
+func (r *Runtime) Config() topology.Config { return r.conf }
+
+// Ackers is the number of acker tasks (0: acking is off).
+func (r *Runtime) Ackers() int { return r.ackers }
+
+// Stats returns every executor's counters, in a stable order.
+func (r *Runtime) Stats() []*Stats {
+	out := make([]*Stats, len(r.executors))
+	for i, e := range r.executors {
+		out[i] = e.stats
+	}
+	return out
+}
+
+// Activate lets spouts emit (the default); Deactivate pauses them, as Storm's
+// activate/deactivate commands do. In-flight tuples still complete while paused.
+func (r *Runtime) Activate() { r.setActive(true) }
+
+// Deactivate stops calling NextTuple on every spout.
+func (r *Runtime) Deactivate() { r.setActive(false) }
+
+func (r *Runtime) setActive(on bool) {
+	r.active.Store(on)
+	for _, e := range r.executors {
+		if e.spout != nil {
+			e.self.nudge()
+		}
+	}
+}
+
+// Run opens every task, runs the executors until ctx ends, then closes every task and
+// returns when every goroutine has ended. An error from Open or Prepare stops the whole
+// runtime before any tuple flows, and is returned naming the component and task.
+func (r *Runtime) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("executor: Run called twice on the same runtime; build a new one with New")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.ctx = ctx
+
+	// Open and prepare concurrently: a spout that connects to an external system
+	// should not hold up the others.
+	var wg sync.WaitGroup
+	errs := make([]error, len(r.executors))
+	for i, e := range r.executors {
+		wg.Go(func() { errs[i] = e.open() })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, e := range r.executors {
+			e.close()
+		}
+		return err
+	}
+	r.log.Info("topology running", "topology", r.id, "executors", len(r.executors), "tasks", r.layout.NumTasks(), "ackers", r.ackers)
+	for _, e := range r.executors {
+		wg.Go(func() {
+			defer e.close()
+			switch {
+			case e.spout != nil:
+				e.runSpout(ctx)
+			case e.kind == "acker":
+				e.runAcker(ctx, r.timeout)
+			default:
+				e.runBolt(ctx)
+			}
+			e.cnt.publish(e.stats)
+		})
+	}
+	wg.Wait()
+	r.log.Info("topology stopped", "topology", r.id)
+	return nil
+}
+
+func (e *executor) open() error {
+	var errs []error
+	for _, t := range e.tasks {
+		var err error
+		var panicked error
+		switch {
+		case t.spout != nil:
+			c := &spoutCollector{e: e, t: t}
+			panicked = e.safely(t, "Open", func() { err = t.spout.Open(t.ctx, c) })
+		case t.bolt != nil:
+			c := &boltCollector{e: e, t: t}
+			panicked = e.safely(t, "Prepare", func() { err = t.bolt.Prepare(t.ctx, c) })
+		}
+		if err = errors.Join(err, panicked); err != nil {
+			errs = append(errs, fmt.Errorf("component %q task %d failed to start: %w", e.comp.ID, t.id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (e *executor) close() {
+	for _, t := range e.tasks {
+		switch {
+		case t.spout != nil:
+			if e.spout.active {
+				e.callSpout(t, "Deactivate", t.spout.Deactivate)
+			}
+			e.callSpout(t, "Close", t.spout.Close)
+		case t.bolt != nil:
+			_ = e.safely(t, "Cleanup", t.bolt.Cleanup)
+		}
+	}
+}

@@ -1,0 +1,238 @@
+package executor
+
+import (
+	"context"
+	"runtime"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/sparsestream/sparse/pkg/acker"
+	"github.com/sparsestream/sparse/pkg/tuple"
+)
+
+// pendingBuckets: a pending tuple times out between timeout and timeout*4/3.
+const pendingBuckets = 4
+
+type pendingTuple struct {
+	msgID any
+	task  *task
+	born  time.Duration
+}
+
+type spoutState struct {
+	pending     *acker.Rotating[pendingTuple]
+	maxPending  int
+	rotateEvery time.Duration
+	nextRotate  time.Duration
+	waitMax     time.Duration
+	active      bool
+	// acks of an acker-less topology, delivered after NextTuple returns so that user code
+	// is never re-entered from inside an emit.
+	autoAcks []autoAck
+	emitted  int64 // emits during the current NextTuple, to detect an idle spout
+}
+
+type autoAck struct {
+	t     *task
+	msgID any
+}
+
+// runSpout is the spout executor's loop: take acker replies first, then ask for tuples
+// while the pending limit allows, and back off progressively while the spout is idle.
+func (e *executor) runSpout(ctx context.Context) {
+	s := e.spout
+	idle := 0
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for iter := 0; ; iter++ {
+		if ctx.Err() != nil {
+			return
+		}
+		e.drainCtl()
+		e.syncActive()
+		if iter&63 == 0 {
+			e.timekeeping()
+		}
+		if !s.active || (s.maxPending > 0 && s.pending.Len() >= s.maxPending) {
+			e.flush()
+			e.waitSpout(ctx, timer, s.nextRotate-e.now())
+			e.timekeeping()
+			continue
+		}
+		s.emitted = 0
+		for _, t := range e.tasks {
+			// A panic is reported by safely; the spout keeps running.
+			_ = e.safely(t, "NextTuple", t.spout.NextTuple)
+		}
+		e.deliverAutoAcks()
+		if s.emitted > 0 {
+			idle = 0
+			continue
+		}
+		// Idle: send what we have, then yield, then sleep progressively longer up to
+		// waitMax, waking at once for acker replies.
+		e.flush()
+		e.timekeeping()
+		idle++
+		if idle < 8 {
+			runtime.Gosched()
+			continue
+		}
+		wait := min(time.Duration(idle-7)*50*time.Microsecond, s.waitMax)
+		e.waitSpout(ctx, timer, wait)
+	}
+}
+
+// waitSpout blocks until a control message, a nudge or the wait elapses.
+func (e *executor) waitSpout(ctx context.Context, timer *time.Timer, wait time.Duration) {
+	if wait <= 0 {
+		return
+	}
+	timer.Reset(wait)
+	select {
+	case cb := <-e.self.ctl:
+		e.deferCtl(cb)
+	case <-e.self.wake:
+	case <-timer.C:
+		return
+	case <-ctx.Done():
+	}
+	if !timer.Stop() {
+		select {
+		case <-timer.C:
+		default:
+		}
+	}
+}
+
+// timekeeping rotates the pending map when due (timing out old trees) and flushes late
+// partial batches.
+func (e *executor) timekeeping() {
+	s := e.spout
+	now := e.now()
+	for now >= s.nextRotate {
+		s.nextRotate += s.rotateEvery
+		s.pending.Rotate(func(_ uint64, p pendingTuple) {
+			e.cnt.failed++
+			e.cnt.timedOut++
+			e.callSpout(p.task, "Fail", func() { p.task.spout.Fail(p.msgID) })
+		})
+	}
+	e.stats.Pending.Store(int64(s.pending.Len()))
+	e.maybeFlush()
+}
+
+// drainCtl takes every acker reply that is waiting, without blocking.
+func (e *executor) drainCtl() {
+	for {
+		select {
+		case cb := <-e.self.ctl:
+			e.deferCtl(cb)
+			continue
+		default:
+		}
+		break
+	}
+	if len(e.deferred) == 0 {
+		return
+	}
+	// Handle the replies in place; Ack and Fail may emit, which may block and defer
+	// more replies, so work from a snapshot.
+	msgs := e.deferred
+	e.deferred = nil
+	for _, m := range msgs {
+		p, ok := e.spout.pending.Remove(m.root)
+		if !ok {
+			continue // timed out already, and Fail was called then
+		}
+		switch m.kind {
+		case ctlComplete:
+			e.cnt.acked++
+			e.stats.CompleteLatency.Observe(e.now() - p.born)
+			e.callSpout(p.task, "Ack", func() { p.task.spout.Ack(p.msgID) })
+		case ctlFailed:
+			e.cnt.failed++
+			e.callSpout(p.task, "Fail", func() { p.task.spout.Fail(p.msgID) })
+		}
+	}
+	if e.deferred == nil {
+		e.deferred = msgs[:0]
+	}
+}
+
+func (e *executor) callSpout(t *task, what string, f func()) {
+	_ = e.safely(t, what, f)
+}
+
+func (e *executor) deliverAutoAcks() {
+	s := e.spout
+	for i, a := range s.autoAcks {
+		e.cnt.acked++
+		e.callSpout(a.t, "Ack", func() { a.t.spout.Ack(a.msgID) })
+		s.autoAcks[i] = autoAck{}
+	}
+	s.autoAcks = s.autoAcks[:0]
+}
+
+// syncActive calls Activate or Deactivate when the runtime's state changed.
+func (e *executor) syncActive() {
+	s := e.spout
+	want := e.rt.active.Load()
+	if want == s.active {
+		return
+	}
+	s.active = want
+	for _, t := range e.tasks {
+		if want {
+			e.callSpout(t, "Activate", t.spout.Activate)
+		} else {
+			e.callSpout(t, "Deactivate", t.spout.Deactivate)
+		}
+	}
+}
+
+// spoutCollector is the SpoutCollector of one task.
+type spoutCollector struct {
+	e *executor
+	t *task
+}
+
+func (c *spoutCollector) Emit(values []any, msgID any) {
+	c.emitSpout(tuple.DefaultStream, values, msgID, noDirect, false)
+}
+
+func (c *spoutCollector) EmitStream(stream string, values []any, msgID any) []int32 {
+	return c.emitSpout(stream, values, msgID, noDirect, true)
+}
+
+func (c *spoutCollector) EmitDirect(task int32, stream string, values []any, msgID any) {
+	c.emitSpout(stream, values, msgID, task, false)
+}
+
+func (c *spoutCollector) emitSpout(stream string, values []any, msgID any, direct int32, want bool) []int32 {
+	e, s := c.e, c.e.spout
+	s.emitted++
+	var root uint64
+	reliable := msgID != nil && e.rt.ackers > 0
+	if reliable {
+		root = acker.ID()
+	}
+	xor, tasks := e.emit(c.t, stream, values, direct, root, nil, want)
+	switch {
+	case msgID == nil:
+	case !reliable || xor == 0:
+		// No acking, or nobody received the tuple: the tree is complete already.
+		s.autoAcks = append(s.autoAcks, autoAck{c.t, msgID})
+	default:
+		s.pending.Put(root, pendingTuple{msgID: msgID, task: c.t, born: e.now()})
+		e.pushCtl(ctlMsg{kind: ctlInit, task: e.rt.ackerTask(root), spout: c.t.id, root: root, val: xor})
+	}
+	return tasks
+}
+
+func (c *spoutCollector) ReportError(err error) { c.e.reportError(c.t, err) }
+
+func (c *spoutCollector) Logger() hclog.Logger { return c.t.log }
+
+func (c *spoutCollector) Pending() int { return c.e.spout.pending.Len() }

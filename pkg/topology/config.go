@@ -1,0 +1,155 @@
+package topology
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Configuration keys, named as in Storm so that existing configs carry over.
+const (
+	ConfAckerExecutors      = "topology.acker.executors"
+	ConfMessageTimeoutSecs  = "topology.message.timeout.secs"
+	ConfMaxSpoutPending     = "topology.max.spout.pending"
+	ConfTickTupleFreqSecs   = "topology.tick.tuple.freq.secs"
+	ConfWorkers             = "topology.workers"
+	ConfDebug               = "topology.debug"
+	ConfReceiveBufferSize   = "topology.executor.receive.buffer.size"
+	ConfProducerBatchSize   = "topology.producer.batch.size"
+	ConfFlushIntervalMillis = "topology.flush.tuple.freq.millis"
+	ConfSpoutWaitMaxMillis  = "topology.spout.wait.max.millis"
+	ConfName                = "topology.name"
+)
+
+// Defaults for the keys above; Storm's where Storm has one.
+const (
+	DefaultMessageTimeoutSecs = 30
+	DefaultReceiveBufferSize  = 32768 // tuples per executor inbox
+	DefaultProducerBatchSize  = 128
+	DefaultFlushInterval      = time.Millisecond
+	DefaultSpoutWaitMax       = time.Millisecond
+)
+
+// Config is a topology's or a component's configuration: string keys to JSON-like values
+// (string, int64, float64, bool, lists, maps), as Storm's is.
+type Config map[string]any
+
+// Clone returns a shallow copy; nil stays an empty config.
+func (c Config) Clone() Config {
+	out := make(Config, len(c))
+	maps.Copy(out, c)
+	return out
+}
+
+// Merge returns c overlaid with o (o wins).
+func (c Config) Merge(o Config) Config {
+	out := c.Clone()
+	maps.Copy(out, o)
+	return out
+}
+
+// Int returns an integer setting. JSON numbers, Go integers and numeric strings are
+// accepted; anything else is an error naming the key.
+func (c Config) Int(key string, def int64) (int64, error) {
+	v, ok := c[key]
+	if !ok || v == nil {
+		return def, nil
+	}
+	switch x := v.(type) {
+	case int:
+		return int64(x), nil
+	case int32:
+		return int64(x), nil
+	case int64:
+		return x, nil
+	case float64:
+		if x != math.Trunc(x) {
+			return 0, fmt.Errorf("config %s: %v is not a whole number", key, x)
+		}
+		return int64(x), nil
+	case json.Number:
+		return x.Int64()
+	case string:
+		n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("config %s: %q is not an integer", key, x)
+		}
+		return n, nil
+	}
+	return 0, fmt.Errorf("config %s: %v (%T) is not an integer", key, v, v)
+}
+
+// Bool returns a boolean setting; "true"/"false" strings are accepted.
+func (c Config) Bool(key string, def bool) (bool, error) {
+	v, ok := c[key]
+	if !ok || v == nil {
+		return def, nil
+	}
+	switch x := v.(type) {
+	case bool:
+		return x, nil
+	case string:
+		b, err := strconv.ParseBool(x)
+		if err != nil {
+			return false, fmt.Errorf("config %s: %q is not true or false", key, x)
+		}
+		return b, nil
+	}
+	return false, fmt.Errorf("config %s: %v (%T) is not a boolean", key, v, v)
+}
+
+// String returns a string setting.
+func (c Config) String(key, def string) string {
+	v, ok := c[key]
+	if !ok || v == nil {
+		return def
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
+}
+
+// ParseOverride parses one `key=value` override as given to `-o`. The value is read as
+// JSON when it is valid JSON (numbers, true/false, lists, maps, quoted strings) and as a
+// plain string otherwise, so `-o topology.workers=3` sets a number and `-o env=prod` a
+// string.
+func ParseOverride(kv string) (string, any, error) {
+	key, raw, ok := strings.Cut(kv, "=")
+	key = strings.TrimSpace(key)
+	if !ok || key == "" {
+		return "", nil, fmt.Errorf("option %q is not key=value; write for example -o %s=10", kv, ConfMaxSpoutPending)
+	}
+	var v any
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return key, raw, nil
+	}
+	return key, normalizeJSON(v), nil
+}
+
+// normalizeJSON turns json.Number into int64 or float64, recursively.
+func normalizeJSON(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	case []any:
+		for i := range x {
+			x[i] = normalizeJSON(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = normalizeJSON(x[k])
+		}
+	}
+	return v
+}
