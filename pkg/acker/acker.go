@@ -53,7 +53,7 @@ type tree struct {
 
 const (
 	initSeen uint8 = 1 << iota // spout task known; completion and failure can be reported
-	failed                     // a fail arrived before the init
+	failed                     // a fail arrived; stored only while the init is still awaited
 )
 
 // Acker is the pure XOR ledger of one acker task. Not safe for concurrent use (one task = one goroutine).
@@ -72,47 +72,50 @@ func New(buckets int) *Acker {
 // for an unknown root completes at once (callers normally send no init when
 // the spout emitted nothing).
 func (a *Acker) Init(root, xor uint64, spoutTask int32) Result {
-	t := a.trees.Ptr(root)
-	if t == nil {
+	i, ok := a.trees.lookup(root)
+	if !ok {
 		if xor == 0 {
 			return Result{Outcome: Complete, Root: root, SpoutTask: spoutTask}
 		}
-		a.trees.Put(root, tree{xor: xor, spoutTask: spoutTask, flags: initSeen})
+		a.trees.insert(root, tree{xor: xor, spoutTask: spoutTask, flags: initSeen})
 		return Result{Root: root}
 	}
+	t := a.trees.at(i)
 	t.xor ^= xor
 	t.spoutTask = spoutTask
 	t.flags |= initSeen
-	return a.settle(root, t)
+	return a.settle(root, i, t)
 }
 
 // Ack XORs a bolt's ack value (input edge ^ child edges) into root's ledger.
 // An ack for an unknown root opens an entry, since it may precede the init.
 func (a *Acker) Ack(root, xor uint64) Result {
-	t := a.trees.Ptr(root)
-	if t == nil {
-		a.trees.Put(root, tree{xor: xor})
+	i, ok := a.trees.lookup(root)
+	if !ok {
+		a.trees.insert(root, tree{xor: xor})
 		return Result{Root: root}
 	}
+	t := a.trees.at(i)
 	t.xor ^= xor
-	return a.settle(root, t)
+	return a.settle(root, i, t)
 }
 
 // Fail marks root's tree failed. The failure is reported once, as soon as the
 // spout task is known (now, or by the later Init), and the entry is dropped.
 func (a *Acker) Fail(root uint64) Result {
-	t := a.trees.Ptr(root)
-	if t == nil {
-		a.trees.Put(root, tree{flags: failed})
+	i, ok := a.trees.lookup(root)
+	if !ok {
+		a.trees.insert(root, tree{flags: failed})
 		return Result{Root: root}
 	}
+	t := a.trees.at(i)
 	t.flags |= failed
-	return a.settle(root, t)
+	return a.settle(root, i, t)
 }
 
-// settle reports and removes root's tree if it is finished. t must be root's
-// entry.
-func (a *Acker) settle(root uint64, t *tree) Result {
+// settle reports and removes root's tree if it is finished. t is root's
+// entry, stored in slot i.
+func (a *Acker) settle(root uint64, i uint32, t *tree) Result {
 	if t.flags&initSeen == 0 {
 		return Result{Root: root}
 	}
@@ -126,7 +129,7 @@ func (a *Acker) settle(root uint64, t *tree) Result {
 		return Result{Root: root}
 	}
 	task := t.spoutTask
-	a.trees.Remove(root)
+	a.trees.removeAt(root, i)
 	return Result{Outcome: out, Root: root, SpoutTask: task}
 }
 

@@ -1,6 +1,7 @@
 package acker
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 )
@@ -246,21 +247,39 @@ func TestAckerZeroAllocs(t *testing.T) {
 	}
 }
 
+// BenchmarkAckerTree measures one tree per op: init, two acks, complete.
+// inflight is how many trees are pending meanwhile (the ledger's size).
 func BenchmarkAckerTree(b *testing.B) {
-	ids := make([]uint64, 1<<14)
+	ids := make([]uint64, 1<<16)
 	for i := range ids {
 		ids[i] = ID()
 	}
-	a := New(3)
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		j := (i * 3) & (len(ids) - 1)
-		root, e1, e2 := ids[j], ids[(j+1)&(len(ids)-1)], ids[(j+2)&(len(ids)-1)]
-		a.Init(root, e1^e2, 1)
-		a.Ack(root, e1)
-		if r := a.Ack(root, e2); r.Outcome != Complete {
-			b.Fatalf("op %d: tree not complete: %v", i, r.Outcome)
-		}
+	mask := len(ids) - 1
+	for _, inflight := range []int{0, 10000} {
+		b.Run(fmt.Sprintf("inflight=%d", inflight), func(b *testing.B) {
+			a := New(3)
+			// Tree k has root ids[3k], edges ids[3k+1] and ids[3k+2]; it is
+			// opened (init + first ack) at op k and completed at op k+inflight.
+			tree := func(k int) (root, e1, e2 uint64) {
+				j := k * 3
+				return ids[j&mask], ids[(j+1)&mask], ids[(j+2)&mask]
+			}
+			for k := range inflight {
+				root, e1, e2 := tree(k)
+				a.Init(root, e1^e2, 1)
+				a.Ack(root, e1)
+			}
+			b.ReportAllocs()
+			for k := 0; b.Loop(); k++ {
+				root, e1, e2 := tree(k + inflight)
+				a.Init(root, e1^e2, 1)
+				a.Ack(root, e1)
+				root, _, e2 = tree(k)
+				if r := a.Ack(root, e2); r.Outcome != Complete {
+					b.Fatalf("op %d: tree not complete: %v", k, r.Outcome)
+				}
+			}
+		})
 	}
 }
 

@@ -63,20 +63,16 @@ func NewRotating[V any](buckets int) *Rotating[V] {
 // Put inserts or replaces the value for key. Like Storm's RotatingMap, the key
 // always ends up in the newest bucket, so replacing refreshes its expiry.
 func (r *Rotating[V]) Put(key uint64, v V) {
-	if i, ok := r.index[key]; ok {
-		s := &r.slab[i]
-		s.v = v
-		if s.gen != r.gen {
-			r.appendNewest(i)
-		}
+	i, ok := r.index[key]
+	if !ok {
+		r.insert(key, v)
 		return
 	}
-	i := r.alloc()
 	s := &r.slab[i]
-	s.key = key
 	s.v = v
-	r.index[key] = i
-	r.appendNewest(i)
+	if s.gen != r.gen {
+		r.appendNewest(i)
+	}
 }
 
 // Get returns the value for key and whether it is present.
@@ -106,13 +102,7 @@ func (r *Rotating[V]) Remove(key uint64) (V, bool) {
 		var zero V
 		return zero, false
 	}
-	delete(r.index, key)
-	v := r.slab[i].v
-	if r.slab[i].gen == r.gen {
-		r.live--
-	}
-	r.release(i)
-	return v, true
+	return r.removeAt(key, i), true
 }
 
 // Len returns the exact number of entries.
@@ -148,6 +138,39 @@ func (r *Rotating[V]) Rotate(expired func(key uint64, v V)) int {
 	}
 	r.spare = list[:0]
 	return n
+}
+
+// The unexported helpers below let the acker, which already looked a key up,
+// skip the second hash lookup that Put and Remove would do.
+
+// lookup returns key's slab index.
+func (r *Rotating[V]) lookup(key uint64) (uint32, bool) {
+	i, ok := r.index[key]
+	return i, ok
+}
+
+// at returns the value in slab slot i, which must be live.
+func (r *Rotating[V]) at(i uint32) *V { return &r.slab[i].v }
+
+// insert adds key, which must be absent, to the newest bucket.
+func (r *Rotating[V]) insert(key uint64, v V) {
+	i := r.alloc()
+	s := &r.slab[i]
+	s.key = key
+	s.v = v
+	r.index[key] = i
+	r.appendNewest(i)
+}
+
+// removeAt deletes key, whose slab slot is i, and returns its value.
+func (r *Rotating[V]) removeAt(key uint64, i uint32) V {
+	delete(r.index, key)
+	v := r.slab[i].v
+	if r.slab[i].gen == r.gen {
+		r.live--
+	}
+	r.release(i)
+	return v
 }
 
 // alloc returns a free slab index, growing the slab if needed.

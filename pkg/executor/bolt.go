@@ -9,7 +9,7 @@ import (
 	"github.com/sparsestream/sparse/pkg/tuple"
 )
 
-var tickFields = tuple.NewFields("freq_secs")
+var tickSource = &tuple.Source{Component: tuple.SystemID, Stream: tuple.TickStream, Task: tuple.SystemTask, Fields: tuple.NewFields("freq_secs")}
 
 // runBolt is a bolt executor's loop: execute whatever is queued, and when the queue runs
 // dry, flush partial batches downstream before waiting, so that a quiet topology has low
@@ -72,7 +72,7 @@ func (e *executor) execute(t *task, in *tuple.Tuple) {
 func (e *executor) deliverTicks() {
 	secs := int64(e.tickEvery / time.Second)
 	for _, t := range e.tasks {
-		tk := &tuple.Tuple{Values: []any{secs}, Fields: tickFields, Component: tuple.SystemID, Stream: tuple.TickStream, Task: tuple.SystemTask}
+		tk := tuple.New(tickSource, secs)
 		e.execute(t, tk)
 	}
 	e.maybeFlush()

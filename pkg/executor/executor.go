@@ -61,8 +61,7 @@ type task struct {
 
 // streamOut is everything needed to route one output stream of one task.
 type streamOut struct {
-	id     string
-	fields *tuple.Fields
+	src    *tuple.Source
 	direct bool
 	subs   []subscriber
 }
@@ -97,9 +96,9 @@ func (e *executor) emit(t *task, stream string, values []any, direct int32, root
 		}
 		panic(fmt.Errorf("EmitDirect on stream %q of %q, which is not declared direct; declare it with DirectStream", stream, e.comp.ID))
 	}
-	if len(values) != so.fields.Len() {
+	if len(values) != so.src.Fields.Len() {
 		panic(fmt.Errorf("emit on stream %q of %q with %d values, but the stream declares %d fields %s",
-			stream, e.comp.ID, len(values), so.fields.Len(), so.fields))
+			stream, e.comp.ID, len(values), so.src.Fields.Len(), so.src.Fields))
 	}
 	if err := tuple.Normalize(values); err != nil {
 		panic(fmt.Errorf("emit on stream %q of %q: %w", stream, e.comp.ID, err))
@@ -123,7 +122,7 @@ func (e *executor) emit(t *task, stream string, values []any, direct int32, root
 			targets = sub.grouper.ChooseTasks(t.id, values)
 		}
 		for _, dest := range targets {
-			nt := newTuple(values, so, e.comp.ID, stream, t.id)
+			nt := &boxedTuple{Tuple: tuple.Tuple{Values: values, Source: so.src}}
 			if reliable {
 				if root != 0 {
 					edge := acker.ID()
@@ -162,10 +161,6 @@ func declared(c *topology.ComponentSpec) []string {
 type boxedTuple struct {
 	tuple.Tuple
 	anchor0 [1]tuple.Anchor
-}
-
-func newTuple(values []any, so *streamOut, comp, stream string, src int32) *boxedTuple {
-	return &boxedTuple{Tuple: tuple.Tuple{Values: values, Fields: so.fields, Component: comp, Stream: stream, Task: src}}
 }
 
 // anchorChild creates the child's edge ids: one new edge per anchor, XORed into every root

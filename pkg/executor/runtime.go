@@ -193,7 +193,8 @@ func (r *Runtime) addExecutor(compID string, taskIDs []int32) error {
 func (r *Runtime) wire(e *executor, t *task) error {
 	t.out = map[string]*streamOut{}
 	for _, st := range e.comp.Streams {
-		so := &streamOut{id: st.ID, fields: r.layout.Fields(e.comp.ID, st.ID), direct: st.Direct}
+		src := &tuple.Source{Component: e.comp.ID, Stream: st.ID, Task: t.id, Fields: r.layout.Fields(e.comp.ID, st.ID)}
+		so := &streamOut{src: src, direct: st.Direct}
 		for _, c := range r.spec.Components {
 			for _, in := range c.Inputs {
 				if in.Component != e.comp.ID || in.Stream != st.ID {

@@ -31,6 +31,7 @@ type spoutState struct {
 	// is never re-entered from inside an emit.
 	autoAcks []autoAck
 	emitted  int64 // emits during the current NextTuple, to detect an idle spout
+	clock    time.Duration
 }
 
 type autoAck struct {
@@ -49,6 +50,8 @@ func (e *executor) runSpout(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		// One clock read per iteration stamps every tuple NextTuple emits.
+		s.clock = e.now()
 		e.drainCtl()
 		e.syncActive()
 		if iter&63 == 0 {
@@ -225,7 +228,7 @@ func (c *spoutCollector) emitSpout(stream string, values []any, msgID any, direc
 		// No acking, or nobody received the tuple: the tree is complete already.
 		s.autoAcks = append(s.autoAcks, autoAck{c.t, msgID})
 	default:
-		s.pending.Put(root, pendingTuple{msgID: msgID, task: c.t, born: e.now()})
+		s.pending.Put(root, pendingTuple{msgID: msgID, task: c.t, born: s.clock})
 		e.pushCtl(ctlMsg{kind: ctlInit, task: e.rt.ackerTask(root), spout: c.t.id, root: root, val: xor})
 	}
 	return tasks

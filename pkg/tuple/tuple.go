@@ -82,15 +82,21 @@ type Anchor struct {
 	Edge uint64
 }
 
+// Source is where a tuple comes from: one per task and stream, shared by every tuple the
+// task emits on that stream, which keeps each tuple small.
+type Source struct {
+	Component string
+	Stream    string
+	Task      int32
+	Fields    *Fields
+}
+
 // Tuple is one record. The engine creates a distinct Tuple for every receiving task, so a
 // task owns the tuples it is given; the Values slice may be shared between receivers and
 // must be treated as read-only.
 type Tuple struct {
-	Values    []any
-	Fields    *Fields
-	Component string // source component id
-	Stream    string // source stream id
-	Task      int32  // source task id
+	Values []any
+	Source *Source
 
 	// Anchors are the spout tuple trees this tuple belongs to (empty when unreliable).
 	Anchors []Anchor
@@ -100,6 +106,21 @@ type Tuple struct {
 	AckVal uint64
 }
 
+// New returns a tuple of values from a source.
+func New(src *Source, values ...any) *Tuple { return &Tuple{Values: values, Source: src} }
+
+// Component is the id of the component that emitted the tuple.
+func (t *Tuple) Component() string { return t.Source.Component }
+
+// Stream is the stream the tuple was emitted on.
+func (t *Tuple) Stream() string { return t.Source.Stream }
+
+// Task is the task that emitted the tuple.
+func (t *Tuple) Task() int32 { return t.Source.Task }
+
+// Fields names the tuple's values.
+func (t *Tuple) Fields() *Fields { return t.Source.Fields }
+
 // Len is the number of values.
 func (t *Tuple) Len() int { return len(t.Values) }
 
@@ -108,7 +129,7 @@ func (t *Tuple) Value(i int) any { return t.Values[i] }
 
 // ValueByField returns the value of a named field.
 func (t *Tuple) ValueByField(name string) (any, bool) {
-	i, ok := t.Fields.Index(name)
+	i, ok := t.Source.Fields.Index(name)
 	if !ok || i >= len(t.Values) {
 		return nil, false
 	}
@@ -117,7 +138,7 @@ func (t *Tuple) ValueByField(name string) (any, bool) {
 
 // Contains reports whether the tuple's stream declares the field.
 func (t *Tuple) Contains(name string) bool {
-	_, ok := t.Fields.Index(name)
+	_, ok := t.Source.Fields.Index(name)
 	return ok
 }
 
@@ -158,14 +179,14 @@ func (t *Tuple) FloatByField(name string) float64 {
 }
 
 // IsTick reports whether this is a tick tuple from the engine.
-func (t *Tuple) IsTick() bool { return t.Stream == TickStream && t.Component == SystemID }
+func (t *Tuple) IsTick() bool { return t.Source.Stream == TickStream && t.Source.Component == SystemID }
 
 // Reliable reports whether the tuple belongs to at least one tracked spout tuple tree.
 func (t *Tuple) Reliable() bool { return len(t.Anchors) > 0 }
 
 // GoString renders a tuple for logs: source, stream and values.
 func (t *Tuple) GoString() string {
-	return fmt.Sprintf("source: %s:%d, stream: %s, values: %v", t.Component, t.Task, t.Stream, t.Values)
+	return fmt.Sprintf("source: %s:%d, stream: %s, values: %v", t.Source.Component, t.Source.Task, t.Source.Stream, t.Values)
 }
 
 // Normalize checks that every value is of a supported type, converting other Go integer

@@ -1,0 +1,136 @@
+package perf
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/sparsestream/sparse/pkg/executor"
+)
+
+// Result is one shape's measurement.
+type Result struct {
+	Shape    string
+	TPS      float64 // engine, unlimited
+	Baseline float64 // baseline, same run
+	P50, P99 time.Duration
+	Allocs   float64 // heap allocations per counted event
+	Rate     float64 // the rate-limited run's target
+}
+
+// Line is the result in the `make bench` format.
+func (r Result) Line() string {
+	return fmt.Sprintf("BENCH shape=%s tps=%.0f p50_ms=%.3f p99_ms=%.3f ratio=%.2f allocs=%.2f",
+		r.Shape, r.TPS, ms(r.P50), ms(r.P99), r.TPS/r.Baseline, r.Allocs)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Options for Measure.
+type Options struct {
+	Warmup, Duration time.Duration
+}
+
+// Measure runs the baseline, the engine at full speed, and the engine at half of that
+// speed for latency.
+func Measure(s Shape, o Options) (Result, error) {
+	r := Result{Shape: s.Name}
+	r.Baseline = s.Baseline(o.Duration)
+	full, err := measureEngine(s, 0, o)
+	if err != nil {
+		return r, err
+	}
+	r.TPS, r.Allocs = full.rate, full.allocs
+	r.Rate = r.TPS / 2
+	spoutRate := r.Rate
+	if s.Name == "WordCount" {
+		spoutRate /= wordsPerSentence()
+	}
+	half, err := measureEngine(s, spoutRate, o)
+	if err != nil {
+		return r, err
+	}
+	r.P50, r.P99 = half.p50, half.p99
+	return r, nil
+}
+
+type engineRun struct {
+	rate, allocs float64
+	p50, p99     time.Duration
+}
+
+func measureEngine(s Shape, spoutRate float64, o Options) (engineRun, error) {
+	var delivery executor.Histogram
+	measuring := false
+	sink := &LatencySink{Observe: func(d time.Duration) {
+		if measuring {
+			delivery.Observe(d)
+		}
+	}}
+	// measuring is written before the window opens and read by the bolt goroutine; the
+	// race is benign for a benchmark but keep it out of race-detector runs.
+	// Stamping costs the spout an allocation per tuple, so only the latency run does it.
+	var lat *LatencySink
+	if s.Name == "ConstSpoutNullBolt" && spoutRate > 0 {
+		lat = sink
+	}
+	spec, err := s.Build(spoutRate, lat).Build()
+	if err != nil {
+		return engineRun{}, err
+	}
+	rt, err := executor.New(executor.Options{Spec: spec})
+	if err != nil {
+		return engineRun{}, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rt.Run(ctx) }()
+	time.Sleep(o.Warmup)
+
+	count := func() (int64, []int64) {
+		var n int64
+		var h []int64
+		for _, st := range rt.Stats() {
+			if st.Component == s.Counted {
+				if s.Metric == "acked" {
+					n += st.Acked.Load()
+				} else {
+					n += st.Executed.Load()
+				}
+			}
+			if st.Kind == "spout" {
+				h = st.CompleteLatency.Snapshot()
+			}
+		}
+		return n, h
+	}
+	var m0, m1 runtime.MemStats
+	n0, h0 := count()
+	runtime.ReadMemStats(&m0)
+	measuring = true
+	start := time.Now()
+	time.Sleep(o.Duration)
+	n1, h1 := count()
+	runtime.ReadMemStats(&m1)
+	elapsed := time.Since(start)
+	measuring = false
+	cancel()
+	if err := <-done; err != nil {
+		return engineRun{}, err
+	}
+	res := engineRun{rate: float64(n1-n0) / elapsed.Seconds()}
+	if n1 > n0 {
+		res.allocs = float64(m1.Mallocs-m0.Mallocs) / float64(n1-n0)
+	}
+	if lat != nil {
+		h := delivery.Snapshot()
+		res.p50, res.p99 = executor.Quantile(h, 0.5), executor.Quantile(h, 0.99)
+	} else {
+		for i := range h1 {
+			h1[i] -= h0[i]
+		}
+		res.p50, res.p99 = executor.Quantile(h1, 0.5), executor.Quantile(h1, 0.99)
+	}
+	return res, nil
+}
