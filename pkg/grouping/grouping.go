@@ -35,10 +35,10 @@ const knownTypes = "shuffle, fields, all, global, direct, local_or_shuffle, none
 // Spec describes a grouping declaratively (it will be serialized to protobuf/JSON later,
 // except NewCustom).
 type Spec struct {
-	Type       Type
-	Fields     []string       // for Fields and PartialKey: the selected field names
-	CustomName string         // for Custom: a stable name (shown in describe, serialized)
-	NewCustom  func() Grouper // for Custom: makes one grouper per source task
+	Type       Type           `json:"type"`
+	Fields     []string       `json:"fields,omitempty"`      // for Fields and PartialKey: the selected field names
+	CustomName string         `json:"custom_name,omitempty"` // for Custom: a stable name (shown in describe, serialized)
+	NewCustom  func() Grouper `json:"-"`                     // for Custom: makes one grouper per source task
 }
 
 // String renders the spec for describe output, e.g. "fields [word]" or "custom(myname)".

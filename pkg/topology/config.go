@@ -59,20 +59,47 @@ func (c Config) Int(key string, def int64) (int64, error) {
 	if !ok || v == nil {
 		return def, nil
 	}
+	notInt := func() (int64, error) { return 0, fmt.Errorf("config %s: %v (%T) is not an integer", key, v, v) }
 	switch x := v.(type) {
 	case int:
+		return int64(x), nil
+	case int8:
+		return int64(x), nil
+	case int16:
 		return int64(x), nil
 	case int32:
 		return int64(x), nil
 	case int64:
 		return x, nil
-	case float64:
-		if x != math.Trunc(x) {
-			return 0, fmt.Errorf("config %s: %v is not a whole number", key, x)
+	case uint8:
+		return int64(x), nil
+	case uint16:
+		return int64(x), nil
+	case uint32:
+		return int64(x), nil
+	case uint:
+		if uint64(x) > math.MaxInt64 {
+			return 0, fmt.Errorf("config %s: %d is too large", key, x)
 		}
 		return int64(x), nil
+	case uint64:
+		if x > math.MaxInt64 {
+			return 0, fmt.Errorf("config %s: %d is too large", key, x)
+		}
+		return int64(x), nil
+	case float64:
+		return floatInt(key, x)
+	case float32:
+		return floatInt(key, float64(x))
 	case json.Number:
-		return x.Int64()
+		if n, err := x.Int64(); err == nil {
+			return n, nil
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return notInt()
+		}
+		return floatInt(key, f)
 	case string:
 		n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
 		if err != nil {
@@ -80,7 +107,19 @@ func (c Config) Int(key string, def int64) (int64, error) {
 		}
 		return n, nil
 	}
-	return 0, fmt.Errorf("config %s: %v (%T) is not an integer", key, v, v)
+	return notInt()
+}
+
+// floatInt accepts a float that is a whole number within int64's range (JSON has only
+// one number type, so 3 may arrive as 3.0).
+func floatInt(key string, x float64) (int64, error) {
+	if x != math.Trunc(x) || math.IsInf(x, 0) {
+		return 0, fmt.Errorf("config %s: %v is not a whole number", key, x)
+	}
+	if x >= 1<<63 || x < -(1<<63) {
+		return 0, fmt.Errorf("config %s: %v is out of range", key, x)
+	}
+	return int64(x), nil
 }
 
 // Bool returns a boolean setting; "true"/"false" strings are accepted.
