@@ -19,6 +19,7 @@ func main() {
 	only := flag.String("shape", "", "run only shapes matching this regular expression")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memprofile := flag.String("memprofile", "", "write an allocation profile at the end to this file")
+	soak := flag.Duration("soak", 0, "instead of measuring, run each shape at full speed this long and check that the live heap stays flat")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -50,6 +51,13 @@ func main() {
 	var lines []string
 	for _, s := range perf.Shapes() {
 		if !re.MatchString(s.Name) {
+			continue
+		}
+		if *soak > 0 {
+			if err := perf.Soak(s, *soak, 5*time.Second, os.Stdout); err != nil {
+				fmt.Fprintln(os.Stderr, "error:", err)
+				os.Exit(1)
+			}
 			continue
 		}
 		r, err := perf.Measure(s, perf.Options{Warmup: *warm, Duration: *d})

@@ -351,3 +351,27 @@ func TestParseOverrideHugeNumberRejectedByValidate(t *testing.T) {
 		t.Errorf("Int = %d, nil; want an error: 1e30 does not fit in int64", n)
 	}
 }
+
+// FuzzParseOverride: -o values come from the command line; any input either parses to a
+// key and a value that Config can read back, or fails with an error — never a panic.
+func FuzzParseOverride(f *testing.F) {
+	for _, s := range []string{"a=1", "topology.workers=3", "x=[1,{\"y\":2.5}]", "=", "k=\"q", "k=1e400", "k=-0", "k={}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, kv string) {
+		k, v, err := topology.ParseOverride(kv)
+		if err != nil {
+			return
+		}
+		if k == "" {
+			t.Fatalf("ParseOverride(%q) gave an empty key and no error", kv)
+		}
+		c := topology.Config{k: v}
+		_, _ = c.Int(k, 0)
+		_, _ = c.Bool(k, false)
+		_ = c.String(k, "")
+		if err := topology.Validate(&topology.Spec{Name: "t", Config: c}); err == nil {
+			t.Fatalf("a spec without components validated")
+		}
+	})
+}

@@ -1,0 +1,60 @@
+package perf
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/sparsestream/sparse/pkg/executor"
+)
+
+// Soak runs a shape at full speed for d, printing the live heap every `every`, and
+// returns an error when the heap at the end is more than 1.5 times the heap after the
+// first sample: memory must stay flat however long a topology runs.
+func Soak(s Shape, d, every time.Duration, w io.Writer) error {
+	spec, err := s.Build(0, nil).Build()
+	if err != nil {
+		return err
+	}
+	rt, err := executor.New(executor.Options{Spec: spec})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rt.Run(ctx) }()
+	start := time.Now()
+	var first, last uint64
+	var maxHeap uint64
+	for elapsed := every; elapsed <= d; elapsed += every {
+		time.Sleep(time.Until(start.Add(elapsed)))
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		var events int64
+		for _, st := range rt.Stats() {
+			if st.Component == s.Counted {
+				events += st.Executed.Load() + st.Acked.Load()
+			}
+		}
+		if first == 0 {
+			first = m.HeapAlloc
+		}
+		last = m.HeapAlloc
+		maxHeap = max(maxHeap, m.HeapAlloc)
+		fmt.Fprintf(w, "SOAK shape=%s t=%s heap_mb=%.1f goroutines=%d events=%d\n",
+			s.Name, elapsed.Round(time.Second), float64(m.HeapAlloc)/(1<<20), runtime.NumGoroutine(), events)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "SOAK shape=%s first_heap_mb=%.1f last_heap_mb=%.1f max_heap_mb=%.1f\n",
+		s.Name, float64(first)/(1<<20), float64(last)/(1<<20), float64(maxHeap)/(1<<20))
+	if float64(last) > 1.5*float64(first) {
+		return fmt.Errorf("%s: live heap grew from %.1f MB to %.1f MB over %v", s.Name, float64(first)/(1<<20), float64(last)/(1<<20), d)
+	}
+	return nil
+}
