@@ -41,19 +41,19 @@ func (e *executor) runAcker(ctx context.Context, timeout time.Duration) {
 	}
 }
 
-func (e *executor) ackBatch(cb *ctlBatch) {
-	for _, m := range cb.msgs {
-		l := e.rt.tasks[m.task].ledger
+func (e *executor) ackBatch(cb *ControlBatch) {
+	for _, m := range cb.Msgs {
+		l := e.rt.tasks[m.Task].ledger
 		var r acker.Result
-		switch m.kind {
-		case ctlInit:
-			r = l.Init(m.root, m.val, m.spout)
-		case ctlAck:
-			r = l.Ack(m.root, m.val)
-		case ctlFail:
-			r = l.Fail(m.root)
-		case ctlReset:
-			l.ResetTimeout(m.root)
+		switch m.Kind {
+		case ControlInit:
+			r = l.Init(m.Root, m.Val, m.Spout)
+		case ControlAck:
+			r = l.Ack(m.Root, m.Val)
+		case ControlFail:
+			r = l.Fail(m.Root)
+		case ControlReset:
+			l.ResetTimeout(m.Root)
 			continue
 		default:
 			continue
@@ -61,13 +61,13 @@ func (e *executor) ackBatch(cb *ctlBatch) {
 		switch r.Outcome {
 		case acker.Complete:
 			e.cnt.acked++
-			e.pushCtl(ctlMsg{kind: ctlComplete, task: r.SpoutTask, root: r.Root})
+			e.pushCtl(Control{Kind: ControlComplete, Task: r.SpoutTask, Root: r.Root})
 		case acker.Failed:
 			e.cnt.failed++
-			e.pushCtl(ctlMsg{kind: ctlFailed, task: r.SpoutTask, root: r.Root})
+			e.pushCtl(Control{Kind: ControlFailed, Task: r.SpoutTask, Root: r.Root})
 		}
 	}
-	e.cnt.executed += int64(len(cb.msgs))
+	e.cnt.executed += int64(len(cb.Msgs))
 	e.rt.pools.putCtl(cb)
 }
 

@@ -46,12 +46,12 @@ func (e *executor) runBolt(ctx context.Context) {
 	}
 }
 
-func (e *executor) executeBatch(b *batch) {
-	for _, it := range b.items {
-		t := e.rt.tasks[it.task]
-		e.execute(t, it.t)
+func (e *executor) executeBatch(b *Batch) {
+	for _, it := range b.Items {
+		t := e.rt.tasks[it.Task]
+		e.execute(t, it.Tuple)
 	}
-	e.cnt.executed += int64(len(b.items))
+	e.cnt.executed += int64(len(b.Items))
 	e.rt.pools.putData(b)
 	e.maybeFlush()
 }
@@ -87,7 +87,7 @@ func (e *executor) ackInput(in *tuple.Tuple) {
 		return
 	}
 	for _, a := range in.Anchors {
-		e.pushCtl(ctlMsg{kind: ctlAck, task: e.rt.ackerTask(a.Root), root: a.Root, val: a.Edge ^ in.AckVal})
+		e.pushCtl(Control{Kind: ControlAck, Task: e.rt.ackerTask(a.Root), Root: a.Root, Val: a.Edge ^ in.AckVal})
 	}
 	in.Anchors = nil
 }
@@ -98,7 +98,7 @@ func (e *executor) failInput(in *tuple.Tuple) {
 		return
 	}
 	for _, a := range in.Anchors {
-		e.pushCtl(ctlMsg{kind: ctlFail, task: e.rt.ackerTask(a.Root), root: a.Root})
+		e.pushCtl(Control{Kind: ControlFail, Task: e.rt.ackerTask(a.Root), Root: a.Root})
 	}
 	in.Anchors = nil
 }
@@ -138,7 +138,7 @@ func (c *boltCollector) ResetTimeout(in *tuple.Tuple) {
 		return
 	}
 	for _, a := range in.Anchors {
-		c.e.pushCtl(ctlMsg{kind: ctlReset, task: c.e.rt.ackerTask(a.Root), root: a.Root})
+		c.e.pushCtl(Control{Kind: ControlReset, Task: c.e.rt.ackerTask(a.Root), Root: a.Root})
 	}
 }
 

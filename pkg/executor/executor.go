@@ -18,7 +18,6 @@ import (
 // touched only by that goroutine, except stats (atomics) and the inbox (channels).
 type executor struct {
 	rt    *Runtime
-	idx   int // index in rt.executors and rt.inboxes
 	comp  *topology.ComponentSpec
 	kind  string
 	tasks []*task
@@ -31,8 +30,8 @@ type executor struct {
 	tickEvery     time.Duration
 
 	// outbox: one filling batch per destination inbox, plus the list of those non-empty.
-	outData  []*batch
-	outCtl   []*ctlBatch
+	outData  []*Batch
+	outCtl   []*ControlBatch
 	dirty    []int
 	isDirty  []bool
 	lastSent time.Duration // monotonic time of the last flush
@@ -41,7 +40,7 @@ type executor struct {
 	taskBuf   []int32 // receiving tasks returned by EmitStream, reused
 	directBuf [1]int32
 	anchBuf   []tuple.Anchor
-	deferred  []ctlMsg // acker replies received while blocked on a send (spouts)
+	deferred  []Control // acker replies received while blocked on a send (spouts)
 
 	spout *spoutState
 }
@@ -211,25 +210,25 @@ func (e *executor) push(dest int32, t *tuple.Tuple) {
 		e.outData[di] = b
 		e.markDirty(di)
 	}
-	b.items = append(b.items, item{task: dest, t: t})
+	b.Items = append(b.Items, Item{Task: dest, Tuple: t})
 	e.cnt.transferred++
-	if len(b.items) >= e.batchSize {
+	if len(b.Items) >= e.batchSize {
 		e.outData[di] = nil
 		e.sendData(di, b)
 	}
 }
 
 // pushCtl queues an acker message for a task.
-func (e *executor) pushCtl(m ctlMsg) {
-	di := e.rt.taskInbox[m.task]
+func (e *executor) pushCtl(m Control) {
+	di := e.rt.taskInbox[m.Task]
 	b := e.outCtl[di]
 	if b == nil {
 		b = e.rt.pools.getCtl()
 		e.outCtl[di] = b
 		e.markDirty(di)
 	}
-	b.msgs = append(b.msgs, m)
-	if len(b.msgs) >= e.batchSize {
+	b.Msgs = append(b.Msgs, m)
+	if len(b.Msgs) >= e.batchSize {
 		e.outCtl[di] = nil
 		e.sendCtl(di, b)
 	}
@@ -271,7 +270,7 @@ func (e *executor) maybeFlush() {
 // sendData blocks until the receiver has room: that is the backpressure. A spout keeps
 // taking acker replies while it waits (deferred until it is back in its loop), so that an
 // acker blocked on this spout can never close a cycle of full queues.
-func (e *executor) sendData(di int, b *batch) {
+func (e *executor) sendData(di int, b *Batch) {
 	in := e.rt.inboxes[di]
 	select {
 	case in.data <- b:
@@ -291,7 +290,7 @@ func (e *executor) sendData(di int, b *batch) {
 	}
 }
 
-func (e *executor) sendCtl(di int, b *ctlBatch) {
+func (e *executor) sendCtl(di int, b *ControlBatch) {
 	in := e.rt.inboxes[di]
 	select {
 	case in.ctl <- b:
@@ -313,15 +312,15 @@ func (e *executor) sendCtl(di int, b *ctlBatch) {
 
 // ownCtl is the executor's own control queue when it must drain it while blocked
 // (spouts), and nil (never ready) otherwise.
-func (e *executor) ownCtl() chan *ctlBatch {
+func (e *executor) ownCtl() chan *ControlBatch {
 	if e.spout != nil {
 		return e.self.ctl
 	}
 	return nil
 }
 
-func (e *executor) deferCtl(cb *ctlBatch) {
-	e.deferred = append(e.deferred, cb.msgs...)
+func (e *executor) deferCtl(cb *ControlBatch) {
+	e.deferred = append(e.deferred, cb.Msgs...)
 	e.rt.pools.putCtl(cb)
 }
 

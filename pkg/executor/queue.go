@@ -6,53 +6,56 @@ import (
 	"github.com/sparsestream/sparse/pkg/tuple"
 )
 
-// item is a tuple addressed to one task.
-type item struct {
-	task int32
-	t    *tuple.Tuple
+// Item is a tuple addressed to one task.
+type Item struct {
+	Task  int32
+	Tuple *tuple.Tuple
 }
 
-// batch is the unit of data transfer between executors: tuples are passed by pointer,
-// never serialized, and a whole batch costs one channel operation.
-type batch struct{ items []item }
+// Batch is the unit of transfer: between executors of a worker it moves tuples by
+// pointer, never serialized, for one channel operation; towards another worker it is
+// what the transport encodes.
+type Batch struct{ Items []Item }
 
-// ctlKind says what a control message means.
-type ctlKind uint8
+// ControlKind says what a control message means. The values are the wire's.
+type ControlKind uint8
 
+// Control kinds.
 const (
-	ctlInit     ctlKind = iota + 1 // spout -> acker: root, xor of edges, spout task
-	ctlAck                         // bolt -> acker: root, edge ^ children
-	ctlFail                        // bolt -> acker: root
-	ctlReset                       // bolt -> acker: restart root's timeout
-	ctlComplete                    // acker -> spout: root done
-	ctlFailed                      // acker -> spout: root failed
+	ControlInit     ControlKind = iota + 1 // spout -> acker: root, xor of edges, spout task
+	ControlAck                             // bolt -> acker: root, edge ^ children
+	ControlFail                            // bolt -> acker: root
+	ControlReset                           // bolt -> acker: restart root's timeout
+	ControlComplete                        // acker -> spout: root done
+	ControlFailed                          // acker -> spout: root failed
 )
 
-// ctlMsg is acker traffic. It travels on its own queue, ahead of data, so acks can never
-// wait behind the data they acknowledge.
-type ctlMsg struct {
-	kind  ctlKind
-	task  int32 // destination task
-	spout int32 // spout task, on init
-	root  uint64
-	val   uint64
+// Control is acker traffic. It travels on its own queues (and, between workers, its own
+// stream), ahead of data, so acks can never wait behind the data they acknowledge.
+type Control struct {
+	Kind  ControlKind
+	Task  int32 // destination task
+	Spout int32 // spout task, on init
+	Root  uint64
+	Val   uint64
 }
 
-type ctlBatch struct{ msgs []ctlMsg }
+// ControlBatch is a batch of control messages.
+type ControlBatch struct{ Msgs []Control }
 
 // inbox is an executor's receive side. Both queues are bounded; a full queue blocks the
 // sender (backpressure) and never drops.
 type inbox struct {
-	data chan *batch
-	ctl  chan *ctlBatch
+	data chan *Batch
+	ctl  chan *ControlBatch
 	// wake nudges an idle executor (activation changes); it holds at most one signal.
 	wake chan struct{}
 }
 
 func newInbox(batches int) *inbox {
 	return &inbox{
-		data: make(chan *batch, batches),
-		ctl:  make(chan *ctlBatch, batches),
+		data: make(chan *Batch, batches),
+		ctl:  make(chan *ControlBatch, batches),
 		wake: make(chan struct{}, 1),
 	}
 }
@@ -74,22 +77,22 @@ type pools struct {
 
 func newPools(size int) *pools {
 	p := &pools{size: size}
-	p.data.New = func() any { return &batch{items: make([]item, 0, size)} }
-	p.ctl.New = func() any { return &ctlBatch{msgs: make([]ctlMsg, 0, size)} }
+	p.data.New = func() any { return &Batch{Items: make([]Item, 0, size)} }
+	p.ctl.New = func() any { return &ControlBatch{Msgs: make([]Control, 0, size)} }
 	return p
 }
 
-func (p *pools) getData() *batch { return p.data.Get().(*batch) }
+func (p *pools) getData() *Batch { return p.data.Get().(*Batch) }
 
-func (p *pools) putData(b *batch) {
-	clear(b.items) // drop tuple pointers so the GC can take them
-	b.items = b.items[:0]
+func (p *pools) putData(b *Batch) {
+	clear(b.Items) // drop tuple pointers so the GC can take them
+	b.Items = b.Items[:0]
 	p.data.Put(b)
 }
 
-func (p *pools) getCtl() *ctlBatch { return p.ctl.Get().(*ctlBatch) }
+func (p *pools) getCtl() *ControlBatch { return p.ctl.Get().(*ControlBatch) }
 
-func (p *pools) putCtl(b *ctlBatch) {
-	b.msgs = b.msgs[:0]
+func (p *pools) putCtl(b *ControlBatch) {
+	b.Msgs = b.Msgs[:0]
 	p.ctl.Put(b)
 }

@@ -28,6 +28,13 @@ type Options struct {
 	// Config overrides the spec's topology config (the -o options of the CLI).
 	Config topology.Config
 	Logger hclog.Logger
+
+	// LocalTasks are the tasks this runtime runs; nil runs every task (local mode). It
+	// must hold whole executors: every task of an executor of the Layout, or none.
+	LocalTasks []int32
+	// PeerOf names the worker that runs a task this runtime does not run; tuples and
+	// acker messages for it are queued on that peer's Outbound.
+	PeerOf func(task int32) string
 }
 
 // Runtime runs a topology's executors until its context ends.
@@ -47,8 +54,11 @@ type Runtime struct {
 	executors []*executor
 	inboxes   []*inbox
 	taskInbox []int   // task id -> index of the inbox that receives for it
-	tasks     []*task // task id -> task
+	tasks     []*task // task id -> task, for the tasks run here
 	pools     *pools
+	outbound  []*Outbound
+	sources   map[sourceKey]*tuple.Source
+	stopped   chan struct{}
 
 	active  atomic.Bool
 	running atomic.Bool
@@ -88,7 +98,16 @@ func New(o Options) (*Runtime, error) {
 		r.id = eff.Name
 	}
 	r.active.Store(true)
+	r.stopped = make(chan struct{})
 	r.layout = topology.NewLayout(&eff, r.ackers)
+	r.sources = map[sourceKey]*tuple.Source{}
+	for _, c := range eff.Components {
+		for _, st := range c.Streams {
+			for _, task := range r.layout.Tasks[c.ID] {
+				r.sources[sourceKey{task, st.ID}] = &tuple.Source{Component: c.ID, Stream: st.ID, Task: task, Fields: r.layout.Fields(c.ID, st.ID)}
+			}
+		}
+	}
 	r.ackerTasks = r.layout.Tasks[tuple.AckerID]
 	r.taskInbox = make([]int, r.layout.NumTasks()+1)
 	r.tasks = make([]*task, r.layout.NumTasks()+1)
@@ -96,21 +115,51 @@ func New(o Options) (*Runtime, error) {
 	batchSize, _ := conf.Int(topology.ConfProducerBatchSize, topology.DefaultProducerBatchSize)
 	r.pools = newPools(int(batchSize))
 
+	local := func(int32) bool { return true }
+	if o.LocalTasks != nil {
+		if o.PeerOf == nil {
+			return nil, errors.New("executor: LocalTasks given without PeerOf; say which worker runs the other tasks")
+		}
+		set := make(map[int32]bool, len(o.LocalTasks))
+		for _, t := range o.LocalTasks {
+			if r.layout.TaskComponent(t) == "" {
+				return nil, fmt.Errorf("executor: local task %d does not exist; the topology has tasks 1..%d", t, r.layout.NumTasks())
+			}
+			set[t] = true
+		}
+		local = func(t int32) bool { return set[t] }
+	}
 	comps := make([]string, 0, len(r.layout.Executors))
 	for id := range r.layout.Executors {
 		comps = append(comps, id)
 	}
 	sort.Strings(comps)
+	peers := map[string]*Outbound{}
 	for _, id := range comps {
 		for _, taskIDs := range r.layout.Executors[id] {
-			if err := r.addExecutor(id, taskIDs); err != nil {
-				return nil, err
+			n := 0
+			for _, t := range taskIDs {
+				if local(t) {
+					n++
+				}
+			}
+			switch {
+			case n == len(taskIDs):
+				if err := r.addExecutor(id, taskIDs); err != nil {
+					return nil, err
+				}
+			case n == 0:
+				if err := r.addRemote(peers, taskIDs, o.PeerOf); err != nil {
+					return nil, err
+				}
+			default:
+				return nil, fmt.Errorf("executor: tasks %v of %q form one executor but only some of them are local; assign whole executors", taskIDs, id)
 			}
 		}
 	}
 	for _, e := range r.executors {
-		e.outData = make([]*batch, len(r.inboxes))
-		e.outCtl = make([]*ctlBatch, len(r.inboxes))
+		e.outData = make([]*Batch, len(r.inboxes))
+		e.outCtl = make([]*ControlBatch, len(r.inboxes))
 		e.isDirty = make([]bool, len(r.inboxes))
 		for _, t := range e.tasks {
 			if err := r.wire(e, t); err != nil {
@@ -136,11 +185,10 @@ func (r *Runtime) addExecutor(compID string, taskIDs []int32) error {
 	flushMs, _ := conf.Int(topology.ConfFlushIntervalMillis, int64(topology.DefaultFlushInterval/time.Millisecond))
 	tickSecs, _ := conf.Int(topology.ConfTickTupleFreqSecs, 0)
 
-	idx := len(r.executors)
+	idx := len(r.inboxes) // the executor's inbox index; remote peers' queues are interleaved
 	in := newInbox(max(1, int(bufSize/max(batchSize, 1))))
 	e := &executor{
 		rt:            r,
-		idx:           idx,
 		comp:          comp,
 		kind:          kind,
 		self:          in,
@@ -188,13 +236,32 @@ func (r *Runtime) addExecutor(compID string, taskIDs []int32) error {
 	return nil
 }
 
+// addRemote routes tasks that run in another worker to that worker's Outbound.
+func (r *Runtime) addRemote(peers map[string]*Outbound, taskIDs []int32, peerOf func(int32) string) error {
+	for _, t := range taskIDs {
+		peer := peerOf(t)
+		if peer == "" {
+			return fmt.Errorf("executor: no worker is assigned task %d (%s)", t, r.layout.TaskComponent(t))
+		}
+		ob := peers[peer]
+		if ob == nil {
+			bufSize, _ := r.conf.Int(topology.ConfReceiveBufferSize, topology.DefaultReceiveBufferSize)
+			ob = &Outbound{Peer: peer, in: newInbox(max(1, int(bufSize)/r.pools.size)), pools: r.pools, idx: len(r.inboxes)}
+			peers[peer] = ob
+			r.outbound = append(r.outbound, ob)
+			r.inboxes = append(r.inboxes, ob.in)
+		}
+		r.taskInbox[t] = ob.idx
+	}
+	return nil
+}
+
 // wire builds a task's routing table: for each stream it declares, one prepared grouper
 // per subscribing component.
 func (r *Runtime) wire(e *executor, t *task) error {
 	t.out = map[string]*streamOut{}
 	for _, st := range e.comp.Streams {
-		src := &tuple.Source{Component: e.comp.ID, Stream: st.ID, Task: t.id, Fields: r.layout.Fields(e.comp.ID, st.ID)}
-		so := &streamOut{src: src, direct: st.Direct}
+		so := &streamOut{src: r.sources[sourceKey{t.id, st.ID}], direct: st.Direct}
 		for _, c := range r.spec.Components {
 			for _, in := range c.Inputs {
 				if in.Component != e.comp.ID || in.Stream != st.ID {
@@ -266,6 +333,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer close(r.stopped)
 	r.ctx = ctx
 
 	// Open and prepare concurrently: a spout that connects to an external system

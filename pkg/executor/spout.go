@@ -145,16 +145,16 @@ func (e *executor) drainCtl() {
 	msgs := e.deferred
 	e.deferred = nil
 	for _, m := range msgs {
-		p, ok := e.spout.pending.Remove(m.root)
+		p, ok := e.spout.pending.Remove(m.Root)
 		if !ok {
 			continue // timed out already, and Fail was called then
 		}
-		switch m.kind {
-		case ctlComplete:
+		switch m.Kind {
+		case ControlComplete:
 			e.cnt.acked++
 			e.stats.CompleteLatency.Observe(e.now() - p.born)
 			e.callSpout(p.task, "Ack", func() { p.task.spout.Ack(p.msgID) })
-		case ctlFailed:
+		case ControlFailed:
 			e.cnt.failed++
 			e.callSpout(p.task, "Fail", func() { p.task.spout.Fail(p.msgID) })
 		}
@@ -229,7 +229,7 @@ func (c *spoutCollector) emitSpout(stream string, values []any, msgID any, direc
 		s.autoAcks = append(s.autoAcks, autoAck{c.t, msgID})
 	default:
 		s.pending.Put(root, pendingTuple{msgID: msgID, task: c.t, born: s.clock})
-		e.pushCtl(ctlMsg{kind: ctlInit, task: e.rt.ackerTask(root), spout: c.t.id, root: root, val: xor})
+		e.pushCtl(Control{Kind: ControlInit, Task: e.rt.ackerTask(root), Spout: c.t.id, Root: root, Val: xor})
 	}
 	return tasks
 }
