@@ -34,11 +34,11 @@ func Main(b *topology.Builder) {
 func Command(b *topology.Builder) *cobra.Command {
 	root := &cobra.Command{
 		Use:           os.Args[0],
-		Short:         "A sparse topology: run it locally, or describe it",
+		Short:         "A sparse topology: run it locally, describe it, or run one of its workers",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCommand(b), describeCommand(b))
+	root.AddCommand(runCommand(b), describeCommand(b), workerCommand(b), assignCommand(b))
 	return root
 }
 

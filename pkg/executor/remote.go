@@ -50,6 +50,12 @@ func (r *Runtime) NewBatch() *Batch { return r.pools.getData() }
 // NewControlBatch returns an empty control batch for DeliverControl.
 func (r *Runtime) NewControlBatch() *ControlBatch { return r.pools.getCtl() }
 
+// Release returns a batch from NewBatch that will not be delivered.
+func (r *Runtime) Release(b *Batch) { r.pools.putData(b) }
+
+// ReleaseControl returns a control batch from NewControlBatch that will not be delivered.
+func (r *Runtime) ReleaseControl(cb *ControlBatch) { r.pools.putCtl(cb) }
+
 // ErrStopped is returned by Deliver once the runtime has stopped.
 var ErrStopped = errors.New("the topology runtime has stopped")
 

@@ -81,8 +81,6 @@ func New(o Options) (*Runtime, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	workers, _ := conf.Int(topology.ConfWorkers, 1)
-	ackers, _ := conf.Int(topology.ConfAckerExecutors, workers)
 	timeoutSecs, _ := conf.Int(topology.ConfMessageTimeoutSecs, topology.DefaultMessageTimeoutSecs)
 	r := &Runtime{
 		id:      o.TopologyID,
@@ -91,7 +89,7 @@ func New(o Options) (*Runtime, error) {
 		log:     log,
 		epoch:   time.Now(),
 		ctx:     context.Background(),
-		ackers:  int(ackers),
+		ackers:  conf.AckerTasks(),
 		timeout: time.Duration(timeoutSecs) * time.Second,
 	}
 	if r.id == "" {

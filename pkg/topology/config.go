@@ -192,3 +192,11 @@ func normalizeJSON(v any) any {
 	}
 	return v
 }
+
+// AckerTasks is the number of __acker tasks a configuration asks for: Storm's default is
+// one per worker; 0 turns acking off.
+func (c Config) AckerTasks() int {
+	workers, _ := c.Int(ConfWorkers, 1)
+	n, _ := c.Int(ConfAckerExecutors, workers)
+	return int(max(n, 0))
+}

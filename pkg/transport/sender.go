@@ -1,0 +1,230 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/pkg/executor"
+	"github.com/sparsestream/sparse/pkg/wire"
+)
+
+// Backoff bounds for reconnecting to a peer.
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// Sender drains one peer's Outbound over a data stream and a control stream, reconnecting
+// with backoff when the peer goes away. While it is disconnected it stops draining, so the
+// Outbound fills and emitters wait (backpressure) rather than tuples being thrown away;
+// only what was in flight on a broken stream is lost, and replayed after its timeout.
+type Sender struct {
+	id       Identity
+	peerID   string
+	peerAddr string
+	ob       *executor.Outbound
+	log      hclog.Logger
+	maxFrame int
+	Stats    Stats
+}
+
+// NewSender prepares a sender to the peer worker peerID serving at peerAddr.
+func NewSender(id Identity, peerID, peerAddr string, ob *executor.Outbound, log hclog.Logger) *Sender {
+	return &Sender{id: id, peerID: peerID, peerAddr: peerAddr, ob: ob, maxFrame: DefaultMaxFrame,
+		log: logger(log).Named("transport").With("peer", peerID, "address", peerAddr)}
+}
+
+// Run sends until ctx ends. It returns an error only when the peer address is unusable.
+func (s *Sender) Run(ctx context.Context) error {
+	conn, err := grpc.NewClient(s.peerAddr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsg), grpc.MaxCallSendMsgSize(maxRecvMsg)))
+	if err != nil {
+		return fmt.Errorf("peer worker %s: address %q is unusable: %w", s.peerID, s.peerAddr, err)
+	}
+	defer conn.Close()
+	var wg sync.WaitGroup
+	for _, ch := range []sparsev1.Channel{sparsev1.Channel_CHANNEL_DATA, sparsev1.Channel_CHANNEL_CONTROL} {
+		wg.Go(func() { s.loop(ctx, conn, ch) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// loop keeps one stream open and pumps it, reconnecting with exponential backoff.
+func (s *Sender) loop(ctx context.Context, conn *grpc.ClientConn, ch sparsev1.Channel) {
+	log := s.log.With("channel", ch.String())
+	backoff := minBackoff
+	failures := 0
+	for ctx.Err() == nil {
+		worked, err := s.session(ctx, conn, ch)
+		if ctx.Err() != nil {
+			return
+		}
+		if worked {
+			// A stream that had been working broke: reconnect at once, and say so.
+			log.Warn("stream to peer broke; reconnecting", "error", err)
+			backoff, failures = minBackoff, 0
+		}
+		failures++
+		s.Stats.Reconnects.Add(1)
+		// The first failures of a run are expected while peers start; say so quietly,
+		// and loudly once it persists.
+		if failures > 20 {
+			log.Warn("cannot send to peer; retrying", "error", err, "backoff", backoff)
+		} else {
+			log.Debug("cannot send to peer; retrying", "error", err, "backoff", backoff)
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// session opens a stream, shakes hands, and pumps batches until the stream breaks. worked
+// says whether the handshake succeeded.
+func (s *Sender) session(ctx context.Context, conn *grpc.ClientConn, ch sparsev1.Channel) (worked bool, err error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := sparsev1.NewWorkerTransportClient(conn).Transfer(sctx)
+	if err != nil {
+		return false, err
+	}
+	if err := stream.Send(&sparsev1.Frame{Body: &sparsev1.Frame_Hello{Hello: &sparsev1.Hello{
+		TopologyId: s.id.TopologyID, AssignmentVersion: s.id.Version, SenderWorkerId: s.id.WorkerID,
+		SenderAddress: s.id.Address, Channel: ch, ProtocolVersion: wire.ProtocolVersion, ReceiverWorkerId: s.peerID,
+	}}}); err != nil {
+		return false, err
+	}
+	reply, err := stream.Recv()
+	if err != nil {
+		return false, err
+	}
+	h := reply.GetHello()
+	if h == nil {
+		return false, errors.New("the peer answered the hello with something else")
+	}
+	if !h.GetAccepted() {
+		s.Stats.Refused.Add(1)
+		return false, fmt.Errorf("the peer refused the stream (%s): %s", h.GetRefusal(), h.GetError())
+	}
+	// Read replies until the stream ends, so that a peer that dies or closes the stream
+	// is noticed even while there is nothing to send.
+	broken := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := stream.Recv(); err != nil {
+				broken <- err
+				cancel()
+				return
+			}
+		}
+	}()
+	var perr error
+	if ch == sparsev1.Channel_CHANNEL_DATA {
+		perr = s.pumpData(sctx, stream)
+	} else {
+		perr = s.pumpControl(sctx, stream)
+	}
+	cancel()
+	rerr := <-broken
+	if perr == nil {
+		perr = rerr
+	}
+	return true, perr
+}
+
+type frameSender interface {
+	Send(*sparsev1.Frame) error
+}
+
+func (s *Sender) pumpData(ctx context.Context, stream frameSender) error {
+	var enc wire.Encoder
+	for {
+		var b *executor.Batch
+		select {
+		case b = <-s.ob.Data():
+		case <-ctx.Done():
+			return nil
+		}
+		enc.Reset()
+		n := 0
+		for {
+			for _, it := range b.Items {
+				if err := enc.AddTuple(it.Task, it.Tuple); err != nil {
+					// Values are normalized at emit, so this is a bug; the tuple's tree
+					// times out and replays rather than the stream failing for all.
+					s.log.Error("dropped a tuple that cannot be encoded", "task", it.Task, "error", err)
+					s.Stats.Dropped.Add(1)
+					continue
+				}
+				n++
+			}
+			s.ob.Release(b)
+			if len(enc.Bytes()) >= s.maxFrame {
+				break
+			}
+			select { // coalesce whatever else is already queued
+			case b = <-s.ob.Data():
+				continue
+			default:
+			}
+			break
+		}
+		if err := stream.Send(&sparsev1.Frame{Body: &sparsev1.Frame_Batch{Batch: enc.Bytes()}}); err != nil {
+			s.Stats.Dropped.Add(int64(n))
+			return err
+		}
+		s.Stats.FramesSent.Add(1)
+		s.Stats.TuplesSent.Add(int64(n))
+		s.Stats.BytesSent.Add(int64(len(enc.Bytes())))
+	}
+}
+
+func (s *Sender) pumpControl(ctx context.Context, stream frameSender) error {
+	var enc wire.Encoder
+	for {
+		var cb *executor.ControlBatch
+		select {
+		case cb = <-s.ob.Control():
+		case <-ctx.Done():
+			return nil
+		}
+		enc.Reset()
+		n := 0
+		for {
+			for _, m := range cb.Msgs {
+				enc.AddControl(wire.Control{Kind: uint8(m.Kind), Task: m.Task, Spout: m.Spout, Root: m.Root, Val: m.Val})
+				n++
+			}
+			s.ob.ReleaseControl(cb)
+			if len(enc.Bytes()) >= s.maxFrame {
+				break
+			}
+			select {
+			case cb = <-s.ob.Control():
+				continue
+			default:
+			}
+			break
+		}
+		if err := stream.Send(&sparsev1.Frame{Body: &sparsev1.Frame_Batch{Batch: enc.Bytes()}}); err != nil {
+			s.Stats.Dropped.Add(int64(n))
+			return err
+		}
+		s.Stats.FramesSent.Add(1)
+		s.Stats.ControlsSent.Add(int64(n))
+		s.Stats.BytesSent.Add(int64(len(enc.Bytes())))
+	}
+}

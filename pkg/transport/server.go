@@ -1,0 +1,179 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/pkg/executor"
+	"github.com/sparsestream/sparse/pkg/tuple"
+	"github.com/sparsestream/sparse/pkg/wire"
+)
+
+// Server receives peers' streams and delivers their batches to the local runtime.
+type Server struct {
+	sparsev1.UnimplementedWorkerTransportServer
+	id    Identity
+	rt    *executor.Runtime
+	log   hclog.Logger
+	Stats Stats
+}
+
+// NewServer returns the WorkerTransport service of a worker.
+func NewServer(id Identity, rt *executor.Runtime, log hclog.Logger) *Server {
+	return &Server{id: id, rt: rt, log: logger(log).Named("transport")}
+}
+
+// Register adds the service to a gRPC server.
+func (s *Server) Register(g *grpc.Server) { sparsev1.RegisterWorkerTransportServer(g, s) }
+
+// ServerOptions are the gRPC server options a worker needs for this service.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{grpc.MaxRecvMsgSize(maxRecvMsg)}
+}
+
+// Transfer serves one stream from a peer. A bad handshake is answered with the reason
+// and the stream closed; a malformed or misrouted batch closes the stream with an error
+// naming the peer. Either way only this stream ends: the worker keeps running, and the
+// sender's lost tuples time out and are replayed.
+func (s *Server) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparsev1.FrameReply]) error {
+	ctx := stream.Context()
+	from := "unknown address"
+	if p, ok := peer.FromContext(ctx); ok {
+		from = p.Addr.String()
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	hello := first.GetHello()
+	channel, refusal, why := s.check(hello)
+	if refusal != sparsev1.HelloRefusal_HELLO_REFUSAL_UNSPECIFIED {
+		s.Stats.Refused.Add(1)
+		who := from
+		if hello != nil && hello.GetSenderWorkerId() != "" {
+			who = fmt.Sprintf("worker %s at %s", hello.GetSenderWorkerId(), from)
+		}
+		s.log.Error("refused a transfer stream", "peer", who, "reason", why)
+		_ = stream.Send(&sparsev1.FrameReply{Body: &sparsev1.FrameReply_Hello{Hello: &sparsev1.HelloReply{
+			Accepted: false, Error: why, Refusal: refusal,
+			ReceiverWorkerId: s.id.WorkerID, AssignmentVersion: s.id.Version, ProtocolVersion: wire.ProtocolVersion,
+		}}})
+		return status.Error(codes.FailedPrecondition, why)
+	}
+	if err := stream.Send(&sparsev1.FrameReply{Body: &sparsev1.FrameReply_Hello{Hello: &sparsev1.HelloReply{
+		Accepted: true, ReceiverWorkerId: s.id.WorkerID, AssignmentVersion: s.id.Version, ProtocolVersion: wire.ProtocolVersion,
+	}}}); err != nil {
+		return err
+	}
+	who := fmt.Sprintf("worker %s at %s", hello.GetSenderWorkerId(), from)
+	log := s.log.With("peer", who, "channel", channel.String())
+	log.Debug("accepted a transfer stream")
+	for {
+		f, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		body := f.GetBatch()
+		if body == nil {
+			s.Stats.Refused.Add(1)
+			msg := "a frame after the hello carries no batch; only the first frame may be a hello"
+			log.Error("refused a frame", "error", msg)
+			return status.Error(codes.InvalidArgument, msg)
+		}
+		s.Stats.FramesRecv.Add(1)
+		s.Stats.BytesRecv.Add(int64(len(body)))
+		if channel == sparsev1.Channel_CHANNEL_DATA {
+			err = s.deliverData(stream, body)
+		} else {
+			err = s.deliverControl(stream, body)
+		}
+		if err != nil {
+			if errors.Is(err, executor.ErrStopped) || ctx.Err() != nil {
+				return status.Error(codes.Unavailable, "the worker is shutting down")
+			}
+			s.Stats.Refused.Add(1)
+			log.Error("refused a batch; closing the stream", "error", err)
+			return status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+}
+
+// check validates a handshake. It returns the stream's channel, or a refusal and why.
+func (s *Server) check(h *sparsev1.Hello) (sparsev1.Channel, sparsev1.HelloRefusal, string) {
+	switch {
+	case h == nil:
+		return 0, sparsev1.HelloRefusal_HELLO_REFUSAL_BAD_HELLO, "the first frame of a transfer stream must be a hello"
+	case h.GetProtocolVersion() != wire.ProtocolVersion:
+		return 0, sparsev1.HelloRefusal_HELLO_REFUSAL_PROTOCOL_VERSION,
+			fmt.Sprintf("protocol version %d is not spoken here (this worker speaks %d); run the same sparse version on every worker", h.GetProtocolVersion(), wire.ProtocolVersion)
+	case h.GetTopologyId() != s.id.TopologyID:
+		return 0, sparsev1.HelloRefusal_HELLO_REFUSAL_UNKNOWN_TOPOLOGY,
+			fmt.Sprintf("this worker runs topology %q, not %q", s.id.TopologyID, h.GetTopologyId())
+	case h.GetReceiverWorkerId() != "" && h.GetReceiverWorkerId() != s.id.WorkerID:
+		return 0, sparsev1.HelloRefusal_HELLO_REFUSAL_WRONG_WORKER,
+			fmt.Sprintf("this is worker %q, not %q; the sender's assignment is out of date", s.id.WorkerID, h.GetReceiverWorkerId())
+	case h.GetAssignmentVersion() != s.id.Version:
+		return 0, sparsev1.HelloRefusal_HELLO_REFUSAL_ASSIGNMENT_VERSION,
+			fmt.Sprintf("the sender runs assignment version %d, this worker runs %d; the stale side must pick up the current assignment", h.GetAssignmentVersion(), s.id.Version)
+	case h.GetChannel() != sparsev1.Channel_CHANNEL_DATA && h.GetChannel() != sparsev1.Channel_CHANNEL_CONTROL:
+		return 0, sparsev1.HelloRefusal_HELLO_REFUSAL_BAD_HELLO, fmt.Sprintf("unknown channel %v; use data or control", h.GetChannel())
+	case h.GetSenderWorkerId() == "":
+		return 0, sparsev1.HelloRefusal_HELLO_REFUSAL_BAD_HELLO, "the hello does not say which worker sends"
+	}
+	return h.GetChannel(), sparsev1.HelloRefusal_HELLO_REFUSAL_UNSPECIFIED, ""
+}
+
+func (s *Server) deliverData(stream grpc.ServerStream, body []byte) error {
+	b := s.rt.NewBatch()
+	var wrong error
+	err := wire.Decode(body, s.rt.Source,
+		func(dest int32, t *tuple.Tuple) { b.Items = append(b.Items, executor.Item{Task: dest, Tuple: t}) },
+		func(wire.Control) {
+			if wrong == nil {
+				wrong = errors.New("a control message arrived on the data channel")
+			}
+		})
+	if err == nil {
+		err = wrong
+	}
+	if err != nil {
+		s.rt.Release(b)
+		return fmt.Errorf("malformed batch: %w", err)
+	}
+	s.Stats.TuplesRecv.Add(int64(len(b.Items)))
+	return s.rt.Deliver(stream.Context(), b)
+}
+
+func (s *Server) deliverControl(stream grpc.ServerStream, body []byte) error {
+	cb := s.rt.NewControlBatch()
+	var wrong error
+	err := wire.Decode(body, s.rt.Source,
+		func(int32, *tuple.Tuple) {
+			if wrong == nil {
+				wrong = errors.New("a tuple arrived on the control channel")
+			}
+		},
+		func(c wire.Control) {
+			cb.Msgs = append(cb.Msgs, executor.Control{Kind: executor.ControlKind(c.Kind), Task: c.Task, Spout: c.Spout, Root: c.Root, Val: c.Val})
+		})
+	if err == nil {
+		err = wrong
+	}
+	if err != nil {
+		s.rt.ReleaseControl(cb)
+		return fmt.Errorf("malformed control batch: %w", err)
+	}
+	s.Stats.ControlsRecv.Add(int64(len(cb.Msgs)))
+	return s.rt.DeliverControl(stream.Context(), cb)
+}
