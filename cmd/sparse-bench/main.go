@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
+	"strings"
 	"runtime/pprof"
 	"time"
 
@@ -20,6 +22,10 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memprofile := flag.String("memprofile", "", "write an allocation profile at the end to this file")
 	soak := flag.Duration("soak", 0, "instead of measuring, run each shape at full speed this long and check that the live heap stays flat")
+	child := flag.String("child", "", "internal: run as the second process of a two-worker benchmark (raw or worker)")
+	assignment := flag.String("assignment", "", "internal: the assignment file of -child worker")
+	rate := flag.Float64("rate", 0, "internal: the spout rate of -child worker")
+	latencyAt := flag.String("latency-at", "", "instead of measuring, run the two-worker shapes at these comma-separated spout rates and print their latency")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -48,6 +54,35 @@ func main() {
 		fmt.Fprintf(os.Stderr, "error: -shape %q is not a regular expression: %v\n", *only, err)
 		os.Exit(2)
 	}
+	if *child != "" {
+		if err := perf.ChildMain(*child, *only, *assignment, *rate); err != nil {
+			fmt.Fprintln(os.Stderr, "error:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *latencyAt != "" {
+		self, _ := os.Executable()
+		for _, s := range perf.TwoWorkerShapes() {
+			if !re.MatchString(s.Name) {
+				continue
+			}
+			for _, f := range strings.Split(*latencyAt, ",") {
+				r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "error: -latency-at: %q is not a rate\n", f)
+					os.Exit(2)
+				}
+				got, p50, p99, err := perf.LatencyAt(s, self, r, perf.Options{Warmup: *warm, Duration: *d})
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "error: %s: %v\n", s.Name, err)
+					os.Exit(1)
+				}
+				fmt.Printf("LATENCY shape=%s rate=%.0f achieved=%.0f p50_ms=%.3f p99_ms=%.3f\n", s.Name, r, got, p50.Seconds()*1000, p99.Seconds()*1000)
+			}
+		}
+		return
+	}
 	var lines []string
 	for _, s := range perf.Shapes() {
 		if !re.MatchString(s.Name) {
@@ -63,12 +98,31 @@ func main() {
 		r, err := perf.Measure(s, perf.Options{Warmup: *warm, Duration: *d})
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "error: %s: %v\n", s.Name, err)
-			os.Exit(1) //nolint:gocritic // the profile of a failed run is of no use
-
+			os.Exit(1)
 		}
 		fmt.Fprintf(os.Stderr, "%s: engine %.0f %s/s, baseline %.0f/s, latency at %.0f/s: p50 %v p99 %v\n",
 			s.Name, r.TPS, s.Unit, r.Baseline, r.Rate, r.P50, r.P99)
 		lines = append(lines, r.Line())
+	}
+	if *soak == 0 {
+		self, err := os.Executable()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "error: cannot find this program to start the second worker:", err)
+			os.Exit(1)
+		}
+		for _, s := range perf.TwoWorkerShapes() {
+			if !re.MatchString(s.Name) {
+				continue
+			}
+			r, err := perf.MeasureTwoWorker(s, self, perf.Options{Warmup: *warm, Duration: *d})
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "error: %s: %v\n", s.Name, err)
+				os.Exit(1)
+			}
+			fmt.Fprintf(os.Stderr, "%s: engine %.0f/s across two processes (%.1f bytes and %.0f tuples per frame), raw gRPC %.0f/s, latency at %.0f/s: p50 %v p99 %v\n",
+				s.Name, r.TPS, r.BytesPerTuple, r.TuplesPerFrame, r.Baseline, r.Rate, r.P50, r.P99)
+			lines = append(lines, r.Line())
+		}
 	}
 	for _, l := range lines {
 		fmt.Println(l)

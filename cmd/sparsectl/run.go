@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -50,8 +49,11 @@ func topologyBinary(arg string) (string, func(), error) {
 		abs, err := filepath.Abs(arg)
 		return abs, noop, err
 	}
-	if err != nil && !strings.HasPrefix(arg, ".") && !strings.Contains(arg, "/") {
-		return "", noop, fmt.Errorf("%s: no such file or package; pass a Go package such as ./examples/wordcount or a topology binary", arg)
+	if err != nil {
+		return "", noop, fmt.Errorf("%s: no such file or directory; pass a Go main package directory such as ./examples/wordcount, or a topology binary", arg)
+	}
+	if !st.IsDir() {
+		return "", noop, fmt.Errorf("%s is neither a topology binary nor a Go package directory", arg)
 	}
 	if _, err := exec.LookPath("go"); err != nil {
 		return "", noop, fmt.Errorf("%s is a Go package, and building it needs the go tool on PATH: %w", arg, err)
@@ -91,21 +93,26 @@ func runBinary(bin string, f app.RunFlags) error {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	// The first signal asks the topology to stop; a second one, or a topology that has
+	// not stopped 30 seconds later, ends it hard.
+	var hard <-chan time.Time
 	for {
 		select {
 		case sig := <-sigs:
-			_ = cmd.Process.Signal(sig)
-			// A second signal, or a topology that will not stop, ends it hard.
-			go func() {
-				select {
-				case <-sigs:
-				case <-time.After(30 * time.Second):
-				}
+			if hard != nil {
 				_ = cmd.Process.Kill()
-			}()
+				continue
+			}
+			_ = cmd.Process.Signal(sig)
+			hard = time.After(30 * time.Second)
+		case <-hard:
+			_ = cmd.Process.Kill()
 		case err := <-done:
 			var exit *exec.ExitError
 			if errors.As(err, &exit) {
+				if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					return fmt.Errorf("the topology was killed by %v", ws.Signal())
+				}
 				return fmt.Errorf("the topology exited with status %d", exit.ExitCode())
 			}
 			return err

@@ -254,9 +254,9 @@ func TestRunRejectsBadArguments(t *testing.T) {
 		args []string
 		want []string // in stderr
 	}{
-		// A path that does not exist: the go tool is asked to build it and says why not.
-		{[]string{"run", "./does-not-exist"}, []string{"error:", "does-not-exist"}},
-		{[]string{"run", "does-not-exist"}, []string{"error: does-not-exist: no such file or package", "pass a Go package such as ./examples/wordcount or a topology binary"}},
+		// A path that does not exist, with or without ./, says what to pass instead.
+		{[]string{"run", "./does-not-exist"}, []string{"error: ./does-not-exist: no such file or directory", "pass a Go main package directory such as ./examples/wordcount, or a topology binary"}},
+		{[]string{"run", "does-not-exist"}, []string{"error: does-not-exist: no such file or directory", "pass a Go main package directory such as ./examples/wordcount, or a topology binary"}},
 		{[]string{"run", notExec}, []string{"is not executable", "pass a topology binary or a Go package directory"}},
 		{[]string{"run"}, []string{"error:", "accepts 1 arg(s), received 0"}},
 	}

@@ -135,10 +135,17 @@ func (a *Acker) settle(root uint64, i uint32, t *tree) Result {
 
 // ResetTimeout moves a pending root to the newest bucket (Storm's resetTimeout).
 // Unknown roots are ignored: they are finished or already expired.
-func (a *Acker) ResetTimeout(root uint64) {
-	if t := a.trees.Ptr(root); t != nil {
-		a.trees.Put(root, *t)
+//
+// It returns the spout task of the tree when the init has been seen, so that the caller
+// can restart the spout's own timeout too; ok is false otherwise.
+func (a *Acker) ResetTimeout(root uint64) (spoutTask int32, ok bool) {
+	t := a.trees.Ptr(root)
+	if t == nil {
+		return 0, false
 	}
+	v := *t
+	a.trees.Put(root, v)
+	return v.spoutTask, v.flags&initSeen != 0
 }
 
 // Rotate expires the oldest bucket; returns the number of trees dropped by timeout.

@@ -53,7 +53,10 @@ func (e *executor) ackBatch(cb *ControlBatch) {
 		case ControlFail:
 			r = l.Fail(m.Root)
 		case ControlReset:
-			l.ResetTimeout(m.Root)
+			// The spout times trees out on its own, so it must hear of the reset too.
+			if spout, ok := l.ResetTimeout(m.Root); ok {
+				e.pushCtl(Control{Kind: ControlReset, Task: spout, Root: m.Root})
+			}
 			continue
 		default:
 			continue

@@ -82,6 +82,9 @@ func (e *executor) deliverTicks() {
 // the edge ids of the children anchored to it. Clearing Anchors makes a second ack or a
 // later fail of the same input a no-op instead of corrupting the tree's XOR.
 func (e *executor) ackInput(in *tuple.Tuple) {
+	if in.Source.Component == tuple.SystemID {
+		return // ticks are not part of any tree, and are not counted
+	}
 	e.cnt.acked++
 	if e.rt.ackers == 0 {
 		return
@@ -93,6 +96,9 @@ func (e *executor) ackInput(in *tuple.Tuple) {
 }
 
 func (e *executor) failInput(in *tuple.Tuple) {
+	if in.Source.Component == tuple.SystemID {
+		return
+	}
 	e.cnt.failed++
 	if e.rt.ackers == 0 {
 		return
@@ -140,6 +146,9 @@ func (c *boltCollector) ResetTimeout(in *tuple.Tuple) {
 	for _, a := range in.Anchors {
 		c.e.pushCtl(Control{Kind: ControlReset, Task: c.e.rt.ackerTask(a.Root), Root: a.Root})
 	}
+	// A reset matters while Execute is still running, so it cannot wait for the flush
+	// that follows the batch.
+	c.e.flush()
 }
 
 func (c *boltCollector) ReportError(err error) { c.e.reportError(c.t, err) }

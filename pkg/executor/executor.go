@@ -27,6 +27,7 @@ type executor struct {
 
 	batchSize     int
 	flushInterval time.Duration
+	debug         bool // topology.debug: log every emit
 	tickEvery     time.Duration
 
 	// outbox: one filling batch per destination inbox, plus the list of those non-empty.
@@ -56,6 +57,10 @@ type task struct {
 	bolt  topology.Bolt
 	// ledger is the XOR ledger of an __acker task.
 	ledger *acker.Acker
+	// pending counts a spout task's reliable tuples in flight.
+	pending int
+	// opened is set once Open or Prepare succeeded, so only those tasks are closed.
+	opened bool
 }
 
 // streamOut is everything needed to route one output stream of one task.
@@ -101,6 +106,9 @@ func (e *executor) emit(t *task, stream string, values []any, direct int32, root
 	}
 	if err := tuple.Normalize(values); err != nil {
 		panic(fmt.Errorf("emit on stream %q of %q: %w", stream, e.comp.ID, err))
+	}
+	if e.debug {
+		t.log.Info("emitting", "stream", stream, "values", values)
 	}
 	e.cnt.emitted++
 	if wantTasks {

@@ -209,3 +209,28 @@ func (s *onceSpout) Fail(any) {
 	s.l.failed++
 	s.l.mu.Unlock()
 }
+
+// TestResetTimeoutKeepsATreeAlive: a bolt that holds its input for 2.5 message timeouts
+// but calls ResetTimeout every 200ms gets it acked, not failed.
+func TestResetTimeoutKeepsATreeAlive(t *testing.T) {
+	l := newLedger(1)
+	b := topology.NewBuilder("reset")
+	b.Config(topology.ConfMessageTimeoutSecs, 1)
+	b.Spout("spout", func() topology.Spout { return &replaySpout{l: l} }, 1).Output("id")
+	b.Bolt("slow", boltOf(func(bt *funcBolt, in *tuple.Tuple) {
+		for range 12 {
+			time.Sleep(200 * time.Millisecond)
+			bt.out.ResetTimeout(in)
+		}
+		bt.out.Ack(in)
+	}), 1).Shuffle("spout")
+	rt, stop := start(t, build(t, b), nil)
+	waitDone(t, l, 20*time.Second)
+	_ = stop()
+	if _, _, failed, _ := l.snapshot(); failed != 0 {
+		t.Errorf("the held tuple failed %d times despite ResetTimeout", failed)
+	}
+	if to := summary(rt, "spout").TimedOut; to != 0 {
+		t.Errorf("%d timeouts", to)
+	}
+}

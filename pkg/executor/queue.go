@@ -25,7 +25,7 @@ const (
 	ControlInit     ControlKind = iota + 1 // spout -> acker: root, xor of edges, spout task
 	ControlAck                             // bolt -> acker: root, edge ^ children
 	ControlFail                            // bolt -> acker: root
-	ControlReset                           // bolt -> acker: restart root's timeout
+	ControlReset                           // bolt -> acker -> spout: restart root's timeout
 	ControlComplete                        // acker -> spout: root done
 	ControlFailed                          // acker -> spout: root failed
 )

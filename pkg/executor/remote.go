@@ -115,7 +115,12 @@ func (r *Runtime) DeliverControl(ctx context.Context, cb *ControlBatch) error {
 		}
 		t := r.tasks[m.Task]
 		switch m.Kind {
-		case ControlInit, ControlAck, ControlFail, ControlReset:
+		case ControlReset:
+			if t.ledger == nil && t.spout == nil {
+				r.pools.putCtl(cb)
+				return fmt.Errorf("timeout reset for task %d, which is %s, neither an acker nor a spout", m.Task, r.layout.TaskComponent(m.Task))
+			}
+		case ControlInit, ControlAck, ControlFail:
 			if t.ledger == nil {
 				r.pools.putCtl(cb)
 				return fmt.Errorf("acker message (kind %d) for task %d, which is %s, not an acker", m.Kind, m.Task, r.layout.TaskComponent(m.Task))

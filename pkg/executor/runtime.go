@@ -35,6 +35,9 @@ type Options struct {
 	// PeerOf names the worker that runs a task this runtime does not run; tuples and
 	// acker messages for it are queued on that peer's Outbound.
 	PeerOf func(task int32) string
+	// Inactive starts the spouts deactivated (a worker activates them once its peers
+	// are connected, or when the topology is activated).
+	Inactive bool
 }
 
 // Runtime runs a topology's executors until its context ends.
@@ -95,7 +98,7 @@ func New(o Options) (*Runtime, error) {
 	if r.id == "" {
 		r.id = eff.Name
 	}
-	r.active.Store(true)
+	r.active.Store(!o.Inactive)
 	r.stopped = make(chan struct{})
 	r.layout = topology.NewLayout(&eff, r.ackers)
 	r.sources = map[sourceKey]*tuple.Source{}
@@ -182,6 +185,7 @@ func (r *Runtime) addExecutor(compID string, taskIDs []int32) error {
 	bufSize, _ := conf.Int(topology.ConfReceiveBufferSize, topology.DefaultReceiveBufferSize)
 	flushMs, _ := conf.Int(topology.ConfFlushIntervalMillis, int64(topology.DefaultFlushInterval/time.Millisecond))
 	tickSecs, _ := conf.Int(topology.ConfTickTupleFreqSecs, 0)
+	debug, _ := conf.Bool(topology.ConfDebug, false)
 
 	idx := len(r.inboxes) // the executor's inbox index; remote peers' queues are interleaved
 	in := newInbox(max(1, int(bufSize/max(batchSize, 1))))
@@ -195,6 +199,7 @@ func (r *Runtime) addExecutor(compID string, taskIDs []int32) error {
 		batchSize:     int(batchSize),
 		flushInterval: time.Duration(flushMs) * time.Millisecond,
 		tickEvery:     time.Duration(tickSecs) * time.Second,
+		debug:         debug,
 	}
 	for _, id := range taskIDs {
 		t := &task{id: id, log: r.log.Named(compID).With("task", id)}
@@ -383,13 +388,18 @@ func (e *executor) open() error {
 		}
 		if err = errors.Join(err, panicked); err != nil {
 			errs = append(errs, fmt.Errorf("component %q task %d failed to start: %w", e.comp.ID, t.id, err))
+			continue
 		}
+		t.opened = true
 	}
 	return errors.Join(errs...)
 }
 
 func (e *executor) close() {
 	for _, t := range e.tasks {
+		if !t.opened {
+			continue
+		}
 		switch {
 		case t.spout != nil:
 			if e.spout.active {

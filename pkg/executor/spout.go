@@ -57,7 +57,7 @@ func (e *executor) runSpout(ctx context.Context) {
 		if iter&63 == 0 {
 			e.timekeeping()
 		}
-		if !s.active || (s.maxPending > 0 && s.pending.Len() >= s.maxPending) {
+		if !s.active || !e.anySpoutReady() {
 			e.flush()
 			e.waitSpout(ctx, timer, s.nextRotate-e.now())
 			e.timekeeping()
@@ -65,6 +65,9 @@ func (e *executor) runSpout(ctx context.Context) {
 		}
 		s.emitted = 0
 		for _, t := range e.tasks {
+			if s.maxPending > 0 && t.pending >= s.maxPending {
+				continue // max.spout.pending is per task, as in Storm
+			}
 			// A panic is reported by safely; the spout keeps running.
 			_ = e.safely(t, "NextTuple", t.spout.NextTuple)
 		}
@@ -117,6 +120,7 @@ func (e *executor) timekeeping() {
 	for now >= s.nextRotate {
 		s.nextRotate += s.rotateEvery
 		s.pending.Rotate(func(_ uint64, p pendingTuple) {
+			p.task.pending--
 			e.cnt.failed++
 			e.cnt.timedOut++
 			e.callSpout(p.task, "Fail", func() { p.task.spout.Fail(p.msgID) })
@@ -145,10 +149,17 @@ func (e *executor) drainCtl() {
 	msgs := e.deferred
 	e.deferred = nil
 	for _, m := range msgs {
+		if m.Kind == ControlReset {
+			if p, ok := e.spout.pending.Get(m.Root); ok {
+				e.spout.pending.Put(m.Root, p) // back into the newest bucket
+			}
+			continue
+		}
 		p, ok := e.spout.pending.Remove(m.Root)
 		if !ok {
 			continue // timed out already, and Fail was called then
 		}
+		p.task.pending--
 		switch m.Kind {
 		case ControlComplete:
 			e.cnt.acked++
@@ -229,6 +240,7 @@ func (c *spoutCollector) emitSpout(stream string, values []any, msgID any, direc
 		s.autoAcks = append(s.autoAcks, autoAck{c.t, msgID})
 	default:
 		s.pending.Put(root, pendingTuple{msgID: msgID, task: c.t, born: s.clock})
+		c.t.pending++
 		e.pushCtl(Control{Kind: ControlInit, Task: e.rt.ackerTask(root), Spout: c.t.id, Root: root, Val: xor})
 	}
 	return tasks
@@ -238,4 +250,18 @@ func (c *spoutCollector) ReportError(err error) { c.e.reportError(c.t, err) }
 
 func (c *spoutCollector) Logger() hclog.Logger { return c.t.log }
 
-func (c *spoutCollector) Pending() int { return c.e.spout.pending.Len() }
+func (c *spoutCollector) Pending() int { return c.t.pending }
+
+// anySpoutReady reports whether some task of the executor may emit under the pending
+// limit.
+func (e *executor) anySpoutReady() bool {
+	if e.spout.maxPending <= 0 {
+		return true
+	}
+	for _, t := range e.tasks {
+		if t.pending < e.spout.maxPending {
+			return true
+		}
+	}
+	return false
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -45,8 +46,9 @@ func RunRuntime(ctx context.Context, rt *executor.Runtime, o Options) error {
 		defer cancel()
 	}
 	done := make(chan struct{})
+	var wg sync.WaitGroup
 	if o.StatsEvery > 0 && o.Out != nil {
-		go func() {
+		wg.Go(func() {
 			t := time.NewTicker(o.StatsEvery)
 			defer t.Stop()
 			for {
@@ -57,10 +59,11 @@ func RunRuntime(ctx context.Context, rt *executor.Runtime, o Options) error {
 					return
 				}
 			}
-		}()
+		})
 	}
 	err := rt.Run(ctx)
 	close(done)
+	wg.Wait() // the final summary must not interleave with a periodic one
 	if err == nil && o.Out != nil {
 		fmt.Fprintln(o.Out, "final:")
 		PrintSummary(o.Out, rt.Stats())

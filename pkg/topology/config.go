@@ -22,7 +22,6 @@ const (
 	ConfProducerBatchSize   = "topology.producer.batch.size"
 	ConfFlushIntervalMillis = "topology.flush.tuple.freq.millis"
 	ConfSpoutWaitMaxMillis  = "topology.spout.wait.max.millis"
-	ConfName                = "topology.name"
 )
 
 // Defaults for the keys above; Storm's where Storm has one.

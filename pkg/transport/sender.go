@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -16,10 +17,11 @@ import (
 	"github.com/sparsestream/sparse/pkg/wire"
 )
 
-// Backoff bounds for reconnecting to a peer.
+// Backoff bounds for reconnecting to a peer: short, because a peer that restarts is
+// back within a second or two and every moment without it stalls the topology.
 const (
-	minBackoff = 50 * time.Millisecond
-	maxBackoff = 5 * time.Second
+	minBackoff = 20 * time.Millisecond
+	maxBackoff = time.Second
 )
 
 // Sender drains one peer's Outbound over a data stream and a control stream, reconnecting
@@ -34,13 +36,26 @@ type Sender struct {
 	log      hclog.Logger
 	maxFrame int
 	Stats    Stats
+
+	readyOnce [2]sync.Once
+	readyLeft sync.WaitGroup
+	ready     chan struct{}
 }
 
 // NewSender prepares a sender to the peer worker peerID serving at peerAddr.
 func NewSender(id Identity, peerID, peerAddr string, ob *executor.Outbound, log hclog.Logger) *Sender {
-	return &Sender{id: id, peerID: peerID, peerAddr: peerAddr, ob: ob, maxFrame: DefaultMaxFrame,
-		log: logger(log).Named("transport").With("peer", peerID, "address", peerAddr)}
+	s := &Sender{id: id, peerID: peerID, peerAddr: peerAddr, ob: ob, maxFrame: DefaultMaxFrame,
+		log: logger(log).Named("transport").With("peer", peerID, "address", peerAddr), ready: make(chan struct{})}
+	s.readyLeft.Add(2)
+	go func() { s.readyLeft.Wait(); close(s.ready) }()
+	return s
 }
+
+// Peer is the id of the worker this sender sends to.
+func (s *Sender) Peer() string { return s.peerID }
+
+// Ready is closed once both streams to the peer have been accepted.
+func (s *Sender) Ready() <-chan struct{} { return s.ready }
 
 // Run sends until ctx ends. It returns an error only when the peer address is unusable.
 func (s *Sender) Run(ctx context.Context) error {
@@ -83,8 +98,10 @@ func (s *Sender) loop(ctx context.Context, conn *grpc.ClientConn, ch sparsev1.Ch
 		} else {
 			log.Debug("cannot send to peer; retrying", "error", err, "backoff", backoff)
 		}
+		// Jitter keeps the workers of a restarted peer from dialling in lockstep.
+		wait := backoff/2 + rand.N(backoff/2+1)
 		select {
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			return
 		}
@@ -119,6 +136,7 @@ func (s *Sender) session(ctx context.Context, conn *grpc.ClientConn, ch sparsev1
 		s.Stats.Refused.Add(1)
 		return false, fmt.Errorf("the peer refused the stream (%s): %s", h.GetRefusal(), h.GetError())
 	}
+	s.readyOnce[ch-sparsev1.Channel_CHANNEL_DATA].Do(s.readyLeft.Done)
 	// Read replies until the stream ends, so that a peer that dies or closes the stream
 	// is noticed even while there is nothing to send.
 	broken := make(chan error, 1)

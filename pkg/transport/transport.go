@@ -24,7 +24,7 @@ type Identity struct {
 }
 
 // DefaultMaxFrame bounds the encoded size of one frame; batches are coalesced up to it.
-const DefaultMaxFrame = 1 << 20
+const DefaultMaxFrame = 64 << 10
 
 // maxRecvMsg is what a receiver accepts: the frame limit plus headroom for one batch
 // that alone exceeds it (a single executor batch is never split).

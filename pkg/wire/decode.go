@@ -94,6 +94,45 @@ type decoder struct {
 	// copies them out into a slice of exactly the right size when it ends.
 	vals    []any
 	anchors []tuple.Anchor
+	// strs shares short strings between the tuples of a batch: stream values repeat
+	// (words, keys, constant fields), and a shared string costs no allocation where a
+	// fresh one costs two (its bytes, and its box in the tuple's []any).
+	strs [internSlots]internEntry
+}
+
+const (
+	internSlots = 64 // a power of two
+	internMax   = 32 // longer strings are rarely repeated, and cost more to compare
+)
+
+type internEntry struct {
+	s string
+	v any
+}
+
+// str returns s as a boxed string, shared with an equal string earlier in the batch;
+// ok is false when s is not valid UTF-8.
+func (d *decoder) str(b []byte) (v any, ok bool) {
+	if len(b) > internMax || len(b) == 0 {
+		if !utf8.Valid(b) {
+			return nil, false
+		}
+		return string(b), true
+	}
+	h := uint32(2166136261)
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	e := &d.strs[h&(internSlots-1)]
+	if e.v != nil && e.s == string(b) {
+		return e.v, true
+	}
+	if !utf8.Valid(b) {
+		return nil, false
+	}
+	e.s = string(b)
+	e.v = e.s
+	return e.v, true
 }
 
 // source returns the shared Source of task and stream.
@@ -443,10 +482,11 @@ func (d *decoder) value(st *valueState, m []byte, base, depth int) error {
 			i += n
 			switch num {
 			case valueString:
-				if !utf8.Valid(s) {
+				v, ok := d.str(s)
+				if !ok {
 					return fmt.Errorf("offset %d: field %d (string_value): %s is not valid UTF-8", at, num, quoteBytes(s))
 				}
-				st.v = string(s)
+				st.v = v
 			case valueBytes:
 				st.v = append(make([]byte, 0, len(s)), s...)
 			case valueList:

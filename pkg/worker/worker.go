@@ -74,6 +74,7 @@ func New(o Options) (*Worker, error) {
 	rt, err := executor.New(executor.Options{
 		TopologyID: o.Assignment.TopologyID, Spec: o.Spec, Config: o.Config, Logger: log,
 		LocalTasks: append([]int32{}, self.Tasks...), PeerOf: func(t int32) string { return owner[t] },
+		Inactive: true,
 	})
 	if err != nil {
 		return nil, err
@@ -120,6 +121,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		})
 	}
 	w.log.Info("worker running", "worker", w.o.WorkerID, "address", lis.Addr().String(), "tasks", len(self.Tasks), "peers", len(w.senders))
+	wg.Go(func() { w.activateWhenConnected(ctx) })
 	err := local.RunRuntime(ctx, w.rt, local.Options{StatsEvery: w.o.StatsEvery, Out: w.o.Out})
 	cancel()
 	// Handlers blocked delivering to the stopped runtime return at once; give in-flight
@@ -134,4 +136,51 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return err
+}
+
+// activateWhenConnected starts the spouts once every peer has accepted our streams, as
+// Storm's workers do: tuples emitted earlier would only wait in queues and time out.
+func (w *Worker) activateWhenConnected(ctx context.Context) {
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for _, s := range w.senders {
+		for waiting := true; waiting; {
+			select {
+			case <-s.Ready():
+				waiting = false
+			case <-tick.C:
+				w.log.Warn("waiting for a peer worker before activating the spouts", "peer", s.Peer())
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+	w.log.Info("every peer is connected; activating the spouts", "peers", len(w.senders))
+	w.rt.Activate()
+}
+
+// TransportTotals adds up what this worker's senders and server moved so far.
+type TransportTotals struct {
+	TuplesSent, ControlsSent, BytesSent, FramesSent int64
+	TuplesRecv, ControlsRecv, BytesRecv, FramesRecv int64
+	Dropped, Refused, Reconnects                    int64
+}
+
+// Transport returns the worker's transport counters.
+func (w *Worker) Transport() TransportTotals {
+	var t TransportTotals
+	for _, s := range w.senders {
+		t.TuplesSent += s.Stats.TuplesSent.Load()
+		t.ControlsSent += s.Stats.ControlsSent.Load()
+		t.BytesSent += s.Stats.BytesSent.Load()
+		t.FramesSent += s.Stats.FramesSent.Load()
+		t.Dropped += s.Stats.Dropped.Load()
+		t.Refused += s.Stats.Refused.Load()
+		t.Reconnects += s.Stats.Reconnects.Load()
+	}
+	st := &w.server.Stats
+	t.TuplesRecv, t.ControlsRecv = st.TuplesRecv.Load(), st.ControlsRecv.Load()
+	t.BytesRecv, t.FramesRecv = st.BytesRecv.Load(), st.FramesRecv.Load()
+	t.Refused += st.Refused.Load()
+	return t
 }

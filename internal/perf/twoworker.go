@@ -1,0 +1,395 @@
+package perf
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/pkg/executor"
+	"github.com/sparsestream/sparse/pkg/topology"
+	"github.com/sparsestream/sparse/pkg/tuple"
+	"github.com/sparsestream/sparse/pkg/wire"
+	"github.com/sparsestream/sparse/pkg/worker"
+)
+
+// TwoWorkerShape splits a shape over two worker processes: w1 (the measuring process)
+// and w2 (a child process).
+type TwoWorkerShape struct {
+	Name  string
+	Base  Shape
+	Place map[string]string // component -> worker; acker tasks alternate
+	Conf  topology.Config
+	// Acked: throughput is spout trees acked; otherwise tuples the spout sent.
+	Acked bool
+}
+
+// TwoWorkerShapes are the cross-process benchmarks.
+func TwoWorkerShapes() []TwoWorkerShape {
+	s := Shapes()
+	return []TwoWorkerShape{
+		{Name: "ConstSpoutNullBolt-2w", Base: s[0], Place: map[string]string{"spout": "w1", "bolt": "w2"}},
+		{Name: "ConstSpoutIdBoltNullBolt-2w", Base: s[1], Place: map[string]string{"spout": "w1", "id": "w2", "bolt": "w2"},
+			Conf: topology.Config{topology.ConfAckerExecutors: 2, topology.ConfWorkers: 2}, Acked: true},
+	}
+}
+
+// TwoWorkerResult is one cross-process measurement.
+type TwoWorkerResult struct {
+	Result
+	BytesPerTuple  float64
+	TuplesPerFrame float64
+}
+
+// Line is the result in the `make bench` format.
+func (r TwoWorkerResult) Line() string {
+	return fmt.Sprintf("%s bytes_per_tuple=%.1f", r.Result.Line(), r.BytesPerTuple)
+}
+
+// MeasureTwoWorker runs the engine across two processes at full speed, then at half speed
+// for latency, then the raw gRPC baseline with frames like the engine's. self is the path
+// of a binary that runs ChildMain.
+func MeasureTwoWorker(s TwoWorkerShape, self string, o Options) (TwoWorkerResult, error) {
+	r := TwoWorkerResult{Result: Result{Shape: s.Name}}
+	full, err := runTwo(s, self, 0, o)
+	if err != nil {
+		return r, err
+	}
+	r.TPS, r.Allocs, r.BytesPerTuple, r.TuplesPerFrame = full.rate, full.allocs, full.bytesPerTuple, full.tuplesPerFrame
+	r.Rate = r.TPS / 2
+	half, err := runTwo(s, self, r.Rate, o)
+	if err != nil {
+		return r, err
+	}
+	r.P50, r.P99 = half.p50, half.p99
+	r.Baseline, err = rawBaseline(s, self, max(1, int(r.TuplesPerFrame)), o.Duration)
+	return r, err
+}
+
+type twoRun struct {
+	rate, allocs, bytesPerTuple, tuplesPerFrame float64
+	p50, p99                                    time.Duration
+}
+
+func twoSpec(s TwoWorkerShape, rate float64, lat *LatencySink) (*topology.Spec, topology.Config, error) {
+	spec, err := s.Base.Build(rate, lat).Build()
+	if err != nil {
+		return nil, nil, err
+	}
+	return spec, spec.Config.Merge(s.Conf), nil
+}
+
+func assign(s TwoWorkerShape, spec *topology.Spec, conf topology.Config, addrs [2]string) *worker.Assignment {
+	l := topology.NewLayout(spec, conf.AckerTasks())
+	a := &worker.Assignment{TopologyID: spec.Name, Version: 1, Workers: []worker.Endpoint{{ID: "w1", Address: addrs[0]}, {ID: "w2", Address: addrs[1]}}}
+	for comp, execs := range l.Executors {
+		for i, ex := range execs {
+			w := 0
+			if s.Place[comp] == "w2" || (comp == tuple.AckerID && i%2 == 1) {
+				w = 1
+			}
+			a.Workers[w].Tasks = append(a.Workers[w].Tasks, ex...)
+		}
+	}
+	return a
+}
+
+func freePorts(n int) ([]string, error) {
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l.Addr().String())
+		defer l.Close()
+	}
+	return out, nil
+}
+
+// stamped says whether a run stamps tuples for delivery latency (the ackers-off shape).
+func stamped(s TwoWorkerShape, rate float64) bool { return !s.Acked && rate > 0 }
+
+func runTwo(s TwoWorkerShape, self string, rate float64, o Options) (twoRun, error) {
+	var lat *LatencySink
+	if stamped(s, rate) {
+		lat = &LatencySink{Observe: func(time.Duration) {}}
+	}
+	spec, conf, err := twoSpec(s, rate, lat)
+	if err != nil {
+		return twoRun{}, err
+	}
+	ports, err := freePorts(2)
+	if err != nil {
+		return twoRun{}, err
+	}
+	a := assign(s, spec, conf, [2]string{ports[0], ports[1]})
+	dir, err := os.MkdirTemp("", "sparse-bench-")
+	if err != nil {
+		return twoRun{}, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "assignment.json")
+	if err := a.Save(path); err != nil {
+		return twoRun{}, err
+	}
+	args := []string{"-child", "worker", "-shape", s.Name, "-assignment", path, "-rate", strconv.FormatFloat(rate, 'f', 0, 64)}
+	if p := os.Getenv("SPARSE_BENCH_CHILD_CPUPROFILE"); p != "" {
+		args = append(args, "-cpuprofile", p)
+	}
+	child := exec.Command(self, args...)
+	child.Stderr = os.Stderr
+	out, err := child.StdoutPipe()
+	if err != nil {
+		return twoRun{}, err
+	}
+	if err := child.Start(); err != nil {
+		return twoRun{}, fmt.Errorf("starting the second worker: %w", err)
+	}
+	defer child.Process.Kill() //nolint:errcheck // best effort if we return early
+	w, err := worker.New(worker.Options{Spec: spec, Config: s.Conf, Assignment: a, WorkerID: "w1"})
+	if err != nil {
+		return twoRun{}, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	// The spouts start once the peers are connected; warm up from then.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var emitted int64
+		for _, st := range w.Runtime().Stats() {
+			emitted += st.Emitted.Load()
+		}
+		if emitted > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			return twoRun{}, errors.New("the spout did not start within 30s: the workers did not connect")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(o.Warmup)
+
+	count := func() (int64, []int64) {
+		var n int64
+		var h []int64
+		for _, st := range w.Runtime().Stats() {
+			if st.Kind != "spout" {
+				continue
+			}
+			if s.Acked {
+				n += st.Acked.Load()
+			} else {
+				n += st.Transferred.Load()
+			}
+			h = st.CompleteLatency.Snapshot()
+		}
+		return n, h
+	}
+	var m0, m1 runtime.MemStats
+	n0, h0 := count()
+	t0 := w.Transport()
+	runtime.ReadMemStats(&m0)
+	start := time.Now()
+	time.Sleep(o.Duration)
+	n1, h1 := count()
+	t1 := w.Transport()
+	runtime.ReadMemStats(&m1)
+	elapsed := time.Since(start)
+	cancel()
+	if err := <-done; err != nil {
+		return twoRun{}, err
+	}
+	_ = child.Process.Signal(syscall.SIGTERM)
+	childOut, _ := io.ReadAll(out)
+	if err := child.Wait(); err != nil {
+		return twoRun{}, fmt.Errorf("the second worker failed: %w", err)
+	}
+	res := twoRun{rate: float64(n1-n0) / elapsed.Seconds()}
+	if n1 > n0 {
+		res.allocs = float64(m1.Mallocs-m0.Mallocs) / float64(n1-n0)
+	}
+	if sent := t1.TuplesSent - t0.TuplesSent; sent > 0 {
+		res.bytesPerTuple = float64(t1.BytesSent-t0.BytesSent) / float64(sent)
+		res.tuplesPerFrame = float64(sent) / float64(max(1, t1.FramesSent-t0.FramesSent))
+	}
+	if lat != nil {
+		res.p50, res.p99 = parseLatency(string(childOut))
+	} else {
+		for i := range h1 {
+			h1[i] -= h0[i]
+		}
+		res.p50, res.p99 = executor.Quantile(h1, 0.5), executor.Quantile(h1, 0.99)
+	}
+	return res, nil
+}
+
+func parseLatency(out string) (p50, p99 time.Duration) {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 || f[0] != "LATENCY" {
+			continue
+		}
+		a, _ := strconv.ParseInt(strings.TrimPrefix(f[1], "p50_us="), 10, 64)
+		b, _ := strconv.ParseInt(strings.TrimPrefix(f[2], "p99_us="), 10, 64)
+		return time.Duration(a) * time.Microsecond, time.Duration(b) * time.Microsecond
+	}
+	return 0, 0
+}
+
+// rawBaseline streams the same frames the engine sends (tuplesPerFrame tuples of the
+// shape's values, anchored when the shape acks) over the same gRPC service to a child
+// process that only counts them: the cost of the bytes with no engine on either side.
+func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, d time.Duration) (float64, error) {
+	child := exec.Command(self, "-child", "raw")
+	child.Stderr = os.Stderr
+	out, err := child.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	if err := child.Start(); err != nil {
+		return 0, err
+	}
+	defer child.Process.Kill() //nolint:errcheck // best effort
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		return 0, fmt.Errorf("the raw receiver did not report its address: %w", err)
+	}
+	conn, err := grpc.NewClient(strings.TrimSpace(addr), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream, err := sparsev1.NewWorkerTransportClient(conn).Transfer(ctx)
+	if err != nil {
+		return 0, err
+	}
+	src := &tuple.Source{Component: "spout", Stream: tuple.DefaultStream, Task: 1, Fields: tuple.NewFields("str")}
+	var enc wire.Encoder
+	for i := range tuplesPerFrame {
+		t := tuple.New(src, "some data")
+		if s.Acked {
+			t.Anchors = []tuple.Anchor{{Root: uint64(i) * 0x9e3779b97f4a7c15, Edge: uint64(i) ^ 0xdeadbeefcafe}}
+		}
+		if err := enc.AddTuple(2, t); err != nil {
+			return 0, err
+		}
+	}
+	frame := &sparsev1.Frame{Body: &sparsev1.Frame_Batch{Batch: enc.Bytes()}}
+	if err := stream.Send(&sparsev1.Frame{Body: &sparsev1.Frame_Hello{Hello: &sparsev1.Hello{SenderWorkerId: "raw"}}}); err != nil {
+		return 0, err
+	}
+	var frames int64
+	start := time.Now()
+	for time.Since(start) < d {
+		if err := stream.Send(frame); err != nil {
+			return 0, err
+		}
+		frames++
+	}
+	elapsed := time.Since(start)
+	_ = stream.CloseSend()
+	_, _ = stream.Recv() // the receiver has read everything when it ends the stream
+	return float64(frames) * float64(tuplesPerFrame) / elapsed.Seconds(), nil
+}
+
+// rawServer counts frames and discards them.
+type rawServer struct {
+	sparsev1.UnimplementedWorkerTransportServer
+}
+
+func (rawServer) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparsev1.FrameReply]) error {
+	for {
+		if _, err := stream.Recv(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// ChildMain is the second process of a two-worker benchmark: "raw" serves the raw
+// baseline's receiver, "worker" runs worker w2 of a shape until SIGTERM.
+func ChildMain(mode, shape, assignment string, rate float64) error {
+	switch mode {
+	case "raw":
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		g := grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20))
+		sparsev1.RegisterWorkerTransportServer(g, rawServer{})
+		fmt.Println(l.Addr().String())
+		return g.Serve(l)
+	case "worker":
+		var s *TwoWorkerShape
+		for _, c := range TwoWorkerShapes() {
+			if c.Name == shape {
+				s = &c
+			}
+		}
+		if s == nil {
+			return fmt.Errorf("no two-worker shape %q", shape)
+		}
+		var hist executor.Histogram
+		var lat *LatencySink
+		if stamped(*s, rate) {
+			begin := time.Now().Add(time.Second)
+			lat = &LatencySink{Observe: func(d time.Duration) {
+				if time.Now().After(begin) {
+					hist.Observe(d)
+				}
+			}}
+		}
+		spec, _, err := twoSpec(*s, rate, lat)
+		if err != nil {
+			return err
+		}
+		a, err := worker.Load(assignment)
+		if err != nil {
+			return err
+		}
+		w, err := worker.New(worker.Options{Spec: spec, Config: s.Conf, Assignment: a, WorkerID: "w2"})
+		if err != nil {
+			return err
+		}
+		ctx, stop := signalContext()
+		defer stop()
+		err = w.Run(ctx)
+		h := hist.Snapshot()
+		fmt.Printf("LATENCY p50_us=%d p99_us=%d\n", executor.Quantile(h, 0.5).Microseconds(), executor.Quantile(h, 0.99).Microseconds())
+		return err
+	}
+	return fmt.Errorf("unknown child mode %q", mode)
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+}
+
+// LatencyAt runs a two-worker shape with its spout limited to rate and returns the
+// achieved rate and latency quantiles.
+func LatencyAt(s TwoWorkerShape, self string, rate float64, o Options) (achieved float64, p50, p99 time.Duration, err error) {
+	r, err := runTwo(s, self, rate, o)
+	return r.rate, r.p50, r.p99, err
+}
