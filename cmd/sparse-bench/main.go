@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
-	"runtime/pprof"
 	"time"
 
 	"github.com/sparsestream/sparse/internal/perf"
