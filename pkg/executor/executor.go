@@ -40,6 +40,7 @@ type executor struct {
 	cnt       counts
 	taskBuf   []int32 // receiving tasks returned by EmitStream, reused
 	directBuf [1]int32
+	chunk     []boxedTuple // tuples not yet handed out
 	anchBuf   []tuple.Anchor
 	deferred  []Control // acker replies received while blocked on a send (spouts)
 
@@ -129,7 +130,8 @@ func (e *executor) emit(t *task, stream string, values []any, direct int32, root
 			targets = sub.grouper.ChooseTasks(t.id, values)
 		}
 		for _, dest := range targets {
-			nt := &boxedTuple{Tuple: tuple.Tuple{Values: values, Source: so.src}}
+			nt := e.newTuple()
+			nt.Values, nt.Source = values, so.src
 			if reliable {
 				if root != 0 {
 					edge := acker.ID()
@@ -168,6 +170,21 @@ func declared(c *topology.ComponentSpec) []string {
 type boxedTuple struct {
 	tuple.Tuple
 	anchor0 [1]tuple.Anchor
+}
+
+// tupleChunk is how many tuples are allocated at once. A chunk is one allocation instead
+// of sixteen, which is most of the cost of an emit; a tuple kept by user code keeps its
+// chunk alive (1.3 KB), which bounds the waste.
+const tupleChunk = 16
+
+// newTuple hands out the next tuple of the executor's current chunk.
+func (e *executor) newTuple() *boxedTuple {
+	if len(e.chunk) == 0 {
+		e.chunk = make([]boxedTuple, tupleChunk)
+	}
+	t := &e.chunk[0]
+	e.chunk = e.chunk[1:]
+	return t
 }
 
 // anchorChild creates the child's edge ids: one new edge per anchor, XORed into every root
