@@ -274,7 +274,8 @@ func (r *Runtime) wire(e *executor, t *task) error {
 				if err != nil {
 					return fmt.Errorf("component %q input from %q stream %q: %w", c.ID, in.Component, in.Stream, err)
 				}
-				gctx := grouping.Context{SourceComponent: e.comp.ID, Stream: st.ID, TargetComponent: c.ID, OutputFields: st.Fields}
+				gctx := grouping.Context{SourceComponent: e.comp.ID, Stream: st.ID, TargetComponent: c.ID, OutputFields: st.Fields,
+					IsLocal: r.isLocal}
 				targets := r.layout.Tasks[c.ID]
 				if err := g.Prepare(gctx, targets); err != nil {
 					return fmt.Errorf("component %q input from %q stream %q: %w", c.ID, in.Component, in.Stream, err)
@@ -286,6 +287,11 @@ func (r *Runtime) wire(e *executor, t *task) error {
 	}
 	t.def = t.out[tuple.DefaultStream]
 	return nil
+}
+
+// isLocal reports whether a task runs in this runtime (local_or_shuffle prefers those).
+func (r *Runtime) isLocal(task int32) bool {
+	return task > 0 && int(task) < len(r.tasks) && r.tasks[task] != nil
 }
 
 // ackerTask picks the acker task that tracks a root.

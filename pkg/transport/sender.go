@@ -10,7 +10,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/pkg/executor"
@@ -57,11 +59,25 @@ func (s *Sender) Peer() string { return s.peerID }
 // Ready is closed once both streams to the peer have been accepted.
 func (s *Sender) Ready() <-chan struct{} { return s.ready }
 
+// DialOptions are the gRPC client options for worker-to-worker connections. gRPC's own
+// reconnect backoff (1s growing to 2 minutes by default) is shortened to ours: a peer that
+// restarts must be found again within a second, not minutes. Keepalives notice a peer
+// that vanished without closing its connection.
+func DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsg), grpc.MaxCallSendMsgSize(maxRecvMsg)),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: minBackoff, Multiplier: 2, Jitter: 0.2, MaxDelay: maxBackoff},
+			MinConnectTimeout: 2 * time.Second,
+		}),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout, PermitWithoutStream: true}),
+	}
+}
+
 // Run sends until ctx ends. It returns an error only when the peer address is unusable.
 func (s *Sender) Run(ctx context.Context) error {
-	conn, err := grpc.NewClient(s.peerAddr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsg), grpc.MaxCallSendMsgSize(maxRecvMsg)))
+	conn, err := grpc.NewClient(s.peerAddr, DialOptions()...)
 	if err != nil {
 		return fmt.Errorf("peer worker %s: address %q is unusable: %w", s.peerID, s.peerAddr, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
@@ -34,9 +35,14 @@ func NewServer(id Identity, rt *executor.Runtime, log hclog.Logger) *Server {
 // Register adds the service to a gRPC server.
 func (s *Server) Register(g *grpc.Server) { sparsev1.RegisterWorkerTransportServer(g, s) }
 
-// ServerOptions are the gRPC server options a worker needs for this service.
+// ServerOptions are the gRPC server options a worker needs for this service; the
+// keepalive policy admits the senders' pings.
 func ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{grpc.MaxRecvMsgSize(maxRecvMsg)}
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxRecvMsg),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveTime / 2, PermitWithoutStream: true}),
+	}
 }
 
 // Transfer serves one stream from a peer. A bad handshake is answered with the reason

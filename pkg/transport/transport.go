@@ -8,6 +8,7 @@ package transport
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -25,6 +26,13 @@ type Identity struct {
 
 // DefaultMaxFrame bounds the encoded size of one frame; batches are coalesced up to it.
 const DefaultMaxFrame = 64 << 10
+
+// Keepalive pings find a peer whose host or network went away without closing the
+// connection, within keepaliveTime+keepaliveTimeout.
+const (
+	keepaliveTime    = 10 * time.Second
+	keepaliveTimeout = 5 * time.Second
+)
 
 // maxRecvMsg is what a receiver accepts: the frame limit plus headroom for one batch
 // that alone exceeds it (a single executor batch is never split).

@@ -30,7 +30,7 @@ const (
 	ControlInit     uint8 = 1 // spout -> acker: Root, Val = XOR of the edges emitted, Spout
 	ControlAck      uint8 = 2 // bolt -> acker: Root, Val = edge ^ XOR of the children's edges
 	ControlFail     uint8 = 3 // bolt -> acker: Root failed
-	ControlReset    uint8 = 4 // bolt -> acker: restart Root's timeout
+	ControlReset    uint8 = 4 // bolt -> acker -> spout: restart Root's timeout on both
 	ControlComplete uint8 = 5 // acker -> spout: Root's tree is complete
 	ControlFailed   uint8 = 6 // acker -> spout: Root's tree failed
 )

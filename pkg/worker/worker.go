@@ -54,6 +54,11 @@ func New(o Options) (*Worker, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
+	// Unless told otherwise, a topology has as many workers as its assignment: that is
+	// what sizes the ackers (one per worker), and every worker must agree on it.
+	if _, set := o.Spec.Config.Merge(o.Config)[topology.ConfWorkers]; !set {
+		o.Config = o.Config.Merge(topology.Config{topology.ConfWorkers: int64(len(o.Assignment.Workers))})
+	}
 	conf := o.Spec.Config.Merge(o.Config)
 	layout := topology.NewLayout(o.Spec, conf.AckerTasks())
 	if err := o.Assignment.Validate(layout); err != nil {
@@ -120,7 +125,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 		})
 	}
-	w.log.Info("worker running", "worker", w.o.WorkerID, "address", lis.Addr().String(), "tasks", len(self.Tasks), "peers", len(w.senders))
+	w.log.Info("worker running", "address", lis.Addr().String(), "tasks", len(self.Tasks), "peers", len(w.senders))
 	wg.Go(func() { w.activateWhenConnected(ctx) })
 	err := local.RunRuntime(ctx, w.rt, local.Options{StatsEvery: w.o.StatsEvery, Out: w.o.Out})
 	cancel()

@@ -299,3 +299,47 @@ func TestLoadAndSave(t *testing.T) {
 		t.Errorf("New with an unknown worker id: %v", err)
 	}
 }
+
+// TestSpoutsWaitForLatePeer: a worker whose peer is not up yet emits nothing (tuples would
+// only wait and time out); once the peer starts, the topology runs to completion.
+func TestSpoutsWaitForLatePeer(t *testing.T) {
+	const n = 5000
+	f := newFixture(t, n)
+	l1, l2 := listen(t), listen(t)
+	addr2 := l2.Addr().String()
+	l2.Close() // nobody listens there until the late worker starts
+	a := Spread("pair", 1, topology.NewLayout(f.spec, f.spec.Config.AckerTasks()),
+		[]Endpoint{{ID: "w1", Address: l1.Addr().String()}, {ID: "w2", Address: addr2}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	w1, err := New(Options{Spec: f.spec, Assignment: a, WorkerID: "w1", Listener: l1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() { _ = w1.Run(ctx) })
+	time.Sleep(1500 * time.Millisecond)
+	for _, st := range w1.Runtime().Stats() {
+		if st.Kind == "spout" && st.Emitted.Load() != 0 {
+			t.Fatalf("a spout emitted %d tuples before its peer was up", st.Emitted.Load())
+		}
+	}
+	w2, err := New(Options{Spec: f.spec, Assignment: a, WorkerID: "w2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() {
+		if err := w2.Run(ctx); err != nil {
+			t.Errorf("w2: %v", err)
+		}
+	})
+	deadline := time.Now().Add(time.Minute)
+	for f.acked.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	if f.acked.Load() != n || f.fails.Load() != 0 {
+		t.Fatalf("acked %d of %d, failed %d", f.acked.Load(), n, f.fails.Load())
+	}
+}

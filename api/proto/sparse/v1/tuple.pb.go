@@ -39,7 +39,7 @@ const (
 	ControlKind_CONTROL_KIND_ACK ControlKind = 2
 	// bolt -> acker: root failed.
 	ControlKind_CONTROL_KIND_FAIL ControlKind = 3
-	// bolt -> acker: restart root's timeout.
+	// bolt -> acker, then acker -> spout: restart root's timeout on both.
 	ControlKind_CONTROL_KIND_RESET ControlKind = 4
 	// acker -> spout: root's tree is complete.
 	ControlKind_CONTROL_KIND_COMPLETE ControlKind = 5
