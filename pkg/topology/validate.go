@@ -49,7 +49,13 @@ func plural(n int) string {
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // Validate checks a topology and returns a *ValidationError listing every problem, or nil.
-func Validate(s *Spec) error {
+func Validate(s *Spec) error { return validate(s, true) }
+
+// ValidateShape checks everything Validate does except the factories: it is what nimbus
+// runs on a submitted spec, which arrives as data without code.
+func ValidateShape(s *Spec) error { return validate(s, false) }
+
+func validate(s *Spec, factories bool) error {
 	v := &validator{}
 	if s.Name == "" {
 		v.add("", "the topology has no name; give NewBuilder a name such as \"wordcount\"")
@@ -72,13 +78,18 @@ func Validate(s *Spec) error {
 		if c.ID != "" && byID[c.ID] == nil {
 			byID[c.ID] = c
 		}
-		if c.Kind == KindSpout {
+		switch c.Kind {
+		case KindSpout:
 			spouts++
-			if c.Spout == nil {
+			if factories && c.Spout == nil {
 				v.add(c.ID, "the spout factory is nil; pass a func() topology.Spout")
 			}
-		} else if c.Bolt == nil {
-			v.add(c.ID, "the bolt factory is nil; pass a func() topology.Bolt")
+		case KindBolt:
+			if factories && c.Bolt == nil {
+				v.add(c.ID, "the bolt factory is nil; pass a func() topology.Bolt")
+			}
+		default:
+			v.add(c.ID, fmt.Sprintf("kind %q is neither %q nor %q", c.Kind, KindSpout, KindBolt))
 		}
 		if c.Parallelism < 1 {
 			v.add(c.ID, fmt.Sprintf("parallelism is %d; it must be at least 1", c.Parallelism))
@@ -120,7 +131,11 @@ func Validate(s *Spec) error {
 			if !isDirect && st.Direct {
 				v.add(c.ID, fmt.Sprintf("uses a %s grouping on direct stream %s of %q, which only EmitDirect feeds; subscribe with Direct", in.Grouping.Type, streamName(in.Stream), in.Component))
 			}
-			for _, err := range grouping.Validate(in.Grouping, st.Fields) {
+			g := in.Grouping
+			if !factories && g.Type == grouping.Custom && g.NewCustom == nil {
+				g.NewCustom = func() grouping.Grouper { return nil } // code arrives with the binary
+			}
+			for _, err := range grouping.Validate(g, st.Fields) {
 				v.add(c.ID, fmt.Sprintf("input from %q %s: %v", in.Component, streamName(in.Stream), err))
 			}
 		}

@@ -1,6 +1,7 @@
 package topology_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -549,5 +550,35 @@ func TestValidateManyBolts(t *testing.T) {
 		if want := fmt.Sprintf("b%d", i); p.Component != want {
 			t.Errorf("problem %d names %q, want %q", i, p.Component, want)
 		}
+	}
+}
+
+// TestValidateShape: a spec decoded from JSON has no factories; ValidateShape accepts it
+// and still finds every other problem.
+func TestValidateShape(t *testing.T) {
+	s, err := validBuilder().Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decoded topology.Spec
+	if err := json.Unmarshal(b, &decoded); err != nil {
+		t.Fatal(err)
+	}
+	if err := topology.ValidateShape(&decoded); err != nil {
+		t.Fatalf("ValidateShape of a decoded valid spec: %v", err)
+	}
+	if err := topology.Validate(&decoded); err == nil || !strings.Contains(err.Error(), "factory is nil") {
+		t.Fatalf("Validate of a spec without factories = %v", err)
+	}
+	decoded.Components[0].Kind = "gadget"
+	decoded.Components[1].Inputs[0].Component = "nowhere"
+	err = topology.ValidateShape(&decoded)
+	var ve *topology.ValidationError
+	if !errors.As(err, &ve) || len(ve.Problems) != 2 {
+		t.Fatalf("ValidateShape = %v, want the bad kind and the unknown input", err)
 	}
 }
