@@ -578,7 +578,7 @@ func TestValidateShape(t *testing.T) {
 	decoded.Components[1].Inputs[0].Component = "nowhere"
 	err = topology.ValidateShape(&decoded)
 	var ve *topology.ValidationError
-	if !errors.As(err, &ve) || len(ve.Problems) != 2 {
-		t.Fatalf("ValidateShape = %v, want the bad kind and the unknown input", err)
+	if !errors.As(err, &ve) || len(ve.Problems) != 3 {
+		t.Fatalf("ValidateShape = %v, want the bad kind, the missing spout and the unknown input", err)
 	}
 }
