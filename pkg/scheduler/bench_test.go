@@ -1,0 +1,67 @@
+package scheduler_test
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sparsestream/sparse/pkg/scheduler"
+	"github.com/sparsestream/sparse/pkg/topology"
+)
+
+// largeCluster is 100 supervisors of 8 slots and 50 topologies of 1 to 16 workers (about
+// 430 workers and 4,000 executors in all).
+func largeCluster() scheduler.Cluster {
+	r := rand.New(rand.NewPCG(1, 2))
+	c := scheduler.Cluster{Supervisors: sups(100, 8)}
+	for i := range 50 {
+		workers := 1 + r.IntN(16)
+		var comps []comp
+		for j := range 5 {
+			p := 4 + r.IntN(13)
+			comps = append(comps, comp{fmt.Sprintf("c%d", j), p, 2 * p})
+		}
+		c.Topologies = append(c.Topologies, topo(fmt.Sprintf("topology-%02d", i), workers, topology.NewLayout(specOf(comps), workers)))
+	}
+	return c
+}
+
+func benchSchedule(b *testing.B, c scheduler.Cluster) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := scheduler.Schedule(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkScheduleFresh places every topology on an empty cluster.
+func BenchmarkScheduleFresh(b *testing.B) {
+	benchSchedule(b, largeCluster())
+}
+
+// BenchmarkScheduleSteady is the common round: nothing changed.
+func BenchmarkScheduleSteady(b *testing.B) {
+	c := largeCluster()
+	res, err := scheduler.Schedule(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.Assignments = res.Assignments
+	benchSchedule(b, c)
+}
+
+// BenchmarkScheduleSupervisorDeath repairs after ten supervisors die.
+func BenchmarkScheduleSupervisorDeath(b *testing.B) {
+	c := largeCluster()
+	res, err := scheduler.Schedule(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.Assignments = maps.Clone(res.Assignments)
+	for i := range 10 {
+		c.Supervisors[i*10].Alive = false
+	}
+	benchSchedule(b, c)
+}
