@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sparsestream/sparse/pkg/tuple"
 )
 
 // Configuration keys, named as in Storm so that existing configs carry over.
@@ -59,33 +61,13 @@ func (c Config) Int(key string, def int64) (int64, error) {
 		return def, nil
 	}
 	notInt := func() (int64, error) { return 0, fmt.Errorf("config %s: %v (%T) is not an integer", key, v, v) }
+	if n, ok, err := tuple.Int64(v); ok {
+		if err != nil {
+			return 0, fmt.Errorf("config %s: %w", key, err)
+		}
+		return n, nil
+	}
 	switch x := v.(type) {
-	case int:
-		return int64(x), nil
-	case int8:
-		return int64(x), nil
-	case int16:
-		return int64(x), nil
-	case int32:
-		return int64(x), nil
-	case int64:
-		return x, nil
-	case uint8:
-		return int64(x), nil
-	case uint16:
-		return int64(x), nil
-	case uint32:
-		return int64(x), nil
-	case uint:
-		if uint64(x) > math.MaxInt64 {
-			return 0, fmt.Errorf("config %s: %d is too large", key, x)
-		}
-		return int64(x), nil
-	case uint64:
-		if x > math.MaxInt64 {
-			return 0, fmt.Errorf("config %s: %d is too large", key, x)
-		}
-		return int64(x), nil
 	case float64:
 		return floatInt(key, x)
 	case float32:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -183,82 +184,65 @@ type frameSender interface {
 	Send(*sparsev1.Frame) error
 }
 
-func (s *Sender) pumpData(ctx context.Context, stream frameSender) error {
+// pump sends the batches of one queue as frames until ctx ends or a send fails. It
+// coalesces whatever else is already queued into the frame, up to maxFrame bytes, so that
+// a busy stream sends few large frames and a quiet one sends at once. add encodes a batch
+// and releases it, returning how many entries it encoded; sent counts them.
+func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-chan B, add func(*wire.Encoder, B) int, sent *atomic.Int64) error {
 	var enc wire.Encoder
 	for {
-		var b *executor.Batch
+		var b B
 		select {
-		case b = <-s.ob.Data():
+		case b = <-queue:
 		case <-ctx.Done():
 			return nil
 		}
 		enc.Reset()
-		n := 0
-		for {
-			for _, it := range b.Items {
-				if err := enc.AddTuple(it.Task, it.Tuple); err != nil {
-					// Values are normalized at emit, so this is a bug; the tuple's tree
-					// times out and replays rather than the stream failing for all.
-					s.log.Error("dropped a tuple that cannot be encoded", "task", it.Task, "error", err)
-					s.Stats.Dropped.Add(1)
-					continue
-				}
-				n++
-			}
-			s.ob.Release(b)
-			if len(enc.Bytes()) >= s.maxFrame {
-				break
-			}
-			select { // coalesce whatever else is already queued
-			case b = <-s.ob.Data():
-				continue
+		n := add(&enc, b)
+	coalesce:
+		for enc.Size() < s.maxFrame {
+			select {
+			case b = <-queue:
+				n += add(&enc, b)
 			default:
+				break coalesce
 			}
-			break
 		}
 		if err := stream.Send(&sparsev1.Frame{Body: &sparsev1.Frame_Batch{Batch: enc.Bytes()}}); err != nil {
 			s.Stats.Dropped.Add(int64(n))
 			return err
 		}
 		s.Stats.FramesSent.Add(1)
-		s.Stats.TuplesSent.Add(int64(n))
-		s.Stats.BytesSent.Add(int64(len(enc.Bytes())))
+		sent.Add(int64(n))
+		s.Stats.BytesSent.Add(int64(enc.Size()))
 	}
 }
 
-func (s *Sender) pumpControl(ctx context.Context, stream frameSender) error {
-	var enc wire.Encoder
-	for {
-		var cb *executor.ControlBatch
-		select {
-		case cb = <-s.ob.Control():
-		case <-ctx.Done():
-			return nil
-		}
-		enc.Reset()
+func (s *Sender) pumpData(ctx context.Context, stream frameSender) error {
+	return pump(ctx, s, stream, s.ob.Data(), func(enc *wire.Encoder, b *executor.Batch) int {
 		n := 0
-		for {
-			for _, m := range cb.Msgs {
-				enc.AddControl(wire.Control{Kind: uint8(m.Kind), Task: m.Task, Spout: m.Spout, Root: m.Root, Val: m.Val})
-				n++
-			}
-			s.ob.ReleaseControl(cb)
-			if len(enc.Bytes()) >= s.maxFrame {
-				break
-			}
-			select {
-			case cb = <-s.ob.Control():
+		for _, it := range b.Items {
+			if err := enc.AddTuple(it.Task, it.Tuple); err != nil {
+				// Values are normalized at emit, so this is a bug; the tuple's tree times
+				// out and replays rather than the stream failing for every tuple.
+				s.log.Error("dropped a tuple that cannot be encoded", "task", it.Task, "error", err)
+				s.Stats.Dropped.Add(1)
 				continue
-			default:
 			}
-			break
+			n++
 		}
-		if err := stream.Send(&sparsev1.Frame{Body: &sparsev1.Frame_Batch{Batch: enc.Bytes()}}); err != nil {
-			s.Stats.Dropped.Add(int64(n))
-			return err
+		s.ob.Release(b)
+		return n
+	}, &s.Stats.TuplesSent)
+}
+
+func (s *Sender) pumpControl(ctx context.Context, stream frameSender) error {
+	return pump(ctx, s, stream, s.ob.Control(), func(enc *wire.Encoder, cb *executor.ControlBatch) int {
+		for _, m := range cb.Msgs {
+			enc.AddControl(wire.Control{Kind: uint8(m.Kind), Task: m.Task, Spout: m.Spout, Root: m.Root, Val: m.Val})
 		}
-		s.Stats.FramesSent.Add(1)
-		s.Stats.ControlsSent.Add(int64(n))
-		s.Stats.BytesSent.Add(int64(len(enc.Bytes())))
-	}
+		n := len(cb.Msgs)
+		s.ob.ReleaseControl(cb)
+		return n
+	}, &s.Stats.ControlsSent)
 }

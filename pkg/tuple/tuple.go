@@ -205,34 +205,50 @@ func Normalize(values []any) error {
 
 const maxDepth = 64
 
+// Int64 converts any Go integer kind to int64. ok is false when v is not an integer; err
+// is set when it is one that does not fit.
+func Int64(v any) (n int64, ok bool, err error) {
+	switch x := v.(type) {
+	case int64:
+		return x, true, nil
+	case int:
+		return int64(x), true, nil
+	case int32:
+		return int64(x), true, nil
+	case int16:
+		return int64(x), true, nil
+	case int8:
+		return int64(x), true, nil
+	case uint8:
+		return int64(x), true, nil
+	case uint16:
+		return int64(x), true, nil
+	case uint32:
+		return int64(x), true, nil
+	case uint:
+		if uint64(x) > math.MaxInt64 {
+			return 0, true, fmt.Errorf("uint %d does not fit in int64", x)
+		}
+		return int64(x), true, nil
+	case uint64:
+		if x > math.MaxInt64 {
+			return 0, true, fmt.Errorf("uint64 %d does not fit in int64", x)
+		}
+		return int64(x), true, nil
+	}
+	return 0, false, nil
+}
+
 func normalize(v any, depth int) (any, error) {
 	switch x := v.(type) {
 	case string, int64, float64, bool, []byte, nil:
 		return v, nil
-	case int:
-		return int64(x), nil
-	case int32:
-		return int64(x), nil
-	case int16:
-		return int64(x), nil
-	case int8:
-		return int64(x), nil
-	case uint8:
-		return int64(x), nil
-	case uint16:
-		return int64(x), nil
-	case uint32:
-		return int64(x), nil
-	case uint:
-		if uint64(x) > math.MaxInt64 {
-			return nil, fmt.Errorf("uint %d does not fit in int64", x)
+	case int, int8, int16, int32, uint, uint8, uint16, uint32, uint64:
+		n, _, err := Int64(v)
+		if err != nil {
+			return nil, err
 		}
-		return int64(x), nil
-	case uint64:
-		if x > math.MaxInt64 {
-			return nil, fmt.Errorf("uint64 %d does not fit in int64", x)
-		}
-		return int64(x), nil
+		return n, nil
 	case float32:
 		return float64(x), nil
 	case []any:
