@@ -46,10 +46,28 @@ func (e *executor) runBolt(ctx context.Context) {
 	}
 }
 
+// latencySample: one input in this many has its execute and process latency measured,
+// so that two clock reads and a map entry are not paid on every tuple.
+const latencySample = 32
+
+// maxSampled bounds the inputs waiting for their ack to be timed; inputs that are never
+// acked must not grow the map.
+const maxSampled = 1024
+
 func (e *executor) executeBatch(b *Batch) {
 	for _, it := range b.Items {
 		t := e.rt.tasks[it.Task]
+		e.sampleTick++
+		if e.sampleTick%latencySample != 0 {
+			e.execute(t, it.Tuple)
+			continue
+		}
+		start := e.now()
+		if len(e.sampled) < maxSampled {
+			e.sampled[it.Tuple] = start
+		}
 		e.execute(t, it.Tuple)
+		e.stats.ExecuteLatency.Observe(e.now() - start)
 	}
 	e.cnt.executed += int64(len(b.Items))
 	e.rt.pools.putData(b)
@@ -86,6 +104,12 @@ func (e *executor) ackInput(in *tuple.Tuple) {
 		return // ticks are not part of any tree, and are not counted
 	}
 	e.cnt.acked++
+	if len(e.sampled) > 0 {
+		if start, ok := e.sampled[in]; ok {
+			delete(e.sampled, in)
+			e.stats.ProcessLatency.Observe(e.now() - start)
+		}
+	}
 	if e.rt.ackers == 0 {
 		return
 	}
@@ -100,6 +124,7 @@ func (e *executor) failInput(in *tuple.Tuple) {
 		return
 	}
 	e.cnt.failed++
+	delete(e.sampled, in)
 	if e.rt.ackers == 0 {
 		return
 	}

@@ -41,8 +41,13 @@ type executor struct {
 	taskBuf   []int32 // receiving tasks returned by EmitStream, reused
 	directBuf [1]int32
 	chunk     []boxedTuple // tuples not yet handed out
-	anchBuf   []tuple.Anchor
-	deferred  []Control // acker replies received while blocked on a send (spouts)
+
+	// Latency sampling of bolt inputs: a counter, and the sampled inputs awaiting their
+	// ack with the time Execute started.
+	sampleTick int
+	sampled    map[*tuple.Tuple]time.Duration
+	anchBuf    []tuple.Anchor
+	deferred   []Control // acker replies received while blocked on a send (spouts)
 
 	spout *spoutState
 }

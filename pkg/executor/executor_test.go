@@ -436,3 +436,50 @@ func TestConfigOverridesAreValidated(t *testing.T) {
 		t.Fatalf("error = %v, want it to name %s", err, topology.ConfMessageTimeoutSecs)
 	}
 }
+
+// TestLatencySamplingAndQueueDepths: bolts sample execute and process latency (one input
+// in 32, the process latency ending at the ack), and every executor reports its queues.
+func TestLatencySamplingAndQueueDepths(t *testing.T) {
+	const total = 3200
+	l := newLedger(total)
+	b := topology.NewBuilder("latency")
+	b.Spout("spout", func() topology.Spout { return &replaySpout{l: l} }, 1).Output("id")
+	var held []*tuple.Tuple
+	b.Bolt("bolt", boltOf(func(bt *funcBolt, in *tuple.Tuple) {
+		time.Sleep(10 * time.Microsecond)
+		held = append(held, in) // ack one input later, so process latency > execute latency
+		if len(held) == 2 {
+			bt.out.Ack(held[0])
+			bt.out.Ack(held[1])
+			held = held[:0]
+		}
+	}), 1).Shuffle("spout")
+	rt, stop := start(t, build(t, b), nil)
+	waitDone(t, l, 30*time.Second)
+	depths := rt.QueueDepths()
+	_ = stop()
+	var st *executor.Stats
+	for _, s := range rt.Stats() {
+		if s.Component == "bolt" {
+			st = s
+		}
+	}
+	n := st.ExecuteLatency.Count()
+	if n < total/32-1 || n > total/32+1 {
+		t.Errorf("%d execute latencies sampled from %d inputs, want about %d", n, total, total/32)
+	}
+	if p := st.ProcessLatency.Count(); p == 0 || p > n {
+		t.Errorf("%d process latencies for %d sampled inputs", p, n)
+	}
+	if st.ExecuteLatency.Mean() < 10*time.Microsecond {
+		t.Errorf("mean execute latency %v is below the bolt's 10µs sleep", st.ExecuteLatency.Mean())
+	}
+	if len(depths) != len(rt.Stats()) {
+		t.Fatalf("%d queue depths for %d executors", len(depths), len(rt.Stats()))
+	}
+	for _, d := range depths {
+		if d.Capacity <= 0 || d.Data < 0 || d.Data > d.Capacity {
+			t.Errorf("queue depth %+v", d)
+		}
+	}
+}

@@ -200,6 +200,7 @@ func (r *Runtime) addExecutor(compID string, taskIDs []int32) error {
 		flushInterval: time.Duration(flushMs) * time.Millisecond,
 		tickEvery:     time.Duration(tickSecs) * time.Second,
 		debug:         debug,
+		sampled:       map[*tuple.Tuple]time.Duration{},
 	}
 	for _, id := range taskIDs {
 		t := &task{id: id, log: r.log.Named(compID).With("task", id)}
@@ -297,6 +298,24 @@ func (r *Runtime) isLocal(task int32) bool {
 // ackerTask picks the acker task that tracks a root.
 func (r *Runtime) ackerTask(root uint64) int32 {
 	return r.ackerTasks[root%uint64(len(r.ackerTasks))]
+}
+
+// QueueDepth is how many batches wait in an executor's queues.
+type QueueDepth struct {
+	Component     string
+	Executor      int32 // the executor's first task
+	Data, Control int
+	Capacity      int // of each queue, in batches
+}
+
+// QueueDepths reads every executor's queue lengths (a racy snapshot, for metrics).
+func (r *Runtime) QueueDepths() []QueueDepth {
+	out := make([]QueueDepth, 0, len(r.executors))
+	for _, e := range r.executors {
+		out = append(out, QueueDepth{Component: e.comp.ID, Executor: e.tasks[0].id,
+			Data: len(e.self.data), Control: len(e.self.ctl), Capacity: cap(e.self.data)})
+	}
+	return out
 }
 
 // Layout returns the topology's task numbering.

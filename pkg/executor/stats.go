@@ -26,6 +26,10 @@ type Stats struct {
 
 	// CompleteLatency is spout emit to ack (spouts only).
 	CompleteLatency Histogram
+	// ExecuteLatency is the time spent in Execute, and ProcessLatency the time from
+	// Execute's start to the input's ack (bolts only); both are sampled, one input in
+	// latencySample, as Storm samples its statistics.
+	ExecuteLatency, ProcessLatency Histogram
 
 	lastErr atomic.Pointer[string]
 }
