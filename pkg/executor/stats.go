@@ -80,6 +80,13 @@ func histIndex(us uint64) int {
 	return min(i, histBuckets-1)
 }
 
+// HistogramBuckets is the number of buckets of a Histogram's Snapshot.
+const HistogramBuckets = histBuckets
+
+// BucketLowerMicros is the lowest whole microsecond value counted in bucket i of a
+// Histogram's Snapshot, for converting it to other histogram formats.
+func BucketLowerMicros(i int) uint64 { return histLower(i) }
+
 // histLower is the lowest microsecond value of bucket i.
 func histLower(i int) uint64 {
 	if i < 2*histSub {
@@ -101,6 +108,9 @@ func (h *Histogram) Observe(d time.Duration) {
 
 // Count is the number of observations.
 func (h *Histogram) Count() int64 { return h.count.Load() }
+
+// Sum is the total of all observations.
+func (h *Histogram) Sum() time.Duration { return time.Duration(h.sum.Load()) }
 
 // Mean is the average observation, 0 when there is none.
 func (h *Histogram) Mean() time.Duration {
