@@ -1,0 +1,451 @@
+package cluster
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sparsestream/sparse/pkg/topology"
+)
+
+// TopologyStatus is the life-cycle state of a submitted topology.
+type TopologyStatus string
+
+// The states of a topology, as in Storm.
+const (
+	StatusActive   TopologyStatus = "active"   // spouts emit
+	StatusInactive TopologyStatus = "inactive" // deployed, spouts paused
+	StatusKilled   TopologyStatus = "killed"   // being torn down after KillWaitSecs
+)
+
+// Valid reports whether s is one of the known states.
+func (s TopologyStatus) Valid() bool {
+	switch s {
+	case StatusActive, StatusInactive, StatusKilled:
+		return true
+	}
+	return false
+}
+
+// TopologyRecord is a submitted topology, under <root>/topologies/<id>.
+type TopologyRecord struct {
+	ID     string         `json:"id"`
+	Name   string         `json:"name"`
+	Status TopologyStatus `json:"status"`
+	// Spec is the validated topology (plain data; no factories).
+	Spec *topology.Spec `json:"spec,omitempty"`
+	// Config is the topology-wide configuration as submitted, overrides included.
+	Config topology.Config `json:"config,omitempty"`
+	// ArtifactDigest is the sha256 (lowercase hex) of the deployable artifact: the
+	// topology binary, or the archive of a multi-lang topology's resources.
+	ArtifactDigest string    `json:"artifact_digest,omitempty"`
+	ArtifactSize   int64     `json:"artifact_size,omitempty"`
+	SubmittedAt    time.Time `json:"submitted_at"`
+	// Workers is the number of worker processes asked for (topology.workers, or a
+	// rebalance).
+	Workers int `json:"workers,omitempty"`
+	// ExecutorOverrides maps component id to a parallelism set by rebalance.
+	ExecutorOverrides map[string]int `json:"executor_overrides,omitempty"`
+	// KillWaitSecs is how long a killed topology's spouts stay deactivated before its
+	// workers are stopped.
+	KillWaitSecs int `json:"kill_wait_secs,omitempty"`
+	// StatusChangedAt is when Status last changed (for a kill: when the wait started).
+	StatusChangedAt time.Time `json:"status_changed_at,omitzero"`
+	// Owner is who submitted it, for display.
+	Owner string `json:"owner,omitempty"`
+}
+
+// Validate checks the record's own consistency.
+func (r *TopologyRecord) Validate() error {
+	var errs []error
+	if err := ValidateID("topology id", r.ID); err != nil {
+		errs = append(errs, err)
+	}
+	if r.Name == "" {
+		errs = append(errs, errors.New("the topology has no name"))
+	}
+	if !r.Status.Valid() {
+		errs = append(errs, fmt.Errorf("status %q is not one of active, inactive, killed", r.Status))
+	}
+	if r.ArtifactDigest != "" {
+		if err := ValidateDigest(r.ArtifactDigest); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if r.ArtifactSize < 0 {
+		errs = append(errs, fmt.Errorf("artifact size %d is negative", r.ArtifactSize))
+	}
+	if r.Workers < 0 {
+		errs = append(errs, fmt.Errorf("workers %d is negative", r.Workers))
+	}
+	if r.KillWaitSecs < 0 {
+		errs = append(errs, fmt.Errorf("kill wait %ds is negative", r.KillWaitSecs))
+	}
+	for c, n := range r.ExecutorOverrides {
+		if n < 1 {
+			errs = append(errs, fmt.Errorf("executor override for %q is %d; it must be at least 1", c, n))
+		}
+	}
+	if r.Spec != nil {
+		for i, c := range r.Spec.Components {
+			if c == nil {
+				errs = append(errs, fmt.Errorf("spec component %d is null", i))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SupervisorRecord is a live supervisor, under <root>/supervisors/<id>, kept under the
+// supervisor's lease: it disappears a TTL after the supervisor dies.
+type SupervisorRecord struct {
+	ID   string `json:"id"`
+	Host string `json:"host"`
+	// Address is the supervisor's own API (artifact cache, operations), if it has one.
+	Address string `json:"address,omitempty"`
+	// Slots are the worker ports this supervisor offers.
+	Slots     []int     `json:"slots"`
+	StartedAt time.Time `json:"started_at"`
+	// Version is the sparse version the supervisor runs.
+	Version string `json:"version,omitempty"`
+}
+
+// Validate checks the record's own consistency.
+func (r *SupervisorRecord) Validate() error {
+	var errs []error
+	if err := ValidateID("supervisor id", r.ID); err != nil {
+		errs = append(errs, err)
+	}
+	seen := make(map[int]bool, len(r.Slots))
+	for _, p := range r.Slots {
+		if p < 1 || p > 65535 {
+			errs = append(errs, fmt.Errorf("slot port %d is not in 1..65535", p))
+		} else if seen[p] {
+			errs = append(errs, fmt.Errorf("slot port %d is listed twice", p))
+		}
+		seen[p] = true
+	}
+	return errors.Join(errs...)
+}
+
+// AssignmentRecord is where a topology runs, under <root>/assignments/<topology-id>.
+// Its JSON is a superset of worker.Assignment's: the same bytes can be handed to a worker
+// as its assignment file. Version changes whenever placement changes; PutAssignment
+// only moves it forward.
+type AssignmentRecord struct {
+	TopologyID string           `json:"topology_id"`
+	Version    int64            `json:"version"`
+	Workers    []AssignedWorker `json:"workers"`
+	// Parallelism overrides the number of executors of some components (component id ->
+	// executors), as a rebalance sets them; see worker.Assignment.
+	Parallelism map[string]int `json:"parallelism,omitempty"`
+	// UpdatedAt is when the scheduler wrote this version.
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// AssignedWorker is one worker of an assignment: worker.Endpoint plus the slot it runs in.
+type AssignedWorker struct {
+	ID      string  `json:"id"`
+	Address string  `json:"address"` // host:port of its transport
+	Tasks   []int32 `json:"tasks"`
+	// Supervisor is the id of the supervisor that runs this worker, and Port its slot.
+	Supervisor string `json:"supervisor"`
+	Port       int    `json:"port"`
+}
+
+// Validate checks the record's own consistency. It does not know the topology's layout:
+// worker.Assignment.Validate checks the tasks against it.
+func (r *AssignmentRecord) Validate() error {
+	var errs []error
+	if err := ValidateID("topology id", r.TopologyID); err != nil {
+		errs = append(errs, err)
+	}
+	if r.Version < 1 {
+		errs = append(errs, fmt.Errorf("version %d is not positive", r.Version))
+	}
+	for c, n := range r.Parallelism {
+		if n < 1 {
+			errs = append(errs, fmt.Errorf("parallelism of %q is %d; it must be at least 1", c, n))
+		}
+	}
+	ids := make(map[string]bool, len(r.Workers))
+	slots := make(map[string]bool, len(r.Workers))
+	for _, w := range r.Workers {
+		if err := ValidateID("worker id", w.ID); err != nil {
+			errs = append(errs, err)
+		} else if ids[w.ID] {
+			errs = append(errs, fmt.Errorf("worker id %q is used twice", w.ID))
+		}
+		ids[w.ID] = true
+		if w.Port < 0 || w.Port > 65535 {
+			errs = append(errs, fmt.Errorf("worker %q: port %d is not in 0..65535", w.ID, w.Port))
+		}
+		if w.Supervisor != "" && w.Port != 0 {
+			slot := fmt.Sprintf("%s:%d", w.Supervisor, w.Port)
+			if slots[slot] {
+				errs = append(errs, fmt.Errorf("worker %q: slot %d of supervisor %q is assigned twice", w.ID, w.Port, w.Supervisor))
+			}
+			slots[slot] = true
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Worker returns an assigned worker by id.
+func (r *AssignmentRecord) Worker(id string) (*AssignedWorker, bool) {
+	for i := range r.Workers {
+		if r.Workers[i].ID == id {
+			return &r.Workers[i], true
+		}
+	}
+	return nil, false
+}
+
+// OnSupervisor returns the workers assigned to one supervisor.
+func (r *AssignmentRecord) OnSupervisor(id string) []AssignedWorker {
+	var out []AssignedWorker
+	for _, w := range r.Workers {
+		if w.Supervisor == id {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// WorkerHeartbeat says that a worker is alive, under
+// <root>/workers/<topology-id>/<worker-id>, kept under the worker's lease.
+type WorkerHeartbeat struct {
+	TopologyID string `json:"topology_id"`
+	WorkerID   string `json:"worker_id"`
+	Supervisor string `json:"supervisor"`
+	Port       int    `json:"port"`
+	PID        int    `json:"pid"`
+	// Time is when this heartbeat was written.
+	Time time.Time `json:"time"`
+	// Version is the assignment version the worker runs.
+	Version int64 `json:"version"`
+}
+
+// Validate checks the record's own consistency.
+func (r *WorkerHeartbeat) Validate() error {
+	var errs []error
+	if err := ValidateID("topology id", r.TopologyID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := ValidateID("worker id", r.WorkerID); err != nil {
+		errs = append(errs, err)
+	}
+	if r.Port < 0 || r.Port > 65535 {
+		errs = append(errs, fmt.Errorf("port %d is not in 0..65535", r.Port))
+	}
+	if r.PID < 0 {
+		errs = append(errs, fmt.Errorf("pid %d is negative", r.PID))
+	}
+	if r.Version < 0 {
+		errs = append(errs, fmt.Errorf("assignment version %d is negative", r.Version))
+	}
+	return errors.Join(errs...)
+}
+
+// NimbusRecord is a live nimbus, under <root>/nimbus/<id>, kept under its lease.
+type NimbusRecord struct {
+	ID string `json:"id"`
+	// Address is its gRPC API (host:port), which also serves artifacts.
+	Address   string    `json:"address"`
+	StartedAt time.Time `json:"started_at"`
+	Version   string    `json:"version,omitempty"`
+}
+
+// Validate checks the record's own consistency.
+func (r *NimbusRecord) Validate() error {
+	var errs []error
+	if err := ValidateID("nimbus id", r.ID); err != nil {
+		errs = append(errs, err)
+	}
+	if r.Address == "" {
+		errs = append(errs, errors.New("the nimbus has no address"))
+	}
+	return errors.Join(errs...)
+}
+
+// ArtifactHolder says that a nimbus holds a copy of an artifact, under
+// <root>/artifacts/<sha256>/<nimbus-id>. Standbys replicate what they lack.
+type ArtifactHolder struct {
+	Digest   string    `json:"digest"`
+	NimbusID string    `json:"nimbus_id"`
+	Size     int64     `json:"size"`
+	StoredAt time.Time `json:"stored_at"`
+}
+
+// Validate checks the record's own consistency.
+func (r *ArtifactHolder) Validate() error {
+	var errs []error
+	if err := ValidateDigest(r.Digest); err != nil {
+		errs = append(errs, err)
+	}
+	if err := ValidateID("nimbus id", r.NimbusID); err != nil {
+		errs = append(errs, err)
+	}
+	if r.Size < 0 {
+		errs = append(errs, fmt.Errorf("size %d is negative", r.Size))
+	}
+	return errors.Join(errs...)
+}
+
+// record is what every stored value is.
+type record interface {
+	Validate() error
+}
+
+// kind describes one folder of records: where it lives and how a record's ids must match
+// its key.
+type kind[T any] struct {
+	name   string
+	prefix func(Keys) string
+	// key returns the key a record belongs under.
+	key func(Keys, *T) string
+	// match checks a decoded record against the key's rest (the part after prefix).
+	match func(rest string, r *T) error
+}
+
+func sameID(what, got, want string) error {
+	if got != want {
+		return fmt.Errorf("the record's %s is %q but the key says %q", what, got, want)
+	}
+	return nil
+}
+
+var (
+	topologyKind = kind[TopologyRecord]{
+		name:   "topology",
+		prefix: Keys.TopologiesPrefix,
+		key:    func(k Keys, r *TopologyRecord) string { return k.Topology(r.ID) },
+		match:  func(rest string, r *TopologyRecord) error { return sameID("id", r.ID, rest) },
+	}
+	supervisorKind = kind[SupervisorRecord]{
+		name:   "supervisor",
+		prefix: Keys.SupervisorsPrefix,
+		key:    func(k Keys, r *SupervisorRecord) string { return k.Supervisor(r.ID) },
+		match:  func(rest string, r *SupervisorRecord) error { return sameID("id", r.ID, rest) },
+	}
+	assignmentKind = kind[AssignmentRecord]{
+		name:   "assignment",
+		prefix: Keys.AssignmentsPrefix,
+		key:    func(k Keys, r *AssignmentRecord) string { return k.Assignment(r.TopologyID) },
+		match: func(rest string, r *AssignmentRecord) error {
+			return sameID("topology_id", r.TopologyID, rest)
+		},
+	}
+	workerKind = kind[WorkerHeartbeat]{
+		name:   "worker heartbeat",
+		prefix: Keys.WorkersPrefix,
+		key:    func(k Keys, r *WorkerHeartbeat) string { return k.Worker(r.TopologyID, r.WorkerID) },
+		match: func(rest string, r *WorkerHeartbeat) error {
+			topo, worker, _ := strings.Cut(rest, "/")
+			return errors.Join(sameID("topology_id", r.TopologyID, topo), sameID("worker_id", r.WorkerID, worker))
+		},
+	}
+	nimbusKind = kind[NimbusRecord]{
+		name:   "nimbus",
+		prefix: Keys.NimbusPrefix,
+		key:    func(k Keys, r *NimbusRecord) string { return k.Nimbus(r.ID) },
+		match:  func(rest string, r *NimbusRecord) error { return sameID("id", r.ID, rest) },
+	}
+	artifactKind = kind[ArtifactHolder]{
+		name:   "artifact holder",
+		prefix: Keys.ArtifactsPrefix,
+		key:    func(k Keys, r *ArtifactHolder) string { return k.Artifact(r.Digest, r.NimbusID) },
+		match: func(rest string, r *ArtifactHolder) error {
+			digest, nimbus, _ := strings.Cut(rest, "/")
+			return errors.Join(sameID("digest", r.Digest, digest), sameID("nimbus_id", r.NimbusID, nimbus))
+		},
+	}
+)
+
+// maxValueSize bounds what a decoder accepts; etcd's own request limit is 1.5 MiB by
+// default, so a larger value is not one of ours.
+const maxValueSize = 16 << 20
+
+// decode reads the record stored under key. Any problem is an error that names the key
+// and says what to do; it never panics.
+func decode[T any, P interface {
+	*T
+	record
+}](k Keys, kd kind[T], key string, value []byte) (*T, error) {
+	fail := func(err error) error {
+		return &InvalidRecordError{Key: key, Kind: kd.name, Err: err}
+	}
+	rest, ok := splitID(key, kd.prefix(k))
+	if !ok {
+		return nil, fail(fmt.Errorf("the key is not under %s", kd.prefix(k)))
+	}
+	if len(value) > maxValueSize {
+		return nil, fail(fmt.Errorf("the value is %d bytes", len(value)))
+	}
+	if len(bytes.TrimSpace(value)) == 0 {
+		return nil, fail(errors.New("the value is empty"))
+	}
+	var r T
+	if err := json.Unmarshal(value, &r); err != nil {
+		return nil, fail(fmt.Errorf("not JSON of the expected shape: %w", err))
+	}
+	if err := P(&r).Validate(); err != nil {
+		return nil, fail(err)
+	}
+	if err := kd.match(rest, &r); err != nil {
+		return nil, fail(err)
+	}
+	return &r, nil
+}
+
+// encode checks a record before it is written and returns its key and JSON.
+func encode[T any, P interface {
+	*T
+	record
+}](k Keys, kd kind[T], r *T) (string, []byte, error) {
+	if r == nil {
+		return "", nil, fmt.Errorf("cannot store a nil %s record", kd.name)
+	}
+	if err := P(r).Validate(); err != nil {
+		return "", nil, fmt.Errorf("refusing to store an invalid %s record: %w", kd.name, err)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return "", nil, fmt.Errorf("encoding the %s record: %w", kd.name, err)
+	}
+	return kd.key(k, r), b, nil
+}
+
+// DecodeTopology reads a TopologyRecord stored under key (for tools that read etcd
+// themselves). The error names the key.
+func (k Keys) DecodeTopology(key string, value []byte) (*TopologyRecord, error) {
+	return decode(k, topologyKind, key, value)
+}
+
+// DecodeSupervisor reads a SupervisorRecord stored under key.
+func (k Keys) DecodeSupervisor(key string, value []byte) (*SupervisorRecord, error) {
+	return decode(k, supervisorKind, key, value)
+}
+
+// DecodeAssignment reads an AssignmentRecord stored under key.
+func (k Keys) DecodeAssignment(key string, value []byte) (*AssignmentRecord, error) {
+	return decode(k, assignmentKind, key, value)
+}
+
+// DecodeWorker reads a WorkerHeartbeat stored under key.
+func (k Keys) DecodeWorker(key string, value []byte) (*WorkerHeartbeat, error) {
+	return decode(k, workerKind, key, value)
+}
+
+// DecodeNimbus reads a NimbusRecord stored under key.
+func (k Keys) DecodeNimbus(key string, value []byte) (*NimbusRecord, error) {
+	return decode(k, nimbusKind, key, value)
+}
+
+// DecodeArtifactHolder reads an ArtifactHolder stored under key.
+func (k Keys) DecodeArtifactHolder(key string, value []byte) (*ArtifactHolder, error) {
+	return decode(k, artifactKind, key, value)
+}
