@@ -24,7 +24,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
 help:
 	@echo "make demo    build, then run the wordcount example in local mode for 15s"
-	@echo "make test    the full test suite, with the race detector"
+	@echo "make test    the full test suite: Go with the race detector, and the Python client's"
 	@echo "make build   every command under cmd/ and the wordcount example into ./$(BIN)"
 	@echo "make bench   micro-benchmarks, then the BENCH lines of sparse-bench"
 	@echo "make soak    sparse-bench -soak $(SOAK)"
@@ -36,9 +36,11 @@ help:
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 	$(GO) build -o $(BIN)/wordcount ./examples/wordcount
+	$(GO) build -o $(BIN)/wordcount-python ./examples/wordcount-python
 
 test:
 	$(GO) test -race -count=1 ./...
+	python3 -m unittest discover -s python/tests -t python
 
 # The BENCH lines of sparse-bench are the last lines this target prints.
 bench:
