@@ -10,15 +10,32 @@ import (
 )
 
 func main() {
+	if err := rootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// rootCmd builds sparsectl's command tree; tests run it in-process.
+func rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "sparsectl",
 		Short:         "Run and manage sparse topologies",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd())
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
+	root.AddCommand(
+		runCmd(),
+		submitCmd(),
+		listCmd(),
+		describeCmd(),
+		killCmd(),
+		activateCmd(),
+		deactivateCmd(),
+		rebalanceCmd(),
+		supervisorsCmd(),
+		leaderCmd(),
+		devCmd(),
+	)
+	return root
 }

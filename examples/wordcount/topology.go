@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/tuple"
@@ -25,6 +26,9 @@ const (
 	// them when it starts again (as a spout over a durable queue would), and each count
 	// task writes its counts to counts-<task>.json when it shuts down.
 	ConfStateDir = "wordcount.state.dir"
+	// ConfRate limits the topology to this many new sentences per second (0: no
+	// limit), shared evenly by the spout tasks; replays are not limited.
+	ConfRate = "wordcount.rate"
 )
 
 // Sentences are cycled through by the spout.
@@ -60,6 +64,9 @@ type SentenceSpout struct {
 	done    map[int64]bool // acked in an earlier run (durable mode)
 	log     *os.File
 	logBuf  *bufio.Writer
+	rate    float64 // new sentences per second for this task (0: no limit)
+	started time.Time
+	sent    int64
 }
 
 // Open reads the limit and, in durable mode, the ids acked by earlier runs.
@@ -72,6 +79,11 @@ func (s *SentenceSpout) Open(ctx *topology.Context, out topology.SpoutCollector)
 	s.limit = n
 	s.next = int64(ctx.ThisTaskIndex())
 	s.step = int64(len(ctx.ComponentTasks(ctx.ComponentID)))
+	rate, err := ctx.Config.Int(ConfRate, 0)
+	if err != nil {
+		return err
+	}
+	s.rate = float64(rate) / float64(s.step)
 	dir := ctx.Config.String(ConfStateDir, "")
 	if dir == "" {
 		return nil
@@ -115,6 +127,15 @@ func (s *SentenceSpout) NextTuple() {
 		}
 		if s.limit != 0 && s.next >= s.limit {
 			return
+		}
+		if s.rate > 0 {
+			if s.started.IsZero() {
+				s.started = time.Now()
+			}
+			if float64(s.sent) >= time.Since(s.started).Seconds()*s.rate {
+				return // ahead of the rate: the engine backs off and calls again
+			}
+			s.sent++
 		}
 		id = s.next
 		s.next += s.step

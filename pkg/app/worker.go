@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -12,59 +13,99 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/sparsestream/sparse/pkg/metrics"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/worker"
 )
 
+// WorkerFlags are the worker subcommand's own flags, beside RunFlags.
+type WorkerFlags struct {
+	Assignment    string
+	ID            string
+	ConfigFile    string
+	HeartbeatFile string
+	MetricsAddr   string
+	StartInactive bool
+}
+
+// Register adds the flags to a command.
+func (f *WorkerFlags) Register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.Assignment, "assignment", "", "assignment JSON file (required)")
+	cmd.Flags().StringVar(&f.ID, "id", "", "this worker's id in the assignment (required)")
+	cmd.Flags().StringVar(&f.ConfigFile, "config-file", "", "JSON object of topology config; -o options override it")
+	cmd.Flags().StringVar(&f.HeartbeatFile, "heartbeat-file", "", "file touched every second while the worker runs, removed when it stops (for a supervisor)")
+	cmd.Flags().StringVar(&f.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this host:port (default: none)")
+	cmd.Flags().BoolVar(&f.StartInactive, "start-inactive", false, "keep the spouts paused until the supervisor activates them through WorkerAdmin.SetActive")
+	_ = cmd.MarkFlagRequired("assignment")
+	_ = cmd.MarkFlagRequired("id")
+}
+
 func workerCommand(b *topology.Builder) *cobra.Command {
 	var f RunFlags
-	var assignment, id string
+	var wf WorkerFlags
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run this worker's share of the topology, talking to its peer workers",
 		Long: `Run one worker process of the topology. The assignment file says which tasks each
 worker runs and where it listens; every worker of the topology must be given the same
-assignment and the same -o options. Make one with the assign subcommand.`,
+assignment and the same config (--config-file and -o options). Make one with the assign
+subcommand, or let a supervisor (supervisord) start its workers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			spec, err := b.Build()
 			if err != nil {
 				return err
 			}
-			conf, err := f.Overrides()
-			if err != nil {
-				return err
-			}
-			a, err := worker.Load(assignment)
-			if err != nil {
-				return err
-			}
-			level := hclog.LevelFromString(f.LogLevel)
-			if level == hclog.NoLevel {
-				return fmt.Errorf("--log-level %q is not a level; use trace, debug, info, warn or error", f.LogLevel)
-			}
-			log := hclog.New(&hclog.LoggerOptions{Name: spec.Name, Level: level, Output: cmd.ErrOrStderr()}).With("worker", id)
-			w, err := worker.New(worker.Options{Spec: spec, Config: conf, Assignment: a, WorkerID: id, Logger: log,
-				StatsEvery: f.StatsEvery, Out: cmd.OutOrStdout()})
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			if f.Time > 0 {
-				var cancel func()
-				ctx, cancel = context.WithTimeout(ctx, f.Time)
-				defer cancel()
-			}
-			return w.Run(ctx)
+			return RunWorker(cmd.Context(), spec, f, wf, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f.Register(cmd)
-	cmd.Flags().StringVar(&assignment, "assignment", "", "assignment JSON file (required)")
-	cmd.Flags().StringVar(&id, "id", "", "this worker's id in the assignment (required)")
-	_ = cmd.MarkFlagRequired("assignment")
-	_ = cmd.MarkFlagRequired("id")
+	wf.Register(cmd)
 	return cmd
+}
+
+// RunWorker runs one worker process of spec until it is interrupted (SIGINT, SIGTERM),
+// --time passes, or it fails.
+func RunWorker(ctx context.Context, spec *topology.Spec, f RunFlags, wf WorkerFlags, out, logOut io.Writer) error {
+	conf := topology.Config{}
+	if wf.ConfigFile != "" {
+		c, err := worker.LoadConfig(wf.ConfigFile)
+		if err != nil {
+			return err
+		}
+		conf = c
+	}
+	overrides, err := f.Overrides()
+	if err != nil {
+		return err
+	}
+	conf = conf.Merge(overrides)
+	a, err := worker.Load(wf.Assignment)
+	if err != nil {
+		return err
+	}
+	level := hclog.LevelFromString(f.LogLevel)
+	if level == hclog.NoLevel {
+		return fmt.Errorf("--log-level %q is not a level; use trace, debug, info, warn or error", f.LogLevel)
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: spec.Name, Level: level, Output: logOut}).
+		With("topology", a.TopologyID, "worker", wf.ID)
+	w, err := worker.New(worker.Options{Spec: spec, Config: conf, Assignment: a, WorkerID: wf.ID, Logger: log,
+		StatsEvery: f.StatsEvery, Out: out, StartInactive: wf.StartInactive, HeartbeatFile: wf.HeartbeatFile})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if f.Time > 0 {
+		var cancel func()
+		ctx, cancel = context.WithTimeout(ctx, f.Time)
+		defer cancel()
+	}
+	if wf.MetricsAddr != "" {
+		serveWorkerMetrics(ctx, wf.MetricsAddr, a.TopologyID, wf.ID, w, log)
+	}
+	return w.Run(ctx)
 }
 
 func assignCommand(b *topology.Builder) *cobra.Command {
@@ -114,4 +155,21 @@ func assignCommand(b *topology.Builder) *cobra.Command {
 	cmd.Flags().StringVar(&topologyID, "topology-id", "", "the topology id (default: the topology's name)")
 	cmd.Flags().Int64Var(&version, "version", 1, "the assignment version")
 	return cmd
+}
+
+// serveWorkerMetrics serves the worker's Prometheus /metrics (and /healthz) on addr
+// until ctx ends: its executors, its transport and its queues. A port that cannot be
+// bound is logged, not fatal: the worker's tuples matter more than its metrics.
+func serveWorkerMetrics(ctx context.Context, addr, topologyID, workerID string, w *worker.Worker, log hclog.Logger) {
+	reg := metrics.NewRegistry()
+	rt := w.Runtime()
+	reg.MustRegister(
+		metrics.NewRuntimeCollector(topologyID, rt.Stats),
+		metrics.NewTransportCollector(topologyID, workerID, func() metrics.TransportTotals { return metrics.TransportTotals(w.Transport()) }),
+		metrics.NewTransferQueueCollector(topologyID, workerID, rt.Outbound),
+		metrics.NewReceiveQueueCollector(topologyID, rt.QueueDepths),
+	)
+	if _, err := metrics.Serve(ctx, addr, reg, log); err != nil {
+		log.Error("the worker runs without /metrics", "error", err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/sparsestream/sparse/pkg/topology"
+	"github.com/sparsestream/sparse/pkg/tuple"
 )
 
 // Assignment says which worker runs which tasks, and where each worker listens.
@@ -20,6 +21,11 @@ type Assignment struct {
 	// another version.
 	Version int64      `json:"version"`
 	Workers []Endpoint `json:"workers"`
+	// Parallelism overrides the number of executors of some components (component id ->
+	// executors), as a rebalance sets them. The tasks stay the same and are dealt to the
+	// executors round robin, exactly as scheduler.Regroup does; the acker's executors
+	// cannot be changed this way.
+	Parallelism map[string]int `json:"parallelism,omitempty"`
 }
 
 // Endpoint is one worker of an assignment.
@@ -49,6 +55,47 @@ func (a *Assignment) Save(path string) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ApplyParallelism returns a copy of spec whose components have the executor counts of
+// the parallelism map (component id -> executors); spec itself is not changed. A
+// component's tasks are then dealt to its executors by topology.NewLayout, the same
+// round robin as scheduler.Regroup, so that the worker derives the executors the
+// scheduler placed. An unknown component, the acker, or a count below 1 is an error.
+func ApplyParallelism(spec *topology.Spec, parallelism map[string]int) (*topology.Spec, error) {
+	if len(parallelism) == 0 {
+		return spec, nil
+	}
+	out := *spec
+	out.Components = make([]*topology.ComponentSpec, len(spec.Components))
+	for i, c := range spec.Components {
+		cc := *c
+		out.Components[i] = &cc
+	}
+	var errs []error
+	ids := make([]string, 0, len(parallelism))
+	for id := range parallelism {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		n := parallelism[id]
+		c := out.Component(id)
+		switch {
+		case id == tuple.AckerID:
+			errs = append(errs, fmt.Errorf("parallelism of %s: the acker's executors follow %s and cannot be overridden", id, topology.ConfAckerExecutors))
+		case c == nil:
+			errs = append(errs, fmt.Errorf("parallelism of %q: the topology has no such component", id))
+		case n < 1:
+			errs = append(errs, fmt.Errorf("parallelism of %q is %d; it must be at least 1", id, n))
+		default:
+			c.Parallelism = n
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("the assignment's parallelism does not fit topology %q: %w", spec.Name, err)
+	}
+	return &out, nil
 }
 
 // Worker returns a worker's endpoint.

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 
+	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/pkg/executor"
 	"github.com/sparsestream/sparse/pkg/local"
 	"github.com/sparsestream/sparse/pkg/topology"
@@ -33,7 +35,18 @@ type Options struct {
 	// Listener, when set, is used instead of listening on the assignment's address
 	// (tests pass one bound to port 0).
 	Listener net.Listener
+	// StartInactive keeps the spouts paused until a WorkerAdmin.SetActive(true) arrives:
+	// a supervisor's worker starts so, and its supervisor activates it when the
+	// topology is active. Without it the worker activates itself (static assignments).
+	// Either way the spouts also wait until every peer is connected.
+	StartInactive bool
+	// HeartbeatFile, when set, is created when Run starts, touched every second while
+	// the worker runs, and removed when Run returns: a supervisor reads its age.
+	HeartbeatFile string
 }
+
+// HeartbeatInterval is how often a worker touches its heartbeat file.
+const HeartbeatInterval = time.Second
 
 // Worker is a running worker process's core.
 type Worker struct {
@@ -42,6 +55,12 @@ type Worker struct {
 	server  *transport.Server
 	senders []*transport.Sender
 	log     hclog.Logger
+
+	// The spouts run while the admin (the supervisor) wants them active and every peer
+	// is connected.
+	mu          sync.Mutex
+	adminActive bool
+	peersReady  bool
 }
 
 // New prepares a worker: it checks the assignment against the topology and builds the
@@ -59,6 +78,11 @@ func New(o Options) (*Worker, error) {
 	if _, set := o.Spec.Config.Merge(o.Config)[topology.ConfWorkers]; !set {
 		o.Config = o.Config.Merge(topology.Config{topology.ConfWorkers: int64(len(o.Assignment.Workers))})
 	}
+	spec, err := ApplyParallelism(o.Spec, o.Assignment.Parallelism)
+	if err != nil {
+		return nil, err
+	}
+	o.Spec = spec
 	conf := o.Spec.Config.Merge(o.Config)
 	layout := topology.NewLayout(o.Spec, conf.AckerTasks())
 	if err := o.Assignment.Validate(layout); err != nil {
@@ -85,7 +109,7 @@ func New(o Options) (*Worker, error) {
 		return nil, err
 	}
 	id := transport.Identity{TopologyID: o.Assignment.TopologyID, WorkerID: o.WorkerID, Address: self.Address, Version: o.Assignment.Version}
-	w := &Worker{o: o, rt: rt, server: transport.NewServer(id, rt, log), log: log}
+	w := &Worker{o: o, rt: rt, server: transport.NewServer(id, rt, log), log: log, adminActive: !o.StartInactive}
 	for _, ob := range rt.Outbound() {
 		w.senders = append(w.senders, transport.NewSender(id, ob.Peer, addr[ob.Peer], ob, log))
 	}
@@ -106,8 +130,16 @@ func (w *Worker) Run(ctx context.Context) error {
 			return fmt.Errorf("worker %s cannot listen on %s: %w", w.o.WorkerID, self.Address, err)
 		}
 	}
+	if w.o.HeartbeatFile != "" {
+		if err := os.WriteFile(w.o.HeartbeatFile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
+			lis.Close()
+			return fmt.Errorf("worker %s cannot write its heartbeat file: %w", w.o.WorkerID, err)
+		}
+		defer os.Remove(w.o.HeartbeatFile)
+	}
 	g := grpc.NewServer(transport.ServerOptions()...)
 	w.server.Register(g)
+	sparsev1.RegisterWorkerAdminServer(g, adminServer{w: w})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -127,6 +159,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.log.Info("worker running", "address", lis.Addr().String(), "tasks", len(self.Tasks), "peers", len(w.senders))
 	wg.Go(func() { w.activateWhenConnected(ctx) })
+	if w.o.HeartbeatFile != "" {
+		wg.Go(func() { w.heartbeat(ctx) })
+	}
 	err := local.RunRuntime(ctx, w.rt, local.Options{StatsEvery: w.o.StatsEvery, Out: w.o.Out})
 	cancel()
 	// Handlers blocked delivering to the stopped runtime return at once; give in-flight
@@ -160,8 +195,86 @@ func (w *Worker) activateWhenConnected(ctx context.Context) {
 			}
 		}
 	}
-	w.log.Info("every peer is connected; activating the spouts", "peers", len(w.senders))
-	w.rt.Activate()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.peersReady = true
+	if w.adminActive {
+		w.log.Info("every peer is connected; activating the spouts", "peers", len(w.senders))
+	} else {
+		w.log.Info("every peer is connected; the spouts wait for the supervisor to activate them", "peers", len(w.senders))
+	}
+	w.applyActive()
+}
+
+// SetActive activates or deactivates the spouts, as the supervisor does through
+// WorkerAdmin when the topology is activated or deactivated. The spouts only run once
+// every peer is connected as well.
+func (w *Worker) SetActive(on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.adminActive != on {
+		w.log.Info("spouts set active by the supervisor", "active", on, "peers_connected", w.peersReady)
+	}
+	w.adminActive = on
+	w.applyActive()
+}
+
+// Active reports whether the spouts run: activated and every peer connected.
+func (w *Worker) Active() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.adminActive && w.peersReady
+}
+
+// applyActive tells the runtime what the two conditions say; w.mu is held.
+func (w *Worker) applyActive() {
+	if w.adminActive && w.peersReady {
+		w.rt.Activate()
+	} else {
+		w.rt.Deactivate()
+	}
+}
+
+// heartbeat touches the heartbeat file every second until ctx ends.
+func (w *Worker) heartbeat(ctx context.Context) {
+	tick := time.NewTicker(HeartbeatInterval)
+	defer tick.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := touch(w.o.HeartbeatFile); err != nil {
+			if !failing {
+				w.log.Error("cannot touch the heartbeat file; the supervisor will think this worker hangs", "path", w.o.HeartbeatFile, "error", err)
+			}
+			failing = true
+			continue
+		}
+		failing = false
+	}
+}
+
+// touch sets a file's modification time to now, creating it if needed.
+func touch(path string) error {
+	now := time.Now()
+	if err := os.Chtimes(path, now, now); err == nil {
+		return nil
+	}
+	return os.WriteFile(path, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644)
+}
+
+// adminServer serves WorkerAdmin for the worker's supervisor.
+type adminServer struct {
+	sparsev1.UnimplementedWorkerAdminServer
+	w *Worker
+}
+
+func (s adminServer) SetActive(_ context.Context, req *sparsev1.SetActiveRequest) (*sparsev1.SetActiveReply, error) {
+	s.w.SetActive(req.GetActive())
+	return &sparsev1.SetActiveReply{}, nil
 }
 
 // TransportTotals adds up what this worker's senders and server moved so far.

@@ -19,8 +19,8 @@ import (
 
 // bins holds the binaries built once for every test.
 var bins struct {
-	dir       string
-	wordcount string
+	dir                                        string
+	wordcount, sparsectl, nimbusd, supervisord string
 }
 
 func TestMain(m *testing.M) {
@@ -35,15 +35,27 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bins.dir = dir
-	bins.wordcount = filepath.Join(dir, "wordcount")
-	build := exec.Command("go", "build", "-race", "-o", bins.wordcount, "../../examples/wordcount")
-	if os.Getenv("SPARSE_E2E_NORACE") != "" {
-		build = exec.Command("go", "build", "-o", bins.wordcount, "../../examples/wordcount")
-	}
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: building the wordcount example failed:", err)
-		os.Exit(1)
+	race := os.Getenv("SPARSE_E2E_NORACE") == ""
+	for _, b := range []struct {
+		out *string
+		pkg string
+	}{
+		{&bins.wordcount, "../../examples/wordcount"},
+		{&bins.sparsectl, "../../cmd/sparsectl"},
+		{&bins.nimbusd, "../../cmd/nimbusd"},
+		{&bins.supervisord, "../../cmd/supervisord"},
+	} {
+		*b.out = filepath.Join(dir, filepath.Base(b.pkg))
+		args := []string{"build", "-o", *b.out, b.pkg}
+		if race {
+			args = []string{"build", "-race", "-o", *b.out, b.pkg}
+		}
+		build := exec.Command("go", args...)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: building %s failed: %v\n", b.pkg, err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -1,0 +1,96 @@
+// Command supervisord is sparse's node agent: it offers worker slots to the cluster and
+// runs the workers nimbus assigns to them.
+//
+//	supervisord --data-dir /var/lib/sparse/supervisor --slots 6700,6701,6702,6703
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+
+	"github.com/sparsestream/sparse/pkg/cluster"
+	"github.com/sparsestream/sparse/pkg/supervisor"
+)
+
+func main() {
+	if err := command().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func command() *cobra.Command {
+	var c supervisor.Config
+	var slots, endpoints, logLevel string
+	var slotCount, slotBase, metricsOffset int
+	cmd := &cobra.Command{
+		Use:   "supervisord",
+		Short: "Run sparse's node agent: offer worker slots and run the workers assigned to them",
+		Long: `supervisord registers this node's worker slots in etcd, watches the assignments nimbus
+makes, fetches each topology's artifact from nimbus, and runs one worker process per
+assigned slot: it restarts workers that die or hang and stops the ones no longer
+assigned. Workers keep running when supervisord stops; the next supervisord adopts them.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			level := hclog.LevelFromString(logLevel)
+			if level == hclog.NoLevel {
+				return fmt.Errorf("--log-level %q is not a level; use trace, debug, info, warn or error", logLevel)
+			}
+			if slots == "" && slotCount == 0 {
+				slotCount = 4
+			}
+			var err error
+			if c.Slots, err = supervisor.ParseSlots(slots, slotCount, slotBase); err != nil {
+				return err
+			}
+			for _, e := range strings.Split(endpoints, ",") {
+				if e = strings.TrimSpace(e); e != "" {
+					c.EtcdEndpoints = append(c.EtcdEndpoints, e)
+				}
+			}
+			c.WorkerMetricsOffset = metricsOffset
+			if metricsOffset == 0 {
+				c.WorkerMetricsOffset = -1
+			}
+			c.Logger = hclog.New(&hclog.LoggerOptions{Name: "supervisord", Level: level, Output: cmd.ErrOrStderr()})
+			s, err := supervisor.New(c)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			err = s.Run(ctx)
+			if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
+				return nil
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.ID, "id", "", "this supervisor's id in the cluster (default: the host name)")
+	f.StringVar(&c.Host, "host", "127.0.0.1", "the address this node's workers are reached on by their peers")
+	f.StringVar(&slots, "slots", "", "worker slot ports, comma separated, e.g. 6700,6701,6702,6703")
+	f.IntVar(&slotCount, "slot-count", 0, "number of worker slots, on consecutive ports from --slot-base (default 4 when --slots is not given)")
+	f.IntVar(&slotBase, "slot-base", 6700, "first slot port for --slot-count")
+	f.StringVar(&c.DataDir, "data-dir", "", "directory for artifacts and worker files (required)")
+	f.StringVar(&endpoints, "etcd-endpoints", "127.0.0.1:2379", "etcd client endpoints, comma separated")
+	f.StringVar(&c.EtcdRoot, "etcd-root", cluster.DefaultRoot, "key prefix of the cluster's state in etcd")
+	f.DurationVar(&c.WorkerTimeout, "worker-timeout", supervisor.DefaultWorkerTimeout, "restart a worker whose heartbeat file is older than this")
+	f.DurationVar(&c.LeaseTTL, "lease-ttl", supervisor.DefaultLeaseTTL, "lease of this supervisor's record and its workers' heartbeats in etcd")
+	f.DurationVar(&c.StopGrace, "stop-grace", supervisor.DefaultStopGrace, "time a worker has to stop after SIGTERM before SIGKILL")
+	f.IntVar(&metricsOffset, "worker-metrics-offset", supervisor.DefaultWorkerMetricsOffset, "a worker on slot port P serves /metrics on port P+offset (0: no worker metrics)")
+	f.BoolVar(&c.StopWorkersOnExit, "stop-workers-on-exit", false, "stop the workers when supervisord stops (default: leave them for the next supervisord to adopt)")
+	f.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this host:port (default: none)")
+	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
+	_ = cmd.MarkFlagRequired("data-dir")
+	return cmd
+}

@@ -1,0 +1,49 @@
+package ctl
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// DefaultTimeout bounds one command's calls to nimbus.
+const DefaultTimeout = time.Minute
+
+// ConnFlags are the flags every cluster command has: where nimbus is and how long to
+// wait for it.
+type ConnFlags struct {
+	Nimbus         []string
+	Env            string
+	Config         string
+	ConnectTimeout time.Duration
+	Timeout        time.Duration
+	// Getenv reads the process environment; nil: os.Getenv. Tests replace it.
+	Getenv func(string) string
+}
+
+// Register adds the flags to a flag set.
+func (f *ConnFlags) Register(fs *pflag.FlagSet) {
+	fs.StringSliceVar(&f.Nimbus, "nimbus", nil, "nimbus address host:port, repeatable or comma-separated (default: $"+EnvNimbus+", else the config file's environment)")
+	fs.StringVar(&f.Env, "env", "", "environment of the config file to use (default: its default_env)")
+	fs.StringVar(&f.Config, "config", "", "config file with named environments (default: ./"+DefaultConfigName+", then ~/.config/sparse/config.json)")
+	fs.DurationVar(&f.ConnectTimeout, "connect-timeout", DefaultConnectTimeout, "give up connecting to one nimbus after this long and try the next")
+	fs.DurationVar(&f.Timeout, "timeout", DefaultTimeout, "give up on the command after this long")
+}
+
+// Client resolves the nimbus addresses and returns a client for them.
+func (f *ConnFlags) Client() (*Client, error) {
+	r, err := Resolve(Source{Nimbus: f.Nimbus, Env: f.Env, ConfigPath: f.Config, Getenv: f.Getenv})
+	if err != nil {
+		return nil, err
+	}
+	return NewClient(r.Addrs, ClientOptions{From: r.From, ConnectTimeout: f.ConnectTimeout})
+}
+
+// Context bounds ctx by --timeout plus extra (for calls that wait on purpose).
+func (f *ConnFlags) Context(ctx context.Context, extra time.Duration) (context.Context, context.CancelFunc) {
+	if f.Timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, f.Timeout+extra)
+}

@@ -1,0 +1,166 @@
+package ctl
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"google.golang.org/protobuf/proto"
+
+	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/pkg/grouping"
+	"github.com/sparsestream/sparse/pkg/topology"
+)
+
+// fullSpec builds a spec that uses every grouping and every kind of config value.
+func fullSpec(t *testing.T) *topology.Spec {
+	t.Helper()
+	b := topology.NewBuilder("everything")
+	b.Config(topology.ConfMaxSpoutPending, 2000).
+		Config(topology.ConfDebug, true).
+		Config("app.ratio", 0.25).
+		Config("app.name", "ünïcode").
+		Config("app.list", []any{int64(1), "two", 3.5, nil}).
+		Config("app.map", map[string]any{"k": int64(1), "nested": map[string]any{"x": false}})
+	b.Spout("src", func() topology.Spout { return nil }, 2).Tasks(4).
+		Output("id", "word").
+		OutputStream("side", "n").
+		DirectStream("direct", "v").
+		Config("spout.setting", int64(-7))
+	b.Bolt("shuffle", func() topology.Bolt { return nil }, 3).Shuffle("src").Output("word")
+	b.Bolt("fields", func() topology.Bolt { return nil }, 1).Fields("src", "word", "id")
+	b.Bolt("all", func() topology.Bolt { return nil }, 1).All("src").
+		InputStream("shuffle", "default", grouping.Spec{Type: grouping.Global})
+	b.Bolt("local", func() topology.Bolt { return nil }, 1).LocalOrShuffle("src").
+		InputStream("src", "side", grouping.Spec{Type: grouping.None})
+	b.Bolt("pk", func() topology.Bolt { return nil }, 2).Tasks(6).PartialKey("src", "word")
+	b.Bolt("direct", func() topology.Bolt { return nil }, 1).Direct("src", "direct")
+	b.Bolt("custom", func() topology.Bolt { return nil }, 1).
+		Custom("shuffle", "default", "my-grouping", func() grouping.Grouper { return nil }).
+		Config("bolt.bytes", []byte{0, 1, 2})
+	s, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// specOpts compares specs as data: no factories, and nil equals empty.
+var specOpts = cmp.Options{
+	cmpopts.IgnoreFields(topology.ComponentSpec{}, "Spout", "Bolt"),
+	cmpopts.IgnoreFields(grouping.Spec{}, "NewCustom"),
+	cmpopts.EquateEmpty(),
+}
+
+// TestSpecRoundTrip: a spec survives describe's JSON, the conversion to protobuf, the
+// wire and the conversion back, with integers still int64 (apart from []byte, which JSON
+// carries as base64 text, as describe prints it).
+func TestSpecRoundTrip(t *testing.T) {
+	orig := fullSpec(t)
+
+	// Directly, Spec -> proto -> wire -> Spec.
+	p, err := SpecToProto(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := proto.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back sparsev1.TopologySpec
+	if err := proto.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	got, err := SpecFromProto(&back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *orig
+	want.Config = orig.Config.Clone()
+	want.Config[topology.ConfMaxSpoutPending] = int64(2000) // int became int64
+	if d := cmp.Diff(&want, got, specOpts); d != "" {
+		t.Errorf("spec changed in the proto round trip (-want +got):\n%s", d)
+	}
+	if err := topology.ValidateShape(got); err != nil {
+		t.Errorf("the spec from protobuf does not validate: %v", err)
+	}
+
+	// Through describe's JSON, as sparsectl submit reads it.
+	j, err := json.Marshal(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromJSON, err := DecodeSpecJSON(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := fromJSON.Config[topology.ConfMaxSpoutPending]; v != int64(2000) {
+		t.Errorf("JSON integer config = %#v, want int64(2000)", v)
+	}
+	if v := fromJSON.Config["app.ratio"]; v != 0.25 {
+		t.Errorf("JSON float config = %#v, want 0.25", v)
+	}
+	p2, err := SpecToProto(fromJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got2, err := SpecFromProto(p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want2 := want
+	want2.Components = nil
+	for _, c := range orig.Components {
+		cc := *c
+		if c.ID == "custom" {
+			cc.Config = topology.Config{"bolt.bytes": "AAEC"} // base64 in JSON
+		}
+		want2.Components = append(want2.Components, &cc)
+	}
+	if d := cmp.Diff(&want2, got2, specOpts); d != "" {
+		t.Errorf("spec changed through JSON and protobuf (-want +got):\n%s", d)
+	}
+	if !proto.Equal(p2.GetComponents()[0], p.GetComponents()[0]) {
+		t.Errorf("the spout's protobuf differs between the direct and the JSON path:\n%v\n%v", p.GetComponents()[0], p2.GetComponents()[0])
+	}
+	if g := p.GetComponents()[len(p.GetComponents())-1].GetInputs()[0].GetGrouping(); g.GetType() != "custom" || g.GetCustomName() != "my-grouping" {
+		t.Errorf("custom grouping = %v, want type custom named my-grouping", g)
+	}
+}
+
+// TestDecodeSpecJSONErrors: output that is not a spec is refused with a reason.
+func TestDecodeSpecJSONErrors(t *testing.T) {
+	cases := map[string]string{
+		"":                       "not a topology spec in JSON",
+		"hello":                  "not a topology spec in JSON",
+		"{}":                     "neither a name nor components",
+		`{"name": "a"} {}`:       "more than one JSON value",
+		`{"name": 5}`:            "not a topology spec in JSON",
+		`{"components": [null]}`: "component 0 is null",
+		`{"components": "x"}`:    "not a topology spec in JSON",
+		`{"name": "x", "config"`: "not a topology spec in JSON",
+	}
+	for in, want := range cases {
+		_, err := DecodeSpecJSON([]byte(in))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("DecodeSpecJSON(%q) = %v, want an error saying %q", in, err, want)
+		}
+	}
+}
+
+// TestSpecToProtoErrors: values that protobuf cannot carry are named.
+func TestSpecToProtoErrors(t *testing.T) {
+	s := &topology.Spec{Name: "t", Config: topology.Config{"bad": struct{}{}}}
+	if _, err := SpecToProto(s); err == nil || !strings.Contains(err.Error(), `topology "t" config: map key "bad"`) {
+		t.Errorf("SpecToProto with a struct value = %v", err)
+	}
+	s = &topology.Spec{Name: "t", Components: []*topology.ComponentSpec{{ID: "c", Parallelism: 1 << 40, Tasks: 1}}}
+	if _, err := SpecToProto(s); err == nil || !strings.Contains(err.Error(), `component "c": parallelism 1099511627776 does not fit`) {
+		t.Errorf("SpecToProto with a huge parallelism = %v", err)
+	}
+	if _, err := SpecFromProto(nil); err == nil {
+		t.Error("SpecFromProto(nil) succeeded")
+	}
+}
