@@ -20,10 +20,11 @@ PROTO_FILES := $(shell find $(PROTO_DIR) -name '*.proto' 2>/dev/null | sort)
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
-.PHONY: help build test bench soak demo proto lint fuzz clean
+.PHONY: help build test bench soak demo demo-local proto lint fuzz clean
 
 help:
-	@echo "make demo    build, then run the wordcount example in local mode for 15s"
+	@echo "make demo    build, then run wordcount on a one-node cluster (nimbusd, supervisord) for 20s"
+	@echo "make demo-local   the same example in local mode, in one process"
 	@echo "make test    the full test suite: Go with the race detector, and the Python client's"
 	@echo "make build   every command under cmd/ and the wordcount example into ./$(BIN)"
 	@echo "make bench   micro-benchmarks, then the BENCH lines of sparse-bench"
@@ -50,7 +51,13 @@ bench:
 soak:
 	$(GO) run ./cmd/sparse-bench -soak $(SOAK)
 
+# A one-node cluster: nimbusd with its embedded etcd, one supervisord with 4 slots, the
+# wordcount example on 2 workers; then everything is shut down.
 demo: build
+	BIN=$(BIN) bash scripts/demo.sh
+
+# The same example in local mode: every component in one process.
+demo-local: build
 	$(BIN)/sparsectl run ./$(BIN)/wordcount --time 15s --stats-every 3s
 
 proto:
