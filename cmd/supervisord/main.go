@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -69,8 +70,8 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			err = s.Run(ctx)
-			if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
-				return nil
+			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+				return nil // stopped by a signal
 			}
 			return err
 		},

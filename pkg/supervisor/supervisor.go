@@ -245,14 +245,14 @@ func (s *Supervisor) connect(ctx context.Context) (*cluster.Store, error) {
 			return store, nil
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("supervisor: stopped before etcd answered: %w", err)
+			return nil, fmt.Errorf("supervisor: stopped before etcd answered (%v): %w", err, ctx.Err())
 		}
 		s.metrics.EtcdErrors.Inc()
 		s.log.Warn("cannot reach etcd; retrying", "error", err, "in", backoff)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
-			return nil, fmt.Errorf("supervisor: stopped before etcd answered: %w", err)
+			return nil, fmt.Errorf("supervisor: stopped before etcd answered (%v): %w", err, ctx.Err())
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
