@@ -41,9 +41,11 @@ type TopologyRecord struct {
 	Config topology.Config `json:"config,omitempty"`
 	// ArtifactDigest is the sha256 (lowercase hex) of the deployable artifact: the
 	// topology binary, or the archive of a multi-lang topology's resources.
-	ArtifactDigest string    `json:"artifact_digest,omitempty"`
-	ArtifactSize   int64     `json:"artifact_size,omitempty"`
-	SubmittedAt    time.Time `json:"submitted_at"`
+	ArtifactDigest string `json:"artifact_digest,omitempty"`
+	ArtifactSize   int64  `json:"artifact_size,omitempty"`
+	// ArtifactKind says how supervisors run the artifact (empty: a Go binary).
+	ArtifactKind ArtifactKind `json:"artifact_kind,omitempty"`
+	SubmittedAt  time.Time    `json:"submitted_at"`
 	// Workers is the number of worker processes asked for (topology.workers, or a
 	// rebalance).
 	Workers int `json:"workers,omitempty"`
@@ -56,6 +58,23 @@ type TopologyRecord struct {
 	StatusChangedAt time.Time `json:"status_changed_at,omitzero"`
 	// Owner is who submitted it, for display.
 	Owner string `json:"owner,omitempty"`
+}
+
+// ArtifactKind is what a topology's artifact is.
+type ArtifactKind string
+
+// Artifact kinds.
+const (
+	// ArtifactGoBinary is a Go topology binary: workers run `<binary> worker ...`.
+	ArtifactGoBinary ArtifactKind = "go_binary"
+	// ArtifactSpecBundle is a tar.gz of a spec file and its resources, run by the
+	// generic worker (sparse-worker).
+	ArtifactSpecBundle ArtifactKind = "spec_bundle"
+)
+
+// Valid reports whether k is a known kind; empty means a Go binary.
+func (k ArtifactKind) Valid() bool {
+	return k == "" || k == ArtifactGoBinary || k == ArtifactSpecBundle
 }
 
 // Validate checks the record's own consistency.
@@ -77,6 +96,9 @@ func (r *TopologyRecord) Validate() error {
 	}
 	if r.ArtifactSize < 0 {
 		errs = append(errs, fmt.Errorf("artifact size %d is negative", r.ArtifactSize))
+	}
+	if !r.ArtifactKind.Valid() {
+		errs = append(errs, fmt.Errorf("artifact kind %q is not one of %s, %s", r.ArtifactKind, ArtifactGoBinary, ArtifactSpecBundle))
 	}
 	if r.Workers < 0 {
 		errs = append(errs, fmt.Errorf("workers %d is negative", r.Workers))

@@ -172,9 +172,9 @@ func TestRefusedSubmitStoresNothing(t *testing.T) {
 		{"bad digest, empty artifact and unsupported kind", func() *sparsev1.SubmitHeader {
 			h := header(t, wordcount("hdr"), nil, nil)
 			h.ArtifactSha256 = "xyz"
-			h.Kind = sparsev1.ArtifactKind_ARTIFACT_KIND_SPEC_BUNDLE
+			h.Kind = sparsev1.ArtifactKind(99)
 			return h
-		}, nil, codes.InvalidArgument, []string{"artifact_sha256", "artifact_size is 0", "SPEC_BUNDLE"}},
+		}, nil, codes.InvalidArgument, []string{"artifact_sha256", "artifact_size is 0", "artifact kind 99 is unknown"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

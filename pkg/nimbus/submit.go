@@ -27,6 +27,7 @@ type submission struct {
 	size   int64
 	// workers is topology.workers; the config fixes topology.acker.executors too.
 	workers int
+	kind    cluster.ArtifactKind
 }
 
 // Submit stores a topology: the header is checked (the spec with topology.ValidateShape,
@@ -111,7 +112,7 @@ func (s *Server) Submit(stream grpc.ClientStreamingServer[sparsev1.SubmitRequest
 	}
 	rec := &cluster.TopologyRecord{
 		ID: id, Name: sub.name, Status: cluster.StatusActive, Spec: sub.spec, Config: sub.config,
-		ArtifactDigest: sub.digest, ArtifactSize: sub.size, SubmittedAt: now, StatusChangedAt: now,
+		ArtifactDigest: sub.digest, ArtifactSize: sub.size, ArtifactKind: sub.kind, SubmittedAt: now, StatusChangedAt: now,
 		Workers: sub.workers,
 	}
 	if err := t.store.PutTopology(ctx, rec); err != nil {
@@ -180,8 +181,11 @@ func (s *Server) checkHeader(h *sparsev1.SubmitHeader) (*submission, error) {
 	}
 	switch h.GetKind() {
 	case sparsev1.ArtifactKind_ARTIFACT_KIND_UNSPECIFIED, sparsev1.ArtifactKind_ARTIFACT_KIND_GO_BINARY:
+		sub.kind = cluster.ArtifactGoBinary
+	case sparsev1.ArtifactKind_ARTIFACT_KIND_SPEC_BUNDLE:
+		sub.kind = cluster.ArtifactSpecBundle
 	default:
-		problems = append(problems, fmt.Sprintf("artifact kind %s is not supported yet: only Go topology binaries (ARTIFACT_KIND_GO_BINARY) can be submitted", h.GetKind()))
+		problems = append(problems, fmt.Sprintf("artifact kind %s is unknown: submit a Go topology binary or a spec bundle", h.GetKind()))
 	}
 	if len(problems) > 0 {
 		name := sub.name
