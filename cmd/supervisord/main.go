@@ -89,6 +89,7 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 	f.DurationVar(&c.LeaseTTL, "lease-ttl", supervisor.DefaultLeaseTTL, "lease of this supervisor's record and its workers' heartbeats in etcd")
 	f.DurationVar(&c.StopGrace, "stop-grace", supervisor.DefaultStopGrace, "time a worker has to stop after SIGTERM before SIGKILL")
 	f.IntVar(&metricsOffset, "worker-metrics-offset", supervisor.DefaultWorkerMetricsOffset, "a worker on slot port P serves /metrics on port P+offset (0: no worker metrics)")
+	f.DurationVar(&c.OrphanTimeout, "orphan-timeout", supervisor.DefaultOrphanTimeout, "a worker stops itself when no supervisord has vouched for it this long; a supervisord restarted sooner adopts it")
 	f.BoolVar(&c.StopWorkersOnExit, "stop-workers-on-exit", false, "stop the workers when supervisord stops (default: leave them for the next supervisord to adopt)")
 	f.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this host:port (default: none)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")

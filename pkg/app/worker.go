@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
@@ -24,8 +25,11 @@ type WorkerFlags struct {
 	ID            string
 	ConfigFile    string
 	HeartbeatFile string
-	MetricsAddr   string
-	StartInactive bool
+	// SupervisedFile and OrphanTimeout: see worker.Options.
+	SupervisedFile string
+	OrphanTimeout  time.Duration
+	MetricsAddr    string
+	StartInactive  bool
 }
 
 // Register adds the flags to a command.
@@ -35,12 +39,14 @@ func (f *WorkerFlags) Register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.ConfigFile, "config-file", "", "JSON object of topology config; -o options override it")
 	cmd.Flags().StringVar(&f.HeartbeatFile, "heartbeat-file", "", "file touched every second while the worker runs, removed when it stops (for a supervisor)")
 	cmd.Flags().StringVar(&f.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this host:port (default: none)")
+	cmd.Flags().StringVar(&f.SupervisedFile, "supervised-file", "", "file the supervisor touches while it looks after this worker (with --orphan-timeout)")
+	cmd.Flags().DurationVar(&f.OrphanTimeout, "orphan-timeout", 0, "stop when --supervised-file has not been touched this long (0: never)")
 	cmd.Flags().BoolVar(&f.StartInactive, "start-inactive", false, "keep the spouts paused until the supervisor activates them through WorkerAdmin.SetActive")
 	_ = cmd.MarkFlagRequired("assignment")
 	_ = cmd.MarkFlagRequired("id")
 }
 
-func workerCommand(b *topology.Builder) *cobra.Command {
+func workerCommand(b specFunc) *cobra.Command {
 	var f RunFlags
 	var wf WorkerFlags
 	cmd := &cobra.Command{
@@ -52,7 +58,7 @@ assignment and the same config (--config-file and -o options). Make one with the
 subcommand, or let a supervisor (supervisord) start its workers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			spec, err := b.Build()
+			spec, err := b()
 			if err != nil {
 				return err
 			}
@@ -91,7 +97,8 @@ func RunWorker(ctx context.Context, spec *topology.Spec, f RunFlags, wf WorkerFl
 	log := hclog.New(&hclog.LoggerOptions{Name: spec.Name, Level: level, Output: logOut}).
 		With("topology", a.TopologyID, "worker", wf.ID)
 	w, err := worker.New(worker.Options{Spec: spec, Config: conf, Assignment: a, WorkerID: wf.ID, Logger: log,
-		StatsEvery: f.StatsEvery, Out: out, StartInactive: wf.StartInactive, HeartbeatFile: wf.HeartbeatFile})
+		StatsEvery: f.StatsEvery, Out: out, StartInactive: wf.StartInactive, HeartbeatFile: wf.HeartbeatFile,
+		SupervisedFile: wf.SupervisedFile, OrphanTimeout: wf.OrphanTimeout})
 	if err != nil {
 		return err
 	}
@@ -108,7 +115,7 @@ func RunWorker(ctx context.Context, spec *topology.Spec, f RunFlags, wf WorkerFl
 	return w.Run(ctx)
 }
 
-func assignCommand(b *topology.Builder) *cobra.Command {
+func assignCommand(b specFunc) *cobra.Command {
 	var workers, options []string
 	var topologyID string
 	var version int64
@@ -117,7 +124,7 @@ func assignCommand(b *topology.Builder) *cobra.Command {
 		Short: "Print a static assignment spreading every component over the given workers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			spec, err := b.Build()
+			spec, err := b()
 			if err != nil {
 				return err
 			}

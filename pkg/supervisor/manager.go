@@ -65,7 +65,12 @@ type ManagerConfig struct {
 	// StopWorkersOnExit stops every worker when Run returns. By default they keep
 	// running, and the next supervisor process adopts them.
 	StopWorkersOnExit bool
-	Logger            hclog.Logger
+	// OrphanTimeout: a worker stops itself when no supervisor has touched its
+	// supervised file for this long (default 30s), so that the workers of a supervisor
+	// that never comes back do not run on with a stale assignment. A supervisor that
+	// restarts within it adopts them.
+	OrphanTimeout time.Duration
+	Logger        hclog.Logger
 	// Admin tells a worker whether its spouts should run; nil calls WorkerAdmin.SetActive
 	// over gRPC at the worker's address.
 	Admin func(ctx context.Context, address string, active bool) error
@@ -175,6 +180,7 @@ func NewManager(c ManagerConfig) (*Manager, error) {
 	def(&c.BackoffMax, DefaultBackoffMax)
 	def(&c.HealthyAfter, DefaultHealthyAfter)
 	def(&c.Tick, DefaultTick)
+	def(&c.OrphanTimeout, DefaultOrphanTimeout)
 	if c.Admin == nil {
 		c.Admin = setActiveGRPC
 	}
@@ -323,14 +329,28 @@ func (m *Manager) haves() []Have {
 	return out
 }
 
-// observe reads the heartbeat files of the running workers.
-func (m *Manager) observe(time.Time) {
+// DefaultOrphanTimeout is how long a worker runs on without a supervisor vouching for it.
+const DefaultOrphanTimeout = 30 * time.Second
+
+// observe reads the heartbeat files of the running workers, and vouches for each by
+// touching its supervised file.
+func (m *Manager) observe(now time.Time) {
 	for _, s := range m.slots {
 		if s.phase != Running || s.proc == nil {
 			continue
 		}
 		if st, err := os.Stat(filepath.Join(s.proc.dir, heartbeatFile)); err == nil {
 			s.heartbeatAt = st.ModTime()
+		}
+		touch(filepath.Join(s.proc.dir, supervisedFile), now)
+	}
+}
+
+// touch sets a file's modification time, creating it if needed.
+func touch(path string, now time.Time) {
+	if err := os.Chtimes(path, now, now); err != nil {
+		if f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			f.Close()
 		}
 	}
 }
@@ -582,7 +602,7 @@ func (m *Manager) start(ctx context.Context, w Want) (*proc, error) {
 			metricsAddr = net.JoinHostPort(host, strconv.Itoa(port))
 		}
 	}
-	return launch(exe, workerArgs(dir, w.WorkerID, metricsAddr), dir, PidFile{Port: w.Port, Identity: w.Identity()})
+	return launch(exe, workerArgs(dir, w.WorkerID, metricsAddr, m.c.OrphanTimeout), dir, PidFile{Port: w.Port, Identity: w.Identity()})
 }
 
 // shutdown ends Run: starts in progress are cancelled; workers keep running unless

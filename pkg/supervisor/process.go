@@ -20,6 +20,7 @@ const (
 	assignmentFile = "assignment.json"
 	configFile     = "config.json"
 	heartbeatFile  = "heartbeat"
+	supervisedFile = "supervised"
 	logFile        = "worker.log"
 	pidFile        = "worker.pid"
 )
@@ -252,12 +253,14 @@ func adopt(pf *PidFile, dir string, stop <-chan struct{}) *proc {
 }
 
 // workerArgs is the command line of a worker.
-func workerArgs(dir, workerID, metricsAddr string) []string {
+func workerArgs(dir, workerID, metricsAddr string, orphanTimeout time.Duration) []string {
 	args := []string{"worker",
 		"--assignment", filepath.Join(dir, assignmentFile),
 		"--id", workerID,
 		"--config-file", filepath.Join(dir, configFile),
 		"--heartbeat-file", filepath.Join(dir, heartbeatFile),
+		"--supervised-file", filepath.Join(dir, supervisedFile),
+		"--orphan-timeout", orphanTimeout.String(),
 		"--start-inactive",
 	}
 	if metricsAddr != "" {

@@ -79,6 +79,9 @@ type Config struct {
 	// StopWorkersOnExit stops the workers when the supervisor stops; by default they
 	// keep running for the next supervisor process to adopt.
 	StopWorkersOnExit bool
+	// OrphanTimeout is how long a worker runs on when no supervisor vouches for it
+	// (default 30s); see ManagerConfig.
+	OrphanTimeout time.Duration
 	// MetricsAddr, when set, is where /metrics is served (host:port).
 	MetricsAddr string
 
@@ -202,7 +205,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		Artifacts:     artifacts,
 		WorkerTimeout: s.c.WorkerTimeout, StopGrace: s.c.StopGrace,
 		BackoffMin: s.c.BackoffMin, BackoffMax: s.c.BackoffMax, HealthyAfter: s.c.HealthyAfter, Tick: s.c.Tick,
-		WorkerMetricsOffset: s.c.WorkerMetricsOffset, StopWorkersOnExit: s.c.StopWorkersOnExit,
+		WorkerMetricsOffset: s.c.WorkerMetricsOffset, StopWorkersOnExit: s.c.StopWorkersOnExit, OrphanTimeout: s.c.OrphanTimeout,
 		Logger:     s.log,
 		Heartbeats: heartbeats, Metrics: s.metrics,
 	})

@@ -40,6 +40,12 @@ type Options struct {
 	// topology is active. Without it the worker activates itself (static assignments).
 	// Either way the spouts also wait until every peer is connected.
 	StartInactive bool
+	// SupervisedFile and OrphanTimeout: when both are set, the worker stops itself once
+	// the file has not been touched (by its supervisor) for OrphanTimeout, so a worker
+	// whose supervisor died and never came back does not run on with a stale
+	// assignment.
+	SupervisedFile string
+	OrphanTimeout  time.Duration
 	// HeartbeatFile, when set, is created when Run starts, touched every second while
 	// the worker runs, and removed when Run returns: a supervisor reads its age.
 	HeartbeatFile string
@@ -162,6 +168,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.o.HeartbeatFile != "" {
 		wg.Go(func() { w.heartbeat(ctx) })
 	}
+	if w.o.SupervisedFile != "" && w.o.OrphanTimeout > 0 {
+		wg.Go(func() { w.watchSupervisor(ctx, cancel) })
+	}
 	err := local.RunRuntime(ctx, w.rt, local.Options{StatsEvery: w.o.StatsEvery, Out: w.o.Out})
 	cancel()
 	// Handlers blocked delivering to the stopped runtime return at once; give in-flight
@@ -236,6 +245,32 @@ func (w *Worker) applyActive() {
 }
 
 // heartbeat touches the heartbeat file every second until ctx ends.
+// watchSupervisor stops the worker when its supervised file goes stale. A missing file
+// counts from the worker's start, so a supervisor that dies before its first touch is
+// noticed too.
+func (w *Worker) watchSupervisor(ctx context.Context, stop context.CancelFunc) {
+	started := time.Now()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		seen := started
+		if st, err := os.Stat(w.o.SupervisedFile); err == nil && st.ModTime().After(seen) {
+			seen = st.ModTime()
+		}
+		if gone := time.Since(seen); gone > w.o.OrphanTimeout {
+			w.log.Error("no supervisor has vouched for this worker; it stops rather than run on with a stale assignment",
+				"silent_for", gone.Round(time.Second), "orphan_timeout", w.o.OrphanTimeout, "file", w.o.SupervisedFile)
+			stop()
+			return
+		}
+	}
+}
+
 func (w *Worker) heartbeat(ctx context.Context) {
 	tick := time.NewTicker(HeartbeatInterval)
 	defer tick.Stop()

@@ -2,7 +2,9 @@ package worker
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -364,5 +366,58 @@ func TestSpoutsWaitForLatePeer(t *testing.T) {
 	wg.Wait()
 	if f.acked.Load() != n || f.fails.Load() != 0 {
 		t.Fatalf("acked %d of %d, failed %d", f.acked.Load(), n, f.fails.Load())
+	}
+}
+
+// TestOrphanStops: a worker whose supervised file is not touched within the orphan
+// timeout stops by itself, cleanly; one whose file keeps being touched runs on.
+func TestOrphanStops(t *testing.T) {
+	f := newFixture(t, 1)
+	for _, touched := range []bool{false, true} {
+		t.Run(fmt.Sprintf("touched=%v", touched), func(t *testing.T) {
+			l := listen(t)
+			a := Spread("pair", 1, topology.NewLayout(f.spec, f.spec.Config.AckerTasks()), []Endpoint{{ID: "w1", Address: l.Addr().String()}})
+			file := filepath.Join(t.TempDir(), "supervised")
+			w, err := New(Options{Spec: f.spec, Assignment: a, WorkerID: "w1", Listener: l, SupervisedFile: file, OrphanTimeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- w.Run(ctx) }()
+			stopTouching := make(chan struct{})
+			if touched {
+				go func() {
+					for {
+						select {
+						case <-stopTouching:
+							return
+						case <-time.After(200 * time.Millisecond):
+							now := time.Now()
+							if os.Chtimes(file, now, now) != nil {
+								_ = os.WriteFile(file, nil, 0o644)
+							}
+						}
+					}
+				}()
+			}
+			select {
+			case err := <-done:
+				if touched {
+					t.Fatalf("a supervised worker stopped: %v", err)
+				}
+				if err != nil {
+					t.Fatalf("the orphan stopped with %v, want a clean stop", err)
+				}
+			case <-time.After(4 * time.Second):
+				if !touched {
+					t.Fatal("the orphan did not stop within 4s of a 1s orphan timeout")
+				}
+				close(stopTouching)
+				cancel()
+				<-done
+			}
+		})
 	}
 }
