@@ -582,3 +582,42 @@ func TestStandbyCampaignsOnlyWithEveryArtifact(t *testing.T) {
 		t.Error("the standby leads while the leader lives")
 	}
 }
+
+// crash stops a nimbus as a killed process would: no resignation, no revoked lease; its
+// election key and registration expire with their TTL.
+func crash(s *Server) {
+	s.grpc.Stop()
+	_ = s.store.Client().Close()
+	s.cancel()
+	s.wg.Wait()
+}
+
+func TestStandbyTakesOverFromACrashedLeader(t *testing.T) {
+	root := testRoot(t)
+	cfg1, cfg2 := fast(t, root), fast(t, root)
+	cfg1.ID, cfg2.ID = "n1", "n2"
+	n1 := startNimbus(t, cfg1)
+	waitLeader(t, n1)
+	n2 := startNimbus(t, cfg2)
+	ctx := ctxT(t, 30*time.Second)
+	data := artifact(5*ChunkSize + 17)
+	if _, err := submit(ctx, dial(t, n1.Addr()), header(t, wordcount("crash"), data, nil), data); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "n2 holds the artifact", func() bool {
+		_, ok := n2.Blobs().Has(Digest(data))
+		return ok
+	})
+	start := time.Now()
+	crash(n1)
+	waitLeader(t, n2)
+	took := time.Since(start)
+	t.Logf("n2 leads %s after n1 crashed (leader TTL %s)", took.Round(time.Millisecond), cfg1.LeaderTTL)
+	if took > 3*cfg1.LeaderTTL+2*time.Second {
+		t.Errorf("the takeover took %s", took)
+	}
+	lr, err := dial(t, n2.Addr()).Leader(ctx, &sparsev1.LeaderRequest{})
+	if err != nil || lr.GetLeaderId() != "n2" || !lr.GetIsLeader() {
+		t.Errorf("Leader = %v, %v", lr, err)
+	}
+}
