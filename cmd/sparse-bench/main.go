@@ -84,7 +84,7 @@ func main() {
 		return
 	}
 	var lines []string
-	for _, s := range perf.Shapes() {
+	for _, s := range append(perf.Shapes(), perf.MultilangShapes(os.Stderr)...) {
 		if !re.MatchString(s.Name) {
 			continue
 		}

@@ -36,6 +36,7 @@ func rootCmd() *cobra.Command {
 		supervisorsCmd(),
 		leaderCmd(),
 		devCmd(),
+		quickstartCmd(),
 	)
 	return root
 }

@@ -17,14 +17,22 @@ import (
 
 func runCmd() *cobra.Command {
 	var f app.RunFlags
+	var resources string
 	cmd := &cobra.Command{
-		Use:   "run <go-package-or-topology-binary>",
+		Use:   "run <go-package-or-topology-binary-or-spec>",
 		Short: "Run a topology in local mode: every component in one process",
 		Long: `Run a topology in local mode. The argument is a Go main package (for example
-./examples/wordcount), which is built first, or an already built topology binary.
+./examples/wordcount), which is built first, an already built topology binary, or a
+spec: a topology.yaml (or a folder holding one) whose scripts are in --resources.
 Component logs go to stderr; a summary line per component goes to stdout.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkResources(args[0], resources); err != nil {
+				return err
+			}
+			if isSpec(args[0]) {
+				return runSpec(cmd, args[0], resources, f)
+			}
 			bin, cleanup, err := topologyBinary(args[0])
 			if err != nil {
 				return err
@@ -34,6 +42,7 @@ Component logs go to stderr; a summary line per component goes to stdout.`,
 		},
 	}
 	f.Register(cmd)
+	registerResources(cmd, &resources)
 	return cmd
 }
 

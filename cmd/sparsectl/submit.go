@@ -19,16 +19,22 @@ func submitCmd() *cobra.Command {
 		waitActive  bool
 		waitTimeout time.Duration
 		asJSON      bool
+		resources   string
 	)
 	cmd := &cobra.Command{
-		Use:   "submit <topology-binary>",
-		Short: "Upload a topology binary to the cluster and start it",
+		Use:   "submit <topology-binary-or-spec>",
+		Short: "Upload a topology binary or spec to the cluster and start it",
 		Long: `Submit a topology to the cluster. sparsectl runs "<binary> describe" to read the
 topology, checks it with the overrides, and uploads the binary to the leading nimbus,
 which stores it and schedules the topology's workers on the supervisors. The binary
-must be built for the cluster's OS and architecture. Prints the topology id.`,
+must be built for the cluster's OS and architecture. Prints the topology id.
+
+A spec (a topology.yaml, or a folder holding one) is checked the same way and uploaded
+as a bundle: the spec and every file of its resources folder (--resources, default the
+spec's folder) in one archive, which supervisors run with the generic worker.`,
 		Example: `  sparsectl submit ./wordcount --workers 2 -o topology.max.spout.pending=1000
-  sparsectl submit ./wordcount --name wc-test --env prod --wait-active`,
+  sparsectl submit ./wordcount --name wc-test --env prod --wait-active
+  sparsectl submit examples/wordcount-yaml/topology.yaml --workers 2`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			overrides, err := ctl.ParseOverrides(options)
@@ -43,10 +49,11 @@ must be built for the cluster's OS and architecture. Prints the topology id.`,
 				return err
 			}
 			defer c.Close()
-			sub, err := ctl.PrepareSubmit(cmd.Context(), ctl.SubmitOptions{Binary: args[0], Name: name, Workers: workers, Overrides: overrides})
+			sub, cleanup, err := prepareSubmit(cmd.Context(), args[0], resources, ctl.SubmitOptions{Binary: args[0], Name: name, Workers: workers, Overrides: overrides})
 			if err != nil {
 				return err
 			}
+			defer cleanup()
 			// Allow a second per MiB for the upload on top of --timeout.
 			ctx, cancel := conn.Context(cmd.Context(), time.Duration(sub.Header.GetArtifactSize()/ctl.ChunkSize)*time.Second)
 			defer cancel()
@@ -87,5 +94,6 @@ must be built for the cluster's OS and architecture. Prints the topology id.`,
 	f.DurationVar(&waitTimeout, "wait-timeout", 2*time.Minute, "how long --wait-active waits")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	conn.Register(f)
+	registerResources(cmd, &resources)
 	return cmd
 }

@@ -83,6 +83,7 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 	f.IntVar(&slotCount, "slot-count", 0, "number of worker slots, on consecutive ports from --slot-base (default 4 when --slots is not given)")
 	f.IntVar(&slotBase, "slot-base", 6700, "first slot port for --slot-count")
 	f.StringVar(&c.DataDir, "data-dir", "", "directory for artifacts and worker files (required)")
+	f.StringVar(&c.GenericWorker, "generic-worker", "", "the program that runs spec bundles (default: sparse-worker beside supervisord, else on PATH)")
 	f.StringVar(&endpoints, "etcd-endpoints", "127.0.0.1:2379", "etcd client endpoints, comma separated")
 	f.StringVar(&c.EtcdRoot, "etcd-root", cluster.DefaultRoot, "key prefix of the cluster's state in etcd")
 	f.DurationVar(&c.WorkerTimeout, "worker-timeout", supervisor.DefaultWorkerTimeout, "restart a worker whose heartbeat file is older than this")

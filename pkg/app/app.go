@@ -32,6 +32,20 @@ func Main(b *topology.Builder) {
 
 // Command returns the binary's root command, for tests and for embedding.
 func Command(b *topology.Builder) *cobra.Command {
+	return CommandFunc(func() (*topology.Builder, error) { return b, nil })
+}
+
+// CommandFunc is Command for a topology that is made only when a subcommand runs, by a
+// function that may fail: the generic worker reads its topology from a spec file that a
+// flag names.
+func CommandFunc(build func() (*topology.Builder, error)) *cobra.Command {
+	b := specFunc(func() (*topology.Spec, error) {
+		tb, err := build()
+		if err != nil {
+			return nil, err
+		}
+		return tb.Build()
+	})
 	root := &cobra.Command{
 		Use:           os.Args[0],
 		Short:         "A sparse topology: run it locally, describe it, or run one of its workers",
@@ -41,6 +55,9 @@ func Command(b *topology.Builder) *cobra.Command {
 	root.AddCommand(runCommand(b), describeCommand(b), workerCommand(b), assignCommand(b))
 	return root
 }
+
+// specFunc builds the topology's spec when a subcommand runs.
+type specFunc func() (*topology.Spec, error)
 
 // RunFlags are the flags of local mode, shared with sparsectl run.
 type RunFlags struct {
@@ -71,14 +88,14 @@ func (f *RunFlags) Overrides() (topology.Config, error) {
 	return conf, nil
 }
 
-func runCommand(b *topology.Builder) *cobra.Command {
+func runCommand(b specFunc) *cobra.Command {
 	var f RunFlags
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the whole topology in this process (local mode)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			spec, err := b.Build()
+			spec, err := b()
 			if err != nil {
 				return err
 			}
@@ -109,13 +126,13 @@ func RunLocal(ctx context.Context, spec *topology.Spec, f RunFlags, out, logOut 
 	return err
 }
 
-func describeCommand(b *topology.Builder) *cobra.Command {
+func describeCommand(b specFunc) *cobra.Command {
 	return &cobra.Command{
 		Use:   "describe",
 		Short: "Print the topology's components, streams and groupings as JSON",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			spec, err := b.Build()
+			spec, err := b()
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add("wc-1", seed(sampleTopology("wc-1")))
 	f.Add("s1", seed(&SupervisorRecord{ID: "s1", Host: "h", Slots: []int{6700}}))
 	f.Add("wc-1", seed(&AssignmentRecord{TopologyID: "wc-1", Version: 2, Workers: []AssignedWorker{{ID: "w", Address: "a:1", Tasks: []int32{1}, Supervisor: "s", Port: 1}}}))
+	f.Add("wc-1", seed(&AssignmentRecord{TopologyID: "wc-1", Version: 2, RequestedWorkers: 2, Generation: 1, Parallelism: map[string]int{"c": 2}}))
 	f.Add("t/w", seed(&WorkerHeartbeat{TopologyID: "t", WorkerID: "w", Port: 1, PID: 2, Time: time.Unix(0, 0).UTC()}))
 	f.Add("n1", seed(&NimbusRecord{ID: "n1", Address: "a:1"}))
 	f.Add(digestA+"/n1", seed(&ArtifactHolder{Digest: digestA, NimbusID: "n1", Size: 1}))

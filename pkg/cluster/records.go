@@ -51,6 +51,10 @@ type TopologyRecord struct {
 	Workers int `json:"workers,omitempty"`
 	// ExecutorOverrides maps component id to a parallelism set by rebalance.
 	ExecutorOverrides map[string]int `json:"executor_overrides,omitempty"`
+	// Generation counts the rebalances of the topology (scheduler.Topology.Generation).
+	// Rebalance bumps it with the new Workers and ExecutorOverrides, so that the leader
+	// that schedules next, this one or a new one, re-places the topology once for it.
+	Generation int64 `json:"generation,omitempty"`
 	// KillWaitSecs is how long a killed topology's spouts stay deactivated before its
 	// workers are stopped.
 	KillWaitSecs int `json:"kill_wait_secs,omitempty"`
@@ -102,6 +106,9 @@ func (r *TopologyRecord) Validate() error {
 	}
 	if r.Workers < 0 {
 		errs = append(errs, fmt.Errorf("workers %d is negative", r.Workers))
+	}
+	if r.Generation < 0 {
+		errs = append(errs, fmt.Errorf("generation %d is negative", r.Generation))
 	}
 	if r.KillWaitSecs < 0 {
 		errs = append(errs, fmt.Errorf("kill wait %ds is negative", r.KillWaitSecs))
@@ -156,13 +163,24 @@ func (r *SupervisorRecord) Validate() error {
 // AssignmentRecord is where a topology runs, under <root>/assignments/<topology-id>.
 // Its JSON is a superset of worker.Assignment's: the same bytes can be handed to a worker
 // as its assignment file. Version changes whenever placement changes; PutAssignment
-// only moves it forward.
+// never moves it back.
+//
+// RequestedWorkers, Generation and Parallelism say what the placement was made for.
+// Records written before they existed lack them (RequestedWorkers is 0; see
+// KeepsRequest): readers then take them from the topology record.
 type AssignmentRecord struct {
 	TopologyID string           `json:"topology_id"`
 	Version    int64            `json:"version"`
 	Workers    []AssignedWorker `json:"workers"`
+	// RequestedWorkers is the number of workers the placement was made for (the
+	// topology's Workers, at least 1); fewer are placed when slots are short.
+	RequestedWorkers int `json:"requested_workers,omitempty"`
+	// Generation is the topology's rebalance generation the placement was made for.
+	Generation int64 `json:"generation,omitempty"`
 	// Parallelism overrides the number of executors of some components (component id ->
-	// executors), as a rebalance sets them; see worker.Assignment.
+	// executors), as a rebalance sets them; see worker.Assignment. It is the topology's
+	// ExecutorOverrides the placement was made for, so that a worker of this version
+	// derives the executors that were placed even while the topology record has moved on.
 	Parallelism map[string]int `json:"parallelism,omitempty"`
 	// UpdatedAt is when the scheduler wrote this version.
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
@@ -187,6 +205,12 @@ func (r *AssignmentRecord) Validate() error {
 	}
 	if r.Version < 1 {
 		errs = append(errs, fmt.Errorf("version %d is not positive", r.Version))
+	}
+	if r.RequestedWorkers < 0 {
+		errs = append(errs, fmt.Errorf("requested workers %d is negative", r.RequestedWorkers))
+	}
+	if r.Generation < 0 {
+		errs = append(errs, fmt.Errorf("generation %d is negative", r.Generation))
 	}
 	for c, n := range r.Parallelism {
 		if n < 1 {
@@ -215,6 +239,12 @@ func (r *AssignmentRecord) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// KeepsRequest reports whether the record says what its placement was made for
+// (RequestedWorkers, Generation and Parallelism). A record written before those fields
+// existed does not: its RequestedWorkers is 0, and its readers take the three from the
+// topology record instead.
+func (r *AssignmentRecord) KeepsRequest() bool { return r.RequestedWorkers > 0 }
 
 // Worker returns an assigned worker by id.
 func (r *AssignmentRecord) Worker(id string) (*AssignedWorker, bool) {

@@ -356,15 +356,17 @@ func (s *Store) ListAssignments(ctx context.Context) ([]*AssignmentRecord, error
 
 // PutAssignment writes r if the stored assignment still has version prevVersion (0: if
 // there is none), so that two schedulers never overwrite each other's work. r.Version
-// must be greater than prevVersion. A lost race is an error wrapping ErrConflict: re-read
-// the assignment and schedule again.
+// must be greater than prevVersion for a new placement; the same version rewrites the
+// record of an unchanged placement (what it was made for: requested workers,
+// generation), which does not move workers. A lost race is an error wrapping
+// ErrConflict: re-read the assignment and schedule again.
 func (s *Store) PutAssignment(ctx context.Context, r *AssignmentRecord, prevVersion int64) error {
 	key, val, err := encode(s.keys, assignmentKind, r)
 	if err != nil {
 		return err
 	}
-	if r.Version <= prevVersion {
-		return fmt.Errorf("assignment of topology %s: the new version %d must be greater than the previous %d", r.TopologyID, r.Version, prevVersion)
+	if r.Version < prevVersion {
+		return fmt.Errorf("assignment of topology %s: the new version %d is below the previous %d", r.TopologyID, r.Version, prevVersion)
 	}
 	cur, rev, err := get(ctx, s, assignmentKind, key)
 	switch {

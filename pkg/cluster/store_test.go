@@ -33,6 +33,7 @@ func sampleTopology(id string) *TopologyRecord {
 		SubmittedAt:       time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC),
 		Workers:           2,
 		ExecutorOverrides: map[string]int{"count": 5},
+		Generation:        3,
 		KillWaitSecs:      30,
 	}
 }
@@ -95,7 +96,7 @@ func TestRecordRoundTrips(t *testing.T) {
 	a := &AssignmentRecord{TopologyID: "wc-1", Version: 1, UpdatedAt: time.Now().UTC(), Workers: []AssignedWorker{
 		{ID: "w0", Address: "127.0.0.1:6700", Tasks: []int32{1, 2, 3}, Supervisor: "s1", Port: 6700},
 		{ID: "w1", Address: "127.0.0.1:6701", Tasks: []int32{4, 5}, Supervisor: "s1", Port: 6701},
-	}}
+	}, RequestedWorkers: 3, Generation: 2, Parallelism: map[string]int{"count": 2}}
 	if err := s.PutAssignment(ctx, a, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +105,9 @@ func TestRecordRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameJSON(t, "assignment", ga, a)
+	if !ga.KeepsRequest() || ga.RequestedWorkers != 3 || ga.Generation != 2 || ga.Parallelism["count"] != 2 {
+		t.Errorf("what the placement was made for is lost: %+v", ga)
+	}
 	if ws := ga.OnSupervisor("s1"); len(ws) != 2 {
 		t.Errorf("on s1: %v", ws)
 	}
@@ -238,6 +242,17 @@ func TestRefusesInvalidRecords(t *testing.T) {
 	if err := s.PutAssignment(ctx, &AssignmentRecord{TopologyID: "t", Version: 1, Workers: []AssignedWorker{{ID: "w"}, {ID: "w"}}}, 0); err == nil {
 		t.Fatal("an assignment with a duplicate worker was accepted")
 	}
+	err = s.PutAssignment(ctx, &AssignmentRecord{TopologyID: "t", Version: 1, RequestedWorkers: -1, Generation: -2, Parallelism: map[string]int{"c": 0}}, 0)
+	for _, want := range []string{"requested workers -1", "generation -2", `parallelism of "c" is 0`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("put of an assignment with negative request fields: %v; want it to say %q", err, want)
+		}
+	}
+	bad = sampleTopology("wc")
+	bad.Generation = -1
+	if err := s.PutTopology(ctx, bad); err == nil || !strings.Contains(err.Error(), "generation -1 is negative") {
+		t.Errorf("put of a topology with a negative generation: %v", err)
+	}
 }
 
 func TestGarbageUnderAKeyIsAnErrorNamingIt(t *testing.T) {
@@ -302,8 +317,20 @@ func TestPutAssignmentCompareAndSwap(t *testing.T) {
 	if err := s.PutAssignment(ctx, a(3), 1); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "expected version 1 but found 2") {
 		t.Fatalf("a stale update: %v", err)
 	}
-	if err := s.PutAssignment(ctx, a(2), 2); err == nil || errors.Is(err, ErrConflict) {
-		t.Fatalf("a version that does not move forward: %v", err)
+	if err := s.PutAssignment(ctx, a(1), 2); err == nil || errors.Is(err, ErrConflict) {
+		t.Fatalf("a version that moves back: %v", err)
+	}
+	// The same version rewrites what an unchanged placement was made for.
+	same := a(2)
+	same.RequestedWorkers, same.Generation = 2, 1
+	if err := s.PutAssignment(ctx, same, 1); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a same-version rewrite over a stale version: %v", err)
+	}
+	if err := s.PutAssignment(ctx, same, 2); err != nil {
+		t.Fatalf("a same-version rewrite: %v", err)
+	}
+	if got, err := s.GetAssignment(ctx, "wc"); err != nil || got.Version != 2 || got.Generation != 1 || got.RequestedWorkers != 2 {
+		t.Fatalf("after the same-version rewrite: %+v, %v", got, err)
 	}
 
 	// Racing schedulers: exactly one of them wins.

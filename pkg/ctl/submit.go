@@ -128,6 +128,18 @@ func PrepareSubmit(ctx context.Context, o SubmitOptions) (*Submission, error) {
 	if err != nil {
 		return nil, err
 	}
+	abs, err := checkBinary(o.Binary)
+	if err != nil {
+		return nil, err
+	}
+	return PrepareArtifact(spec, abs, sparsev1.ArtifactKind_ARTIFACT_KIND_GO_BINARY, o)
+}
+
+// PrepareArtifact is PrepareSubmit for a topology whose spec is known already: it
+// applies the name and overrides of o to spec, checks the result as nimbus will, and
+// hashes the artifact, a file of the given kind (sparsectl submits the bundle of a spec
+// file this way). o.Binary names what was submitted in messages.
+func PrepareArtifact(spec *topology.Spec, artifact string, kind sparsev1.ArtifactKind, o SubmitOptions) (*Submission, error) {
 	overrides := o.Overrides.Clone()
 	if o.Workers < 0 {
 		return nil, fmt.Errorf("--workers %d: give a number of workers of at least 1", o.Workers)
@@ -156,7 +168,7 @@ func PrepareSubmit(ctx context.Context, o SubmitOptions) (*Submission, error) {
 	if len(conf) == 0 {
 		conf = nil
 	}
-	abs, err := checkBinary(o.Binary)
+	abs, err := filepath.Abs(artifact)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +182,7 @@ func PrepareSubmit(ctx context.Context, o SubmitOptions) (*Submission, error) {
 		Config:         conf,
 		ArtifactSha256: sum,
 		ArtifactSize:   size,
-		Kind:           sparsev1.ArtifactKind_ARTIFACT_KIND_GO_BINARY,
+		Kind:           kind,
 	}}, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/pkg/cluster"
 	"github.com/sparsestream/sparse/pkg/scheduler"
+	"github.com/sparsestream/sparse/pkg/specpb"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -274,8 +275,6 @@ func (s *Server) rebalance(t *term, id string, req *sparsev1.RebalanceRequest, w
 			return status.Errorf(codes.Unavailable, "the rebalance of %s was interrupted because nimbus %s stopped leading; check the topology and rebalance again", id, s.id)
 		}
 	}
-	t.applyMu.Lock()
-	defer t.applyMu.Unlock()
 	r, err := t.store.UpdateTopology(ctx, id, func(r *cluster.TopologyRecord) error {
 		if r.Status == cluster.StatusKilled {
 			return status.Errorf(codes.FailedPrecondition, "topology %s was killed while it was being rebalanced", id)
@@ -296,6 +295,9 @@ func (s *Server) rebalance(t *term, id string, req *sparsev1.RebalanceRequest, w
 		if len(r.ExecutorOverrides) == 0 {
 			r.ExecutorOverrides = nil
 		}
+		// The generation is stored with the request, so that whichever leader schedules
+		// next places it once.
+		r.Generation++
 		if restore && r.Status == cluster.StatusInactive {
 			r.Status, r.StatusChangedAt = cluster.StatusActive, time.Now().UTC()
 		}
@@ -304,12 +306,8 @@ func (s *Server) rebalance(t *term, id string, req *sparsev1.RebalanceRequest, w
 	if err != nil {
 		return err
 	}
-	t.mu.Lock()
-	t.gen[id]++
-	gen := t.gen[id]
-	t.mu.Unlock()
 	trigger(s.kick)
-	s.log.Info("rebalanced topology", "topology", id, "workers", max(r.Workers, 1), "executor_overrides", r.ExecutorOverrides, "generation", gen)
+	s.log.Info("rebalanced topology", "topology", id, "workers", max(r.Workers, 1), "executor_overrides", r.ExecutorOverrides, "generation", r.Generation)
 	return nil
 }
 
@@ -385,7 +383,7 @@ func (s *Server) Describe(ctx context.Context, ref *sparsev1.TopologyRef) (*spar
 			d.Workers = append(d.Workers, wd)
 		}
 	}
-	if cfg, err := ConfigToProto(r.Config); err == nil {
+	if cfg, err := specpb.ConfigToProto(r.Config); err == nil {
 		d.Config = cfg
 	} else {
 		d.Errors = append(d.Errors, "the configuration cannot be shown: "+err.Error())
@@ -502,7 +500,7 @@ func (s *Server) view(ctx context.Context) (*clusterView, error) {
 		t.mu.Unlock()
 		return v, nil
 	}
-	c, infos := buildCluster(snap, nil, nil, nil)
+	c, infos := buildCluster(snap, nil)
 	v.infos = infos
 	if res, err := scheduler.Schedule(c); err == nil {
 		v.reasons = res.Reasons

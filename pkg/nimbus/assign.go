@@ -1,6 +1,7 @@
 package nimbus
 
 import (
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -15,10 +16,17 @@ import (
 // recordFromAssignment converts what the scheduler placed into what etcd stores:
 // worker id "<supervisor>:<port>", transport address host:port, the worker's tasks
 // (its executors flattened, sorted), its supervisor and port. The record's worker list
-// is exactly scheduler.Assignment.Worker()'s endpoints plus the slot.
-func recordFromAssignment(a scheduler.Assignment, now time.Time) *cluster.AssignmentRecord {
+// is exactly scheduler.Assignment.Worker()'s endpoints plus the slot. The record also
+// keeps what the placement was made for: the workers asked for, the rebalance
+// generation, and parallelism, the executor overrides (scheduler.Topology's) that formed
+// the executors placed, which the workers of this version apply.
+func recordFromAssignment(a scheduler.Assignment, parallelism map[string]int, now time.Time) *cluster.AssignmentRecord {
 	r := &cluster.AssignmentRecord{TopologyID: a.TopologyID, Version: a.Version, UpdatedAt: now.UTC(),
+		RequestedWorkers: a.RequestedWorkers, Generation: a.Generation,
 		Workers: make([]cluster.AssignedWorker, 0, len(a.Workers))}
+	if len(parallelism) > 0 {
+		r.Parallelism = maps.Clone(parallelism)
+	}
 	for _, w := range a.Workers {
 		r.Workers = append(r.Workers, cluster.AssignedWorker{
 			ID:         w.ID(),
@@ -33,17 +41,22 @@ func recordFromAssignment(a scheduler.Assignment, now time.Time) *cluster.Assign
 
 // assignmentFromRecord rebuilds the scheduler's view of a stored assignment. The record
 // keeps each worker's tasks, not how they form executors: the executors are those of
-// execs (the topology's effective executors, overrides applied) split by worker. An
+// execs (the executors it was placed with, see topoInfo.placedExecutors) split by worker. An
 // executor whose tasks are split between workers, a task the topology does not have, or
 // a task assigned twice each becomes an executor of its own, so that the scheduler sees
 // the placement does not fit and places the topology again. A nil execs (the topology is
 // unknown or malformed) makes every task an executor.
 //
-// The record does not keep the workers asked for and the rebalance generation the
-// placement was made for: the caller passes them (see term).
-func assignmentFromRecord(r *cluster.AssignmentRecord, execs map[string][][]int32, requested int, generation int64) scheduler.Assignment {
-	a := scheduler.Assignment{TopologyID: r.TopologyID, Version: r.Version, RequestedWorkers: requested, Generation: generation,
+// The workers asked for and the rebalance generation come from the record. A record
+// written before it kept them (see cluster.AssignmentRecord.KeepsRequest) is taken as
+// made for requested, the topology's workers now, and generation 0, the generation of
+// every topology before generations were stored.
+func assignmentFromRecord(r *cluster.AssignmentRecord, execs map[string][][]int32, requested int) scheduler.Assignment {
+	a := scheduler.Assignment{TopologyID: r.TopologyID, Version: r.Version, RequestedWorkers: r.RequestedWorkers, Generation: r.Generation,
 		Workers: make([]scheduler.WorkerSlot, len(r.Workers))}
+	if !r.KeepsRequest() {
+		a.RequestedWorkers = requested
+	}
 	owner := map[int32]int{}
 	var odd [][2]int32 // (worker index, task) that fit no executor
 	for i, w := range r.Workers {
@@ -155,6 +168,27 @@ func inspect(r *cluster.TopologyRecord) *topoInfo {
 	}
 	ti.execs = execs
 	return ti
+}
+
+// placedExecutors returns the executors an assignment record was placed with: the
+// topology's executors regrouped by the record's parallelism, or, for a record from before
+// records kept it, by the topology's executor overrides now. It is nil when they cannot be
+// derived (then every task counts as an executor of its own, and the topology is placed
+// again). Reading the record with the executors of a newer rebalance instead would find
+// the workers' tasks unchanged and keep a version whose workers run the old executors.
+func (ti *topoInfo) placedExecutors(a *cluster.AssignmentRecord) map[string][][]int32 {
+	if !a.KeepsRequest() || maps.Equal(a.Parallelism, ti.rec.ExecutorOverrides) {
+		return ti.execs
+	}
+	if ti.layout == nil {
+		return nil
+	}
+	st := scheduler.Topology{ID: ti.rec.ID, Executors: ti.layout.Executors, ExecutorOverrides: a.Parallelism}
+	execs, err := st.EffectiveExecutors()
+	if err != nil {
+		return nil
+	}
+	return execs
 }
 
 // numExecutors counts the effective executors.

@@ -18,9 +18,13 @@
 // the assignments that changed with compare-and-swap. It runs on every change of
 // supervisors, topologies and heartbeats, and every ScheduleEvery.
 //
-// State kept only in the leader's memory, and rebuilt (or lost, harmlessly) when
-// another nimbus takes over: the scheduling reasons (a standby derives them by running
-// the scheduler on its own snapshot), the rebalance generation, when each assignment
-// version was first seen (the start of its workers' grace period), when each worker last
-// heartbeat, and the slots kept out of use after a worker failed in them.
+// What a placement depends on is in etcd: Rebalance bumps the topology record's
+// generation with its new request, and each assignment record keeps the workers asked
+// for, the generation and the executor overrides (as the workers' parallelism) it was
+// placed for, so that a new leader places a pending rebalance once and leaves a placed
+// one alone. State kept only in the leader's memory, and rebuilt (or lost, harmlessly)
+// when another nimbus takes over: the scheduling reasons (a standby derives them by
+// running the scheduler on its own snapshot), when each assignment version was first
+// seen (the start of its workers' grace period), when each worker last heartbeat, and
+// the slots kept out of use after a worker failed in them.
 package nimbus

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +24,7 @@ import (
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/pkg/cluster"
 	"github.com/sparsestream/sparse/pkg/grouping"
+	"github.com/sparsestream/sparse/pkg/specpb"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/worker"
 )
@@ -167,11 +170,11 @@ func artifact(n int) []byte {
 // header describes spec and data, with config overrides.
 func header(t testing.TB, spec *topology.Spec, data []byte, overrides topology.Config) *sparsev1.SubmitHeader {
 	t.Helper()
-	p, err := SpecToProto(spec)
+	p, err := specpb.SpecToProto(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := ConfigToProto(overrides)
+	o, err := specpb.ConfigToProto(overrides)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,8 +254,10 @@ func countKeys(t testing.TB, st *cluster.Store, prefix string) int64 {
 	return resp.Count
 }
 
-// workerAssignment reads an assignment record as a worker would, and checks it against
-// the topology's layout (with the rebalance's executor overrides applied).
+// checkAssignment reads an assignment record as a worker would, and checks it against
+// the topology's layout with the record's parallelism applied, which must be the
+// topology's executor overrides (the caller waits for the assignment of the current
+// request).
 func checkAssignment(t testing.TB, st *cluster.Store, topologyID string) *cluster.AssignmentRecord {
 	t.Helper()
 	ctx := ctxT(t, 5*time.Second)
@@ -272,7 +277,9 @@ func checkAssignment(t testing.TB, st *cluster.Store, topologyID string) *cluste
 	if err := json.Unmarshal(b, &wa); err != nil {
 		t.Fatal(err)
 	}
-	wa.Parallelism = topo.ExecutorOverrides
+	if !reflect.DeepEqual(wa.Parallelism, topo.ExecutorOverrides) || !maps.Equal(rec.Parallelism, topo.ExecutorOverrides) {
+		t.Errorf("the assignment's parallelism is %v, the topology's executor overrides %v", wa.Parallelism, topo.ExecutorOverrides)
+	}
 	spec, err := worker.ApplyParallelism(topo.Spec, wa.Parallelism)
 	if err != nil {
 		t.Fatal(err)

@@ -22,23 +22,16 @@ type term struct {
 	ctx   context.Context
 	since time.Time
 
-	// applyMu orders rebalances against scheduling rounds: a round reads the topology
-	// records and the generations under it, a rebalance updates both under it, so that a
-	// round never sees a rebalanced record with the generation from before.
-	applyMu sync.Mutex
-
-	// mu guards reasons, gen and rebalancing, which the API reads and changes; it is never
-	// held across etcd calls. The other fields belong to the scheduling loop alone.
+	// mu guards reasons and rebalancing, which the API reads and changes; it is never
+	// held across etcd calls. The other fields belong to the scheduling loop alone. (The
+	// rebalance generations are in the records: a rebalance writes the topology's, the
+	// scheduler the one each assignment was made for.)
 	mu sync.Mutex
 	// reasons says why topologies are not fully scheduled (last round).
 	reasons map[string]string
-	// gen is each topology's rebalance generation.
-	gen map[string]int64
 	// rebalancing marks topologies whose rebalance waits before moving.
 	rebalancing map[string]bool
 
-	// placedGen is the generation each topology's current assignment was made for.
-	placedGen map[string]int64
 	// lastVersion is the last assignment version written per topology, so that a
 	// topology assigned again after losing its assignment never reuses a version.
 	lastVersion map[string]int64
@@ -64,7 +57,7 @@ type slotKey struct {
 func newTerm(ctx context.Context, l *cluster.Leadership, store *cluster.Store) *term {
 	return &term{
 		l: l, store: store, ctx: ctx, since: time.Now(),
-		reasons: map[string]string{}, gen: map[string]int64{}, placedGen: map[string]int64{},
+		reasons:     map[string]string{},
 		lastVersion: map[string]int64{}, seen: map[string]versionSeen{}, lastBeat: map[string]time.Time{},
 		badSlots: map[slotKey]time.Time{}, rebalancing: map[string]bool{},
 	}

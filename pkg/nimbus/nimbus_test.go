@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -256,10 +257,14 @@ func TestScheduleRebalanceKill(t *testing.T) {
 		rec, err = st.GetAssignment(ctx, id)
 		return err == nil && rec.Version > v1 && len(rec.Workers) == 3
 	})
-	checkAssignment(t, st, id)
+	rec = checkAssignment(t, st, id)
 	topo, _ := st.GetTopology(ctx, id)
-	if topo.Workers != 3 || topo.ExecutorOverrides["count"] != 4 {
-		t.Errorf("after rebalance, the record says workers %d, overrides %v", topo.Workers, topo.ExecutorOverrides)
+	if topo.Workers != 3 || topo.ExecutorOverrides["count"] != 4 || topo.Generation != 1 {
+		t.Errorf("after rebalance, the record says workers %d, overrides %v, generation %d", topo.Workers, topo.ExecutorOverrides, topo.Generation)
+	}
+	if rec.RequestedWorkers != 3 || rec.Generation != 1 || len(rec.Parallelism) != 1 || rec.Parallelism["count"] != 4 {
+		t.Errorf("the rebalanced assignment keeps requested %d, generation %d, parallelism %v; want 3, 1, count=4",
+			rec.RequestedWorkers, rec.Generation, rec.Parallelism)
 	}
 	bad := []*sparsev1.RebalanceRequest{
 		{Name: "sched", Executors: map[string]int32{"count": 5}},
@@ -619,5 +624,115 @@ func TestStandbyTakesOverFromACrashedLeader(t *testing.T) {
 	lr, err := dial(t, n2.Addr()).Leader(ctx, &sparsev1.LeaderRequest{})
 	if err != nil || lr.GetLeaderId() != "n2" || !lr.GetIsLeader() {
 		t.Errorf("Leader = %v, %v", lr, err)
+	}
+}
+
+// TestRebalanceSurvivesALeaderChange: the rebalance generation lives in the records, so
+// a rebalance the old leader accepted but did not place is placed by the new leader,
+// once; and a new leader neither repeats nor undoes a placed rebalance, and continues
+// the generations.
+func TestRebalanceSurvivesALeaderChange(t *testing.T) {
+	root := testRoot(t)
+	cfg1, cfg2, cfg3 := fast(t, root), fast(t, root), fast(t, root)
+	cfg1.ID, cfg2.ID, cfg3.ID = "n1", "n2", "n3"
+	n1 := startNimbus(t, cfg1)
+	waitLeader(t, n1)
+	n2 := startNimbus(t, cfg2)
+	ctx := ctxT(t, 90*time.Second)
+	st, err := sharedEtcd(t).Connect(ctx, cluster.Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	supervisor(t, st, "sup-a", 6700, 6701)
+
+	data := artifact(1000)
+	id, err := submit(ctx, dial(t, n1.Addr()), header(t, wordcount("moves"), data, topology.Config{topology.ConfWorkers: int64(2)}), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec *cluster.AssignmentRecord
+	eventually(t, 10*time.Second, "an assignment", func() bool {
+		rec, err = st.GetAssignment(ctx, id)
+		return err == nil
+	})
+	if len(rec.Workers) != 2 || rec.Workers[0].Supervisor != "sup-a" || rec.Workers[1].Supervisor != "sup-a" ||
+		rec.RequestedWorkers != 2 || rec.Generation != 0 {
+		t.Fatalf("first assignment %+v", rec)
+	}
+	v1 := rec.Version
+	// A new supervisor does not move a healthy topology.
+	supervisor(t, st, "sup-b", 6700, 6701)
+	time.Sleep(3 * cfg1.ScheduleEvery)
+	if rec, err = st.GetAssignment(ctx, id); err != nil || rec.Version != v1 {
+		t.Fatalf("the assignment moved when a supervisor joined: %+v, %v", rec, err)
+	}
+	eventually(t, 10*time.Second, "n2 holds the artifact", func() bool {
+		_, ok := n2.Blobs().Has(Digest(data))
+		return ok
+	})
+
+	// The leader accepts a rebalance (its record update, as Rebalance writes it) and
+	// crashes before a scheduling round places it.
+	crash(n1)
+	topo, err := st.UpdateTopology(ctx, id, func(r *cluster.TopologyRecord) error { r.Generation++; return nil })
+	if err != nil || topo.Generation != 1 {
+		t.Fatalf("the rebalance's record: %+v, %v", topo, err)
+	}
+	waitLeader(t, n2)
+	eventually(t, 10*time.Second, "the new leader places the pending rebalance", func() bool {
+		rec, err = st.GetAssignment(ctx, id)
+		return err == nil && rec.Version > v1
+	})
+	if rec.Generation != 1 || rec.RequestedWorkers != 2 || len(rec.Workers) != 2 || rec.Workers[0].Supervisor == rec.Workers[1].Supervisor {
+		t.Fatalf("the rebalance placed by the new leader: %+v; want generation 1 and the workers spread", rec)
+	}
+	v2 := rec.Version
+	time.Sleep(3 * cfg2.ScheduleEvery)
+	if rec, err = st.GetAssignment(ctx, id); err != nil || rec.Version != v2 {
+		t.Fatalf("the rebalance was placed more than once: %+v, %v", rec, err)
+	}
+
+	// A rebalance through the new leader, then another leader change.
+	c2 := dial(t, n2.Addr())
+	if _, err := c2.Rebalance(ctx, &sparsev1.RebalanceRequest{Name: "moves", Executors: map[string]int32{"count": 4}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the executors rebalanced", func() bool {
+		rec, err = st.GetAssignment(ctx, id)
+		return err == nil && rec.Version > v2
+	})
+	rec = checkAssignment(t, st, id)
+	if rec.Generation != 2 || rec.Parallelism["count"] != 4 {
+		t.Fatalf("the second rebalance: %+v; want generation 2 and parallelism count=4", rec)
+	}
+	v3, placed := rec.Version, rec.Workers
+	n3 := startNimbus(t, cfg3)
+	eventually(t, 10*time.Second, "n3 holds the artifact", func() bool {
+		_, ok := n3.Blobs().Has(Digest(data))
+		return ok
+	})
+	n2.Close()
+	waitLeader(t, n3)
+	time.Sleep(3 * cfg3.ScheduleEvery)
+	rec = checkAssignment(t, st, id)
+	if rec.Version != v3 || rec.Generation != 2 || !reflect.DeepEqual(rec.Workers, placed) {
+		t.Fatalf("after the leader change the assignment is %+v; want version %d as placed: %+v", rec, v3, placed)
+	}
+
+	// The new leader continues the generations. A rebalance that moves nothing only
+	// records its generation: the version, and so every worker, stays.
+	if _, err := dial(t, n3.Addr()).Rebalance(ctx, &sparsev1.RebalanceRequest{Name: "moves"}); err != nil {
+		t.Fatal(err)
+	}
+	if topo, err := st.GetTopology(ctx, id); err != nil || topo.Generation != 3 {
+		t.Fatalf("the generation after a rebalance by the third leader: %+v, %v; want 3", topo, err)
+	}
+	eventually(t, 10*time.Second, "the generation recorded", func() bool {
+		rec, err = st.GetAssignment(ctx, id)
+		return err == nil && rec.Generation == 3
+	})
+	if rec.Version != v3 || !reflect.DeepEqual(rec.Workers, placed) || rec.Parallelism["count"] != 4 {
+		t.Errorf("a rebalance that moves nothing changed the assignment: %+v", rec)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"sync"
 	"time"
@@ -63,11 +62,12 @@ func (s *Server) readSnapshot(ctx context.Context) (*snapshot, error) {
 	return snap, nil
 }
 
-// buildCluster turns a snapshot into the scheduler's input. gen and placedGen are the
-// leader's rebalance generations (nil for a dry run); unhealthy lists bad slots by
-// supervisor. Killed topologies still in their kill wait are scheduled as inactive: their
-// workers keep running until the wait is over.
-func buildCluster(snap *snapshot, gen, placedGen map[string]int64, unhealthy map[string][]int) (scheduler.Cluster, map[string]*topoInfo) {
+// buildCluster turns a snapshot into the scheduler's input; unhealthy lists bad slots by
+// supervisor. The rebalance generations come from the records (the topology's, and the
+// one its assignment was made for), so that every leader sees the same. Killed
+// topologies still in their kill wait are scheduled as inactive: their workers keep
+// running until the wait is over.
+func buildCluster(snap *snapshot, unhealthy map[string][]int) (scheduler.Cluster, map[string]*topoInfo) {
 	c := scheduler.Cluster{Assignments: map[string]scheduler.Assignment{}}
 	for _, sup := range snap.sups {
 		c.Supervisors = append(c.Supervisors, scheduler.Supervisor{
@@ -78,7 +78,7 @@ func buildCluster(snap *snapshot, gen, placedGen map[string]int64, unhealthy map
 	for _, r := range snap.topos {
 		ti := inspect(r)
 		infos[r.ID] = ti
-		st := scheduler.Topology{ID: r.ID, Status: scheduler.Active, Workers: ti.requested, ExecutorOverrides: r.ExecutorOverrides, Generation: gen[r.ID]}
+		st := scheduler.Topology{ID: r.ID, Status: scheduler.Active, Workers: ti.requested, ExecutorOverrides: r.ExecutorOverrides, Generation: r.Generation}
 		if r.Status != cluster.StatusActive {
 			st.Status = scheduler.Inactive
 		}
@@ -88,15 +88,12 @@ func buildCluster(snap *snapshot, gen, placedGen map[string]int64, unhealthy map
 		c.Topologies = append(c.Topologies, st)
 	}
 	for id, a := range snap.assigns {
-		requested, g := 1, gen[id]
+		requested := 1
 		var execs map[string][][]int32
 		if ti := infos[id]; ti != nil {
-			requested, execs = ti.requested, ti.execs
+			requested, execs = ti.requested, ti.placedExecutors(a)
 		}
-		if pg, ok := placedGen[id]; ok {
-			g = pg
-		}
-		c.Assignments[id] = assignmentFromRecord(a, execs, requested, g)
+		c.Assignments[id] = assignmentFromRecord(a, execs, requested)
 	}
 	return c, infos
 }
@@ -191,12 +188,7 @@ func (s *Server) round(t *term) time.Duration {
 	next := s.cfg.ScheduleEvery
 	ctx, cancel := context.WithTimeout(t.ctx, 30*time.Second)
 	defer cancel()
-	t.applyMu.Lock()
 	snap, err := s.readSnapshot(ctx)
-	t.mu.Lock()
-	gen := maps.Clone(t.gen)
-	t.mu.Unlock()
-	t.applyMu.Unlock()
 	if err != nil {
 		if t.ctx.Err() == nil {
 			s.log.Warn("scheduling: cannot read the cluster state; retrying", "error", err)
@@ -232,7 +224,7 @@ func (s *Server) round(t *term) time.Duration {
 
 	unhealthy, wake := t.health(s, snap, now)
 	next = min(next, wake)
-	c, infos := buildCluster(snap, gen, t.placedGen, unhealthy)
+	c, infos := buildCluster(snap, unhealthy)
 	res, err := scheduler.Schedule(c)
 	if err != nil {
 		s.log.Error("scheduling failed", "error", err)
@@ -243,17 +235,18 @@ func (s *Server) round(t *term) time.Duration {
 		cur := snap.assigns[id]
 		var prev int64
 		if cur != nil {
+			// The scheduler keeps the version of an unchanged placement made for another
+			// request (workers, generation): rewriting the record at that version keeps
+			// the request without moving any worker.
 			prev = cur.Version
-			if a.Version <= prev {
-				// The same placement, made for another request (workers, generation): the
-				// record does not keep those; only remember them.
-				t.placedGen[id] = a.Generation
-				continue
-			}
 		} else if a.Version <= t.lastVersion[id] {
 			a.Version = t.lastVersion[id] + 1
 		}
-		rec := recordFromAssignment(a, now)
+		var overrides map[string]int
+		if ti := infos[id]; ti != nil {
+			overrides = ti.rec.ExecutorOverrides
+		}
+		rec := recordFromAssignment(a, overrides, now)
 		if err := t.store.PutAssignment(ctx, rec, prev); err != nil {
 			switch {
 			case errors.Is(err, cluster.ErrNotLeader):
@@ -269,8 +262,12 @@ func (s *Server) round(t *term) time.Duration {
 			continue
 		}
 		s.metrics.AssignmentWrites.Inc()
+		if a.Version == prev {
+			s.log.Info("placement unchanged by the new request; recorded it", "topology", id, "version", a.Version,
+				"requested", a.RequestedWorkers, "generation", a.Generation)
+			continue
+		}
 		t.lastVersion[id] = a.Version
-		t.placedGen[id] = a.Generation
 		t.seen[id] = versionSeen{version: a.Version, at: now}
 		s.log.Info("assigned topology", "topology", id, "version", a.Version, "workers", len(a.Workers), "requested", a.RequestedWorkers,
 			"slots", slotList(a))
@@ -309,17 +306,7 @@ func (s *Server) round(t *term) time.Duration {
 		}
 	}
 	t.reasons = reasons
-	for id := range t.gen {
-		if infos[id] == nil {
-			delete(t.gen, id)
-		}
-	}
 	t.mu.Unlock()
-	for id := range t.placedGen {
-		if infos[id] == nil {
-			delete(t.placedGen, id)
-		}
-	}
 
 	slots, used, topologies := 0, 0, 0
 	for _, sup := range snap.sups {
@@ -356,10 +343,8 @@ func (s *Server) finishKill(ctx context.Context, t *term, id string) error {
 	}
 	s.metrics.AssignmentWrites.Inc()
 	t.mu.Lock()
-	delete(t.gen, id)
 	delete(t.reasons, id)
 	t.mu.Unlock()
-	delete(t.placedGen, id)
 	delete(t.lastVersion, id)
 	delete(t.seen, id)
 	s.log.Info("killed topology removed", "topology", id)

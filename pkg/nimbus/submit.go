@@ -15,6 +15,7 @@ import (
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/pkg/cluster"
+	"github.com/sparsestream/sparse/pkg/specpb"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -148,11 +149,11 @@ func (s *Server) checkHeader(h *sparsev1.SubmitHeader) (*submission, error) {
 	if sub.name == "" {
 		sub.name = h.GetSpec().GetName()
 	}
-	spec, err := SpecFromProto(h.GetSpec())
+	spec, err := specpb.SpecFromProto(h.GetSpec())
 	if err != nil {
 		add(err)
 	}
-	overrides, err := configFromProto(h.GetConfig())
+	overrides, err := specpb.ConfigFromProto(h.GetConfig())
 	if err != nil {
 		add(fmt.Errorf("config overrides: %w", err))
 	}

@@ -48,6 +48,8 @@ type ManagerConfig struct {
 	DataDir string
 	// Artifacts gives the path of a topology's executable by digest.
 	Artifacts Artifacts
+	// GenericWorker is the program that runs spec bundles (see GenericWorkerPath).
+	GenericWorker string
 	// WorkerTimeout: a worker whose heartbeat file is older is restarted (default 10s).
 	WorkerTimeout time.Duration
 	// StopGrace is how long a worker has to stop after SIGTERM before SIGKILL (default
@@ -602,7 +604,11 @@ func (m *Manager) start(ctx context.Context, w Want) (*proc, error) {
 			metricsAddr = net.JoinHostPort(host, strconv.Itoa(port))
 		}
 	}
-	return launch(exe, workerArgs(dir, w.WorkerID, metricsAddr, m.c.OrphanTimeout), dir, PidFile{Port: w.Port, Identity: w.Identity()})
+	exe, args, err := m.workerCommand(w, exe, workerArgs(dir, w.WorkerID, metricsAddr, m.c.OrphanTimeout))
+	if err != nil {
+		return nil, err
+	}
+	return launch(exe, args, dir, PidFile{Port: w.Port, Identity: w.Identity()})
 }
 
 // shutdown ends Run: starts in progress are cancelled; workers keep running unless

@@ -25,6 +25,9 @@ type Want struct {
 	// unknown).
 	Digest       string
 	ArtifactSize int64
+	// SpecBundle says the artifact is a spec bundle, run by the generic worker, rather
+	// than a topology binary.
+	SpecBundle bool
 	// Active says whether the topology's spouts should run (its status is active).
 	Active bool
 	// Assignment and Config are what the worker is started with: assignment.json and

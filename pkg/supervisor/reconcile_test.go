@@ -227,12 +227,29 @@ func TestDesired(t *testing.T) {
 	}
 
 	// The same t3 assignment without the override splits an executor: a problem, so the
-	// worker is not started to crash.
+	// worker is not started to crash. (t3's record is from before assignments kept their
+	// parallelism: the topology record's overrides apply.)
 	topos["t3"].ExecutorOverrides = nil
 	wants, _ = Desired("s1", []int{6701}, map[string]*cluster.AssignmentRecord{"t3": assigns["t3"]}, topos)
 	if len(wants) != 1 || !strings.Contains(wants[0].Problem, "form one executor but are split") {
 		t.Errorf("a stale topology record: want a problem, got %+v", wants)
 	}
+	// An assignment record that keeps its parallelism gives it to its workers, whatever the
+	// topology record says by now: a rebalance that is not placed yet does not change the
+	// version running.
+	placed := *assigns["t3"]
+	placed.RequestedWorkers, placed.Generation, placed.Parallelism = 2, 1, map[string]int{"bolt": 4}
+	wants, _ = Desired("s1", []int{6701}, map[string]*cluster.AssignmentRecord{"t3": &placed}, topos)
+	if len(wants) != 1 || wants[0].Problem != "" || !reflect.DeepEqual(wants[0].Assignment.Parallelism, map[string]int{"bolt": 4}) {
+		t.Errorf("a rebalance placed, the topology record moved on: want parallelism bolt=4 and no problem, got %+v", wants)
+	}
+	topos["t3"].ExecutorOverrides = map[string]int{"bolt": 3}
+	placed.Parallelism = nil // placed without overrides: the workers run the spec's parallelism, not bolt=3
+	wants, _ = Desired("s1", []int{6701}, map[string]*cluster.AssignmentRecord{"t3": &placed}, topos)
+	if len(wants) != 1 || wants[0].Assignment.Parallelism != nil {
+		t.Errorf("an assignment placed without overrides: want no parallelism, got %+v", wants)
+	}
+
 	// A killed topology's workers still run, inactive, until the assignment goes.
 	topos["t1"].Status = cluster.StatusKilled
 	wants, _ = Desired("s1", []int{6700}, map[string]*cluster.AssignmentRecord{"t1": assigns["t1"]}, topos)

@@ -12,6 +12,7 @@
 // On disk, under the data directory:
 //
 //	artifacts/<sha256>                     topology executables, verified, mode 0755
+//	bundles/<sha256>/                      spec bundles, unpacked once, run by sparse-worker
 //	workers/<topology-id>/<port>/          one directory per worker:
 //	    assignment.json                    worker.Assignment (with parallelism)
 //	    config.json                        the topology's config, a JSON object
@@ -60,6 +61,9 @@ type Config struct {
 	Slots []int
 	// DataDir holds the artifact cache and the workers' directories.
 	DataDir string
+	// GenericWorker is the program that runs spec bundles (default: sparse-worker
+	// beside this program, else on PATH; see GenericWorkerPath).
+	GenericWorker string
 
 	// EtcdEndpoints (default 127.0.0.1:2379) and EtcdRoot (default /sparse) say where
 	// the cluster's state is.
@@ -203,6 +207,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	mgr, err := NewManager(ManagerConfig{
 		SupervisorID: s.c.ID, DataDir: s.c.DataDir,
 		Artifacts:     artifacts,
+		GenericWorker: s.c.GenericWorker,
 		WorkerTimeout: s.c.WorkerTimeout, StopGrace: s.c.StopGrace,
 		BackoffMin: s.c.BackoffMin, BackoffMax: s.c.BackoffMax, HealthyAfter: s.c.HealthyAfter, Tick: s.c.Tick,
 		WorkerMetricsOffset: s.c.WorkerMetricsOffset, StopWorkersOnExit: s.c.StopWorkersOnExit, OrphanTimeout: s.c.OrphanTimeout,

@@ -26,6 +26,7 @@ import (
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/pkg/cluster"
 	"github.com/sparsestream/sparse/pkg/topology"
+	"github.com/sparsestream/sparse/pkg/worker"
 )
 
 // fixtureNimbus serves Leader and FetchArtifact from a byte slice: a stand-in for
@@ -236,7 +237,12 @@ func TestSupervisorWithEtcd(t *testing.T) {
 	}
 
 	// A new assignment version: a new worker process, whose heartbeat says version 2.
-	if err := store.PutAssignment(ctx, assignment(2), 1); err != nil {
+	// The version was placed for a rebalance of sink to one executor: the worker runs with
+	// the parallelism of its assignment record, not the topology record's overrides (none
+	// here, as when a later rebalance is not placed yet).
+	a2 := assignment(2)
+	a2.RequestedWorkers, a2.Generation, a2.Parallelism = 1, 1, map[string]int{"sink": 1}
+	if err := store.PutAssignment(ctx, a2, 1); err != nil {
 		t.Fatal(err)
 	}
 	old := hb.PID
@@ -244,6 +250,10 @@ func TestSupervisorWithEtcd(t *testing.T) {
 		hb, err = store.GetWorker(ctx, tid, wid)
 		return err == nil && hb.Version == 2 && hb.PID != old
 	})
+	if wa, err := worker.Load(filepath.Join(workerDir(dataDir, tid, port), assignmentFile)); err != nil ||
+		wa.Version != 2 || len(wa.Parallelism) != 1 || wa.Parallelism["sink"] != 1 {
+		t.Errorf("the worker of version 2 runs assignment %+v (%v), want parallelism sink=1", wa, err)
+	}
 	if pidAlive(old) {
 		t.Error("the worker of version 1 still runs")
 	}

@@ -56,6 +56,7 @@ func Desired(supervisorID string, slots []int, assignments map[string]*cluster.A
 				Version: a.Version, Digest: t.ArtifactDigest, ArtifactSize: t.ArtifactSize,
 				Active:     t.Status == cluster.StatusActive,
 				Assignment: wa, Config: t.Config.Clone(), Problem: problem,
+				SpecBundle: t.ArtifactKind == cluster.ArtifactSpecBundle,
 			}
 		}
 	}
@@ -66,14 +67,21 @@ func Desired(supervisorID string, slots []int, assignments map[string]*cluster.A
 }
 
 // workerAssignment is the assignment file of a topology's workers: the assignment
-// record's workers, with the executor overrides of a rebalance as parallelism.
+// record's workers, with the parallelism of that same record, the executor overrides
+// its placement was made for (a topology record that has moved on to a rebalance not
+// placed yet does not change what the workers of this version run). A record written
+// before assignments kept their parallelism takes the topology's executor overrides.
 func workerAssignment(a *cluster.AssignmentRecord, t *cluster.TopologyRecord) *worker.Assignment {
 	wa := &worker.Assignment{TopologyID: a.TopologyID, Version: a.Version, Workers: make([]worker.Endpoint, 0, len(a.Workers))}
 	for _, w := range a.Workers {
 		wa.Workers = append(wa.Workers, worker.Endpoint{ID: w.ID, Address: w.Address, Tasks: slices.Clone(w.Tasks)})
 	}
-	if len(t.ExecutorOverrides) > 0 {
-		wa.Parallelism = maps.Clone(t.ExecutorOverrides)
+	parallelism := a.Parallelism
+	if !a.KeepsRequest() {
+		parallelism = t.ExecutorOverrides
+	}
+	if len(parallelism) > 0 {
+		wa.Parallelism = maps.Clone(parallelism)
 	}
 	return wa
 }

@@ -194,6 +194,12 @@ func (t *Tuple) GoString() string {
 // so the emitter can be fixed.
 func Normalize(values []any) error {
 	for i, v := range values {
+		switch v.(type) {
+		case string, int64, float64, bool, []byte, nil:
+			// Already canonical: no write, so a spout may emit the same slice again
+			// while receivers read it.
+			continue
+		}
 		nv, err := normalize(v, 0)
 		if err != nil {
 			return fmt.Errorf("value %d: %w", i, err)

@@ -21,6 +21,7 @@ import (
 var bins struct {
 	dir                                        string
 	wordcount, sparsectl, nimbusd, supervisord string
+	sparseWorker                               string // beside supervisord, which finds it there
 }
 
 func TestMain(m *testing.M) {
@@ -44,6 +45,7 @@ func TestMain(m *testing.M) {
 		{&bins.sparsectl, "../../cmd/sparsectl"},
 		{&bins.nimbusd, "../../cmd/nimbusd"},
 		{&bins.supervisord, "../../cmd/supervisord"},
+		{&bins.sparseWorker, "../../cmd/sparse-worker"},
 	} {
 		*b.out = filepath.Join(dir, filepath.Base(b.pkg))
 		args := []string{"build", "-o", *b.out, b.pkg}

@@ -1,10 +1,14 @@
-package nimbus
+package specpb
 
 import (
 	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"google.golang.org/protobuf/proto"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/pkg/grouping"
@@ -140,12 +144,108 @@ func TestConfigToProtoNormalizesJSONNumbers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := configFromProto(m)
+	back, err := ConfigFromProto(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := topology.Config{"a": int64(3), "b": 2.5, "c": []any{int64(1), 1.5}, "d": map[string]any{"e": int64(4)}}
 	if !reflect.DeepEqual(back, want) {
 		t.Errorf("got %#v, want %#v", back, want)
+	}
+}
+
+// fullSpec builds a spec that uses every grouping and every kind of config value.
+func fullSpec(t *testing.T) *topology.Spec {
+	t.Helper()
+	b := topology.NewBuilder("everything")
+	b.Config(topology.ConfMaxSpoutPending, 2000).
+		Config(topology.ConfDebug, true).
+		Config("app.ratio", 0.25).
+		Config("app.name", "ünïcode").
+		Config("app.list", []any{int64(1), "two", 3.5, nil}).
+		Config("app.map", map[string]any{"k": int64(1), "nested": map[string]any{"x": false}})
+	b.Spout("src", func() topology.Spout { return nil }, 2).Tasks(4).
+		Output("id", "word").
+		OutputStream("side", "n").
+		DirectStream("direct", "v").
+		Config("spout.setting", int64(-7))
+	b.Bolt("shuffle", func() topology.Bolt { return nil }, 3).Shuffle("src").Output("word")
+	b.Bolt("fields", func() topology.Bolt { return nil }, 1).Fields("src", "word", "id")
+	b.Bolt("all", func() topology.Bolt { return nil }, 1).All("src").
+		InputStream("shuffle", "default", grouping.Spec{Type: grouping.Global})
+	b.Bolt("local", func() topology.Bolt { return nil }, 1).LocalOrShuffle("src").
+		InputStream("src", "side", grouping.Spec{Type: grouping.None})
+	b.Bolt("pk", func() topology.Bolt { return nil }, 2).Tasks(6).PartialKey("src", "word")
+	b.Bolt("direct", func() topology.Bolt { return nil }, 1).Direct("src", "direct")
+	b.Bolt("custom", func() topology.Bolt { return nil }, 1).
+		Custom("shuffle", "default", "my-grouping", func() grouping.Grouper { return nil }).
+		Config("bolt.bytes", []byte{0, 1, 2})
+	s, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// specOpts compares specs as data: no factories, and nil equals empty.
+var specOpts = cmp.Options{
+	cmpopts.IgnoreFields(topology.ComponentSpec{}, "Spout", "Bolt"),
+	cmpopts.IgnoreFields(grouping.Spec{}, "NewCustom"),
+	cmpopts.EquateEmpty(),
+}
+
+// TestSpecRoundTripThroughTheWire: a spec built with the builder survives the
+// conversion to protobuf, the wire and the conversion back, with integers int64.
+func TestSpecRoundTripThroughTheWire(t *testing.T) {
+	orig := fullSpec(t)
+	p, err := SpecToProto(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := proto.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back sparsev1.TopologySpec
+	if err := proto.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	got, err := SpecFromProto(&back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *orig
+	want.Config = orig.Config.Clone()
+	want.Config[topology.ConfMaxSpoutPending] = int64(2000) // int became int64
+	if d := cmp.Diff(&want, got, specOpts); d != "" {
+		t.Errorf("spec changed in the proto round trip (-want +got):\n%s", d)
+	}
+	if err := topology.ValidateShape(got); err != nil {
+		t.Errorf("the spec from protobuf does not validate: %v", err)
+	}
+	if g := p.GetComponents()[len(p.GetComponents())-1].GetInputs()[0].GetGrouping(); g.GetType() != "custom" || g.GetCustomName() != "my-grouping" {
+		t.Errorf("custom grouping = %v, want type custom named my-grouping", g)
+	}
+}
+
+// TestSpecToProtoErrors: values that protobuf cannot carry are named.
+func TestSpecToProtoErrors(t *testing.T) {
+	s := &topology.Spec{Name: "t", Config: topology.Config{"bad": struct{}{}}}
+	if _, err := SpecToProto(s); err == nil || !strings.Contains(err.Error(), `topology "t" config: map key "bad"`) {
+		t.Errorf("SpecToProto with a struct value = %v", err)
+	}
+	s = &topology.Spec{Name: "t", Components: []*topology.ComponentSpec{{ID: "c", Parallelism: 1 << 40, Tasks: 1}}}
+	if _, err := SpecToProto(s); err == nil || !strings.Contains(err.Error(), `component "c": parallelism 1099511627776 does not fit`) {
+		t.Errorf("SpecToProto with a huge parallelism = %v", err)
+	}
+	if _, err := SpecFromProto(nil); err == nil {
+		t.Error("SpecFromProto(nil) succeeded")
+	}
+	if _, err := SpecToProto(nil); err == nil {
+		t.Error("SpecToProto(nil) succeeded")
+	}
+	s = &topology.Spec{Name: "t", Components: []*topology.ComponentSpec{nil}}
+	if _, err := SpecToProto(s); err == nil || !strings.Contains(err.Error(), `component 0 is nil`) {
+		t.Errorf("SpecToProto with a nil component = %v", err)
 	}
 }

@@ -1,0 +1,50 @@
+package perf
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMultilangPassThrough runs the multi-lang shape's baseline and engine briefly: both
+// must move tuples, and the result must print as a BENCH line.
+func TestMultilangPassThrough(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Python subprocesses; skipped with -short")
+	}
+	var note strings.Builder
+	shapes := MultilangShapes(&note)
+	if len(shapes) == 0 {
+		t.Skip(note.String())
+	}
+	s := shapes[0]
+	base := s.Baseline(500 * time.Millisecond)
+	if !(base > 0) || math.IsInf(base, 0) {
+		t.Fatalf("baseline = %v tuples/s, want a positive rate", base)
+	}
+	run, err := measureEngine(s, 0, Options{Warmup: 500 * time.Millisecond, Duration: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.rate <= 0 {
+		t.Fatalf("engine acked %v spout tuples/s, want some", run.rate)
+	}
+	line := Result{Shape: s.Name, TPS: run.rate, Baseline: base, Allocs: run.allocs}.Line()
+	if !strings.HasPrefix(line, "BENCH shape=MultilangPassThrough tps=") || !strings.Contains(line, " ratio=") {
+		t.Errorf("line = %q", line)
+	}
+	t.Logf("baseline %.0f/s, engine %.0f/s: %s", base, run.rate, line)
+}
+
+// TestMultilangShapesSkipsWithoutPython: no python3, no shape, and a note saying why.
+func TestMultilangShapesSkipsWithoutPython(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	var note strings.Builder
+	if got := MultilangShapes(&note); len(got) != 0 {
+		t.Errorf("MultilangShapes without python3 = %d shapes", len(got))
+	}
+	if !strings.Contains(note.String(), "MultilangPassThrough: skipped: python3 is not on PATH") {
+		t.Errorf("note = %q", note.String())
+	}
+}
