@@ -26,6 +26,7 @@ import (
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/pkg/ctl"
+	"github.com/sparsestream/sparse/pkg/specpb"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/wire"
 )
@@ -370,7 +371,7 @@ func TestSubmit(t *testing.T) {
 	if !reflect.DeepEqual(conf, wantConf) {
 		t.Errorf("header config = %v, want %v", conf, wantConf)
 	}
-	spec, err := ctl.SpecFromProto(h.GetSpec())
+	spec, err := specpb.SpecFromProto(h.GetSpec())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -654,7 +655,7 @@ func TestSubmitWordCountBinary(t *testing.T) {
 		t.Errorf("submit printed %q", out)
 	}
 	u := n.snapshot().uploads[0]
-	spec, err := ctl.SpecFromProto(u.header.GetSpec())
+	spec, err := specpb.SpecFromProto(u.header.GetSpec())
 	if err != nil {
 		t.Fatal(err)
 	}

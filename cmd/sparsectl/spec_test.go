@@ -17,8 +17,8 @@ import (
 	"time"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
-	"github.com/sparsestream/sparse/pkg/ctl"
 	"github.com/sparsestream/sparse/pkg/spec"
+	"github.com/sparsestream/sparse/pkg/specpb"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -132,7 +132,7 @@ func TestSubmitSpec(t *testing.T) {
 	if !bytes.Equal(ups[1].data, u.data) {
 		t.Error("two submits of the same spec uploaded different bundles")
 	}
-	s, err := ctl.SpecFromProto(h.GetSpec())
+	s, err := specpb.SpecFromProto(h.GetSpec())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
-	"github.com/sparsestream/sparse/pkg/specpb"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -64,11 +62,3 @@ func normalizeNumber(v any) any {
 	}
 	return v
 }
-
-// SpecToProto converts a topology spec to the protobuf form Submit carries: it is
-// specpb.SpecToProto, the one conversion that sparsectl and nimbus share.
-func SpecToProto(s *topology.Spec) (*sparsev1.TopologySpec, error) { return specpb.SpecToProto(s) }
-
-// SpecFromProto converts a protobuf spec back to a topology spec without factories, as
-// nimbus sees it: it is specpb.SpecFromProto.
-func SpecFromProto(p *sparsev1.TopologySpec) (*topology.Spec, error) { return specpb.SpecFromProto(p) }

@@ -11,6 +11,7 @@ import (
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/pkg/grouping"
+	"github.com/sparsestream/sparse/pkg/specpb"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -62,7 +63,7 @@ func TestSpecRoundTrip(t *testing.T) {
 	orig := fullSpec(t)
 
 	// Directly, Spec -> proto -> wire -> Spec.
-	p, err := SpecToProto(orig)
+	p, err := specpb.SpecToProto(orig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestSpecRoundTrip(t *testing.T) {
 	if err := proto.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	got, err := SpecFromProto(&back)
+	got, err := specpb.SpecFromProto(&back)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,11 +104,11 @@ func TestSpecRoundTrip(t *testing.T) {
 	if v := fromJSON.Config["app.ratio"]; v != 0.25 {
 		t.Errorf("JSON float config = %#v, want 0.25", v)
 	}
-	p2, err := SpecToProto(fromJSON)
+	p2, err := specpb.SpecToProto(fromJSON)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got2, err := SpecFromProto(p2)
+	got2, err := specpb.SpecFromProto(p2)
 	if err != nil {
 		t.Fatal(err)
 	}

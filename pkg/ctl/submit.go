@@ -15,6 +15,7 @@ import (
 	"time"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/pkg/specpb"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/wire"
 )
@@ -157,7 +158,7 @@ func PrepareArtifact(spec *topology.Spec, artifact string, kind sparsev1.Artifac
 	if err := topology.ValidateShape(&check); err != nil {
 		return nil, fmt.Errorf("%s cannot be submitted: %w", o.Binary, err)
 	}
-	ps, err := SpecToProto(spec)
+	ps, err := specpb.SpecToProto(spec)
 	if err != nil {
 		return nil, err
 	}
