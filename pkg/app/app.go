@@ -114,11 +114,10 @@ func RunLocal(ctx context.Context, spec *topology.Spec, f RunFlags, out, logOut 
 	if err != nil {
 		return err
 	}
-	level := hclog.LevelFromString(f.LogLevel)
-	if level == hclog.NoLevel {
-		return fmt.Errorf("--log-level %q is not a level; use trace, debug, info, warn or error", f.LogLevel)
+	log, err := f.logger(spec.Name, logOut)
+	if err != nil {
+		return err
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: spec.Name, Level: level, Output: logOut})
 	err = local.Run(ctx, local.Options{Spec: spec, Config: conf, Logger: log, Duration: f.Time, StatsEvery: f.StatsEvery, Out: out})
 	if errors.Is(err, context.Canceled) {
 		return nil
@@ -141,4 +140,13 @@ func describeCommand(b specFunc) *cobra.Command {
 			return enc.Encode(spec)
 		},
 	}
+}
+
+// logger makes the structured logger of --log-level, or says which levels exist.
+func (f *RunFlags) logger(name string, out io.Writer) (hclog.Logger, error) {
+	level := hclog.LevelFromString(f.LogLevel)
+	if level == hclog.NoLevel {
+		return nil, fmt.Errorf("--log-level %q is not a level; use trace, debug, info, warn or error", f.LogLevel)
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: name, Level: level, Output: out}), nil
 }

@@ -90,12 +90,11 @@ func RunWorker(ctx context.Context, spec *topology.Spec, f RunFlags, wf WorkerFl
 	if err != nil {
 		return err
 	}
-	level := hclog.LevelFromString(f.LogLevel)
-	if level == hclog.NoLevel {
-		return fmt.Errorf("--log-level %q is not a level; use trace, debug, info, warn or error", f.LogLevel)
+	base, err := f.logger(spec.Name, logOut)
+	if err != nil {
+		return err
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: spec.Name, Level: level, Output: logOut}).
-		With("topology", a.TopologyID, "worker", wf.ID)
+	log := base.With("topology", a.TopologyID, "worker", wf.ID)
 	w, err := worker.New(worker.Options{Spec: spec, Config: conf, Assignment: a, WorkerID: wf.ID, Logger: log,
 		StatsEvery: f.StatsEvery, Out: out, StartInactive: wf.StartInactive, HeartbeatFile: wf.HeartbeatFile,
 		SupervisedFile: wf.SupervisedFile, OrphanTimeout: wf.OrphanTimeout})

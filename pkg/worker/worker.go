@@ -244,7 +244,6 @@ func (w *Worker) applyActive() {
 	}
 }
 
-// heartbeat touches the heartbeat file every second until ctx ends.
 // watchSupervisor stops the worker when its supervised file goes stale. A missing file
 // counts from the worker's start, so a supervisor that dies before its first touch is
 // noticed too.
@@ -271,6 +270,7 @@ func (w *Worker) watchSupervisor(ctx context.Context, stop context.CancelFunc) {
 	}
 }
 
+// heartbeat touches the heartbeat file every second until ctx ends.
 func (w *Worker) heartbeat(ctx context.Context) {
 	tick := time.NewTicker(HeartbeatInterval)
 	defer tick.Stop()
