@@ -308,7 +308,7 @@ func runMultilangBaseline(py pythonCmd, warmup, d time.Duration) (float64, error
 func baselineHandshake(pidDir string) map[string]any {
 	local := map[string]any{"type": "LOCAL_OR_SHUFFLE"}
 	return map[string]any{
-		"conf":   map[string]any{"topology.name": MultilangShapeName, topology.ConfMaxSpoutPending: int64(multilangPending), topology.ConfTickTupleFreqSecs: int64(multilang.DrainTickSecs)},
+		"conf":   map[string]any{"topology.name": MultilangShapeName, topology.ConfMaxSpoutPending: int64(multilangPending)},
 		"pidDir": pidDir,
 		"context": map[string]any{
 			"taskid":                   int64(2),

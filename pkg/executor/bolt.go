@@ -29,6 +29,9 @@ func (e *executor) runBolt(ctx context.Context) {
 		case <-tick:
 			e.deliverTicks()
 			continue
+		case <-e.self.wake:
+			e.wakeTasks()
+			continue
 		case <-ctx.Done():
 			return
 		default:
@@ -40,10 +43,23 @@ func (e *executor) runBolt(ctx context.Context) {
 		case <-tick:
 			e.deliverTicks()
 		case <-e.self.wake:
+			e.wakeTasks()
 		case <-ctx.Done():
 			return
 		}
 	}
+}
+
+// wakeTasks calls Woken on the Wakeable bolts that asked for it. A panic is reported
+// like one in Execute; there is no input to fail.
+func (e *executor) wakeTasks() {
+	for _, t := range e.tasks {
+		if t.wakeable == nil || !t.opened || !t.woken.Swap(false) {
+			continue
+		}
+		_ = e.safely(t, "Woken", t.wakeable.Woken)
+	}
+	e.maybeFlush()
 }
 
 // latencySample: one input in this many has its execute and process latency measured,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -67,6 +68,10 @@ type task struct {
 	pending int
 	// opened is set once Open or Prepare succeeded, so only those tasks are closed.
 	opened bool
+	// wakeable is the bolt when it is topology.Wakeable; woken is set by its
+	// Context.Wake until the executor calls Woken.
+	wakeable topology.Wakeable
+	woken    atomic.Bool
 }
 
 // streamOut is everything needed to route one output stream of one task.

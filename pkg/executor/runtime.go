@@ -216,6 +216,13 @@ func (r *Runtime) addExecutor(compID string, taskIDs []int32) error {
 			if t.bolt == nil {
 				return fmt.Errorf("the bolt factory of %q returned nil; return a new bolt from it", compID)
 			}
+			if w, ok := t.bolt.(topology.Wakeable); ok {
+				t.wakeable = w
+				t.ctx.SetWaker(func() {
+					t.woken.Store(true)
+					in.nudge()
+				})
+			}
 		default:
 			t.ledger = acker.New(ackerBuckets)
 		}

@@ -5,17 +5,17 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/tuple"
 )
 
 // ShellBolt is a bolt implemented by a subprocess that speaks Storm's multi-lang
-// protocol, one subprocess per task. The subprocess may ack, fail and emit whenever it
-// likes, as with Storm's ShellBolt; what it sends is applied on the task's goroutine:
-// during Execute, while the subprocess answers the input just written (bounded), and at
-// the start of the next Execute or tick tuple (see the package documentation).
+// protocol, one subprocess per task. As with Storm's ShellBolt, inputs are written to the
+// subprocess as they come, without waiting for it to answer the previous ones, and the
+// subprocess may ack, fail and emit whenever it likes. What it sends is applied on the
+// task's goroutine: at the start of every Execute, and whenever the subprocess sends
+// something while no input comes (ShellBolt is topology.Wakeable).
 type ShellBolt struct {
 	shell
 	out topology.BoltCollector
@@ -32,22 +32,15 @@ type ShellBolt struct {
 	waiting []*tuple.Tuple
 	// failedDown counts inputs failed because waiting was full and the restart slow.
 	failedDown int
-	// settleOff is set when waiting for the subprocess to answer was fruitless (it holds
-	// inputs on purpose, or is slow); it is cleared when answers arrive again.
-	settleOff bool
 }
 
 // maxWaiting bounds the inputs held while the subprocess restarts.
 const maxWaiting = 1024
 
-// After writing an input, Execute waits for the subprocess to answer what it holds while
-// its messages arrive less than settleGap apart, for at most settleMax: see settle.
-const (
-	settleGap = 2 * time.Millisecond
-	settleMax = 100 * time.Millisecond
+var (
+	_ topology.Bolt     = (*ShellBolt)(nil)
+	_ topology.Wakeable = (*ShellBolt)(nil)
 )
-
-var _ topology.Bolt = (*ShellBolt)(nil)
 
 // NewShellBolt returns a factory of shell bolts that run cmd.
 func NewShellBolt(cmd ShellCommand) topology.BoltFactory {
@@ -61,14 +54,8 @@ func (b *ShellBolt) Prepare(ctx *topology.Context, out topology.BoltCollector) e
 	b.shell.apply = b.apply
 	b.shell.onDeath = b.failInFlight
 	b.shell.onStart = b.sendWaiting
-	if err := b.open("bolt", b.cmd, ctx, out.Logger(), out.ReportError); err != nil {
-		return err
-	}
-	if secs, _ := ctx.Config.Int(topology.ConfTickTupleFreqSecs, 0); secs == 0 {
-		b.log.Warn("this shell bolt gets no tick tuples, so what its subprocess sends back while no input arrives waits for the next input; "+
-			"set "+topology.ConfTickTupleFreqSecs+" on the component (multilang.Bolt sets it)", "component", ctx.ComponentID)
-	}
-	return nil
+	b.shell.wake = ctx.Wake
+	return b.open("bolt", b.cmd, ctx, out.Logger(), out.ReportError)
 }
 
 // Execute writes the input to the subprocess, after applying what the subprocess sent
@@ -82,9 +69,7 @@ func (b *ShellBolt) Execute(in *tuple.Tuple) {
 				"stream": in.Stream(), "task": int64(in.Task()), "tuple": values(in)}
 			if data, ok := b.encode(msg); ok {
 				b.enqueue(data)
-				if b.flush() {
-					b.settle(true)
-				}
+				b.flush()
 			}
 		}
 		return
@@ -93,10 +78,12 @@ func (b *ShellBolt) Execute(in *tuple.Tuple) {
 		b.hold(in)
 		return
 	}
-	if b.send(in) {
-		b.settle(false)
-	}
+	b.send(in)
 }
+
+// Woken applies what the subprocess sent while no input came, notices its death and
+// adopts a restarted one.
+func (b *ShellBolt) Woken() { b.pump() }
 
 // send writes an input to the subprocess; false when the subprocess is gone.
 func (b *ShellBolt) send(in *tuple.Tuple) bool {
@@ -128,7 +115,6 @@ func (b *ShellBolt) hold(in *tuple.Tuple) {
 		if in != nil {
 			b.send(in)
 		}
-		b.settle(false)
 		return
 	}
 	if in != nil {
@@ -143,7 +129,6 @@ func (b *ShellBolt) hold(in *tuple.Tuple) {
 // sendWaiting gives a restarted subprocess the inputs held while it was down.
 func (b *ShellBolt) sendWaiting() {
 	b.failedDown = 0
-	b.settleOff = false
 	waiting := b.waiting
 	b.waiting = nil
 	for i, in := range waiting {
@@ -153,52 +138,6 @@ func (b *ShellBolt) sendWaiting() {
 		}
 		b.send(in)
 	}
-}
-
-// settle waits while the subprocess answers the inputs it holds: it returns once none is
-// in flight, once no message came for settleGap, or after settleMax.
-//
-// Execute cannot return and let the subprocess answer later, as Storm's ShellBolt does:
-// answers are applied only on the task's goroutine, which the engine calls again only
-// for the next input or tick. Without settling, the last inputs of a burst would wait
-// for a tick to be acked, and a topology held by topology.max.spout.pending would stall
-// up to a tick per burst. Settling makes a bolt that answers each input at once (the
-// usual auto-acking bolt) synchronous, at the cost of pipelining. For a bolt that holds
-// its inputs (a batching bolt, a join) a fruitless wait turns settling off until answers
-// arrive again; ticks always settle, because a batching bolt answers on ticks.
-func (b *ShellBolt) settle(tick bool) {
-	if b.settleOff && !tick {
-		b.pump()
-		if b.settleOff {
-			return
-		}
-	}
-	deadline := time.Now().Add(settleMax)
-	t := time.NewTimer(settleGap)
-	defer t.Stop()
-	got := 0
-	for len(b.inflight) > 0 && b.proc != nil && time.Now().Before(deadline) {
-		p := b.proc
-		select {
-		case m := <-p.in:
-			b.handle(m)
-			if len(b.queue) > 0 {
-				b.flush()
-			}
-			got++
-			t.Reset(settleGap)
-			continue
-		case <-p.gone:
-			b.die()
-			return
-		case <-t.C:
-		}
-		break
-	}
-	if got == 0 && len(b.inflight) > 0 {
-		b.settleOff = true
-	}
-	b.pump()
 }
 
 // Cleanup stops the subprocess: its stdin is closed, and it is killed if it has not
@@ -229,7 +168,6 @@ func (b *ShellBolt) apply(m map[string]any) error {
 	case "emit":
 		return b.emit(m)
 	case "ack", "fail":
-		b.settleOff = false // the subprocess answers
 		key, ok := idKey(m["id"])
 		if !ok {
 			return badValue(m, "an "+cmd+" command needs the \"id\" of a tuple the subprocess was given")
@@ -312,7 +250,6 @@ func (s *shell) replyTasks(tasks []int32) {
 	}
 	if data, err := Encode(s.o.serializer, tasks); err == nil {
 		s.enqueue(data)
-		s.replied = true
 	}
 }
 

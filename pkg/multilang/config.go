@@ -24,11 +24,6 @@ const (
 // DefaultSubprocessTimeout is Storm's default for ConfSubprocessTimeoutSecs.
 const DefaultSubprocessTimeout = 30 * time.Second
 
-// DrainTickSecs is the tick frequency Bolt sets on shell bolts: acks and emits that a
-// bolt subprocess sends while no input arrives are applied at the latest this many
-// seconds later.
-const DrainTickSecs = 1
-
 // Restart backoff: the first restart waits minBackoff, each further one twice as long up
 // to maxBackoff; a subprocess that ran healthy for stableAfter resets it.
 const (
@@ -76,12 +71,9 @@ func readOptions(conf topology.Config) (options, error) {
 	return o, nil
 }
 
-// Bolt declares a shell bolt on b, with tick tuples every DrainTickSecs seconds so that
-// what the subprocess sends back while no input arrives is applied promptly (see the
-// package documentation). Override the tick frequency with Config on the returned
-// declarer, as with any bolt.
+// Bolt declares a shell bolt on b.
 func Bolt(b *topology.Builder, id string, cmd ShellCommand, parallelism int) *topology.BoltDeclarer {
-	return b.Bolt(id, NewShellBolt(cmd), parallelism).Config(topology.ConfTickTupleFreqSecs, DrainTickSecs)
+	return b.Bolt(id, NewShellBolt(cmd), parallelism)
 }
 
 // Spout declares a shell spout on b.

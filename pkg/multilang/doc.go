@@ -43,31 +43,23 @@
 // bolts a heartbeat goroutine; none of them calls the collector. The executor goroutine
 // applies what the subprocess sent — emits, acks, fails, logs, errors — at these points:
 //
-//   - ShellBolt.Execute first applies everything already received, then writes the input,
-//     then settles: it keeps applying messages while the subprocess answers the inputs it
-//     holds, returning once none is in flight, once no message came for 2ms, or after
-//     100ms. A bolt that answers each input at once (an auto-acking bolt) thus runs
-//     synchronously, and its acks are never left waiting when the input stops. A bolt that
-//     holds inputs (a batching bolt, a join) makes settling fruitless; it is then turned
-//     off until answers arrive again, and the inputs it holds are answered on later inputs
-//     and on tick tuples.
-//   - Tick tuples are forwarded to the subprocess (Storm does so too) and always settle,
-//     so what a batching bolt sends on a tick is applied at once. Shell bolts should have
-//     ticks: Bolt declares one with topology.tick.tuple.freq.secs = 1 (DrainTickSecs), and
-//     Prepare warns when a shell bolt has none.
+//   - ShellBolt.Execute first applies everything already received, then writes the input
+//     and returns: as with Storm's ShellBolt, inputs are pipelined, and the subprocess
+//     answers them when it gets to them. Tick tuples are forwarded to the subprocess, as
+//     Storm does.
+//   - ShellBolt is topology.Wakeable: the reader goroutine wakes the task whenever it
+//     receives a message or the subprocess dies, and the executor then calls Woken, which
+//     applies what arrived. So acks, emits and task-id answers (need_task_ids) flow at
+//     once even when no input comes, and a restarted subprocess gets the inputs held
+//     for it at once.
 //   - While the writer cannot take more input (the subprocess is busy), the executor
 //     goroutine applies the subprocess's messages instead of just waiting, so neither side
 //     can wait for the other forever.
-//   - After answering an emit with its task ids (need_task_ids), it keeps applying
-//     messages while they come less than 2ms apart (at most 100ms): a client that asks for
-//     task ids on every emit, as storm.py does, would otherwise emit once per tick.
 //   - ShellSpout.NextTuple writes "next" and applies messages until the "sync" answer;
 //     Ack and Fail are written at once and their "sync" answers collected by the next call.
 //
 // Every wait of the executor goroutine is bounded: by the subprocess answering, by the
-// subprocess timeout, or by the subprocess dying. The root cause of this design is that
-// the executor calls a bolt only with an input or a tick: a bolt cannot ask to be woken
-// when its subprocess has something to say.
+// subprocess timeout, or by the subprocess dying.
 //
 // # Faults
 //

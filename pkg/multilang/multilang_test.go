@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -385,7 +386,9 @@ func TestBatchingBolt(t *testing.T) {
 	b.Spout("spout", func() topology.Spout {
 		return &replaySpout{l: l, values: func(id int64) []any { return []any{"k" + strconv.Itoa(int(id%3))} }}
 	}, 1).Output("key")
-	multilang.Bolt(b, "batcher", py(t, testdata(t), "batcher.py"), 1).Shuffle("spout").Output("key", "count")
+	// A batching bolt answers on ticks.
+	multilang.Bolt(b, "batcher", py(t, testdata(t), "batcher.py"), 1).Shuffle("spout").Output("key", "count").
+		Config(topology.ConfTickTupleFreqSecs, 1)
 	b.Bolt("sink", s.factory(), 1).Shuffle("batcher")
 	start := time.Now()
 	_, stop := run(t, b, nil)
@@ -401,4 +404,32 @@ func TestBatchingBolt(t *testing.T) {
 		t.Errorf("%d duplicate acks, %d fails", dup, failed)
 	}
 	t.Logf("batching: %d ids acked in %v", n, took.Round(time.Millisecond))
+}
+
+// TestPipelinedInputsWithoutTicks: a bolt that answers only once it holds five inputs
+// gets them all (inputs are written without waiting for answers), and its answers are
+// applied as they come, with no tick tuples: the last five would otherwise wait forever.
+func TestPipelinedInputsWithoutTicks(t *testing.T) {
+	needPython(t)
+	const n = 500
+	l := newLedger(n)
+	var got sync.Map
+	s := &sink{f: func(in *tuple.Tuple) { got.Store(in.Int(0), true) }}
+	b := topology.NewBuilder("pipelined")
+	b.Spout("spout", func() topology.Spout {
+		return &replaySpout{l: l, values: func(id int64) []any { return []any{id} }}
+	}, 1).Output("id")
+	multilang.Bolt(b, "hold", py(t, testdata(t), "holdfive.py"), 1).Shuffle("spout").Output("id")
+	b.Bolt("sink", s.factory(), 1).Shuffle("hold")
+	_, stop := run(t, b, nil)
+	l.wait(t, 30*time.Second)
+	stop()
+	if _, dup, failed := l.snapshot(); dup != 0 || failed != 0 {
+		t.Errorf("%d duplicate acks, %d fails", dup, failed)
+	}
+	for id := range int64(n) {
+		if _, ok := got.Load(id); !ok {
+			t.Errorf("id %d never reached the sink", id)
+		}
+	}
 }

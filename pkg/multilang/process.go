@@ -62,9 +62,12 @@ type process struct {
 	started  time.Time
 	reported int // the pid the subprocess reported in the handshake
 
-	in  chan map[string]any
-	out chan []byte
-	hb  chan struct{} // a heartbeat is due (bolts)
+	in chan map[string]any
+	// notify, when set, is called after a message is put in in and when the process is
+	// gone, so that the task's goroutine comes to handle it (see topology.Wakeable).
+	notify func()
+	out    chan []byte
+	hb     chan struct{} // a heartbeat is due (bolts)
 
 	heartbeat []byte // the framed heartbeat tuple
 
@@ -87,7 +90,7 @@ type process struct {
 
 // startProcess starts the subprocess and its reader and writer goroutines, which wg
 // counts. It does not do the handshake. Cancelling ctx kills the subprocess.
-func startProcess(ctx context.Context, wg *sync.WaitGroup, c ShellCommand, o options, bolt bool, log hclog.Logger) (*process, error) {
+func startProcess(ctx context.Context, wg *sync.WaitGroup, c ShellCommand, o options, bolt bool, notify func(), log hclog.Logger) (*process, error) {
 	if c.Command == "" {
 		return nil, errors.New("the shell command is empty; set ShellCommand.Command, for example to \"python3\"")
 	}
@@ -102,6 +105,7 @@ func startProcess(ctx context.Context, wg *sync.WaitGroup, c ShellCommand, o opt
 		cmd:     cmd,
 		desc:    c.String(),
 		in:      make(chan map[string]any, inboxSize),
+		notify:  notify,
 		out:     make(chan []byte, outboxSize),
 		hb:      make(chan struct{}, 1),
 		gone:    make(chan struct{}),
@@ -161,7 +165,18 @@ func (p *process) setReason(err error) {
 	p.mu.Unlock()
 }
 
-func (p *process) markGone() { p.goneOnce.Do(func() { close(p.gone) }) }
+func (p *process) markGone() {
+	p.goneOnce.Do(func() {
+		close(p.gone)
+		p.wake()
+	})
+}
+
+func (p *process) wake() {
+	if p.notify != nil {
+		p.notify()
+	}
+}
 
 // kill ends the subprocess (and its process group) at once; reason says why.
 func (p *process) kill(reason error) {
@@ -210,6 +225,7 @@ read:
 		}
 		select {
 		case p.in <- m:
+			p.wake()
 			continue
 		default:
 		}
@@ -225,6 +241,7 @@ read:
 		}
 		p.lastSync.Store(time.Now().UnixNano())
 		p.blocked.Store(false)
+		p.wake()
 	}
 	var pe *ProtocolError
 	switch {

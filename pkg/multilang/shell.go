@@ -35,9 +35,6 @@ type shell struct {
 
 	proc  *process
 	queue [][]byte // framed messages for proc, written in order
-	// replied is set when the task answered an emit with its task ids: the subprocess
-	// waits for that answer, so it is in the middle of an input and about to send more.
-	replied bool
 
 	restart  chan startResult // non-nil while a restart is under way
 	backoff  time.Duration
@@ -47,6 +44,9 @@ type shell struct {
 	apply   func(m map[string]any) error // one message from the subprocess
 	onDeath func() int                   // forget the dead subprocess; returns inputs failed
 	onStart func()                       // a restarted subprocess is ready
+	// wake asks for pump to run on the task's goroutine soon; any goroutine may call it
+	// (bolts: the context's Wake; nil for spouts, whose NextTuple runs all the time).
+	wake func()
 }
 
 type startResult struct {
@@ -56,15 +56,6 @@ type startResult struct {
 
 // maxQueued bounds the replies waiting for a subprocess that does not read its stdin.
 const maxQueued = 1 << 16
-
-// After answering a need_task_ids emit, pump keeps applying the subprocess's messages
-// while they arrive less than lingerGap apart, for at most lingerMax. Without it, a
-// client that asks for task ids on every emit (storm.py does) would send each next emit
-// only after the next input or tick.
-const (
-	lingerGap = 2 * time.Millisecond
-	lingerMax = 100 * time.Millisecond
-)
 
 // open reads the options, prepares the handshake and starts the first subprocess; an
 // error here stops the topology from starting, as a failing Prepare or Open does.
@@ -105,7 +96,7 @@ func (s *shell) open(kind string, cmd ShellCommand, tctx *topology.Context, log 
 // the first subprocess and on a restart goroutine afterwards, so it touches nothing but
 // the new process.
 func (s *shell) start() (*process, error) {
-	p, err := startProcess(s.ctx, &s.wg, s.cmd, s.o, s.kind == "bolt", s.log)
+	p, err := startProcess(s.ctx, &s.wg, s.cmd, s.o, s.kind == "bolt", s.wake, s.log)
 	if err != nil {
 		return nil, s.where(err)
 	}
@@ -170,36 +161,8 @@ func (s *shell) pump() {
 			s.flush()
 			continue
 		}
-		if s.replied {
-			s.linger()
-		}
 		return
 	}
-}
-
-// linger applies messages while the subprocess keeps sending them (see lingerGap).
-func (s *shell) linger() {
-	s.replied = false
-	deadline := time.Now().Add(lingerMax)
-	t := time.NewTimer(lingerGap)
-	defer t.Stop()
-	for s.proc != nil && time.Now().Before(deadline) {
-		p := s.proc
-		select {
-		case m := <-p.in:
-			s.handle(m)
-			if len(s.queue) > 0 {
-				s.flush()
-			}
-			t.Reset(lingerGap)
-		case <-p.gone:
-			s.die()
-			return
-		case <-t.C:
-			return
-		}
-	}
-	s.replied = false
 }
 
 // handle applies one message; a message that breaks the protocol kills the subprocess.
@@ -282,7 +245,6 @@ func (s *shell) die() {
 	p := s.proc
 	s.proc = nil
 	s.queue = nil
-	s.replied = false
 	wait := time.NewTimer(exitWait)
 	defer wait.Stop()
 reap:
@@ -359,6 +321,9 @@ func (s *shell) scheduleRestart(delay time.Duration) {
 		}
 		p, err := s.start()
 		ch <- startResult{p: p, err: err}
+		if s.wake != nil {
+			s.wake() // adopt it, and give it the inputs held meanwhile, without waiting for one
+		}
 	})
 }
 

@@ -211,9 +211,6 @@ func (bb *builder) declare(b *topology.Builder, c *Component, bolts map[string]*
 		outputs = defaults.Outputs
 	}
 	conf := topology.Config{}
-	if c.Kind == topology.KindBolt && c.Shell != nil {
-		conf[topology.ConfTickTupleFreqSecs] = int64(multilang.DrainTickSecs) // as multilang.Bolt
-	}
 	maps.Copy(conf, defaults.Config)
 	maps.Copy(conf, c.Config)
 

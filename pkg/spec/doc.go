@@ -51,9 +51,7 @@
 // Every component is either shell (a multi-lang subprocess per task, started in the
 // resources folder with the worker's environment plus env) or go (a name in the
 // worker's Registry; a registered component may come with default outputs, used when
-// the spec declares none). Shell bolts get tick tuples every
-// multilang.DrainTickSecs seconds, as multilang.Bolt gives them, unless their config
-// says otherwise. Grouping types are case-insensitive (Flux writes FIELDS); custom
+// the spec declares none). Grouping types are case-insensitive (Flux writes FIELDS); custom
 // groupings need Go code and are not available in specs. A stream entry may carry a
 // name, for people only, as in Flux.
 //

@@ -131,8 +131,7 @@ func TestLoadBuildsTheTopology(t *testing.T) {
 		t.Errorf("numbers = %+v", num)
 	}
 	split := s.Component("split")
-	if split.Parallelism != 2 || split.Tasks != 4 || split.Config["split.lower"] != true ||
-		split.Config[topology.ConfTickTupleFreqSecs] != int64(multilang.DrainTickSecs) {
+	if split.Parallelism != 2 || split.Tasks != 4 || split.Config["split.lower"] != true {
 		t.Errorf("split = %+v", split)
 	}
 	if want := []topology.StreamSpec{{ID: "default", Fields: []string{"word"}}, {ID: "picked", Fields: []string{"word"}, Direct: true}}; !reflect.DeepEqual(split.Streams, want) {

@@ -41,6 +41,15 @@ type Bolt interface {
 	Cleanup()
 }
 
+// Wakeable is implemented by a bolt whose work also arrives outside Execute: the answers
+// of a subprocess, the callbacks of a client library. Any goroutine may call the task's
+// Context.Wake; the engine then calls Woken on the task's goroutine, between inputs and
+// soon even when no input comes, so Woken may use the collector as Execute does. Wakes
+// that arrive before Woken runs are coalesced into one call.
+type Wakeable interface {
+	Woken()
+}
+
 // SpoutCollector is how a spout emits.
 type SpoutCollector interface {
 	// Emit sends values on the default stream. A non-nil msgID makes the tuple reliable:

@@ -19,12 +19,25 @@ type Context struct {
 
 	layout *Layout
 	log    hclog.Logger
+	wake   func()
 }
 
 // NewContext is used by the engine to make a task's context.
 func NewContext(topologyID string, l *Layout, component string, task int32, conf Config, log hclog.Logger) *Context {
 	return &Context{TopologyID: topologyID, ComponentID: component, TaskID: task, Config: conf, layout: l, log: log}
 }
+
+// Wake asks the engine to call the bolt's Woken method on the task's goroutine (see
+// Wakeable). Any goroutine may call it, at any rate: it does not block. It does nothing
+// for a task whose bolt is not Wakeable.
+func (c *Context) Wake() {
+	if c.wake != nil {
+		c.wake()
+	}
+}
+
+// SetWaker is used by the engine to give a Wakeable bolt's context its wake function.
+func (c *Context) SetWaker(wake func()) { c.wake = wake }
 
 // Logger logs with the component and task attached; the same logger as the collector's.
 func (c *Context) Logger() hclog.Logger { return c.log }
