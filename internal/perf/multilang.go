@@ -39,8 +39,8 @@ class PassThrough(Bolt):
 PassThrough().run()
 `
 
-// multilangPending bounds the spout tuples in flight; the shell bolt answers each input
-// before it takes the next, so a deep queue only adds latency.
+// multilangPending bounds the spout tuples in flight: enough to keep the pipe to the
+// subprocess full, and no more, since a deeper queue only adds latency.
 const multilangPending = 1024
 
 // MultilangShapes returns the multi-lang benchmark when python3 and the bundled Python

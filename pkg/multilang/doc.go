@@ -64,17 +64,17 @@
 // # Faults
 //
 // A subprocess that exits, writes something that is not a message, breaks the protocol,
-// does not answer a heartbeat (bolts) or a "next" (spouts) within
-// ConfSubprocessTimeoutSecs, or stops reading its stdin for as long, is killed (with its
-// process group) and reaped. The task fails every input the subprocess held, so that the
-// spouts replay them, reports a *SubprocessError naming the component, the task, the exit
-// status and the last lines of stderr, and restarts the subprocess with exponential
-// backoff (100ms doubling to 10s; reset after 30s of health), doing the handshake again.
-// A bolt input that arrives while the subprocess restarts is held (up to 1024 of them)
-// while Execute waits, at most the subprocess timeout, for the restart; the restarted
-// subprocess gets the held inputs first. Waiting slows the upstream down rather than
-// failing tuples that their spouts would replay at once. A spout's acks and fails for
-// tuples of a dead subprocess are dropped. Cleanup and Close close
-// the subprocess's stdin, kill it if it has not exited a second later, and wait for it
-// and for every goroutine of the task.
+// sends nothing, not even a heartbeat answer (bolts, as in Storm any message counts), or
+// does not answer a "next" (spouts) within ConfSubprocessTimeoutSecs, or stops reading
+// its stdin for as long, is killed (with its process group) and reaped. The task fails
+// every input the subprocess held, so that the spouts replay them, reports a
+// *SubprocessError naming the component, the task, the exit status and the last lines of
+// stderr, and restarts the subprocess with exponential backoff (100ms doubling to 10s;
+// reset after 30s of health), doing the handshake again. A bolt input that arrives while
+// the subprocess restarts is held (up to 1024 of them) while Execute waits, at most the
+// subprocess timeout, for the restart; the restarted subprocess gets the held inputs
+// first. Waiting slows the upstream down rather than failing tuples that their spouts
+// would replay at once. A spout's acks and fails for tuples of a dead subprocess are
+// dropped. Cleanup and Close close the subprocess's stdin, kill it if it has not exited a
+// second later, and wait for it and for every goroutine of the task.
 package multilang

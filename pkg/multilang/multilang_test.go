@@ -433,3 +433,31 @@ func TestPipelinedInputsWithoutTicks(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowBoltWithABacklogIsNotKilled: a bolt that takes 10ms per input, fed 500-byte
+// inputs as fast as the pipe takes them, has a few hundred inputs written ahead of each
+// heartbeat, more than the 1s subprocess timeout's worth. It answers every input, so it
+// is alive: as in Storm's ShellBolt, any message counts as a heartbeat answer, and it
+// must not be killed.
+func TestSlowBoltWithABacklogIsNotKilled(t *testing.T) {
+	needPython(t)
+	const n = 400
+	l := newLedger(n)
+	pad := strings.Repeat("x", 500)
+	b := topology.NewBuilder("slow")
+	b.Spout("spout", func() topology.Spout {
+		return &replaySpout{l: l, values: func(id int64) []any { return []any{pad + strconv.FormatInt(id, 10)} }}
+	}, 1).Output("v")
+	multilang.Bolt(b, "slow", py(t, testdata(t), "slow.py", "SLOW_MS=10"), 1).Shuffle("spout").Output("v").
+		Config(multilang.ConfSubprocessTimeoutSecs, 1)
+	b.Bolt("sink", (&sink{}).factory(), 1).Shuffle("slow")
+	rt, stop := run(t, b, nil)
+	l.wait(t, 60*time.Second)
+	stop()
+	if _, dup, failed := l.snapshot(); dup != 0 || failed != 0 {
+		t.Errorf("%d duplicate acks, %d fails", dup, failed)
+	}
+	if sum := summary(rt, "slow"); sum.Errors != 0 {
+		t.Errorf("%d errors reported, want none; last: %s", sum.Errors, sum.LastError)
+	}
+}

@@ -82,7 +82,7 @@ type process struct {
 	reason  error // the first known cause of its end
 	exitErr error // what Wait returned
 
-	lastSync atomic.Int64 // unix nanoseconds of the last heartbeat answer (bolts)
+	lastSync atomic.Int64 // unix nanoseconds of the last message, heartbeat answer or not (bolts)
 	blocked  atomic.Bool  // the reader is waiting for room in in: the engine is behind
 
 	stderr *stderrLog
@@ -200,8 +200,8 @@ func (p *process) outcome() (reason, exit error) {
 }
 
 // readLoop decodes messages until the subprocess closes its stdout or breaks the
-// protocol, then reaps it. For bolts it answers heartbeats itself: a "sync" only
-// records the time.
+// protocol, then reaps it. For bolts every message records the time for the heartbeat
+// check, and a "sync" does nothing else.
 func (p *process) readLoop(dec Decoder, bolt bool) {
 	var err error
 read:
@@ -219,9 +219,14 @@ read:
 			err = pe
 			break
 		}
-		if bolt && m["command"] == "sync" {
+		if bolt {
+			// Any message shows the subprocess is alive, as in Storm's ShellBolt. Inputs
+			// are pipelined, so the heartbeat tuple waits behind every input already
+			// written to stdin: a slow but healthy bolt answers it late.
 			p.lastSync.Store(time.Now().UnixNano())
-			continue
+			if m["command"] == "sync" {
+				continue
+			}
 		}
 		select {
 		case p.in <- m:
@@ -311,7 +316,7 @@ func (p *process) writeLoop(stdin io.WriteCloser) {
 }
 
 // heartbeatLoop asks the writer for a heartbeat every interval and kills the subprocess
-// when its last answer is older than timeout.
+// when its last message (a heartbeat answer or any other) is older than timeout.
 func (p *process) heartbeatLoop(every, timeout time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()

@@ -43,8 +43,8 @@ type Bolt interface {
 
 // Wakeable is implemented by a bolt whose work also arrives outside Execute: the answers
 // of a subprocess, the callbacks of a client library. Any goroutine may call the task's
-// Context.Wake; the engine then calls Woken on the task's goroutine, between inputs and
-// soon even when no input comes, so Woken may use the collector as Execute does. Wakes
+// Context.Wake; the engine then calls Woken on the task's goroutine, between batches of
+// inputs and at once when no input comes, so Woken may use the collector as Execute does. Wakes
 // that arrive before Woken runs are coalesced into one call.
 type Wakeable interface {
 	Woken()

@@ -102,8 +102,7 @@ class BatchingBolt(Bolt):
     ``process_batch`` returns its tuples are acked (``auto_ack``), and when it raises they
     are failed (``auto_fail``) so that their spouts replay them.
 
-    The component needs tick tuples: set topology.tick.tuple.freq.secs on it (the
-    engine's multilang.Bolt helper sets 1 second).
+    The component needs tick tuples: set topology.tick.tuple.freq.secs in its config.
     """
 
     ticks_between_batches = 1
