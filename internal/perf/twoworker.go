@@ -18,11 +18,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/pkg/executor"
 	"github.com/sparsestream/sparse/pkg/topology"
+	"github.com/sparsestream/sparse/pkg/transport"
 	"github.com/sparsestream/sparse/pkg/tuple"
 	"github.com/sparsestream/sparse/pkg/wire"
 	"github.com/sparsestream/sparse/pkg/worker"
@@ -255,8 +255,9 @@ func parseLatency(out string) (p50, p99 time.Duration) {
 }
 
 // rawBaseline streams the same frames the engine sends (tuplesPerFrame tuples of the
-// shape's values, anchored when the shape acks) over the same gRPC service to a child
-// process that only counts them: the cost of the bytes with no engine on either side.
+// shape's values, anchored when the shape acks) over the same gRPC service, with the
+// workers' dial and server options and the same copy-free send, to a child process that
+// only counts them: the cost of the bytes with no engine on either side.
 func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, d time.Duration) (float64, error) {
 	child := exec.Command(self, "-child", "raw")
 	child.Stderr = os.Stderr
@@ -272,7 +273,7 @@ func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, d time.Durat
 	if err != nil {
 		return 0, fmt.Errorf("the raw receiver did not report its address: %w", err)
 	}
-	conn, err := grpc.NewClient(strings.TrimSpace(addr), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(strings.TrimSpace(addr), transport.DialOptions()...)
 	if err != nil {
 		return 0, err
 	}
@@ -294,14 +295,14 @@ func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, d time.Durat
 			return 0, err
 		}
 	}
-	frame := &sparsev1.Frame{Body: &sparsev1.Frame_Batch{Batch: enc.Bytes()}}
+	frame := transport.StaticBatchFrame(enc.Bytes())
 	if err := stream.Send(&sparsev1.Frame{Body: &sparsev1.Frame_Hello{Hello: &sparsev1.Hello{SenderWorkerId: "raw"}}}); err != nil {
 		return 0, err
 	}
 	var frames int64
 	start := time.Now()
 	for time.Since(start) < d {
-		if err := stream.Send(frame); err != nil {
+		if err := stream.SendMsg(frame); err != nil {
 			return 0, err
 		}
 		frames++
@@ -337,7 +338,7 @@ func ChildMain(mode, shape, assignment string, rate float64) error {
 		if err != nil {
 			return err
 		}
-		g := grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20))
+		g := grpc.NewServer(transport.ServerOptions()...)
 		sparsev1.RegisterWorkerTransportServer(g, rawServer{})
 		fmt.Println(l.Addr().String())
 		return g.Serve(l)

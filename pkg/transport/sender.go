@@ -67,7 +67,7 @@ func (s *Sender) Ready() <-chan struct{} { return s.ready }
 func DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsg), grpc.MaxCallSendMsgSize(maxRecvMsg)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsg), grpc.MaxCallSendMsgSize(maxRecvMsg), sendCodec),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: minBackoff, Multiplier: 2, Jitter: 0.2, MaxDelay: maxBackoff},
 			MinConnectTimeout: 2 * time.Second,
@@ -181,7 +181,7 @@ func (s *Sender) session(ctx context.Context, conn *grpc.ClientConn, ch sparsev1
 }
 
 type frameSender interface {
-	Send(*sparsev1.Frame) error
+	SendMsg(m any) error
 }
 
 // pump sends the batches of one queue as frames until ctx ends or a send fails. It
@@ -197,7 +197,8 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 		case <-ctx.Done():
 			return nil
 		}
-		enc.Reset()
+		buf := framePool.Get(0)
+		enc.ResetTo(*buf)
 		n := add(&enc, b)
 	coalesce:
 		for enc.Size() < s.maxFrame {
@@ -208,13 +209,16 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 				break coalesce
 			}
 		}
-		if err := stream.Send(&sparsev1.Frame{Body: &sparsev1.Frame_Batch{Batch: enc.Bytes()}}); err != nil {
+		*buf = enc.Bytes() // the same array, unless a batch outgrew it
+		size := len(*buf)
+		// gRPC owns buf from here on and puts it back in framePool once written.
+		if err := stream.SendMsg(&batchFrame{buf: buf, pool: framePool}); err != nil {
 			s.Stats.Dropped.Add(int64(n))
 			return err
 		}
 		s.Stats.FramesSent.Add(1)
 		sent.Add(int64(n))
-		s.Stats.BytesSent.Add(int64(enc.Size()))
+		s.Stats.BytesSent.Add(int64(size))
 	}
 }
 

@@ -24,6 +24,14 @@ func (e *Encoder) Reset() {
 	e.n = 0
 }
 
+// ResetTo empties the batch and continues in buf[:0], which the encoder now owns: a
+// sender that hands every finished batch to someone else (gRPC) gives each batch a buffer
+// of its own.
+func (e *Encoder) ResetTo(buf []byte) {
+	e.buf = buf[:0]
+	e.n = 0
+}
+
 // Bytes returns the encoded Batch. The slice aliases the encoder's buffer: it is valid
 // until the next call to Reset, AddTuple or AddControl.
 func (e *Encoder) Bytes() []byte { return e.buf }
