@@ -85,14 +85,11 @@ func Encode(s Serializer, v any) ([]byte, error) {
 	if s == Msgpack {
 		return appendMsgpack(nil, v, 0)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil { // Encode adds the newline
+	b, err := appendJSON(make([]byte, 0, 128), v, 0)
+	if err != nil {
 		return nil, err
 	}
-	buf.WriteString("end\n")
-	return buf.Bytes(), nil
+	return append(b, "\nend\n"...), nil
 }
 
 // jsonDecoder reads Storm's framing: a JSON value over one or more lines, then a line
