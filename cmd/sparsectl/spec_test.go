@@ -140,7 +140,7 @@ func TestSubmitSpec(t *testing.T) {
 		t.Errorf("the submitted spec does not validate: %v", err)
 	}
 	count := s.Component("count")
-	if count == nil || count.Parallelism != 2 || count.Inputs[0].Grouping.Type != "fields" || count.Config[topology.ConfTickTupleFreqSecs] != int64(1) {
+	if count == nil || count.Parallelism != 2 || count.Inputs[0].Grouping.Type != "fields" {
 		t.Errorf("count = %+v", count)
 	}
 	if log := s.Component("log"); log == nil || log.Inputs[0].Component != "count" {
