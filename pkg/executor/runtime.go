@@ -85,6 +85,8 @@ func New(o Options) (*Runtime, error) {
 		log = hclog.NewNullLogger()
 	}
 	timeoutSecs, _ := conf.Int(topology.ConfMessageTimeoutSecs, topology.DefaultMessageTimeoutSecs)
+	floorMB, _ := conf.Int(topology.ConfHeapFloorMB, topology.DefaultHeapFloorMB)
+	SetHeapFloor(floorMB)
 	r := &Runtime{
 		id:      o.TopologyID,
 		spec:    &eff,

@@ -24,6 +24,9 @@ const (
 	ConfProducerBatchSize   = "topology.producer.batch.size"
 	ConfFlushIntervalMillis = "topology.flush.tuple.freq.millis"
 	ConfSpoutWaitMaxMillis  = "topology.spout.wait.max.millis"
+	// ConfHeapFloorMB is sparse's own: the heap size below which the Go garbage
+	// collector of a process running the topology does not run (0: Go's default of 4 MB).
+	ConfHeapFloorMB = "topology.worker.heap.floor.mb"
 )
 
 // Defaults for the keys above; Storm's where Storm has one.
@@ -33,6 +36,7 @@ const (
 	DefaultProducerBatchSize  = 128
 	DefaultFlushInterval      = time.Millisecond
 	DefaultSpoutWaitMax       = time.Millisecond
+	DefaultHeapFloorMB        = 64
 )
 
 // Config is a topology's or a component's configuration: string keys to JSON-like values

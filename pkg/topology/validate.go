@@ -193,6 +193,7 @@ func (v *validator) config(component string, c Config) {
 		{ConfProducerBatchSize, 1},
 		{ConfFlushIntervalMillis, 0},
 		{ConfSpoutWaitMaxMillis, 0},
+		{ConfHeapFloorMB, 0},
 	}
 	for _, k := range ints {
 		if _, ok := c[k.key]; !ok {
