@@ -56,3 +56,25 @@ func TestBatchFrameIsAFrameOnTheWire(t *testing.T) {
 	}
 	out.Free()
 }
+
+func TestTieredPool(t *testing.T) {
+	p := &tieredPool{}
+	for _, tc := range []struct{ n, wantCap int }{
+		{0, 1 << minTier}, {1, 1 << minTier}, {256, 256}, {257, 512}, {70000, 1 << 17}, {1 << maxTier, 1 << maxTier},
+	} {
+		b := p.Get(tc.n)
+		if len(*b) != tc.n || cap(*b) != tc.wantCap {
+			t.Errorf("Get(%d): len %d cap %d, want len %d cap %d", tc.n, len(*b), cap(*b), tc.n, tc.wantCap)
+		}
+		p.Put(b)
+	}
+	if b := p.Get(1<<maxTier + 1); len(*b) != 1<<maxTier+1 {
+		t.Errorf("a buffer above the largest tier has length %d", len(*b))
+	}
+	// Buffers that are not the pool's (a grown batch) are dropped, not handed out again.
+	odd := make([]byte, 1000)
+	p.Put(&odd)
+	if b := p.Get(1000); cap(*b) != 1024 {
+		t.Errorf("Get(1000) after putting a 1000-byte buffer: cap %d, want 1024", cap(*b))
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/keepalive"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
@@ -73,6 +74,7 @@ func DialOptions() []grpc.DialOption {
 			MinConnectTimeout: 2 * time.Second,
 		}),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout, PermitWithoutStream: true}),
+		experimental.WithBufferPool(framePool),
 	}
 }
 
@@ -197,7 +199,7 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 		case <-ctx.Done():
 			return nil
 		}
-		buf := framePool.Get(0)
+		buf := framePool.Get(s.maxFrame + s.maxFrame/4) // room for the batch that fills the frame
 		enc.ResetTo(*buf)
 		n := add(&enc, b)
 	coalesce:
