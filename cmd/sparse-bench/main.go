@@ -5,6 +5,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"runtime/pprof"
@@ -100,13 +101,14 @@ func main() {
 			}
 			continue
 		}
+		cpu0 := perf.ReadCPU()
 		r, err := perf.Measure(s, perf.Options{Warmup: *warm, Duration: *d})
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "error: %s: %v\n", s.Name, err)
 			os.Exit(1)
 		}
-		fmt.Fprintf(os.Stderr, "%s: engine %.0f %s/s, baseline %.0f/s, latency at %.0f/s: p50 %v p99 %v\n",
-			s.Name, r.TPS, s.Unit, r.Baseline, r.Rate, r.P50, r.P99)
+		fmt.Fprintf(os.Stderr, "%s: engine %.0f %s/s, baseline %.0f/s, latency at %.0f/s: p50 %v p99 %v%s\n",
+			s.Name, r.TPS, s.Unit, r.Baseline, r.Rate, r.P50, r.P99, stealNote(cpu0))
 		lines = append(lines, r.Line())
 	}
 	if *soak == 0 {
@@ -119,17 +121,29 @@ func main() {
 			if !re.MatchString(s.Name) {
 				continue
 			}
+			cpu0 := perf.ReadCPU()
 			r, err := perf.MeasureTwoWorker(s, self, perf.Options{Warmup: *warm, Duration: *d})
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "error: %s: %v\n", s.Name, err)
 				os.Exit(1)
 			}
-			fmt.Fprintf(os.Stderr, "%s: engine %.0f/s across two processes (%.1f bytes and %.0f tuples per frame), raw gRPC %.0f/s, latency at %.0f/s: p50 %v p99 %v\n",
-				s.Name, r.TPS, r.BytesPerTuple, r.TuplesPerFrame, r.Baseline, r.Rate, r.P50, r.P99)
+			fmt.Fprintf(os.Stderr, "%s: engine %.0f/s across two processes (%.1f bytes and %.0f tuples per frame), raw gRPC %.0f/s, latency at %.0f/s: p50 %v p99 %v%s\n",
+				s.Name, r.TPS, r.BytesPerTuple, r.TuplesPerFrame, r.Baseline, r.Rate, r.P50, r.P99, stealNote(cpu0))
 			lines = append(lines, r.Line())
 		}
 	}
 	for _, l := range lines {
 		fmt.Println(l)
 	}
+}
+
+// stealNote says how much CPU the hypervisor gave other guests since cpu0, when known:
+// above a few percent, the figures of that shape say more about the host than about
+// the engine.
+func stealNote(cpu0 perf.CPUSample) string {
+	share := perf.StealShare(cpu0, perf.ReadCPU())
+	if math.IsNaN(share) { // not known here
+		return ""
+	}
+	return fmt.Sprintf(" (CPU steal %.0f%%)", 100*share)
 }

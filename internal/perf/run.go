@@ -3,7 +3,9 @@ package perf
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/sparsestream/sparse/pkg/executor"
@@ -32,27 +34,57 @@ type Options struct {
 	Warmup, Duration time.Duration
 }
 
-// Measure runs the baseline, the engine at full speed, and the engine at half of that
-// speed for latency.
+// Rounds is how many times Measure alternates the baseline and the engine. The machines
+// the benchmarks run on are shared, and their speed drifts by tens of percent within a
+// minute: alternating short runs and taking medians compares the two under the same
+// conditions, which one long run of each does not.
+const Rounds = 3
+
+// Measure alternates the baseline and the engine at full speed, Rounds times, then runs
+// the engine at half of its median speed, Rounds times, for latency. Every figure is the
+// median of its rounds; each round measures for o.Duration/Rounds (at least 500ms).
 func Measure(s Shape, o Options) (Result, error) {
 	r := Result{Shape: s.Name}
-	r.Baseline = s.Baseline(o.Duration)
-	full, err := measureEngine(s, 0, o)
-	if err != nil {
-		return r, err
+	per := Options{Warmup: o.Warmup, Duration: max(o.Duration/Rounds, 500*time.Millisecond)}
+	var base, tps, allocs []float64
+	for range Rounds {
+		base = append(base, s.Baseline(per.Duration))
+		full, err := measureEngine(s, 0, per)
+		if err != nil {
+			return r, err
+		}
+		tps, allocs = append(tps, full.rate), append(allocs, full.allocs)
 	}
-	r.TPS, r.Allocs = full.rate, full.allocs
+	r.Baseline, r.TPS, r.Allocs = median(base), median(tps), median(allocs)
 	r.Rate = r.TPS / 2
 	spoutRate := r.Rate
 	if s.Name == "WordCount" {
 		spoutRate /= wordsPerSentence()
 	}
-	half, err := measureEngine(s, spoutRate, o)
-	if err != nil {
-		return r, err
+	var p50, p99 []float64
+	for range Rounds {
+		half, err := measureEngine(s, spoutRate, per)
+		if err != nil {
+			return r, err
+		}
+		p50, p99 = append(p50, float64(half.p50)), append(p99, float64(half.p99))
 	}
-	r.P50, r.P99 = half.p50, half.p99
+	r.P50, r.P99 = time.Duration(median(p50)), time.Duration(median(p99))
 	return r, nil
+}
+
+// median of xs. A failed baseline is NaN, which sorts first: it is the median only when
+// most rounds failed.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 type engineRun struct {
