@@ -54,6 +54,11 @@ type TwoWorkerResult struct {
 	Result
 	BytesPerTuple  float64
 	TuplesPerFrame float64
+	// CodecBaseline is the raw baseline with a tuple codec on each side: the sender
+	// encodes every frame from tuples with pkg/wire, the receiver decodes every tuple. It
+	// is reported beside the ratio, which is against the raw baseline, to show what the
+	// per-tuple work alone costs.
+	CodecBaseline float64
 }
 
 // Line is the result in the `make bench` format.
@@ -77,7 +82,10 @@ func MeasureTwoWorker(s TwoWorkerShape, self string, o Options) (TwoWorkerResult
 		return r, err
 	}
 	r.P50, r.P99 = half.p50, half.p99
-	r.Baseline, err = rawBaseline(s, self, max(1, int(r.TuplesPerFrame)), o.Duration)
+	if r.Baseline, err = rawBaseline(s, self, max(1, int(r.TuplesPerFrame)), false, o.Duration); err != nil {
+		return r, err
+	}
+	r.CodecBaseline, err = rawBaseline(s, self, max(1, int(r.TuplesPerFrame)), true, o.Duration)
 	return r, err
 }
 
@@ -257,9 +265,15 @@ func parseLatency(out string) (p50, p99 time.Duration) {
 // rawBaseline streams the same frames the engine sends (tuplesPerFrame tuples of the
 // shape's values, anchored when the shape acks) over the same gRPC service, with the
 // workers' dial and server options and the same copy-free send, to a child process that
-// only counts them: the cost of the bytes with no engine on either side.
-func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, d time.Duration) (float64, error) {
-	child := exec.Command(self, "-child", "raw")
+// only counts them: the cost of the bytes with no engine on either side. With codec set,
+// the sender encodes each frame from its tuples and the child decodes every tuple, with
+// pkg/wire, as workers do, but still with no engine (no executors, queues or groupings).
+func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, codec bool, d time.Duration) (float64, error) {
+	mode := "raw"
+	if codec {
+		mode = "rawdecode"
+	}
+	child := exec.Command(self, "-child", mode)
 	child.Stderr = os.Stderr
 	out, err := child.StdoutPipe()
 	if err != nil {
@@ -285,8 +299,9 @@ func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, d time.Durat
 		return 0, err
 	}
 	src := &tuple.Source{Component: "spout", Stream: tuple.DefaultStream, Task: 1, Fields: tuple.NewFields("str")}
+	tuples := make([]*tuple.Tuple, tuplesPerFrame)
 	var enc wire.Encoder
-	for i := range tuplesPerFrame {
+	for i := range tuples {
 		t := tuple.New(src, "some data")
 		if s.Acked {
 			t.Anchors = []tuple.Anchor{{Root: uint64(i) * 0x9e3779b97f4a7c15, Edge: uint64(i) ^ 0xdeadbeefcafe}}
@@ -294,15 +309,34 @@ func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, d time.Durat
 		if err := enc.AddTuple(2, t); err != nil {
 			return 0, err
 		}
+		tuples[i] = t
 	}
-	frame := transport.StaticBatchFrame(enc.Bytes())
+	static := transport.StaticBatchFrame(enc.Bytes())
+	frame := func() (any, error) {
+		if !codec {
+			return static, nil
+		}
+		buf := transport.FrameBuffer()
+		enc.ResetTo(*buf)
+		for _, t := range tuples {
+			if err := enc.AddTuple(2, t); err != nil {
+				return nil, err
+			}
+		}
+		*buf = enc.Bytes()
+		return transport.PooledBatchFrame(buf), nil
+	}
 	if err := stream.Send(&sparsev1.Frame{Body: &sparsev1.Frame_Hello{Hello: &sparsev1.Hello{SenderWorkerId: "raw"}}}); err != nil {
 		return 0, err
 	}
 	var frames int64
 	start := time.Now()
 	for time.Since(start) < d {
-		if err := stream.SendMsg(frame); err != nil {
+		f, err := frame()
+		if err != nil {
+			return 0, err
+		}
+		if err := stream.SendMsg(f); err != nil {
 			return 0, err
 		}
 		frames++
@@ -313,33 +347,45 @@ func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, d time.Durat
 	return float64(frames) * float64(tuplesPerFrame) / elapsed.Seconds(), nil
 }
 
-// rawServer counts frames and discards them.
+// rawServer discards the frames it receives, or with decode set decodes every tuple of
+// them first.
 type rawServer struct {
 	sparsev1.UnimplementedWorkerTransportServer
+	decode bool
 }
 
-func (rawServer) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparsev1.FrameReply]) error {
+func (s rawServer) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparsev1.FrameReply]) error {
+	src := &tuple.Source{Component: "spout", Stream: tuple.DefaultStream, Task: 1, Fields: tuple.NewFields("str")}
+	resolve := func(int32, string) *tuple.Source { return src }
+	var n int64
+	count := func(int32, *tuple.Tuple) { n++ }
 	for {
-		if _, err := stream.Recv(); err != nil {
+		f, err := stream.Recv()
+		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return err
 		}
+		if b := f.GetBatch(); s.decode && b != nil {
+			if err := wire.Decode(b, resolve, count, func(wire.Control) {}); err != nil {
+				return err
+			}
+		}
 	}
 }
 
 // ChildMain is the second process of a two-worker benchmark: "raw" serves the raw
-// baseline's receiver, "worker" runs worker w2 of a shape until SIGTERM.
+// baseline's receiver ("rawdecode": the one that decodes every tuple), "worker" runs worker w2 of a shape until SIGTERM.
 func ChildMain(mode, shape, assignment string, rate float64) error {
 	switch mode {
-	case "raw":
+	case "raw", "rawdecode":
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
 		}
 		g := grpc.NewServer(transport.ServerOptions()...)
-		sparsev1.RegisterWorkerTransportServer(g, rawServer{})
+		sparsev1.RegisterWorkerTransportServer(g, rawServer{decode: mode == "rawdecode"})
 		fmt.Println(l.Addr().String())
 		return g.Serve(l)
 	case "worker":

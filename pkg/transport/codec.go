@@ -21,6 +21,19 @@ type batchFrame struct {
 	pool mem.BufferPool // nil: the buffer is never reused (StaticBatchFrame)
 }
 
+// FrameBuffer returns an empty buffer of the transport's pool with room for a full frame,
+// and PooledBatchFrame a message that sends the batch encoded into it without copying;
+// gRPC puts the buffer back once written, so it must not be touched after sending. The
+// raw baselines of the two-worker benchmarks use them to send as the senders do.
+func FrameBuffer() *[]byte {
+	b := framePool.Get(DefaultMaxFrame + DefaultMaxFrame/4)
+	*b = (*b)[:0]
+	return b
+}
+
+// PooledBatchFrame: see FrameBuffer.
+func PooledBatchFrame(buf *[]byte) any { return &batchFrame{buf: buf, pool: framePool} }
+
 // StaticBatchFrame returns a message that sends batch, an encoded Batch that is never
 // modified, as a Frame on a stream dialled with DialOptions, without copying it: the raw
 // baseline of the two-worker benchmarks sends one batch over and over this way.
