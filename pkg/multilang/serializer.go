@@ -3,8 +3,6 @@ package multilang
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -148,19 +146,16 @@ func (d *jsonDecoder) ReadMessage() (any, error) {
 }
 
 func (d *jsonDecoder) parse(body []byte, n int64) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, d.fail("empty message before the line \"end\"", n)
-		}
+	v, err := parseJSON(body)
+	switch {
+	case err == errJSONEmpty:
+		return nil, d.fail("empty message before the line \"end\"", n)
+	case err == errJSONTrailing:
+		return nil, d.fail("the message holds more than one JSON value before the line \"end\"", n)
+	case err != nil:
 		return nil, d.fail("the message is not valid JSON: "+err.Error(), n)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, d.fail("the message holds more than one JSON value before the line \"end\"", n)
-	}
-	return fromJSON(v), nil
+	return v, nil
 }
 
 // lastBytes returns the first bytes of the last message read.
@@ -168,38 +163,4 @@ func (d *jsonDecoder) lastBytes() []byte { return bytes.Clone(d.buf[:min(len(d.b
 
 func (d *jsonDecoder) fail(reason string, n int64) error {
 	return &ProtocolError{Reason: reason, Head: bytes.Clone(d.buf[:min(len(d.buf), headBytes)]), Size: n}
-}
-
-// fromJSON turns the numbers of a decoded JSON value into int64 when they are integers
-// that fit, uint64 when they are larger positive integers, and float64 otherwise.
-func fromJSON(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		return jsonNumber(x)
-	case []any:
-		for i := range x {
-			x[i] = fromJSON(x[i])
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = fromJSON(x[k])
-		}
-	}
-	return v
-}
-
-func jsonNumber(x json.Number) any {
-	s := string(x)
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n
-	}
-	if !strings.ContainsAny(s, ".eE") {
-		if u, err := strconv.ParseUint(s, 10, 64); err == nil {
-			return u
-		}
-	}
-	// The JSON decoder accepted the text, so the only possible error is a range error,
-	// for which ParseFloat returns the nearest value (±Inf or 0).
-	f, _ := strconv.ParseFloat(s, 64)
-	return f
 }
