@@ -73,7 +73,10 @@ func topologyBinary(arg string) (string, func(), error) {
 	}
 	cleanup := func() { os.RemoveAll(dir) }
 	bin := filepath.Join(dir, "topology")
-	build := exec.Command("go", "build", "-o", bin, arg)
+	// Built from inside the package's directory, so that its own module is used
+	// wherever sparsectl is run from.
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = arg
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		cleanup()

@@ -74,9 +74,16 @@ type result struct {
 // runSparsectl runs sparsectl with args to completion, killing it after timeout.
 func runSparsectl(t *testing.T, timeout time.Duration, args ...string) result {
 	t.Helper()
+	return runSparsectlIn(t, "", timeout, args...)
+}
+
+// runSparsectlIn is runSparsectl in the working directory dir ("": this one).
+func runSparsectlIn(t *testing.T, dir string, timeout time.Duration, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, sparsectl(t), args...)
+	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -109,12 +116,17 @@ func finalLine(t *testing.T, stdout, component string) string {
 	return ""
 }
 
-// TestRunWordCountPackage: `sparsectl run ../../examples/wordcount` builds the example,
-// runs it for the given time with periodic stats, and exits 0 after printing the final
-// summary, in which all 1000 sentences are acked; the count bolts log their final counts
-// on stderr when they are cleaned up.
+// TestRunWordCountPackage: `sparsectl run <dir of examples/wordcount>` builds the example
+// (with its own module, although sparsectl runs in a folder outside it), runs it for the
+// given time with periodic stats, and exits 0 after printing the final summary, in which
+// all 1000 sentences are acked; the count bolts log their final counts on stderr when
+// they are cleaned up.
 func TestRunWordCountPackage(t *testing.T) {
-	r := runSparsectl(t, 3*time.Minute, "run", "../../examples/wordcount",
+	pkg, err := filepath.Abs("../../examples/wordcount")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runSparsectlIn(t, t.TempDir(), 3*time.Minute, "run", pkg,
 		"--time", "3s", "--stats-every", "1s", "-o", "wordcount.sentences=1000")
 	if r.code != 0 {
 		t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
