@@ -54,6 +54,7 @@ func (b *asyncBolt) Woken() {
 	b.wokenCalls.Add(1)
 	b.woken++
 	if b.panicEvery > 0 && b.woken%b.panicEvery == 0 {
+		b.ctx.Wake() // its work is still to do: ask again, or the last inputs wait forever
 		panic("woken went wrong")
 	}
 	b.mu.Lock()

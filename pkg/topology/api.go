@@ -44,8 +44,10 @@ type Bolt interface {
 // Wakeable is implemented by a bolt whose work also arrives outside Execute: the answers
 // of a subprocess, the callbacks of a client library. Any goroutine may call the task's
 // Context.Wake; the engine then calls Woken on the task's goroutine, between batches of
-// inputs and at once when no input comes, so Woken may use the collector as Execute does. Wakes
-// that arrive before Woken runs are coalesced into one call.
+// inputs and at once when no input comes, so Woken may use the collector as Execute
+// does. Wakes that arrive before Woken runs are coalesced into one call. A panic in
+// Woken is reported like one in Execute, and Woken is called again only after the next
+// Wake.
 type Wakeable interface {
 	Woken()
 }
