@@ -393,8 +393,15 @@ func TestOpenErrorStopsEverything(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `component "source" task`) || !strings.Contains(err.Error(), "cannot reach the queue") {
 		t.Fatalf("Run error = %v", err)
 	}
+	// Run has returned, so every goroutine it started has ended; a moment's grace covers
+	// the runtime's finalizer goroutine, which counts while it runs finalizers.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if n := runtime.NumGoroutine(); n > before {
-		t.Errorf("%d goroutines after a failed start, %d before", n, before)
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines after a failed start, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
 
