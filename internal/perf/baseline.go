@@ -141,7 +141,7 @@ func baselineIDNull(d time.Duration) float64 {
 // baselineWordCount: producer -> splitter -> counter, with each word's completion
 // returned to the producer, which completes a sentence when all its words are counted.
 func baselineWordCount(d time.Duration) float64 {
-	const maxPending = 4096
+	const maxPending = wordCountPending
 	d1, free1 := newPipe()
 	d2, free2 := newPipe()
 	acks := make(chan []int64, 256)
