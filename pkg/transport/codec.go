@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"errors"
 	"math/bits"
 	"sync"
 
@@ -43,7 +44,8 @@ func StaticBatchFrame(batch []byte) any { return &batchFrame{buf: &batch} }
 const frameFieldBatch = 2
 
 // frameCodec is gRPC's proto codec, plus batchFrame. It keeps the name "proto", so the
-// content type, and the receiving side, are gRPC's usual ones.
+// receiving side decodes with gRPC's proto codec (the content type names it:
+// application/grpc+proto).
 type frameCodec struct{ base encoding.CodecV2 }
 
 func newFrameCodec() frameCodec { return frameCodec{base: encoding.GetCodecV2(proto.Name)} }
@@ -53,10 +55,17 @@ func (c frameCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if !ok {
 		return c.base.Marshal(v)
 	}
-	hdr := make([]byte, 0, 1+protowire.SizeVarint(uint64(len(*f.buf))))
+	buf := f.buf
+	if buf == nil {
+		return nil, errors.New("transport: a pooled batch frame was sent twice; its buffer went back to the pool after the first send")
+	}
+	if f.pool != nil {
+		f.buf = nil // the buffer is gRPC's now: a second send must not return it twice
+	}
+	hdr := make([]byte, 0, 1+protowire.SizeVarint(uint64(len(*buf))))
 	hdr = protowire.AppendTag(hdr, frameFieldBatch, protowire.BytesType)
-	hdr = protowire.AppendVarint(hdr, uint64(len(*f.buf)))
-	return mem.BufferSlice{mem.SliceBuffer(hdr), mem.NewBuffer(f.buf, f.pool)}, nil
+	hdr = protowire.AppendVarint(hdr, uint64(len(*buf)))
+	return mem.BufferSlice{mem.SliceBuffer(hdr), mem.NewBuffer(buf, f.pool)}, nil
 }
 
 func (c frameCodec) Unmarshal(data mem.BufferSlice, v any) error { return c.base.Unmarshal(data, v) }

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -76,5 +77,29 @@ func TestTieredPool(t *testing.T) {
 	p.Put(&odd)
 	if b := p.Get(1000); cap(*b) != 1024 {
 		t.Errorf("Get(1000) after putting a 1000-byte buffer: cap %d, want 1024", cap(*b))
+	}
+}
+
+// A pooled frame's buffer belongs to gRPC once marshalled: marshalling the frame again
+// is refused instead of handing the buffer to the pool twice. A static frame may be
+// sent any number of times.
+func TestPooledFrameIsMarshalledOnce(t *testing.T) {
+	c := newFrameCodec()
+	f := PooledBatchFrame(FrameBuffer())
+	out, err := c.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Free()
+	if _, err := c.Marshal(f); err == nil || !strings.Contains(err.Error(), "sent twice") {
+		t.Errorf("second Marshal of a pooled frame: %v, want a refusal", err)
+	}
+	s := StaticBatchFrame([]byte{0x0a, 0x00})
+	for range 3 {
+		out, err := c.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Free()
 	}
 }

@@ -214,7 +214,9 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 		*buf = enc.Bytes() // the same array, unless a batch outgrew it
 		size := len(*buf)
 		// gRPC owns buf from here on and puts it back in framePool once written.
-		if err := stream.SendMsg(&batchFrame{buf: buf, pool: framePool}); err != nil {
+		err := stream.SendMsg(&batchFrame{buf: buf, pool: framePool})
+		enc.ResetTo(nil) // enc must not keep pointing into the buffer gRPC now owns
+		if err != nil {
 			s.Stats.Dropped.Add(int64(n))
 			return err
 		}
