@@ -1,8 +1,8 @@
 package multilang
 
 import (
+	"bytes"
 	"encoding/json"
-	"math"
 	"strconv"
 	"strings"
 
@@ -34,11 +34,13 @@ func plainConfig(ctx *topology.Context, log hclog.Logger) map[string]any {
 			log.Debug("config value not passed to the subprocess", "key", k, "error", err)
 			continue
 		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber() // integers stay integers
 		var plain any
-		if err := json.Unmarshal(b, &plain); err != nil {
+		if err := dec.Decode(&plain); err != nil {
 			continue
 		}
-		out[k] = normalizeNumbers(plain)
+		out[k] = topology.NormalizeJSON(plain)
 	}
 	if _, ok := out["topology.name"]; !ok {
 		name := ctx.TopologyID
@@ -48,26 +50,6 @@ func plainConfig(ctx *topology.Context, log hclog.Logger) map[string]any {
 		out["topology.name"] = name
 	}
 	return out
-}
-
-// normalizeNumbers turns the float64 numbers json.Unmarshal produces back into int64
-// when they are whole, so that an integer setting reaches the subprocess as an integer.
-func normalizeNumbers(v any) any {
-	switch x := v.(type) {
-	case float64:
-		if x >= -(1<<63) && x < 1<<63 && x == math.Trunc(x) {
-			return int64(x)
-		}
-	case []any:
-		for i := range x {
-			x[i] = normalizeNumbers(x[i])
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = normalizeNumbers(x[k])
-		}
-	}
-	return v
 }
 
 // stormContext builds the "context" of the handshake: task->component, taskid,

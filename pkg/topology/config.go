@@ -154,11 +154,11 @@ func ParseOverride(kv string) (string, any, error) {
 	if err := dec.Decode(&v); err != nil || dec.More() {
 		return key, raw, nil
 	}
-	return key, normalizeJSON(v), nil
+	return key, NormalizeJSON(v), nil
 }
 
 // normalizeJSON turns json.Number into int64 or float64, recursively.
-func normalizeJSON(v any) any {
+func NormalizeJSON(v any) any {
 	switch x := v.(type) {
 	case json.Number:
 		if n, err := x.Int64(); err == nil {
@@ -168,11 +168,11 @@ func normalizeJSON(v any) any {
 		return f
 	case []any:
 		for i := range x {
-			x[i] = normalizeJSON(x[i])
+			x[i] = NormalizeJSON(x[i])
 		}
 	case map[string]any:
 		for k := range x {
-			x[k] = normalizeJSON(x[k])
+			x[k] = NormalizeJSON(x[k])
 		}
 	}
 	return v

@@ -33,28 +33,7 @@ func ParseConfig(b []byte) (topology.Config, error) {
 	}
 	conf := make(topology.Config, len(m))
 	for k, v := range m {
-		conf[k] = normalizeNumbers(v)
+		conf[k] = topology.NormalizeJSON(v)
 	}
 	return conf, nil
-}
-
-// normalizeNumbers turns json.Number into int64 or float64, recursively.
-func normalizeNumbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if n, err := x.Int64(); err == nil {
-			return n
-		}
-		f, _ := x.Float64()
-		return f
-	case []any:
-		for i := range x {
-			x[i] = normalizeNumbers(x[i])
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = normalizeNumbers(x[k])
-		}
-	}
-	return v
 }
