@@ -67,7 +67,9 @@ func (e *executor) wakeTasks() {
 const latencySample = 32
 
 // maxSampled bounds the inputs waiting for their ack to be timed; inputs that are never
-// acked must not grow the map.
+// acked must not grow the map. When it is full, entries older than the message timeout
+// (inputs that will never be acked in time) are swept, at most once per timeout, so that
+// a few lost inputs do not stop process latency from being measured for good.
 const maxSampled = 1024
 
 func (e *executor) executeBatch(b *Batch) {
@@ -79,6 +81,9 @@ func (e *executor) executeBatch(b *Batch) {
 			continue
 		}
 		start := e.now()
+		if len(e.sampled) >= maxSampled && start-e.sweptAt >= e.rt.timeout {
+			e.sweepSampled(start)
+		}
 		if len(e.sampled) < maxSampled {
 			e.sampled[it.Tuple] = start
 		}
@@ -88,6 +93,17 @@ func (e *executor) executeBatch(b *Batch) {
 	e.cnt.executed += int64(len(b.Items))
 	e.rt.pools.putData(b)
 	e.maybeFlush()
+}
+
+// sweepSampled forgets the sampled inputs that have waited longer than the message
+// timeout for their ack.
+func (e *executor) sweepSampled(now time.Duration) {
+	e.sweptAt = now
+	for in, start := range e.sampled {
+		if now-start >= e.rt.timeout {
+			delete(e.sampled, in)
+		}
+	}
 }
 
 // execute runs Execute for one input. A panic fails the input, so its spout replays it,

@@ -47,6 +47,7 @@ type executor struct {
 	// ack with the time Execute started.
 	sampleTick int
 	sampled    map[*tuple.Tuple]time.Duration
+	sweptAt    time.Duration // when sampled was last swept of stale entries
 	anchBuf    []tuple.Anchor
 	deferred   []Control // acker replies received while blocked on a send (spouts)
 

@@ -146,16 +146,17 @@ func (e *executor) drainCtl() {
 	}
 	// Handle the replies in place; Ack and Fail may emit, which may block and defer
 	// more replies, so work from a snapshot.
+	s := e.spout
 	msgs := e.deferred
 	e.deferred = nil
 	for _, m := range msgs {
 		if m.Kind == ControlReset {
-			if p, ok := e.spout.pending.Get(m.Root); ok {
-				e.spout.pending.Put(m.Root, p) // back into the newest bucket
+			if p, ok := s.pending.Get(m.Root); ok {
+				s.pending.Put(m.Root, p) // back into the newest bucket
 			}
 			continue
 		}
-		p, ok := e.spout.pending.Remove(m.Root)
+		p, ok := s.pending.Remove(m.Root)
 		if !ok {
 			continue // timed out already, and Fail was called then
 		}
@@ -163,7 +164,8 @@ func (e *executor) drainCtl() {
 		switch m.Kind {
 		case ControlComplete:
 			e.cnt.acked++
-			e.stats.CompleteLatency.Observe(e.now() - p.born)
+			// s.clock was read just before drainCtl, as born was: no clock read per tree.
+			e.stats.CompleteLatency.Observe(s.clock - p.born)
 			e.callSpout(p.task, "Ack", func() { p.task.spout.Ack(p.msgID) })
 		case ControlFailed:
 			e.cnt.failed++
@@ -175,6 +177,8 @@ func (e *executor) drainCtl() {
 	}
 }
 
+// callSpout runs a spout callback; a panic is reported (logged and counted) by safely,
+// and the spout keeps running, so the returned error is not needed.
 func (e *executor) callSpout(t *task, what string, f func()) {
 	_ = e.safely(t, what, f)
 }

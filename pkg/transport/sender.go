@@ -42,7 +42,7 @@ type Sender struct {
 	Stats    Stats
 
 	readyOnce [2]sync.Once
-	readyLeft sync.WaitGroup
+	readyLeft atomic.Int32 // streams not yet accepted; the last one closes ready
 	ready     chan struct{}
 }
 
@@ -50,9 +50,16 @@ type Sender struct {
 func NewSender(id Identity, peerID, peerAddr string, ob *executor.Outbound, log hclog.Logger) *Sender {
 	s := &Sender{id: id, peerID: peerID, peerAddr: peerAddr, ob: ob, maxFrame: DefaultMaxFrame,
 		log: logger(log).Named("transport").With("peer", peerID, "address", peerAddr), ready: make(chan struct{})}
-	s.readyLeft.Add(2)
-	go func() { s.readyLeft.Wait(); close(s.ready) }()
+	s.readyLeft.Store(2)
 	return s
+}
+
+// streamReady counts one stream accepted (once per channel) and closes ready with the
+// second.
+func (s *Sender) streamReady() {
+	if s.readyLeft.Add(-1) == 0 {
+		close(s.ready)
+	}
 }
 
 // Peer is the id of the worker this sender sends to.
@@ -155,7 +162,7 @@ func (s *Sender) session(ctx context.Context, conn *grpc.ClientConn, ch sparsev1
 		s.Stats.Refused.Add(1)
 		return false, fmt.Errorf("the peer refused the stream (%s): %s", h.GetRefusal(), h.GetError())
 	}
-	s.readyOnce[ch-sparsev1.Channel_CHANNEL_DATA].Do(s.readyLeft.Done)
+	s.readyOnce[ch-sparsev1.Channel_CHANNEL_DATA].Do(s.streamReady)
 	// Read replies until the stream ends, so that a peer that dies or closes the stream
 	// is noticed even while there is nothing to send.
 	broken := make(chan error, 1)

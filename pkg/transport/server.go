@@ -70,6 +70,7 @@ func (s *Server) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparse
 			who = fmt.Sprintf("worker %s at %s", hello.GetSenderWorkerId(), from)
 		}
 		s.log.Error("refused a transfer stream", "peer", who, "reason", why)
+		// Best effort: the stream ends with the same reason in its status either way.
 		_ = stream.Send(&sparsev1.FrameReply{Body: &sparsev1.FrameReply_Hello{Hello: &sparsev1.HelloReply{
 			Accepted: false, Error: why, Refusal: refusal,
 			ReceiverWorkerId: s.id.WorkerID, AssignmentVersion: s.id.Version, ProtocolVersion: wire.ProtocolVersion,

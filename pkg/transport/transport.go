@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-
-	"github.com/sparsestream/sparse/pkg/executor"
 )
 
 // Identity says who this worker is and what it runs: a peer's Hello must agree with it.
@@ -56,11 +54,3 @@ func logger(l hclog.Logger) hclog.Logger {
 	}
 	return l
 }
-
-// release returns an executor batch whose contents were encoded.
-type releaser interface {
-	Release(*executor.Batch)
-	ReleaseControl(*executor.ControlBatch)
-}
-
-var _ releaser = (*executor.Outbound)(nil)

@@ -21,8 +21,8 @@ import (
 // about once per distinct pair in a batch rather than once per tuple.
 //
 // Each Tuple handed to onTuple is new, with its own Values and Anchors slices (tuples of
-// a batch are allocated in chunks of up to 16, so a tuple kept keeps its chunk); strings and byte slices are copied, so b may be reused as soon as Decode
-// returns. A Value with no kind set decodes to nil. When Decode returns an error, the
+// a batch are allocated in chunks of up to 16, so a tuple kept keeps its chunk); strings
+// and byte slices are copied, so b may be reused as soon as Decode returns. A Value with no kind set decodes to nil. When Decode returns an error, the
 // callbacks have been called for the entries that precede the one at fault.
 func Decode(b []byte, resolve func(task int32, stream string) *tuple.Source, onTuple func(dest int32, t *tuple.Tuple), onControl func(Control)) error {
 	if resolve == nil || onTuple == nil || onControl == nil {

@@ -194,30 +194,12 @@ func (e *Encoder) value(tag byte, v any, depth int) error {
 		}
 		e.end(m)
 		e.end(val)
-	case int:
-		e.intValue(tag, int64(x))
-	case int32:
-		e.intValue(tag, int64(x))
-	case int16:
-		e.intValue(tag, int64(x))
-	case int8:
-		e.intValue(tag, int64(x))
-	case uint8:
-		e.intValue(tag, int64(x))
-	case uint16:
-		e.intValue(tag, int64(x))
-	case uint32:
-		e.intValue(tag, int64(x))
-	case uint:
-		if uint64(x) > math.MaxInt64 {
-			return fmt.Errorf("uint %d does not fit in int64", x)
+	case int, int32, int16, int8, uint, uint64, uint32, uint16, uint8:
+		n, _, err := tuple.Int64(x)
+		if err != nil {
+			return err
 		}
-		e.intValue(tag, int64(x))
-	case uint64:
-		if x > math.MaxInt64 {
-			return fmt.Errorf("uint64 %d does not fit in int64", x)
-		}
-		e.intValue(tag, int64(x))
+		e.intValue(tag, n)
 	case float32:
 		return e.value(tag, float64(x), depth)
 	case []string:

@@ -58,30 +58,12 @@ func valueToProto(v any, depth int) (*sparsev1.Value, error) {
 			return nil, err
 		}
 		return &sparsev1.Value{Kind: &sparsev1.Value_MapValue{MapValue: &sparsev1.Map{Entries: m}}}, nil
-	case int:
-		return intProto(int64(x)), nil
-	case int32:
-		return intProto(int64(x)), nil
-	case int16:
-		return intProto(int64(x)), nil
-	case int8:
-		return intProto(int64(x)), nil
-	case uint8:
-		return intProto(int64(x)), nil
-	case uint16:
-		return intProto(int64(x)), nil
-	case uint32:
-		return intProto(int64(x)), nil
-	case uint:
-		if uint64(x) > math.MaxInt64 {
-			return nil, fmt.Errorf("uint %d does not fit in int64", x)
+	case int, int32, int16, int8, uint, uint64, uint32, uint16, uint8:
+		n, _, err := tuple.Int64(x)
+		if err != nil {
+			return nil, err
 		}
-		return intProto(int64(x)), nil
-	case uint64:
-		if x > math.MaxInt64 {
-			return nil, fmt.Errorf("uint64 %d does not fit in int64", x)
-		}
-		return intProto(int64(x)), nil
+		return intProto(n), nil
 	case float32:
 		return &sparsev1.Value{Kind: &sparsev1.Value_DoubleValue{DoubleValue: float64(x)}}, nil
 	case []string:
