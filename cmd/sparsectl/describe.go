@@ -1,17 +1,16 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
+	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/pkg/ctl"
 )
 
 func describeCmd() *cobra.Command {
-	var (
-		conn   ctl.ConnFlags
-		asJSON bool
-	)
-	cmd := &cobra.Command{
+	return queryCmd(&cobra.Command{
 		Use:   "describe <topology>",
 		Short: "Show a topology: components, tasks, where each runs, status, errors, scheduling",
 		Long: `Show a topology by name or id: its status and uptime, each component with its
@@ -19,29 +18,10 @@ executors, tasks and the workers they run in, each worker with its supervisor, a
 liveness and tasks, the topology's configuration, recent errors, why it is not fully
 scheduled (if so), and the version of its assignment.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := conn.Client()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := conn.Context(cmd.Context(), 0)
-			defer cancel()
-			d, err := c.Describe(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				j, err := ctl.ToDescribeJSON(d)
-				if err != nil {
-					return err
-				}
-				return ctl.WriteJSON(cmd.OutOrStdout(), j)
-			}
-			return ctl.WriteDescribe(cmd.OutOrStdout(), d)
+	}, "print JSON instead of tables",
+		func(ctx context.Context, c *ctl.Client, args []string) (*sparsev1.TopologyDescription, error) {
+			return c.Describe(ctx, args[0])
 		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of tables")
-	conn.Register(cmd.Flags())
-	return cmd
+		func(d *sparsev1.TopologyDescription) (any, error) { return ctl.ToDescribeJSON(d) },
+		ctl.WriteDescribe)
 }

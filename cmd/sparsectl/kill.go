@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -32,31 +33,24 @@ waits that long instead. If sparsectl stops waiting (--timeout), the kill goes o
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			c, err := conn.Client()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := conn.Context(cmd.Context(), 0)
-			defer cancel()
-			// Nimbus answers once the topology is gone: allow for the wait.
-			secs, effective := wait.WaitSecs(), int(wait.WaitSecs())
-			if secs < 0 {
-				if effective, err = c.MessageTimeout(ctx, name); err != nil {
+			return withClient(cmd, &conn, func(ctx context.Context, c *ctl.Client) error {
+				// Nimbus answers once the topology is gone: allow for the wait.
+				secs, effective, err := waitSecs(ctx, c, wait, name)
+				if err != nil {
 					return err
 				}
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "killing topology %s: its spouts are deactivated, and its workers stop %s\n", name, ctl.DescribeWait(secs, effective))
-			ctx, cancel = conn.Context(cmd.Context(), time.Duration(effective)*time.Second)
-			defer cancel()
-			if err := c.Kill(ctx, name, secs); err != nil {
-				if ctl.TimedOut(err) {
-					return fmt.Errorf("stopped waiting for the kill of %s, which goes on at nimbus (sparsectl list shows when it is gone): %w", name, err)
+				fmt.Fprintf(cmd.ErrOrStderr(), "killing topology %s: its spouts are deactivated, and its workers stop %s\n", name, ctl.DescribeWait(secs, effective))
+				ctx, cancel := conn.Context(cmd.Context(), time.Duration(effective)*time.Second)
+				defer cancel()
+				if err := c.Kill(ctx, name, secs); err != nil {
+					if ctl.TimedOut(err) {
+						return fmt.Errorf("stopped waiting for the kill of %s, which goes on at nimbus (sparsectl list shows when it is gone): %w", name, err)
+					}
+					return err
 				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "killed topology %s\n", name)
 				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "killed topology %s\n", name)
-			return err
+			})
 		},
 	}
 	cmd.Flags().Var(wait, "wait", "how long to let tuples in flight finish before stopping the workers: a duration, 0 for at once, or "+ctl.MessageTimeout)

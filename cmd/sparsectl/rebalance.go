@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -43,42 +44,35 @@ tasks. Without -n or -e the topology is spread again over the current supervisor
 				return err
 			}
 			name := args[0]
-			c, err := conn.Client()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := conn.Context(cmd.Context(), 0)
-			defer cancel()
-			// Nimbus answers once the topology has moved: allow for the wait.
-			secs, effective := wait.WaitSecs(), int(wait.WaitSecs())
-			if secs < 0 {
-				if effective, err = c.MessageTimeout(ctx, name); err != nil {
+			return withClient(cmd, &conn, func(ctx context.Context, c *ctl.Client) error {
+				// Nimbus answers once the topology has moved: allow for the wait.
+				secs, effective, err := waitSecs(ctx, c, wait, name)
+				if err != nil {
 					return err
 				}
-			}
-			var what []string
-			if workers > 0 {
-				what = append(what, ctl.Count(workers, "worker"))
-			}
-			for _, k := range slices.Sorted(maps.Keys(ex)) {
-				what = append(what, k+"="+ctl.Count(int(ex[k]), "executor"))
-			}
-			if len(what) == 0 {
-				what = append(what, "the same workers and executors")
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "rebalancing topology %s to %s: it is deactivated, and moves %s\n", name, strings.Join(what, ", "), ctl.DescribeWait(secs, effective))
-			ctx, cancel = conn.Context(cmd.Context(), time.Duration(effective)*time.Second)
-			defer cancel()
-			req := &sparsev1.RebalanceRequest{Name: name, Workers: int32(workers), Executors: ex, WaitSecs: secs}
-			if err := c.Rebalance(ctx, req); err != nil {
-				if ctl.TimedOut(err) {
-					return fmt.Errorf("stopped waiting for the rebalance of %s, which goes on at nimbus (sparsectl describe %s shows its progress): %w", name, name, err)
+				var what []string
+				if workers > 0 {
+					what = append(what, ctl.Count(workers, "worker"))
 				}
+				for _, k := range slices.Sorted(maps.Keys(ex)) {
+					what = append(what, k+"="+ctl.Count(int(ex[k]), "executor"))
+				}
+				if len(what) == 0 {
+					what = append(what, "the same workers and executors")
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "rebalancing topology %s to %s: it is deactivated, and moves %s\n", name, strings.Join(what, ", "), ctl.DescribeWait(secs, effective))
+				ctx, cancel := conn.Context(cmd.Context(), time.Duration(effective)*time.Second)
+				defer cancel()
+				req := &sparsev1.RebalanceRequest{Name: name, Workers: int32(workers), Executors: ex, WaitSecs: secs}
+				if err := c.Rebalance(ctx, req); err != nil {
+					if ctl.TimedOut(err) {
+						return fmt.Errorf("stopped waiting for the rebalance of %s, which goes on at nimbus (sparsectl describe %s shows its progress): %w", name, name, err)
+					}
+					return err
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "rebalanced topology %s to %s; sparsectl describe %s shows its new workers\n", name, strings.Join(what, ", "), name)
 				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "rebalanced topology %s to %s; sparsectl describe %s shows its new workers\n", name, strings.Join(what, ", "), name)
-			return err
+			})
 		},
 	}
 	f := cmd.Flags()

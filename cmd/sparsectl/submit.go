@@ -70,14 +70,17 @@ spec's folder) in one archive, which supervisors run with the generic worker.`,
 				wctx, wcancel := context.WithTimeout(cmd.Context(), waitTimeout)
 				defer wcancel()
 				if !asJSON {
-					fmt.Fprintf(cmd.OutOrStdout(), "waiting for %s to run (up to %s)...\n", res.TopologyID, waitTimeout)
+					if _, err := fmt.Fprintf(cmd.OutOrStdout(), "waiting for %s to run (up to %s)...\n", res.TopologyID, waitTimeout); err != nil {
+						return err
+					}
 				}
 				d, err := c.WaitActive(wctx, res.TopologyID, 500*time.Millisecond)
 				if err != nil {
 					return fmt.Errorf("%w (waited %s; see sparsectl describe %s)", err, waitTimeout, res.TopologyID)
 				}
 				if !asJSON {
-					fmt.Fprintf(cmd.OutOrStdout(), "topology %s is active with %s\n", res.TopologyID, ctl.Count(len(d.GetWorkers()), "worker"))
+					_, err := fmt.Fprintf(cmd.OutOrStdout(), "topology %s is active with %s\n", res.TopologyID, ctl.Count(len(d.GetWorkers()), "worker"))
+					return err
 				}
 			}
 			if asJSON {

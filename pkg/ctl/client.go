@@ -68,9 +68,6 @@ func NewClient(addrs []string, o ClientOptions) (*Client, error) {
 		conns: map[string]*grpc.ClientConn{}}, nil
 }
 
-// Addrs are the configured addresses.
-func (c *Client) Addrs() []string { return append([]string(nil), c.addrs...) }
-
 // Close closes every connection.
 func (c *Client) Close() error {
 	c.mu.Lock()

@@ -35,30 +35,10 @@ func DecodeSpecJSON(b []byte) (*topology.Spec, error) {
 	return &s, nil
 }
 
+// normalizeConfig turns the json.Number values of c into int64 or float64.
 func normalizeConfig(c topology.Config) topology.Config {
 	for k, v := range c {
-		c[k] = normalizeNumber(v)
+		c[k] = topology.NormalizeJSON(v)
 	}
 	return c
-}
-
-// normalizeNumber turns json.Number into int64 or float64, recursively.
-func normalizeNumber(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if n, err := x.Int64(); err == nil {
-			return n
-		}
-		f, _ := x.Float64()
-		return f
-	case []any:
-		for i := range x {
-			x[i] = normalizeNumber(x[i])
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = normalizeNumber(x[k])
-		}
-	}
-	return v
 }
