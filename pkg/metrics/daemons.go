@@ -35,13 +35,8 @@ type NimbusMetrics struct {
 // are not registered, for tests). To tell several nimbus instances apart inside one
 // process, wrap reg with prometheus.WrapRegistererWith.
 func NewNimbusMetrics(reg prometheus.Registerer) *NimbusMetrics {
-	f := promauto.With(reg)
-	gauge := func(name, help string) prometheus.Gauge {
-		return f.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "nimbus", Name: name, Help: help})
-	}
-	counter := func(name, help string) prometheus.Counter {
-		return f.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "nimbus", Name: name, Help: help})
-	}
+	f := daemonFactory{promauto.With(reg), "nimbus"}
+	gauge, counter := f.gauge, f.counter
 	return &NimbusMetrics{
 		IsLeader:         gauge("is_leader", "1 while this nimbus is the leader, else 0."),
 		LiveSupervisors:  gauge("live_supervisors", "Supervisors registered under a live lease."),
@@ -52,7 +47,7 @@ func NewNimbusMetrics(reg prometheus.Registerer) *NimbusMetrics {
 		SubmitRejects:    counter("rejected_submits_total", "Topology submissions refused."),
 		SchedulingRounds: counter("scheduling_rounds_total", "Scheduling rounds run by this nimbus as leader."),
 		SchedulingDuration: f.NewHistogram(prometheus.HistogramOpts{
-			Namespace: namespace, Subsystem: "nimbus", Name: "scheduling_round_duration_seconds",
+			Namespace: namespace, Subsystem: f.subsystem, Name: "scheduling_round_duration_seconds",
 			Help:    "Time one scheduling round took, from reading the cluster state to the last assignment write.",
 			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
 		}),
@@ -80,13 +75,8 @@ type SupervisorMetrics struct {
 // NewSupervisorMetrics creates supervisord's metrics and registers them with reg (nil:
 // they are not registered, for tests).
 func NewSupervisorMetrics(reg prometheus.Registerer) *SupervisorMetrics {
-	f := promauto.With(reg)
-	gauge := func(name, help string) prometheus.Gauge {
-		return f.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "supervisor", Name: name, Help: help})
-	}
-	counter := func(name, help string) prometheus.Counter {
-		return f.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "supervisor", Name: name, Help: help})
-	}
+	f := daemonFactory{promauto.With(reg), "supervisor"}
+	gauge, counter := f.gauge, f.counter
 	return &SupervisorMetrics{
 		SlotsTotal:               gauge("slots", "Worker slots this supervisor offers."),
 		SlotsUsed:                gauge("used_slots", "Worker slots assigned a worker."),
@@ -97,4 +87,18 @@ func NewSupervisorMetrics(reg prometheus.Registerer) *SupervisorMetrics {
 		ArtifactDownloadFailures: counter("artifact_download_failures_total", "Artifact fetches that failed or did not match their digest."),
 		EtcdErrors:               counter("etcd_errors_total", "Failed etcd operations."),
 	}
+}
+
+// daemonFactory creates a daemon's metrics under the sparse namespace and its subsystem.
+type daemonFactory struct {
+	promauto.Factory
+	subsystem string
+}
+
+func (f daemonFactory) gauge(name, help string) prometheus.Gauge {
+	return f.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Subsystem: f.subsystem, Name: name, Help: help})
+}
+
+func (f daemonFactory) counter(name, help string) prometheus.Counter {
+	return f.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: f.subsystem, Name: name, Help: help})
 }

@@ -53,8 +53,10 @@ func NewReceiveQueueCollector(topologyID string, depths func() []executor.QueueD
 	labels := []string{LabelComponent, LabelExecutor, "queue"}
 	return &receiveQueueCollector{
 		depths: depths,
-		length: prometheus.NewDesc("sparse_executor_receive_queue_batches", "Batches waiting in an executor's receive queue (data: tuples; control: acker traffic).", labels, constLabels),
-		capac:  prometheus.NewDesc("sparse_executor_receive_queue_capacity_batches", "The capacity of an executor's receive queue, in batches.", labels, constLabels),
+		length: prometheus.NewDesc(prometheus.BuildFQName(namespace, "executor", "receive_queue_batches"),
+			"Batches waiting in an executor's receive queue (data: tuples; control: acker traffic).", labels, constLabels),
+		capac: prometheus.NewDesc(prometheus.BuildFQName(namespace, "executor", "receive_queue_capacity_batches"),
+			"The capacity of an executor's receive queue, in batches.", labels, constLabels),
 	}
 }
 

@@ -64,15 +64,10 @@ func NewRuntimeCollector(topologyID string, stats func() []*executor.Stats) prom
 	desc := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "executor", name), help, labels, constLabels)
 	}
-	bounds := latencyBounds()
-	les := make([]float64, len(bounds))
-	for i, b := range bounds {
-		les[i] = b.Seconds()
-	}
 	return &runtimeCollector{
 		stats:  stats,
-		bounds: bounds,
-		les:    les,
+		bounds: latencyBounds(),
+		les:    LatencyBuckets(),
 		counters: []counterDesc{
 			{desc("emitted_tuples_total", "Tuples emitted by user code."), func(s *executor.Stats) int64 { return s.Emitted.Load() }},
 			{desc("transferred_tuples_total", "Tuple copies delivered to receiving tasks (one emit can reach several tasks)."), func(s *executor.Stats) int64 { return s.Transferred.Load() }},

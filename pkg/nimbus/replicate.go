@@ -223,6 +223,7 @@ func (s *Server) replicateOnce(ctx context.Context) {
 		if !have[d] {
 			if err := s.store.DeleteArtifactHolder(ctx, d, s.id); err != nil {
 				s.metrics.EtcdErrors.Inc()
+				s.log.Warn("cannot delete the holder record of an artifact no longer stored here", "digest", d, "error", err)
 			}
 		}
 	}

@@ -279,7 +279,9 @@ func (s *Supervisor) register(ctx context.Context, store *cluster.Store) {
 			if s.c.StopWorkersOnExit {
 				// Nothing runs here any more: let nimbus know at once.
 				cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				_ = reg.Close(cctx)
+				if err := reg.Close(cctx); err != nil {
+					s.log.Warn("cannot remove the supervisor's record; it expires with its lease", "error", err)
+				}
 				cancel()
 			}
 			return
