@@ -11,6 +11,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/sparsestream/sparse/internal/ctxtime"
 )
 
 // LeaderInfo is who leads, as seen by ObserveLeader.
@@ -147,7 +149,7 @@ func (l *Leadership) watchKey(from int64) {
 			}
 			from = resp.Header.Revision + 1
 		}
-		if !sleep(ctx, watchBackoffMin) {
+		if !ctxtime.Sleep(ctx, watchBackoffMin) {
 			return
 		}
 	}
@@ -217,7 +219,7 @@ func (s *Store) ObserveLeader(ctx context.Context) <-chan LeaderInfo {
 				if ctx.Err() == nil {
 					s.log.Warn("cannot read the nimbus leader; retrying", "error", err, "in", backoff)
 				}
-				if !sleep(ctx, backoff) {
+				if !ctxtime.Sleep(ctx, backoff) {
 					return
 				}
 				backoff = min(2*backoff, watchBackoffMax)
@@ -248,7 +250,7 @@ func (s *Store) ObserveLeader(ctx context.Context) <-chan LeaderInfo {
 			wr, ok := <-wch
 			cancel()
 			if ok && wr.Err() != nil && ctx.Err() == nil {
-				if !sleep(ctx, watchBackoffMin) {
+				if !ctxtime.Sleep(ctx, watchBackoffMin) {
 					return
 				}
 			}

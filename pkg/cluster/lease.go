@@ -10,6 +10,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/sparsestream/sparse/internal/ctxtime"
 )
 
 // Registration keeps one record alive under a lease: the record exists while its owner
@@ -144,7 +146,7 @@ func (r *Registration[T]) run(ctx context.Context, ka <-chan *clientv3.LeaseKeep
 				return
 			}
 			r.s.log.Warn("cannot register again; retrying", "key", r.key, "error", err, "in", backoff)
-			if !sleep(ctx, backoff) {
+			if !ctxtime.Sleep(ctx, backoff) {
 				return
 			}
 			backoff = min(2*backoff, watchBackoffMax)

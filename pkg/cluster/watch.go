@@ -9,6 +9,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/sparsestream/sparse/internal/ctxtime"
 )
 
 // EventType says what happened to a key.
@@ -85,7 +87,7 @@ func watch[T any, P interface {
 			} else if ctx.Err() == nil {
 				s.log.Warn("cannot list "+prefix+"; retrying", "error", err, "in", backoff)
 			}
-			if !sleep(ctx, backoff) {
+			if !ctxtime.Sleep(ctx, backoff) {
 				return
 			}
 			if err != nil {
@@ -227,16 +229,4 @@ func (w *watcher[T, P]) follow(ctx context.Context, from int64) error {
 		return nil
 	}
 	return errors.New("the etcd watch channel closed")
-}
-
-// sleep waits d or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

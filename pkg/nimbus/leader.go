@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/sparsestream/sparse/internal/ctxtime"
 	"github.com/sparsestream/sparse/pkg/cluster"
 )
 
@@ -120,7 +121,7 @@ func (s *Server) electionLoop(ctx context.Context) {
 			}
 			s.metrics.EtcdErrors.Inc()
 			s.log.Warn("cannot campaign for leadership; retrying", "error", err, "in", backoff)
-			if !sleepCtx(ctx, backoff) {
+			if !ctxtime.Sleep(ctx, backoff) {
 				return
 			}
 			backoff = min(2*backoff, 10*time.Second)

@@ -40,6 +40,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sparsestream/sparse/internal/ctxtime"
 	"github.com/sparsestream/sparse/pkg/cluster"
 	"github.com/sparsestream/sparse/pkg/metrics"
 )
@@ -257,9 +258,7 @@ func (s *Supervisor) connect(ctx context.Context) (*cluster.Store, error) {
 		}
 		s.metrics.EtcdErrors.Inc()
 		s.log.Warn("cannot reach etcd; retrying", "error", err, "in", backoff)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
+		if !ctxtime.Sleep(ctx, backoff) {
 			return nil, fmt.Errorf("supervisor: stopped before etcd answered (%v): %w", err, ctx.Err())
 		}
 		backoff = min(2*backoff, 30*time.Second)
@@ -291,9 +290,7 @@ func (s *Supervisor) register(ctx context.Context, store *cluster.Store) {
 		}
 		s.metrics.EtcdErrors.Inc()
 		s.log.Warn("cannot register in etcd; retrying", "error", err, "in", backoff)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
+		if !ctxtime.Sleep(ctx, backoff) {
 			return
 		}
 		backoff = min(2*backoff, 30*time.Second)
@@ -408,9 +405,7 @@ func (e *etcdHeartbeats) Keep(hb cluster.WorkerHeartbeat) func() {
 			}
 			e.metrics.EtcdErrors.Inc()
 			log.Warn("cannot write the worker's heartbeat to etcd; retrying", "error", err, "in", backoff)
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
+			if !ctxtime.Sleep(ctx, backoff) {
 				return
 			}
 			backoff = min(2*backoff, 10*time.Second)
