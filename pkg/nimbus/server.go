@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/internal/graceful"
 	"github.com/sparsestream/sparse/pkg/cluster"
 	"github.com/sparsestream/sparse/pkg/metrics"
 )
@@ -207,14 +208,7 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.cancel() // ends the loops; the election loop resigns
 		if s.grpc != nil {
-			stopped := make(chan struct{})
-			go func() { s.grpc.GracefulStop(); close(stopped) }()
-			select {
-			case <-stopped:
-			case <-time.After(5 * time.Second):
-				s.grpc.Stop()
-				<-stopped
-			}
+			graceful.Stop(s.grpc, 5*time.Second)
 		}
 		s.wg.Wait()
 		s.release()

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/internal/graceful"
 	"github.com/sparsestream/sparse/pkg/executor"
 	"github.com/sparsestream/sparse/pkg/local"
 	"github.com/sparsestream/sparse/pkg/topology"
@@ -175,14 +176,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	cancel()
 	// Handlers blocked delivering to the stopped runtime return at once; give in-flight
 	// frames a moment, then close every connection.
-	stopped := make(chan struct{})
-	go func() { g.GracefulStop(); close(stopped) }()
-	select {
-	case <-stopped:
-	case <-time.After(2 * time.Second):
-		g.Stop()
-		<-stopped
-	}
+	graceful.Stop(g, 2*time.Second)
 	wg.Wait()
 	return err
 }
