@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/sparsestream/sparse/pkg/tuple"
 )
@@ -64,27 +65,35 @@ var ErrStopped = errors.New("the topology runtime has stopped")
 // sending worker down. Tuples for a task that does not run here are refused as a whole
 // batch, with an error naming the task. Deliver takes ownership of b.
 func (r *Runtime) Deliver(ctx context.Context, b *Batch) error {
-	defer r.pools.putData(b)
+	if len(b.Items) == 0 {
+		r.pools.putData(b)
+		return nil
+	}
+	first, same := -1, true
 	for _, it := range b.Items {
 		if err := r.checkLocal(it.Task); err != nil {
+			r.pools.putData(b)
 			return err
 		}
 		if t := r.tasks[it.Task]; t.bolt == nil {
+			r.pools.putData(b)
 			return fmt.Errorf("task %d is %s, which has no inputs; tuples for it are misrouted", it.Task, r.layout.TaskComponent(it.Task))
 		}
+		if first < 0 {
+			first = r.taskInbox[it.Task] // the task is known valid from here
+		}
+		same = same && r.taskInbox[it.Task] == first
+	}
+	// The usual case: every tuple is for one executor, which takes the batch as it is.
+	if same {
+		return r.pushData(ctx, first, b)
 	}
 	// Split by receiving executor, keeping each executor's tuples in arrival order.
 	var groups []*Batch
 	var targets []int
 	for _, it := range b.Items {
 		di := r.taskInbox[it.Task]
-		g := -1
-		for i, t := range targets {
-			if t == di {
-				g = i
-				break
-			}
-		}
+		g := slices.Index(targets, di)
 		if g < 0 {
 			g = len(targets)
 			targets = append(targets, di)
@@ -92,16 +101,24 @@ func (r *Runtime) Deliver(ctx context.Context, b *Batch) error {
 		}
 		groups[g].Items = append(groups[g].Items, it)
 	}
+	r.pools.putData(b)
 	for i, g := range groups {
-		select {
-		case r.inboxes[targets[i]].data <- g:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-r.stopped:
-			return ErrStopped
+		if err := r.pushData(ctx, targets[i], g); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+func (r *Runtime) pushData(ctx context.Context, di int, b *Batch) error {
+	select {
+	case r.inboxes[di].data <- b:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.stopped:
+		return ErrStopped
+	}
 }
 
 // DeliverControl hands acker messages from another worker to the local acker and spout
@@ -151,21 +168,21 @@ func (r *Runtime) DeliverControl(ctx context.Context, cb *ControlBatch) error {
 	if same {
 		return r.pushControl(ctx, first, cb)
 	}
-	parts := map[int]*ControlBatch{}
-	var order []int
+	var parts []*ControlBatch
+	var targets []int
 	for _, m := range cb.Msgs {
 		di := r.taskInbox[m.Task]
-		p := parts[di]
-		if p == nil {
-			p = r.pools.getCtl()
-			parts[di] = p
-			order = append(order, di)
+		g := slices.Index(targets, di)
+		if g < 0 {
+			g = len(targets)
+			targets = append(targets, di)
+			parts = append(parts, r.pools.getCtl())
 		}
-		p.Msgs = append(p.Msgs, m)
+		parts[g].Msgs = append(parts[g].Msgs, m)
 	}
 	r.pools.putCtl(cb)
-	for _, di := range order {
-		if err := r.pushControl(ctx, di, parts[di]); err != nil {
+	for i, p := range parts {
+		if err := r.pushControl(ctx, targets[i], p); err != nil {
 			return err
 		}
 	}
