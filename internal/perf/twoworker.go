@@ -356,7 +356,7 @@ type rawServer struct {
 
 func (s rawServer) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparsev1.FrameReply]) error {
 	src := &tuple.Source{Component: "spout", Stream: tuple.DefaultStream, Task: 1, Fields: tuple.NewFields("str")}
-	resolve := func(int32, string) *tuple.Source { return src }
+	dec := wire.NewDecoder(func(int32, string) *tuple.Source { return src })
 	var n int64
 	count := func(int32, *tuple.Tuple) { n++ }
 	for {
@@ -368,7 +368,7 @@ func (s rawServer) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, spar
 			return err
 		}
 		if b := f.GetBatch(); s.decode && b != nil {
-			if err := wire.Decode(b, resolve, count, func(wire.Control) {}); err != nil {
+			if err := dec.Decode(b, count, func(wire.Control) {}); err != nil {
 				return err
 			}
 		}

@@ -85,6 +85,8 @@ func (s *Server) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparse
 	who := fmt.Sprintf("worker %s at %s", hello.GetSenderWorkerId(), from)
 	log := s.log.With("peer", who, "channel", channel.String())
 	log.Debug("accepted a transfer stream")
+	// One decoder per stream: it keeps the stream's sources and recent strings.
+	dec := wire.NewDecoder(s.rt.Source)
 	for {
 		f, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -103,9 +105,9 @@ func (s *Server) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparse
 		s.Stats.FramesRecv.Add(1)
 		s.Stats.BytesRecv.Add(int64(len(body)))
 		if channel == sparsev1.Channel_CHANNEL_DATA {
-			err = s.deliverData(stream, body)
+			err = s.deliverData(stream, dec, body)
 		} else {
-			err = s.deliverControl(stream, body)
+			err = s.deliverControl(stream, dec, body)
 		}
 		if err != nil {
 			if errors.Is(err, executor.ErrStopped) || ctx.Err() != nil {
@@ -143,10 +145,10 @@ func (s *Server) check(h *sparsev1.Hello) (sparsev1.Channel, sparsev1.HelloRefus
 	return h.GetChannel(), sparsev1.HelloRefusal_HELLO_REFUSAL_UNSPECIFIED, ""
 }
 
-func (s *Server) deliverData(stream grpc.ServerStream, body []byte) error {
+func (s *Server) deliverData(stream grpc.ServerStream, dec *wire.Decoder, body []byte) error {
 	b := s.rt.NewBatch()
 	var wrong error
-	err := wire.Decode(body, s.rt.Source,
+	err := dec.Decode(body,
 		func(dest int32, t *tuple.Tuple) { b.Items = append(b.Items, executor.Item{Task: dest, Tuple: t}) },
 		func(wire.Control) {
 			if wrong == nil {
@@ -164,10 +166,10 @@ func (s *Server) deliverData(stream grpc.ServerStream, body []byte) error {
 	return s.rt.Deliver(stream.Context(), b)
 }
 
-func (s *Server) deliverControl(stream grpc.ServerStream, body []byte) error {
+func (s *Server) deliverControl(stream grpc.ServerStream, dec *wire.Decoder, body []byte) error {
 	cb := s.rt.NewControlBatch()
 	var wrong error
-	err := wire.Decode(body, s.rt.Source,
+	err := dec.Decode(body,
 		func(int32, *tuple.Tuple) {
 			if wrong == nil {
 				wrong = errors.New("a tuple arrived on the control channel")

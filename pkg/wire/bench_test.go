@@ -95,27 +95,45 @@ func encodeBatch(b *testing.B, e *wire.Encoder, tuples []*tuple.Tuple) int {
 	return e.Size()
 }
 
+// BenchmarkDecode reads the same batch three ways: with a Decoder kept for the stream, as
+// the transport does ("stream"); with Decode, which starts afresh each batch ("once");
+// and with the fast paths off ("general"), the baseline of the other two.
 func BenchmarkDecode(b *testing.B) {
 	for _, shape := range benchShapes {
-		b.Run(shape.name, func(b *testing.B) {
-			src, s := benchSources()
-			var e wire.Encoder
-			size := encodeBatch(b, &e, shape.tuples(s))
-			buf := e.Bytes()
-			n := 0
-			onTuple := func(int32, *tuple.Tuple) { n++ }
-			onControl := func(wire.Control) {}
-			p := startPerTuple(b, size)
-			for b.Loop() {
-				if err := wire.Decode(buf, src.resolve, onTuple, onControl); err != nil {
-					b.Fatal(err)
+		src, s := benchSources()
+		var e wire.Encoder
+		size := encodeBatch(b, &e, shape.tuples(s))
+		buf := e.Bytes()
+		dec := wire.NewDecoder(src.resolve)
+		ways := []struct {
+			name   string
+			decode func(func(int32, *tuple.Tuple), func(wire.Control)) error
+		}{
+			{"stream", func(t func(int32, *tuple.Tuple), c func(wire.Control)) error { return dec.Decode(buf, t, c) }},
+			{"once", func(t func(int32, *tuple.Tuple), c func(wire.Control)) error {
+				return wire.Decode(buf, src.resolve, t, c)
+			}},
+			{"general", func(t func(int32, *tuple.Tuple), c func(wire.Control)) error {
+				return wire.DecodeSlow(buf, src.resolve, t, c)
+			}},
+		}
+		for _, way := range ways {
+			b.Run(shape.name+"/"+way.name, func(b *testing.B) {
+				n := 0
+				onTuple := func(int32, *tuple.Tuple) { n++ }
+				onControl := func(wire.Control) {}
+				p := startPerTuple(b, size)
+				for b.Loop() {
+					if err := way.decode(onTuple, onControl); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			p.stop(size)
-			if n%benchBatch != 0 {
-				b.Fatalf("decoded %d tuples, not whole batches of %d", n, benchBatch)
-			}
-		})
+				p.stop(size)
+				if n%benchBatch != 0 {
+					b.Fatalf("decoded %d tuples, not whole batches of %d", n, benchBatch)
+				}
+			})
+		}
 	}
 }
 

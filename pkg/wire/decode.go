@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -29,11 +30,55 @@ func Decode(b []byte, resolve func(task int32, stream string) *tuple.Source, onT
 		return errors.New("wire: Decode needs resolve, onTuple and onControl functions")
 	}
 	d := decoder{resolve: resolve}
-	var vals [16]any
-	d.vals = vals[:0]
+	return d.decode(b, onTuple, onControl)
+}
+
+// Decoder decodes the batches of one stream, as Decode does, and remembers the sources
+// it resolved and the short strings it read from one batch to the next, so that a
+// stream's steady traffic resolves nothing and allocates no string it has seen
+// recently. A Decoder is not safe for concurrent use.
+type Decoder struct {
+	d decoder
+}
+
+// NewDecoder returns a decoder whose batches resolve their sources with resolve, as
+// Decode's do.
+func NewDecoder(resolve func(task int32, stream string) *tuple.Source) *Decoder {
+	return &Decoder{d: decoder{resolve: resolve}}
+}
+
+// Decode decodes one batch, as the function Decode does.
+func (x *Decoder) Decode(b []byte, onTuple func(dest int32, t *tuple.Tuple), onControl func(Control)) error {
+	if x.d.resolve == nil || onTuple == nil || onControl == nil {
+		return errors.New("wire: a Decoder needs resolve, onTuple and onControl functions")
+	}
+	return x.d.decode(b, onTuple, onControl)
+}
+
+func (d *decoder) decode(b []byte, onTuple func(dest int32, t *tuple.Tuple), onControl func(Control)) error {
+	// The stack of values is empty between entries, even after an error.
+	d.vals = d.vals[:0]
 	entry := 0
 	for i := 0; i < len(b); entry++ {
 		at := i
+		// The layout Encoder writes: a one-byte key and a one-byte length.
+		if !d.slow && i+1 < len(b) && b[i+1] < 0x80 && i+2+int(b[i+1]) <= len(b) {
+			m := b[i+2 : i+2+int(b[i+1])]
+			switch b[i] {
+			case tagBatchTuple:
+				if dest, t, ok := d.fastTuple(m); ok {
+					onTuple(dest, t)
+					i += 2 + len(m)
+					continue
+				}
+			case tagBatchControl:
+				if c, ok := fastControl(m); ok {
+					onControl(c)
+					i += 2 + len(m)
+					continue
+				}
+			}
+		}
 		num, wt, n := consumeTag(b[i:])
 		if n < 0 {
 			return fmt.Errorf("wire: batch entry %d at offset %d: bad field key: %w", entry, at, keyError(b[i:], n))
@@ -99,11 +144,18 @@ type decoder struct {
 	// fresh one costs two (its bytes, and its box in the tuple's []any).
 	strs [internSlots]internEntry
 	blocks
+	// lastHdr holds the source_task and stream fields of the last tuple the fast path
+	// read, and lastSrc what they resolved to.
+	lastHdr []byte
+	lastSrc *tuple.Source
+	// slow turns the fast paths off, so that tests can compare the two.
+	slow bool
 }
 
 const (
-	internSlots = 64 // a power of two
-	internMax   = 32 // longer strings are rarely repeated, and cost more to compare
+	internBits  = 7
+	internSlots = 1 << internBits // in pairs
+	internMax   = 32              // longer strings are rarely repeated, and cost more to compare
 )
 
 type internEntry struct {
@@ -120,20 +172,34 @@ func (d *decoder) str(b []byte) (v any, ok bool) {
 		}
 		return string(b), true
 	}
-	h := uint32(2166136261)
-	for _, c := range b {
-		h = (h ^ uint32(c)) * 16777619
+	// A cheap hash of the length and up to 16 bytes: a collision only costs a new string.
+	var x uint64
+	if n := len(b); n >= 8 {
+		x = binary.LittleEndian.Uint64(b) ^ binary.LittleEndian.Uint64(b[n-8:])<<1
+	} else {
+		for _, c := range b {
+			x = x<<8 | uint64(c)
+		}
 	}
-	e := &d.strs[h&(internSlots-1)]
-	if e.v != nil && e.s == string(b) {
-		return e.v, true
+	h := (x ^ uint64(len(b))<<58) * 0x9e3779b97f4a7c15
+	// Two slots per string, the more recent first, so that two strings that hash alike
+	// do not evict each other in turn.
+	i := h >> (64 - internBits) &^ 1
+	e0, e1 := &d.strs[i], &d.strs[i+1]
+	if e0.v != nil && e0.s == string(b) {
+		return e0.v, true
+	}
+	if e1.v != nil && e1.s == string(b) {
+		*e0, *e1 = *e1, *e0
+		return e0.v, true
 	}
 	if !utf8.Valid(b) {
 		return nil, false
 	}
-	e.s = string(b)
-	e.v = e.s
-	return e.v, true
+	*e1 = *e0
+	e0.s = string(b)
+	e0.v = e0.s
+	return e0.v, true
 }
 
 // source returns the shared Source of task and stream.

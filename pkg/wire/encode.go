@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -16,6 +17,12 @@ import (
 type Encoder struct {
 	buf []byte
 	n   int
+	// src and srcHdr remember the last source encoded and its source_task and stream
+	// fields: a Source is shared by every tuple of one task and stream and never changes,
+	// so its stream name is checked and its fields are built once per run of tuples
+	// rather than once per tuple.
+	src    *tuple.Source
+	srcHdr []byte
 }
 
 // Reset empties the batch and keeps the buffer for reuse.
@@ -42,6 +49,27 @@ func (e *Encoder) Len() int { return e.n }
 // Size is the length of the encoded Batch in bytes.
 func (e *Encoder) Size() int { return len(e.buf) }
 
+// sourceHeader returns the encoded source_task and stream fields of src.
+func (e *Encoder) sourceHeader(src *tuple.Source) ([]byte, error) {
+	if src == e.src {
+		return e.srcHdr, nil
+	}
+	if !utf8.ValidString(src.Stream) {
+		return nil, fmt.Errorf("wire: tuple from task %d: stream name %s is not valid UTF-8", src.Task, quoteString(src.Stream))
+	}
+	h := e.srcHdr[:0]
+	if src.Task != 0 {
+		h = append(h, tagTupleSource)
+		h = protowire.AppendVarint(h, uint64(int64(src.Task)))
+	}
+	if src.Stream != "" {
+		h = append(h, tagTupleStream)
+		h = append(protowire.AppendVarint(h, uint64(len(src.Stream))), src.Stream...)
+	}
+	e.src, e.srcHdr = src, h
+	return h, nil
+}
+
 // AddTuple appends a tuple for the task dest: its source task and stream, values and
 // anchors. Values must be of the types tuple.Normalize produces (Go's other integer and
 // float kinds and []string are accepted too and encoded as Normalize would convert
@@ -50,29 +78,28 @@ func (e *Encoder) AddTuple(dest int32, t *tuple.Tuple) error {
 	if t == nil {
 		return errors.New("wire: nil tuple")
 	}
-	if t.Source == nil {
+	src := t.Source
+	if src == nil {
 		return errors.New("wire: tuple has no source")
 	}
-	src := t.Source
-	if !utf8.ValidString(src.Stream) {
-		return fmt.Errorf("wire: tuple from task %d: stream name %s is not valid UTF-8", src.Task, quoteString(src.Stream))
+	hdr, err := e.sourceHeader(src)
+	if err != nil {
+		return err
 	}
 	start := len(e.buf)
 	e.buf = append(e.buf, tagBatchTuple, 0)
 	msg := len(e.buf)
 	if dest != 0 {
-		e.buf = append(e.buf, tagTupleDest)
-		e.buf = protowire.AppendVarint(e.buf, uint64(int64(dest)))
+		e.buf = appendVarint(append(e.buf, tagTupleDest), uint64(int64(dest)))
 	}
-	if src.Task != 0 {
-		e.buf = append(e.buf, tagTupleSource)
-		e.buf = protowire.AppendVarint(e.buf, uint64(int64(src.Task)))
-	}
-	if src.Stream != "" {
-		e.buf = append(e.buf, tagTupleStream)
-		e.buf = append(protowire.AppendVarint(e.buf, uint64(len(src.Stream))), src.Stream...)
-	}
+	e.buf = append(e.buf, hdr...)
 	for i, v := range t.Values {
+		// Short strings, the most common values, skip the general switch.
+		if s, ok := v.(string); ok && len(s) <= maxShortString && isASCII(s) {
+			e.buf = append(e.buf, tagTupleValue, byte(len(s)+2), tagValueString, byte(len(s)))
+			e.buf = append(e.buf, s...)
+			continue
+		}
 		if err := e.value(tagTupleValue, v, 0); err != nil {
 			e.buf = e.buf[:start]
 			return fmt.Errorf("wire: tuple from task %d stream %q: value %d: %w", src.Task, src.Stream, i, err)
@@ -80,13 +107,35 @@ func (e *Encoder) AddTuple(dest int32, t *tuple.Tuple) error {
 	}
 	for _, a := range t.Anchors {
 		e.buf = append(e.buf, tagTupleAnchor, 18, tagAnchorRoot)
-		e.buf = protowire.AppendFixed64(e.buf, a.Root)
+		e.buf = binary.LittleEndian.AppendUint64(e.buf, a.Root)
 		e.buf = append(e.buf, tagAnchorEdge)
-		e.buf = protowire.AppendFixed64(e.buf, a.Edge)
+		e.buf = binary.LittleEndian.AppendUint64(e.buf, a.Edge)
 	}
 	e.end(msg)
 	e.n++
 	return nil
+}
+
+// maxShortString is the longest string whose Value message, with its two tags and two
+// one-byte lengths, still has a one-byte length.
+const maxShortString = 0x7f - 2
+
+// isASCII reports whether s is all ASCII, and so valid UTF-8, with a loop short enough
+// to inline; other strings take utf8.ValidString.
+func isASCII(s string) bool {
+	var or byte
+	for i := 0; i < len(s); i++ {
+		or |= s[i]
+	}
+	return or < 0x80
+}
+
+// appendVarint appends v, with the one-byte case inline.
+func appendVarint(b []byte, v uint64) []byte {
+	if v < 0x80 {
+		return append(b, byte(v))
+	}
+	return protowire.AppendVarint(b, v)
 }
 
 // AddControl appends a control message.

@@ -2,6 +2,7 @@ package wire_test
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -310,5 +311,43 @@ func TestDecodedSliceShapes(t *testing.T) {
 		if en.t.AckVal != 0 {
 			t.Errorf("entry %d: AckVal %d", i, en.t.AckVal)
 		}
+	}
+}
+
+// TestDecoderAcrossBatches: a Decoder keeps what it learned from one batch for the next,
+// without relying on the previous batch's buffer, which the transport reuses.
+func TestDecoderAcrossBatches(t *testing.T) {
+	src := newSources(false)
+	a, b := src.add(1, "aa"), src.add(2, "bb")
+	calls := 0
+	dec := wire.NewDecoder(func(task int32, stream string) *tuple.Source {
+		calls++
+		return src.resolve(task, stream)
+	})
+	buf := make([]byte, 0, 256)
+	for i, s := range []*tuple.Source{a, a, b, b, a} {
+		var e wire.Encoder
+		e.ResetTo(buf)
+		for j := range 3 {
+			if err := e.AddTuple(int32(j), tuple.New(s, fmt.Sprint("v", i, j))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		buf = e.Bytes() // the same array every time, overwritten
+		got, err := collect(func(onT func(int32, *tuple.Tuple), onC func(wire.Control)) error {
+			return dec.Decode(buf, onT, onC)
+		})
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		for j, en := range got {
+			if en.t.Source != s || en.t.Values[0] != fmt.Sprint("v", i, j) {
+				t.Fatalf("batch %d tuple %d: source %d/%q value %v, want %d/%q v%d%d", i, j, en.t.Source.Task, en.t.Source.Stream, en.t.Values[0], s.Task, s.Stream, i, j)
+			}
+		}
+	}
+	// Once per distinct source, although the sources alternate across batches.
+	if calls != 2 {
+		t.Errorf("resolve called %d times, want 2", calls)
 	}
 }
