@@ -158,7 +158,12 @@ func runTwo(s TwoWorkerShape, self string, rate float64, o Options) (twoRun, err
 	}
 	args := []string{"-child", "worker", "-shape", s.Name, "-assignment", path, "-rate", strconv.FormatFloat(rate, 'f', 0, 64)}
 	if p := os.Getenv("SPARSE_BENCH_CHILD_CPUPROFILE"); p != "" {
-		args = append(args, "-cpuprofile", p)
+		// One profile per run: the full-speed one ends in .full, the rate-limited in .half.
+		which := ".full"
+		if rate > 0 {
+			which = ".half"
+		}
+		args = append(args, "-cpuprofile", p+which)
 	}
 	child := exec.Command(self, args...)
 	child.Stderr = os.Stderr

@@ -44,6 +44,8 @@ func ServerOptions() []grpc.ServerOption {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveTime / 2, PermitWithoutStream: true}),
 		experimental.BufferPool(framePool),
+		// Its Unmarshal gathers frames without zeroing; other messages pass through.
+		grpc.ForceServerCodecV2(newFrameCodec()),
 	}
 }
 
