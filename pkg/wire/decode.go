@@ -56,7 +56,9 @@ func (x *Decoder) Decode(b []byte, onTuple func(dest int32, t *tuple.Tuple), onC
 }
 
 func (d *decoder) decode(b []byte, onTuple func(dest int32, t *tuple.Tuple), onControl func(Control)) error {
-	// The stack of values is empty between entries, even after an error.
+	// The stack of values is empty between batches, even after an error, and keeps no
+	// values of an earlier one alive.
+	clear(d.vals)
 	d.vals = d.vals[:0]
 	entry := 0
 	for i := 0; i < len(b); entry++ {

@@ -94,12 +94,6 @@ func (e *Encoder) AddTuple(dest int32, t *tuple.Tuple) error {
 	}
 	e.buf = append(e.buf, hdr...)
 	for i, v := range t.Values {
-		// Short strings, the most common values, skip the general switch.
-		if s, ok := v.(string); ok && len(s) <= maxShortString && isASCII(s) {
-			e.buf = append(e.buf, tagTupleValue, byte(len(s)+2), tagValueString, byte(len(s)))
-			e.buf = append(e.buf, s...)
-			continue
-		}
 		if err := e.value(tagTupleValue, v, 0); err != nil {
 			e.buf = e.buf[:start]
 			return fmt.Errorf("wire: tuple from task %d stream %q: value %d: %w", src.Task, src.Stream, i, err)
@@ -264,6 +258,12 @@ func (e *Encoder) value(tag byte, v any, depth int) error {
 }
 
 func (e *Encoder) stringValue(tag byte, s string) error {
+	if len(s) <= maxShortString && isASCII(s) {
+		// The common case: one-byte lengths, and no runes to check.
+		e.buf = append(e.buf, tag, byte(len(s)+2), tagValueString, byte(len(s)))
+		e.buf = append(e.buf, s...)
+		return nil
+	}
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("string %s is not valid UTF-8", quoteString(s))
 	}

@@ -18,25 +18,16 @@ import (
 // fastTuple decodes the Tuple message m when it is laid out as Encoder writes it; ok is
 // false when it is not, or when it holds anything the general decoder must judge.
 func (d *decoder) fastTuple(m []byte) (dest int32, t *tuple.Tuple, ok bool) {
-	i := 0
-	if i < len(m) && m[i] == tagTupleDest {
-		v, n := uvarint(m[i+1:])
-		if n <= 0 {
-			return 0, nil, false
-		}
-		dest = int32(v)
-		i += 1 + n
+	v, i, ok := optVarint(m, 0, tagTupleDest)
+	if !ok {
+		return 0, nil, false
 	}
-	hdr := i
-	var task int32
-	if i < len(m) && m[i] == tagTupleSource {
-		v, n := uvarint(m[i+1:])
-		if n <= 0 {
-			return 0, nil, false
-		}
-		task = int32(v)
-		i += 1 + n
+	dest, hdr := int32(v), i
+	v, i, ok = optVarint(m, i, tagTupleSource)
+	if !ok {
+		return 0, nil, false
 	}
+	task := int32(v)
 	var stream []byte
 	if i < len(m) && m[i] == tagTupleStream {
 		if i+1 >= len(m) {
@@ -142,45 +133,49 @@ func (d *decoder) fastValue(m []byte) (any, bool) {
 
 // fastControl decodes the Control message m when it is laid out as Encoder writes it.
 func fastControl(m []byte) (c Control, ok bool) {
-	i := 0
-	if i < len(m) && m[i] == tagControlKind {
-		if i+1 >= len(m) || m[i+1] >= 0x80 {
-			return c, false
-		}
-		c.Kind = m[i+1]
-		i += 2
+	kind, i, ok := optVarint(m, 0, tagControlKind)
+	if !ok || kind > math.MaxUint8 {
+		return c, false
 	}
-	if i < len(m) && m[i] == tagControlDest {
-		v, n := uvarint(m[i+1:])
-		if n <= 0 {
-			return c, false
-		}
-		c.Task = int32(v)
-		i += 1 + n
+	task, i, ok := optVarint(m, i, tagControlDest)
+	if !ok {
+		return c, false
 	}
-	if i < len(m) && m[i] == tagControlSpout {
-		v, n := uvarint(m[i+1:])
-		if n <= 0 {
-			return c, false
-		}
-		c.Spout = int32(v)
-		i += 1 + n
+	spout, i, ok := optVarint(m, i, tagControlSpout)
+	if !ok {
+		return c, false
 	}
-	if i < len(m) && m[i] == tagControlRoot {
-		if i+9 > len(m) {
-			return c, false
-		}
-		c.Root = binary.LittleEndian.Uint64(m[i+1:])
-		i += 9
+	root, i, ok := optFixed64(m, i, tagControlRoot)
+	if !ok {
+		return c, false
 	}
-	if i < len(m) && m[i] == tagControlVal {
-		if i+9 > len(m) {
-			return c, false
-		}
-		c.Val = binary.LittleEndian.Uint64(m[i+1:])
-		i += 9
+	val, i, ok := optFixed64(m, i, tagControlVal)
+	if !ok || i != len(m) {
+		return c, false
 	}
-	return c, i == len(m)
+	return Control{Kind: uint8(kind), Task: int32(task), Spout: int32(spout), Root: root, Val: val}, true
+}
+
+// optVarint reads the varint field with the one-byte key tag at m[i], if it is there. It
+// returns the value (0 when the field is absent), where the next field starts, and
+// false when the field is there but malformed.
+func optVarint(m []byte, i int, tag byte) (uint64, int, bool) {
+	if i >= len(m) || m[i] != tag {
+		return 0, i, true
+	}
+	v, n := uvarint(m[i+1:])
+	return v, i + 1 + n, n > 0
+}
+
+// optFixed64 is optVarint for a fixed64 field.
+func optFixed64(m []byte, i int, tag byte) (uint64, int, bool) {
+	if i >= len(m) || m[i] != tag {
+		return 0, i, true
+	}
+	if i+9 > len(m) {
+		return 0, i, false
+	}
+	return binary.LittleEndian.Uint64(m[i+1:]), i + 9, true
 }
 
 // uvarint reads a varint as protowire.ConsumeVarint does, with the one-byte case inline;
