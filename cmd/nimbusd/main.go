@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
-	"github.com/sparsestream/sparse/pkg/nimbus"
+	"github.com/sparsestream/sparse/internal/nimbus"
 )
 
 func main() {

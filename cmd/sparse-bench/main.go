@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sparsestream/sparse/internal/executor"
 	"github.com/sparsestream/sparse/internal/perf"
-	"github.com/sparsestream/sparse/pkg/executor"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 

@@ -8,6 +8,6 @@
 //	sparse-worker components
 package main
 
-import "github.com/sparsestream/sparse/pkg/generic"
+import "github.com/sparsestream/sparse/internal/generic"
 
 func main() { generic.Main(generic.Builtins()) }

@@ -25,10 +25,10 @@ import (
 	"google.golang.org/grpc/status"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
-	"github.com/sparsestream/sparse/pkg/ctl"
-	"github.com/sparsestream/sparse/pkg/specpb"
+	"github.com/sparsestream/sparse/internal/ctl"
+	"github.com/sparsestream/sparse/internal/specpb"
+	"github.com/sparsestream/sparse/internal/wire"
 	"github.com/sparsestream/sparse/pkg/topology"
-	"github.com/sparsestream/sparse/pkg/wire"
 )
 
 // These tests run sparsectl's cluster commands in-process against an in-test Nimbus

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sparsestream/sparse/pkg/ctl"
+	"github.com/sparsestream/sparse/internal/ctl"
 )
 
 // The plumbing the cluster commands share: a client from the --nimbus/--env/--config

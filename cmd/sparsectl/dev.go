@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sparsestream/sparse/pkg/ctl"
+	"github.com/sparsestream/sparse/internal/ctl"
 )
 
 func devCmd() *cobra.Command {

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sparsestream/sparse/pkg/ctl"
+	"github.com/sparsestream/sparse/internal/ctl"
 )
 
 func leaderCmd() *cobra.Command {

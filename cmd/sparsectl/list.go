@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
-	"github.com/sparsestream/sparse/pkg/ctl"
+	"github.com/sparsestream/sparse/internal/ctl"
 )
 
 func listCmd() *cobra.Command {

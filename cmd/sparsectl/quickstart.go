@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sparsestream/sparse/pkg/quickstart"
+	"github.com/sparsestream/sparse/internal/quickstart"
 )
 
 func quickstartCmd() *cobra.Command {

@@ -10,14 +10,14 @@ import (
 	"github.com/spf13/cobra"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/internal/ctl"
+	"github.com/sparsestream/sparse/internal/generic"
+	"github.com/sparsestream/sparse/internal/spec"
 	"github.com/sparsestream/sparse/pkg/app"
-	"github.com/sparsestream/sparse/pkg/ctl"
-	"github.com/sparsestream/sparse/pkg/generic"
-	"github.com/sparsestream/sparse/pkg/spec"
 )
 
 // Topologies written as spec files (topology.yaml and a resources folder of scripts)
-// are run and submitted here through pkg/generic, the generic worker's own code: run
+// are run and submitted here through internal/generic, the generic worker's own code: run
 // builds the topology in this process, so sparsectl needs no sparse-worker binary
 // beside it and always runs the spec the way its own version reads it.
 

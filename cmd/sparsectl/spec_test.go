@@ -17,8 +17,8 @@ import (
 	"time"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
-	"github.com/sparsestream/sparse/pkg/spec"
-	"github.com/sparsestream/sparse/pkg/specpb"
+	"github.com/sparsestream/sparse/internal/spec"
+	"github.com/sparsestream/sparse/internal/specpb"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 

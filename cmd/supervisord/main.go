@@ -16,8 +16,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
-	"github.com/sparsestream/sparse/pkg/cluster"
-	"github.com/sparsestream/sparse/pkg/supervisor"
+	"github.com/sparsestream/sparse/internal/cluster"
+	"github.com/sparsestream/sparse/internal/supervisor"
 )
 
 func main() {

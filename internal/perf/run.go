@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sparsestream/sparse/pkg/executor"
+	"github.com/sparsestream/sparse/internal/executor"
 )
 
 // Result is one shape's measurement.

@@ -7,7 +7,7 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/sparsestream/sparse/pkg/executor"
+	"github.com/sparsestream/sparse/internal/executor"
 )
 
 // Soak runs a shape at full speed for d, printing the live heap (without the heap

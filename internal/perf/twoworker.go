@@ -20,12 +20,12 @@ import (
 	"google.golang.org/grpc"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
-	"github.com/sparsestream/sparse/pkg/executor"
+	"github.com/sparsestream/sparse/internal/executor"
+	"github.com/sparsestream/sparse/internal/wire"
+	"github.com/sparsestream/sparse/internal/worker"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/transport"
 	"github.com/sparsestream/sparse/pkg/tuple"
-	"github.com/sparsestream/sparse/pkg/wire"
-	"github.com/sparsestream/sparse/pkg/worker"
 )
 
 // TwoWorkerShape splits a shape over two worker processes: w1 (the measuring process)
@@ -55,7 +55,7 @@ type TwoWorkerResult struct {
 	BytesPerTuple  float64
 	TuplesPerFrame float64
 	// CodecBaseline is the raw baseline with a tuple codec on each side: the sender
-	// encodes every frame from tuples with pkg/wire, the receiver decodes every tuple. It
+	// encodes every frame from tuples with internal/wire, the receiver decodes every tuple. It
 	// is reported beside the ratio, which is against the raw baseline, to show what the
 	// per-tuple work alone costs.
 	CodecBaseline float64
@@ -272,7 +272,7 @@ func parseLatency(out string) (p50, p99 time.Duration) {
 // workers' dial and server options and the same copy-free send, to a child process that
 // only counts them: the cost of the bytes with no engine on either side. With codec set,
 // the sender encodes each frame from its tuples and the child decodes every tuple, with
-// pkg/wire, as workers do, but still with no engine (no executors, queues or groupings).
+// internal/wire, as workers do, but still with no engine (no executors, queues or groupings).
 func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, codec bool, d time.Duration) (float64, error) {
 	mode := "raw"
 	if codec {

@@ -14,9 +14,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
-	"github.com/sparsestream/sparse/pkg/metrics"
+	"github.com/sparsestream/sparse/internal/metrics"
+	"github.com/sparsestream/sparse/internal/worker"
 	"github.com/sparsestream/sparse/pkg/topology"
-	"github.com/sparsestream/sparse/pkg/worker"
 )
 
 // WorkerFlags are the worker subcommand's own flags, beside RunFlags.

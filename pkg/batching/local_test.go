@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sparsestream/sparse/pkg/executor"
+	"github.com/sparsestream/sparse/internal/executor"
 	"github.com/sparsestream/sparse/pkg/local"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/tuple"

@@ -14,7 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/sparsestream/sparse/pkg/executor"
+	"github.com/sparsestream/sparse/internal/executor"
 	"github.com/sparsestream/sparse/pkg/local"
 	"github.com/sparsestream/sparse/pkg/multilang"
 	"github.com/sparsestream/sparse/pkg/topology"

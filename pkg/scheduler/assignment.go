@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/sparsestream/sparse/pkg/worker"
+	"github.com/sparsestream/sparse/internal/worker"
 )
 
 // Assignment is where one topology's workers run: which supervisor slot each worker has

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sparsestream/sparse/internal/worker"
 	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
-	"github.com/sparsestream/sparse/pkg/worker"
 )
 
 func TestFreshScheduleSpreadsEvenly(t *testing.T) {

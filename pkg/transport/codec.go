@@ -13,7 +13,7 @@ import (
 	protobuf "google.golang.org/protobuf/proto"
 )
 
-// A batchFrame is a Frame whose body is a Batch already encoded by pkg/wire into a buffer
+// A batchFrame is a Frame whose body is a Batch already encoded by internal/wire into a buffer
 // of framePool. The sender hands it to gRPC whole: gRPC's proto codec would copy the
 // batch into a pooled buffer that it zeroes first, which cost a fifth of the sending
 // worker's CPU. On the wire it is exactly Frame{batch: ...}, so the receiver reads it

@@ -17,8 +17,8 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
-	"github.com/sparsestream/sparse/pkg/executor"
-	"github.com/sparsestream/sparse/pkg/wire"
+	"github.com/sparsestream/sparse/internal/executor"
+	"github.com/sparsestream/sparse/internal/wire"
 )
 
 // Backoff bounds for reconnecting to a peer: short, because a peer that restarts is

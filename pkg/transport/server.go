@@ -14,9 +14,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
-	"github.com/sparsestream/sparse/pkg/executor"
+	"github.com/sparsestream/sparse/internal/executor"
+	"github.com/sparsestream/sparse/internal/wire"
 	"github.com/sparsestream/sparse/pkg/tuple"
-	"github.com/sparsestream/sparse/pkg/wire"
 )
 
 // Server receives peers' streams and delivers their batches to the local runtime.

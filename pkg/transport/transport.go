@@ -1,7 +1,7 @@
 // Package transport carries tuples and acker messages between the worker processes of a
 // topology: every worker serves WorkerTransport, and dials each peer with two long-lived
 // gRPC streams, one for data and one for control, so that acks never queue behind data.
-// Batches are encoded by pkg/wire. Backpressure is end to end: a receiver whose executor
+// Batches are encoded by internal/wire. Backpressure is end to end: a receiver whose executor
 // queues are full stops reading its stream, HTTP/2 flow control stops the sender, the
 // sender stops draining the peer's Outbound queue, and emitters block on it.
 package transport

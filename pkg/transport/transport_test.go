@@ -12,10 +12,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
-	"github.com/sparsestream/sparse/pkg/executor"
+	"github.com/sparsestream/sparse/internal/executor"
+	"github.com/sparsestream/sparse/internal/wire"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/tuple"
-	"github.com/sparsestream/sparse/pkg/wire"
 )
 
 type nopSpout struct{ topology.BaseSpout }

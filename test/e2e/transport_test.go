@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
-	"github.com/sparsestream/sparse/pkg/wire"
+	"github.com/sparsestream/sparse/internal/wire"
 )
 
 var sentences = []string{

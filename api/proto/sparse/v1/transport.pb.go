@@ -152,7 +152,7 @@ type Hello struct {
 	SenderAddress string  `protobuf:"bytes,4,opt,name=sender_address,json=senderAddress,proto3" json:"sender_address,omitempty"`
 	Channel       Channel `protobuf:"varint,5,opt,name=channel,proto3,enum=sparse.v1.Channel" json:"channel,omitempty"`
 	// The version of the batch encoding and of this protocol the sender speaks
-	// (pkg/wire.ProtocolVersion).
+	// (internal/wire.ProtocolVersion).
 	ProtocolVersion uint32 `protobuf:"varint,6,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
 	// The worker the sender believes it is talking to; empty when unknown. The receiver
 	// refuses a Hello meant for another worker (for example after its address was reused).

@@ -584,7 +584,7 @@ func (x *Control) GetVal() uint64 {
 }
 
 // Batch is the unit of transfer between two workers. A writer may interleave tuples and
-// controls; pkg/wire's decoder hands them over in the order they appear on the wire,
+// controls; internal/wire's decoder hands them over in the order they appear on the wire,
 // which generated code for other languages does not preserve across the two fields.
 type Batch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`

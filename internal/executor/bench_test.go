@@ -1,0 +1,90 @@
+package executor_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sparsestream/sparse/internal/executor"
+	"github.com/sparsestream/sparse/pkg/topology"
+	"github.com/sparsestream/sparse/pkg/tuple"
+)
+
+// burstSpout emits n tuples of shared values, in bursts of 16 per NextTuple.
+type burstSpout struct {
+	topology.BaseSpout
+	out    topology.SpoutCollector
+	n      int64
+	ack    bool
+	values []any
+}
+
+func (s *burstSpout) Open(_ *topology.Context, out topology.SpoutCollector) error {
+	s.out = out
+	return nil
+}
+
+func (s *burstSpout) NextTuple() {
+	for i := 0; i < 16 && s.n > 0; i++ {
+		s.n--
+		if s.ack {
+			s.out.Emit(s.values, s.n)
+		} else {
+			s.out.Emit(s.values, nil)
+		}
+	}
+}
+
+// benchTopology runs b.N tuples from a spout through a chain of pass-through bolts
+// (depth 0: straight into a null bolt) and reports per-tuple cost.
+func benchTopology(b *testing.B, ackers int, depth int) {
+	var done atomic.Int64
+	finished := make(chan struct{})
+	n := int64(b.N)
+	tb := topology.NewBuilder("bench")
+	tb.Config(topology.ConfAckerExecutors, ackers)
+	tb.Config(topology.ConfMaxSpoutPending, 8192)
+	tb.Spout("spout", func() topology.Spout {
+		return &burstSpout{n: n, ack: ackers > 0, values: []any{"some data"}}
+	}, 1).Output("v")
+	prev := "spout"
+	for i := range depth {
+		id := string(rune('a' + i))
+		tb.Bolt(id, boltOf(func(bt *funcBolt, in *tuple.Tuple) {
+			bt.out.Emit(in, in.Values)
+			bt.out.Ack(in)
+		}), 1).LocalOrShuffle(prev).Output("v")
+		prev = id
+	}
+	tb.Bolt("sink", boltOf(func(bt *funcBolt, in *tuple.Tuple) {
+		bt.out.Ack(in)
+		if done.Add(1) == n {
+			close(finished)
+		}
+	}), 1).LocalOrShuffle(prev)
+	spec, err := tb.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt, err := executor.New(executor.Options{Spec: spec})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	go func() { errc <- rt.Run(ctx) }()
+	<-finished
+	b.StopTimer()
+	cancel()
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkSpoutToBolt is ConstSpoutNullBolt: the cost of one tuple from emit to Execute.
+func BenchmarkSpoutToBolt(b *testing.B) { benchTopology(b, 0, 0) }
+
+// BenchmarkSpoutBoltBoltAcked is ConstSpoutIdBoltNullBolt: a fully acked two-hop tree.
+func BenchmarkSpoutBoltBoltAcked(b *testing.B) { benchTopology(b, 1, 1) }

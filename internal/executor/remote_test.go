@@ -1,0 +1,197 @@
+package executor_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sparsestream/sparse/internal/executor"
+	"github.com/sparsestream/sparse/pkg/topology"
+	"github.com/sparsestream/sparse/pkg/tuple"
+)
+
+// shuttle moves one runtime's outbound traffic into another, re-resolving each tuple's
+// Source on the receiving side as a decoder does.
+func shuttle(ctx context.Context, t *testing.T, ob *executor.Outbound, to *executor.Runtime, wg *sync.WaitGroup) {
+	wg.Go(func() {
+		for {
+			select {
+			case b := <-ob.Data():
+				in := to.NewBatch()
+				for _, it := range b.Items {
+					src := to.Source(it.Tuple.Task(), it.Tuple.Stream())
+					if src == nil {
+						t.Errorf("no source for task %d stream %s", it.Tuple.Task(), it.Tuple.Stream())
+						continue
+					}
+					nt := &tuple.Tuple{Values: it.Tuple.Values, Source: src, Anchors: slices.Clone(it.Tuple.Anchors)}
+					in.Items = append(in.Items, executor.Item{Task: it.Task, Tuple: nt})
+				}
+				ob.Release(b)
+				if err := to.Deliver(ctx, in); err != nil && ctx.Err() == nil {
+					t.Errorf("Deliver: %v", err)
+				}
+			case cb := <-ob.Control():
+				in := to.NewControlBatch()
+				in.Msgs = append(in.Msgs, cb.Msgs...)
+				ob.ReleaseControl(cb)
+				if err := to.DeliverControl(ctx, in); err != nil && ctx.Err() == nil {
+					t.Errorf("DeliverControl: %v", err)
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+}
+
+// TestSplitAcrossRuntimes runs one topology as two runtimes, each with half the
+// executors (spouts, bolts and ackers on both sides), connected only through Outbound and
+// Deliver: every id is acked and nothing is counted twice.
+func TestSplitAcrossRuntimes(t *testing.T) {
+	const total = 20_000
+	l := newLedger(total)
+	var mu sync.Mutex
+	counts := map[int64]int{}
+	b := topology.NewBuilder("split")
+	b.Config(topology.ConfAckerExecutors, 2)
+	b.Config(topology.ConfWorkers, 2)
+	b.Spout("spout", func() topology.Spout { return &replaySpout{l: l} }, 2).Output("id")
+	b.Bolt("double", boltOf(func(bt *funcBolt, in *tuple.Tuple) {
+		bt.out.Emit(in, []any{in.Int(0)})
+		bt.out.Emit(in, []any{in.Int(0)})
+		bt.out.Ack(in)
+	}), 2).Shuffle("spout").Output("id")
+	b.Bolt("count", boltOf(func(bt *funcBolt, in *tuple.Tuple) {
+		mu.Lock()
+		counts[in.Int(0)]++
+		mu.Unlock()
+		bt.out.Ack(in)
+	}), 2).Fields("double", "id")
+	spec := build(t, b)
+
+	layout := topology.NewLayout(spec, 2)
+	owner := map[int32]string{}
+	var tasksA, tasksB []int32
+	for comp, execs := range layout.Executors {
+		_ = comp
+		for i, ex := range execs {
+			for _, task := range ex {
+				if i%2 == 0 {
+					owner[task] = "A"
+					tasksA = append(tasksA, task)
+				} else {
+					owner[task] = "B"
+					tasksB = append(tasksB, task)
+				}
+			}
+		}
+	}
+	peerOf := func(task int32) string { return owner[task] }
+	rtA, err := executor.New(executor.Options{Spec: spec, LocalTasks: tasksA, PeerOf: peerOf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtB, err := executor.New(executor.Options{Spec: spec, LocalTasks: tasksB, PeerOf: peerOf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rtA.Outbound()) != 1 || rtA.Outbound()[0].Peer != "B" {
+		t.Fatalf("A's outbound peers: %v", rtA.Outbound())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	shuttle(ctx, t, rtA.Outbound()[0], rtB, &wg)
+	shuttle(ctx, t, rtB.Outbound()[0], rtA, &wg)
+	errs := make(chan error, 2)
+	go func() { errs <- rtA.Run(ctx) }()
+	go func() { errs <- rtB.Run(ctx) }()
+	waitDone(t, l, time.Minute)
+	cancel()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	for id := int64(0); id < total; id++ {
+		if counts[id] != 2 {
+			t.Fatalf("id %d counted %d times, want 2", id, counts[id])
+		}
+	}
+	if _, dup, failed, _ := l.snapshot(); dup != 0 || failed != 0 {
+		t.Errorf("dup acks %d, fails %d; want 0 and 0", dup, failed)
+	}
+}
+
+// TestDeliverRefusesMisroutedTraffic: tuples or acker messages for tasks that do not run
+// here, or of the wrong kind for their task, are refused with an error naming the task;
+// nothing is half delivered and the runtime keeps working.
+func TestDeliverRefusesMisroutedTraffic(t *testing.T) {
+	b := topology.NewBuilder("refuse")
+	b.Config(topology.ConfAckerExecutors, 1)
+	b.Spout("spout", func() topology.Spout { return &countSpout{} }, 1).Output("i")
+	b.Bolt("bolt", boltOf(func(bt *funcBolt, in *tuple.Tuple) { bt.out.Ack(in) }), 2).Shuffle("spout")
+	spec := build(t, b)
+	layout := topology.NewLayout(spec, 1)
+	boltTasks := layout.Tasks["bolt"]
+	var local []int32
+	for _, task := range []int32{layout.Tasks["spout"][0], layout.Tasks[tuple.AckerID][0], boltTasks[0]} {
+		local = append(local, task)
+	}
+	rt, err := executor.New(executor.Options{Spec: spec, LocalTasks: local, PeerOf: func(int32) string { return "other" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := rt.Source(layout.Tasks["spout"][0], tuple.DefaultStream)
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		do   func() error
+		want string
+	}{
+		{"tuple for a remote task", func() error {
+			bt := rt.NewBatch()
+			bt.Items = append(bt.Items, executor.Item{Task: boltTasks[1], Tuple: tuple.New(src, int64(1))})
+			return rt.Deliver(ctx, bt)
+		}, "does not run in this worker"},
+		{"tuple for a spout", func() error {
+			bt := rt.NewBatch()
+			bt.Items = append(bt.Items, executor.Item{Task: layout.Tasks["spout"][0], Tuple: tuple.New(src, int64(1))})
+			return rt.Deliver(ctx, bt)
+		}, "has no inputs"},
+		{"tuple for no task", func() error {
+			bt := rt.NewBatch()
+			bt.Items = append(bt.Items, executor.Item{Task: 99, Tuple: tuple.New(src, int64(1))})
+			return rt.Deliver(ctx, bt)
+		}, "does not exist"},
+		{"ack for a bolt", func() error {
+			cb := rt.NewControlBatch()
+			cb.Msgs = append(cb.Msgs, executor.Control{Kind: executor.ControlAck, Task: boltTasks[0], Root: 1})
+			return rt.DeliverControl(ctx, cb)
+		}, "not an acker"},
+		{"complete for an acker", func() error {
+			cb := rt.NewControlBatch()
+			cb.Msgs = append(cb.Msgs, executor.Control{Kind: executor.ControlComplete, Task: layout.Tasks[tuple.AckerID][0], Root: 1})
+			return rt.DeliverControl(ctx, cb)
+		}, "not a spout"},
+		{"unknown kind", func() error {
+			cb := rt.NewControlBatch()
+			cb.Msgs = append(cb.Msgs, executor.Control{Kind: 42, Task: boltTasks[0]})
+			return rt.DeliverControl(ctx, cb)
+		}, "unknown control message kind 42"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.do()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,170 @@
+package nimbus
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/sparsestream/sparse/internal/cluster"
+)
+
+// Defaults for Config.
+const (
+	DefaultListen           = "127.0.0.1:6627"
+	DefaultEtcdListen       = "127.0.0.1:2379"
+	DefaultEtcdPeerListen   = "127.0.0.1:2380"
+	DefaultWorkerTimeout    = 10 * time.Second
+	DefaultWorkerStartGrace = 20 * time.Second
+	DefaultScheduleEvery    = 5 * time.Second
+	DefaultLeaderTTL        = 10 * time.Second
+	DefaultReplicateEvery   = 5 * time.Second
+	DefaultArtifactGCGrace  = 10 * time.Minute
+	DefaultMaxArtifactSize  = 2 << 30 // 2 GiB
+	// ChunkSize is the size of the chunks FetchArtifact sends, and what clients should
+	// send to Submit.
+	ChunkSize = 1 << 20
+)
+
+// Config is what a nimbus needs to run.
+type Config struct {
+	// ID names this nimbus in etcd and in messages (default "<hostname>:<listen port>").
+	ID string
+	// Listen is the gRPC API's address (default 127.0.0.1:6627; port 0 picks a free one).
+	Listen string
+	// Advertise is the address others reach the API on (default: the address Listen
+	// bound).
+	Advertise string
+	// DataDir holds the artifacts (<data-dir>/blobs) and the embedded etcd
+	// (<data-dir>/etcd). Required.
+	DataDir string
+
+	// EtcdEndpoints are the etcd cluster's client URLs; empty embeds a single-member etcd
+	// under DataDir, serving clients on EtcdListen and peers on EtcdPeerListen.
+	EtcdEndpoints  []string
+	EtcdListen     string
+	EtcdPeerListen string
+	// EtcdRoot is the key prefix of sparse's state (default /sparse).
+	EtcdRoot string
+
+	// WorkerTimeout: a worker without a heartbeat for this long (after WorkerStartGrace
+	// from its assignment) has its slot marked unhealthy and its executors moved.
+	WorkerTimeout    time.Duration
+	WorkerStartGrace time.Duration
+	// ScheduleEvery is the period of the leader's scheduling round (it also runs on
+	// every change of supervisors, topologies and worker heartbeats).
+	ScheduleEvery time.Duration
+	// LeaderTTL is the lease TTL of this nimbus's registration and leadership: how long
+	// after a leader dies a standby can take over (default 10s).
+	LeaderTTL time.Duration
+	// ReplicateEvery is how often artifacts are checked and copied from other nimbus
+	// instances (default 5s; topology changes trigger a check at once).
+	ReplicateEvery time.Duration
+	// ArtifactGCGrace is how old a stored artifact that no topology uses must be before it
+	// is deleted (default 10m).
+	ArtifactGCGrace time.Duration
+	// MaxArtifactSize bounds what Submit accepts (default 2 GiB).
+	MaxArtifactSize int64
+
+	// MetricsAddr, when set, serves Prometheus metrics on http://<addr>/metrics.
+	MetricsAddr string
+
+	// Logger receives nimbus's log; nil writes to stderr at info level.
+	Logger hclog.Logger
+	// EtcdLogLevel is the embedded etcd's own log level (default error).
+	EtcdLogLevel string
+}
+
+// withDefaults fills in defaults and checks the config.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("no data directory; pass --data-dir (artifacts and the embedded etcd live there)"))
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q is not host:port", c.Listen))
+	}
+	if c.Advertise != "" {
+		if _, _, err := net.SplitHostPort(c.Advertise); err != nil {
+			errs = append(errs, fmt.Errorf("--advertise %q is not host:port", c.Advertise))
+		}
+	}
+	if c.ID != "" {
+		if err := cluster.ValidateID("nimbus id", c.ID); err != nil {
+			errs = append(errs, fmt.Errorf("--id: %w", err))
+		}
+	}
+	if c.EtcdListen == "" {
+		c.EtcdListen = DefaultEtcdListen
+	}
+	if c.EtcdPeerListen == "" {
+		c.EtcdPeerListen = DefaultEtcdPeerListen
+	}
+	if c.EtcdRoot == "" {
+		c.EtcdRoot = cluster.DefaultRoot
+	}
+	durations := []struct {
+		name string
+		d    *time.Duration
+		def  time.Duration
+	}{
+		{"--worker-timeout", &c.WorkerTimeout, DefaultWorkerTimeout},
+		{"--worker-start-grace", &c.WorkerStartGrace, DefaultWorkerStartGrace},
+		{"--schedule-every", &c.ScheduleEvery, DefaultScheduleEvery},
+		{"--leader-ttl", &c.LeaderTTL, DefaultLeaderTTL},
+		{"replicate-every", &c.ReplicateEvery, DefaultReplicateEvery},
+		{"artifact-gc-grace", &c.ArtifactGCGrace, DefaultArtifactGCGrace},
+	}
+	for _, d := range durations {
+		switch {
+		case *d.d == 0:
+			*d.d = d.def
+		case *d.d < 0:
+			errs = append(errs, fmt.Errorf("%s is %s; it must be positive", d.name, *d.d))
+		}
+	}
+	if c.LeaderTTL > 0 && c.LeaderTTL < time.Second {
+		errs = append(errs, fmt.Errorf("--leader-ttl is %s; etcd leases last whole seconds, give at least 1s", c.LeaderTTL))
+	}
+	if c.MaxArtifactSize <= 0 {
+		c.MaxArtifactSize = DefaultMaxArtifactSize
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.New(&hclog.LoggerOptions{Name: "nimbus", Level: hclog.Info, Output: os.Stderr})
+	}
+	return c, errors.Join(errs...)
+}
+
+// etcdURL turns "host:port" into "http://host:port"; a URL is kept as it is.
+func etcdURL(s string) string {
+	if strings.Contains(s, "://") {
+		return s
+	}
+	return "http://" + s
+}
+
+// defaultID is "<hostname>:<port>".
+func defaultID(listenAddr string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "nimbus"
+	}
+	host = strings.Map(func(r rune) rune {
+		if r == '/' || r <= ' ' || r == 0x7f {
+			return '-'
+		}
+		return r
+	}, host)
+	_, port, err := net.SplitHostPort(listenAddr)
+	if err != nil {
+		return host
+	}
+	return host + ":" + port
+}

@@ -1,0 +1,245 @@
+package nimbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/internal/cluster"
+	"github.com/sparsestream/sparse/internal/graceful"
+	"github.com/sparsestream/sparse/internal/metrics"
+)
+
+// Version is reported in this nimbus's registration.
+const Version = "dev"
+
+// Server is one running nimbus: its gRPC API, its registration in etcd, the election it
+// takes part in, artifact replication and, while it leads, the scheduler.
+type Server struct {
+	sparsev1.UnimplementedNimbusServer
+
+	cfg     Config
+	log     hclog.Logger
+	id      string
+	addr    string // advertised
+	store   *cluster.Store
+	emb     *cluster.Embedded // nil with external etcd
+	blobs   *BlobStore
+	metrics *metrics.NimbusMetrics
+
+	lis  net.Listener
+	grpc *grpc.Server
+	reg  *cluster.Registration[cluster.NimbusRecord]
+
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu   sync.Mutex
+	term *term // non-nil while this nimbus leads
+
+	// kick asks the leader's scheduling loop for a round; replKick the replication loop
+	// for a pass. Both hold at most one pending request.
+	kick, replKick chan struct{}
+	// repl is what the last replication pass found.
+	replMu sync.Mutex
+	repl   replState
+	// replDone is closed and replaced after each replication pass.
+	replDone chan struct{}
+
+	// submitMu serializes the final checks and writes of submissions, so that two
+	// submissions of one name cannot both pass the uniqueness check.
+	submitMu sync.Mutex
+
+	closeOnce sync.Once
+}
+
+// Run starts a nimbus and serves until ctx ends, then shuts it down gracefully: it
+// resigns leadership, stops the API and closes the embedded etcd.
+func Run(ctx context.Context, cfg Config) error {
+	s, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	s.log.Info("shutting down")
+	s.Close()
+	return nil
+}
+
+// Start starts a nimbus and returns once it serves its API; ctx bounds only the start.
+// Close stops it.
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
+	cfg, err = cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the data directory %s: %w", cfg.DataDir, err)
+	}
+	s := &Server{cfg: cfg, kick: make(chan struct{}, 1), replKick: make(chan struct{}, 1), replDone: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			s.cancel()
+			s.release()
+		}
+	}()
+
+	// The API listener first: its port gives the default id and address.
+	var lc net.ListenConfig
+	s.lis, err = lc.Listen(ctx, "tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s (choose another --listen, or free the port): %w", cfg.Listen, err)
+	}
+	bound := s.lis.Addr().String()
+	s.addr = cfg.Advertise
+	if s.addr == "" {
+		s.addr = bound
+	}
+	s.id = cfg.ID
+	if s.id == "" {
+		s.id = defaultID(bound)
+	}
+	if err := cluster.ValidateID("nimbus id", s.id); err != nil {
+		return nil, fmt.Errorf("the nimbus id: %w; pass --id", err)
+	}
+	s.log = cfg.Logger.With("nimbus", s.id)
+
+	s.blobs, err = OpenBlobStore(filepath.Join(cfg.DataDir, "blobs"))
+	if err != nil {
+		return nil, err
+	}
+
+	endpoints := cfg.EtcdEndpoints
+	if len(endpoints) == 0 {
+		s.emb, err = cluster.StartEmbedded(ctx, cluster.EmbedConfig{
+			DataDir:   filepath.Join(cfg.DataDir, "etcd"),
+			Name:      "sparse",
+			ClientURL: etcdURL(cfg.EtcdListen),
+			PeerURL:   etcdURL(cfg.EtcdPeerListen),
+			Logger:    s.log,
+			LogLevel:  cfg.EtcdLogLevel,
+		})
+		if err != nil {
+			return nil, err
+		}
+		endpoints = s.emb.Endpoints()
+		s.log.Info("embedded etcd serving", "endpoints", endpoints, "data_dir", filepath.Join(cfg.DataDir, "etcd"))
+	}
+	s.store, err = cluster.Connect(ctx, cluster.ConnectConfig{
+		Endpoints: endpoints,
+		Options:   cluster.Options{Root: cfg.EtcdRoot, SessionTTL: cfg.LeaderTTL, Logger: s.log.Named("etcd")},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to etcd: %w", err)
+	}
+
+	// Metrics: a registry served on --metrics-addr, or unregistered collectors when off.
+	if cfg.MetricsAddr != "" {
+		reg := metrics.NewRegistry()
+		s.metrics = metrics.NewNimbusMetrics(reg)
+		if _, err := metrics.Serve(s.ctx, cfg.MetricsAddr, reg, s.log); err != nil {
+			return nil, err
+		}
+	} else {
+		s.metrics = metrics.NewNimbusMetrics(nil)
+	}
+
+	s.reg, err = s.store.RegisterNimbus(s.ctx, &cluster.NimbusRecord{ID: s.id, Address: s.addr, Version: Version}, cfg.LeaderTTL)
+	if err != nil {
+		return nil, fmt.Errorf("registering nimbus %s: %w", s.id, err)
+	}
+
+	s.grpc = grpc.NewServer(
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+	)
+	sparsev1.RegisterNimbusServer(s.grpc, s)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.grpc.Serve(s.lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.log.Error("the API stopped serving", "error", err)
+		}
+	}()
+
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.replicationLoop(s.ctx) }()
+	go func() { defer s.wg.Done(); s.electionLoop(s.ctx) }()
+
+	s.log.Info("nimbus started", "address", s.addr, "listen", bound, "etcd", endpoints, "root", cfg.EtcdRoot, "data_dir", cfg.DataDir)
+	return s, nil
+}
+
+// ID is this nimbus's id.
+func (s *Server) ID() string { return s.id }
+
+// Addr is the address this nimbus advertises.
+func (s *Server) Addr() string { return s.addr }
+
+// Store is the etcd store this nimbus uses (not fenced).
+func (s *Server) Store() *cluster.Store { return s.store }
+
+// Blobs is this nimbus's artifact store.
+func (s *Server) Blobs() *BlobStore { return s.blobs }
+
+// IsLeader reports whether this nimbus leads now.
+func (s *Server) IsLeader() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.term != nil
+}
+
+// Close stops the nimbus: it resigns leadership, stops the API (letting calls in flight
+// finish for a few seconds), removes its registration and closes etcd. It is safe to call
+// more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.cancel() // ends the loops; the election loop resigns
+		if s.grpc != nil {
+			graceful.Stop(s.grpc, 5*time.Second)
+		}
+		s.wg.Wait()
+		s.release()
+		s.log.Info("nimbus stopped")
+	})
+}
+
+// release frees what Start acquired, in reverse order.
+func (s *Server) release() {
+	if s.reg != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := s.reg.Close(ctx); err != nil {
+			s.log.Warn("cannot remove the registration; it expires with its lease", "error", err)
+		}
+		cancel()
+	}
+	if s.store != nil {
+		_ = s.store.Close()
+	}
+	if s.emb != nil {
+		s.emb.Close()
+	}
+	if s.lis != nil && s.grpc == nil {
+		_ = s.lis.Close()
+	}
+}
+
+// trigger makes a pending request on a kick channel.
+func trigger(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,333 @@
+package supervisor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/internal/cluster"
+	"github.com/sparsestream/sparse/internal/metrics"
+)
+
+// Artifacts gives the local path of a topology's artifact, fetching it if needed.
+type Artifacts interface {
+	Path(ctx context.Context, digest string, size int64) (string, error)
+}
+
+// Fetcher says where an artifact can be fetched from (used by ArtifactCache).
+type Fetcher interface {
+	// Sources lists the places to try, best first.
+	Sources(ctx context.Context, digest string) ([]Source, error)
+}
+
+// Source is one place to fetch an artifact from.
+type Source struct {
+	Name string
+	// Fetch writes the artifact's bytes to w.
+	Fetch func(ctx context.Context, w io.Writer) error
+}
+
+// ArtifactCache keeps artifacts under a directory, one executable file (0755) per
+// sha256, named by it. A missing artifact is fetched once even when several workers
+// want it at the same time, and is verified before it is used: its digest and size must
+// match, or nothing is stored.
+type ArtifactCache struct {
+	dir     string
+	fetcher Fetcher
+	log     hclog.Logger
+	// Metrics, when set, counts downloads, their bytes and their failures.
+	Metrics *metrics.SupervisorMetrics
+
+	mu       sync.Mutex
+	inflight map[string]*fetchCall
+	verified map[string]bool
+}
+
+type fetchCall struct {
+	done chan struct{}
+	path string
+	err  error
+}
+
+// NewArtifactCache returns a cache in dir (created if missing).
+func NewArtifactCache(dir string, f Fetcher, log hclog.Logger) *ArtifactCache {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &ArtifactCache{dir: dir, fetcher: f, log: log, inflight: map[string]*fetchCall{}, verified: map[string]bool{}}
+}
+
+// Path returns the path of the artifact with this digest, fetching it first if it is
+// not in the cache. size, when above 0, must match too.
+func (c *ArtifactCache) Path(ctx context.Context, digest string, size int64) (string, error) {
+	if err := cluster.ValidateDigest(digest); err != nil {
+		return "", fmt.Errorf("artifact: %w", err)
+	}
+	c.mu.Lock()
+	if call, ok := c.inflight[digest]; ok {
+		c.mu.Unlock()
+		select {
+		case <-call.done:
+			return call.path, call.err
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	call := &fetchCall{done: make(chan struct{})}
+	c.inflight[digest] = call
+	c.mu.Unlock()
+
+	call.path, call.err = c.get(ctx, digest, size)
+	c.mu.Lock()
+	delete(c.inflight, digest)
+	c.mu.Unlock()
+	close(call.done)
+	return call.path, call.err
+}
+
+func (c *ArtifactCache) get(ctx context.Context, digest string, size int64) (string, error) {
+	path := filepath.Join(c.dir, digest)
+	if _, err := os.Stat(path); err == nil {
+		c.mu.Lock()
+		ok := c.verified[digest]
+		c.mu.Unlock()
+		if ok {
+			return path, nil
+		}
+		// Check a file left by an earlier run once, in case the disk changed it.
+		if err := verifyFile(path, digest, size); err == nil {
+			c.mu.Lock()
+			c.verified[digest] = true
+			c.mu.Unlock()
+			return path, nil
+		} else {
+			c.log.Warn("a cached artifact is damaged; fetching it again", "digest", digest, "error", err)
+			os.Remove(path)
+		}
+	}
+	if c.fetcher == nil {
+		return "", fmt.Errorf("artifact %s is not in %s and there is nowhere to fetch it from", digest, c.dir)
+	}
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating the artifact cache: %w", err)
+	}
+	sources, err := c.fetcher.Sources(ctx, digest)
+	if err != nil {
+		return "", fmt.Errorf("fetching artifact %s: %w", digest, err)
+	}
+	if len(sources) == 0 {
+		return "", fmt.Errorf("fetching artifact %s: nowhere to fetch it from", digest)
+	}
+	var errs []error
+	for _, src := range sources {
+		err := c.fetchFrom(ctx, src, path, digest, size)
+		if err == nil {
+			return path, nil
+		}
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		if c.Metrics != nil {
+			c.Metrics.ArtifactDownloadFailures.Inc()
+		}
+		c.log.Warn("cannot fetch the artifact from here; trying the next source", "source", src.Name, "digest", digest, "error", err)
+		errs = append(errs, fmt.Errorf("from %s: %w", src.Name, err))
+	}
+	return "", fmt.Errorf("fetching artifact %s: %w", digest, errors.Join(errs...))
+}
+
+// fetchFrom fetches an artifact from one source into the cache, verified.
+func (c *ArtifactCache) fetchFrom(ctx context.Context, src Source, path, digest string, size int64) error {
+	tmp, err := os.CreateTemp(c.dir, ".fetch-"+digest[:12]+"-*")
+	if err != nil {
+		return fmt.Errorf("creating the artifact cache: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	start := time.Now()
+	h := sha256.New()
+	n := &countWriter{}
+	err = src.Fetch(ctx, io.MultiWriter(tmp, h, n))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != digest {
+		return fmt.Errorf("the bytes have sha256 %s (%d bytes), not the one asked for; refusing them", got, n.n)
+	}
+	if size > 0 && n.n != size {
+		return fmt.Errorf("%d bytes arrived, the topology says %d; refusing them", n.n, size)
+	}
+	if err := os.Chmod(tmp.Name(), 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("storing the artifact: %w", err)
+	}
+	c.mu.Lock()
+	c.verified[digest] = true
+	c.mu.Unlock()
+	if c.Metrics != nil {
+		c.Metrics.ArtifactDownloads.Inc()
+		c.Metrics.ArtifactDownloadBytes.Add(float64(n.n))
+	}
+	c.log.Info("artifact fetched", "digest", digest, "bytes", n.n, "source", src.Name, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+type countWriter struct{ n int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
+// verifyFile checks a file's sha256 and size.
+func verifyFile(path, digest string, size int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != digest {
+		return fmt.Errorf("its sha256 is %s", got)
+	}
+	if size > 0 && n != size {
+		return fmt.Errorf("it has %d bytes, not %d", n, size)
+	}
+	return nil
+}
+
+// NimbusFetcher fetches artifacts from the nimbus instances registered in etcd: the
+// leader first, then the ones that hold the artifact, then any other.
+type NimbusFetcher struct {
+	Store *cluster.Store
+	// Timeout bounds one attempt at one nimbus (default 10 minutes).
+	Timeout time.Duration
+}
+
+// Sources implements Fetcher.
+func (f *NimbusFetcher) Sources(ctx context.Context, digest string) ([]Source, error) {
+	addrs, err := f.candidates(ctx, digest)
+	if err != nil {
+		return nil, err
+	}
+	if len(addrs) == 0 {
+		return nil, errors.New("no nimbus is registered in etcd; is nimbusd running?")
+	}
+	timeout := f.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	out := make([]Source, 0, len(addrs))
+	for _, addr := range addrs {
+		out = append(out, Source{Name: "nimbus at " + addr, Fetch: func(ctx context.Context, w io.Writer) error {
+			return fetchFrom(ctx, addr, digest, w, timeout)
+		}})
+	}
+	return out, nil
+}
+
+// candidates lists the nimbus addresses to try, best first.
+func (f *NimbusFetcher) candidates(ctx context.Context, digest string) ([]string, error) {
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	nimbuses, err := f.Store.ListNimbus(rctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing the nimbus instances: %w", err)
+	}
+	var out []string
+	seen := map[string]bool{}
+	add := func(addr string) {
+		if addr != "" && !seen[addr] {
+			seen[addr] = true
+			out = append(out, addr)
+		}
+	}
+	if _, addr, err := f.Store.Leader(rctx); err == nil {
+		add(addr)
+	} else {
+		// No leader key (or no answer): ask the nimbus instances themselves.
+		for _, n := range nimbuses {
+			if addr := askLeader(rctx, n.Address); addr != "" {
+				add(addr)
+				break
+			}
+		}
+	}
+	addrOf := map[string]string{}
+	for _, n := range nimbuses {
+		addrOf[n.ID] = n.Address
+	}
+	if holders, err := f.Store.ListArtifactHolders(rctx, digest); err == nil {
+		for _, h := range holders {
+			add(addrOf[h.NimbusID])
+		}
+	}
+	for _, n := range nimbuses {
+		add(n.Address)
+	}
+	return out, nil
+}
+
+// askLeader asks a nimbus who leads; "" if it cannot tell.
+func askLeader(ctx context.Context, addr string) string {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return ""
+	}
+	defer conn.Close()
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	r, err := sparsev1.NewNimbusClient(conn).Leader(cctx, &sparsev1.LeaderRequest{})
+	if err != nil {
+		return ""
+	}
+	return r.GetLeaderAddress()
+}
+
+// fetchFrom streams one artifact from one nimbus into w.
+func fetchFrom(ctx context.Context, addr, digest string, w io.Writer, timeout time.Duration) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stream, err := sparsev1.NewNimbusClient(conn).FetchArtifact(ctx, &sparsev1.ArtifactRef{Sha256: digest})
+	if err != nil {
+		return err
+	}
+	for {
+		chunk, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(chunk.GetData()); err != nil {
+			return err
+		}
+	}
+}

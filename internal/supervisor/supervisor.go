@@ -1,0 +1,415 @@
+// Package supervisor is the node agent, supervisord: it registers its worker slots in
+// etcd under a lease, watches the assignments and the topologies, fetches and verifies
+// topology artifacts from nimbus, and runs one worker process per assigned slot,
+// restarting workers that die or hang and stopping the ones no longer assigned.
+//
+// The package has three layers. Plan and Desired (reconcile.go, wants.go) are pure:
+// what should run against what runs, to actions. Manager does the process work: it
+// starts, adopts, watches, restarts and stops worker processes, and tells them through
+// WorkerAdmin whether their spouts should run. Supervisor connects the two to etcd and
+// nimbus.
+//
+// On disk, under the data directory:
+//
+//	artifacts/<sha256>                     topology executables, verified, mode 0755
+//	bundles/<sha256>/                      spec bundles, unpacked once, run by sparse-worker
+//	workers/<topology-id>/<port>/          one directory per worker:
+//	    assignment.json                    worker.Assignment (with parallelism)
+//	    config.json                        the topology's config, a JSON object
+//	    heartbeat                          touched every second by the worker
+//	    worker.log                         the worker's stdout and stderr
+//	    worker.pid                         PidFile: pid, identity, executable
+//
+// Workers run in their own process group and outlive the supervisor: a supervisor that
+// starts again adopts the live workers of the current assignments (same pid, same
+// executable, same assignment version) and replaces the others.
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sparsestream/sparse/internal/cluster"
+	"github.com/sparsestream/sparse/internal/ctxtime"
+	"github.com/sparsestream/sparse/internal/metrics"
+)
+
+// Defaults of Config.
+const (
+	DefaultLeaseTTL            = 10 * time.Second
+	DefaultWorkerMetricsOffset = 1000
+)
+
+// Config configures a supervisor.
+type Config struct {
+	// ID names the supervisor in the cluster (default: the host name).
+	ID string
+	// Host is the address its workers are reached on by their peers (default
+	// 127.0.0.1).
+	Host string
+	// Slots are the ports of its worker slots.
+	Slots []int
+	// DataDir holds the artifact cache and the workers' directories.
+	DataDir string
+	// GenericWorker is the program that runs spec bundles (default: sparse-worker
+	// beside this program, else on PATH; see GenericWorkerPath).
+	GenericWorker string
+
+	// EtcdEndpoints (default 127.0.0.1:2379) and EtcdRoot (default /sparse) say where
+	// the cluster's state is.
+	EtcdEndpoints []string
+	EtcdRoot      string
+	// LeaseTTL is the lease of the supervisor's record and of its workers' heartbeats
+	// (default 10s): they vanish that long after the supervisor dies.
+	LeaseTTL time.Duration
+
+	// WorkerTimeout: a worker whose heartbeat file is older is restarted (default 10s).
+	WorkerTimeout time.Duration
+	// StopGrace is how long a worker has between SIGTERM and SIGKILL (default 10s).
+	StopGrace time.Duration
+	// WorkerMetricsOffset: a worker on port P serves /metrics on port P+offset; negative
+	// turns worker metrics off; 0 means the default, 1000.
+	WorkerMetricsOffset int
+	// StopWorkersOnExit stops the workers when the supervisor stops; by default they
+	// keep running for the next supervisor process to adopt.
+	StopWorkersOnExit bool
+	// OrphanTimeout is how long a worker runs on when no supervisor vouches for it
+	// (default 30s); see ManagerConfig.
+	OrphanTimeout time.Duration
+	// MetricsAddr, when set, is where /metrics is served (host:port).
+	MetricsAddr string
+
+	// BackoffMin, BackoffMax, HealthyAfter and Tick tune the restart backoff and the
+	// checks (see ManagerConfig); zero values take the defaults.
+	BackoffMin, BackoffMax, HealthyAfter, Tick time.Duration
+
+	Logger hclog.Logger
+}
+
+// Supervisor is one node agent.
+type Supervisor struct {
+	c       Config
+	log     hclog.Logger
+	reg     *prometheus.Registry
+	metrics *metrics.SupervisorMetrics
+
+	mu  sync.Mutex
+	mgr *Manager
+}
+
+// New checks the configuration and fills in defaults.
+func New(c Config) (*Supervisor, error) {
+	if c.ID == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("supervisor: no --id given and the host name is unknown: %w", err)
+		}
+		c.ID = h
+	}
+	if err := cluster.ValidateID("supervisor id", c.ID); err != nil {
+		return nil, fmt.Errorf("supervisor: %w", err)
+	}
+	if c.Host == "" {
+		c.Host = "127.0.0.1"
+	}
+	if len(c.Slots) == 0 {
+		return nil, errors.New("supervisor: no slots; pass --slots 6700,6701 or --slot-count 4 --slot-base 6700")
+	}
+	seen := map[int]bool{}
+	for _, p := range c.Slots {
+		if p <= 0 || p > 65535 {
+			return nil, fmt.Errorf("supervisor: slot port %d is not a TCP port", p)
+		}
+		if seen[p] {
+			return nil, fmt.Errorf("supervisor: slot port %d is given twice", p)
+		}
+		seen[p] = true
+	}
+	c.Slots = slices.Sorted(maps.Keys(seen))
+	if c.DataDir == "" {
+		return nil, errors.New("supervisor: a data directory is required (--data-dir)")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("supervisor: data directory %s: %w", c.DataDir, err)
+	}
+	c.DataDir = abs
+	if len(c.EtcdEndpoints) == 0 {
+		c.EtcdEndpoints = []string{"127.0.0.1:2379"}
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = DefaultLeaseTTL
+	}
+	switch {
+	case c.WorkerMetricsOffset == 0:
+		c.WorkerMetricsOffset = DefaultWorkerMetricsOffset
+	case c.WorkerMetricsOffset < 0:
+		c.WorkerMetricsOffset = 0
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.NewNullLogger()
+	}
+	reg := metrics.NewRegistry()
+	sm := metrics.NewSupervisorMetrics(reg)
+	sm.SlotsTotal.Set(float64(len(c.Slots)))
+	return &Supervisor{c: c, log: c.Logger.With("supervisor", c.ID), reg: reg, metrics: sm}, nil
+}
+
+// ID is the supervisor's id.
+func (s *Supervisor) ID() string { return s.c.ID }
+
+// Status returns what every slot holds (empty before Run has connected to etcd).
+func (s *Supervisor) Status() []SlotStatus {
+	s.mu.Lock()
+	m := s.mgr
+	s.mu.Unlock()
+	if m == nil {
+		return nil
+	}
+	return m.Status()
+}
+
+// Run connects to etcd, registers the supervisor and manages its workers until ctx
+// ends. etcd may be unreachable at first or for a while later: Run waits and retries,
+// and the workers keep running meanwhile.
+func (s *Supervisor) Run(ctx context.Context) error {
+	if err := os.MkdirAll(s.c.DataDir, 0o755); err != nil {
+		return fmt.Errorf("supervisor: creating the data directory: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if s.c.MetricsAddr != "" {
+		if _, err := metrics.Serve(ctx, s.c.MetricsAddr, s.reg, s.log); err != nil {
+			return fmt.Errorf("supervisor: %w", err)
+		}
+	}
+	store, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	s.log.Info("connected to etcd", "endpoints", strings.Join(s.c.EtcdEndpoints, ","), "root", store.Keys().Root())
+
+	heartbeats := &etcdHeartbeats{ctx: ctx, store: store, ttl: s.c.LeaseTTL, log: s.log, metrics: s.metrics}
+	artifacts := NewArtifactCache(filepath.Join(s.c.DataDir, "artifacts"), &NimbusFetcher{Store: store}, s.log.Named("artifacts"))
+	artifacts.Metrics = s.metrics
+	defer heartbeats.wg.Wait()
+	mgr, err := NewManager(ManagerConfig{
+		SupervisorID: s.c.ID, DataDir: s.c.DataDir,
+		Artifacts:     artifacts,
+		GenericWorker: s.c.GenericWorker,
+		WorkerTimeout: s.c.WorkerTimeout, StopGrace: s.c.StopGrace,
+		BackoffMin: s.c.BackoffMin, BackoffMax: s.c.BackoffMax, HealthyAfter: s.c.HealthyAfter, Tick: s.c.Tick,
+		WorkerMetricsOffset: s.c.WorkerMetricsOffset, StopWorkersOnExit: s.c.StopWorkersOnExit, OrphanTimeout: s.c.OrphanTimeout,
+		Logger:     s.log,
+		Heartbeats: heartbeats, Metrics: s.metrics,
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.mgr = mgr
+	s.mu.Unlock()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var mgrErr error
+	mgrDone := make(chan struct{})
+	wg.Go(func() {
+		defer close(mgrDone)
+		if mgrErr = mgr.Run(ctx); mgrErr != nil {
+			cancel()
+		}
+	})
+	wg.Go(func() { s.register(ctx, store) })
+	err = s.follow(ctx, store, mgr)
+	cancel()
+	<-mgrDone
+	if mgrErr != nil {
+		return mgrErr
+	}
+	return err
+}
+
+// connect dials etcd, retrying with backoff until it answers or ctx ends.
+func (s *Supervisor) connect(ctx context.Context) (*cluster.Store, error) {
+	backoff := time.Second
+	for {
+		store, err := cluster.Connect(ctx, cluster.ConnectConfig{
+			Endpoints: s.c.EtcdEndpoints,
+			Options:   cluster.Options{Root: s.c.EtcdRoot, Logger: s.log.Named("etcd")},
+		})
+		if err == nil {
+			return store, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("supervisor: stopped before etcd answered (%v): %w", err, ctx.Err())
+		}
+		s.metrics.EtcdErrors.Inc()
+		s.log.Warn("cannot reach etcd; retrying", "error", err, "in", backoff)
+		if !ctxtime.Sleep(ctx, backoff) {
+			return nil, fmt.Errorf("supervisor: stopped before etcd answered (%v): %w", err, ctx.Err())
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// register keeps the supervisor's record under a lease until ctx ends. The registration
+// itself re-registers when its lease is lost; this only retries the first one.
+func (s *Supervisor) register(ctx context.Context, store *cluster.Store) {
+	rec := &cluster.SupervisorRecord{ID: s.c.ID, Host: s.c.Host, Slots: s.c.Slots}
+	backoff := time.Second
+	for {
+		reg, err := store.RegisterSupervisor(ctx, rec, s.c.LeaseTTL)
+		if err == nil {
+			s.log.Info("registered", "host", s.c.Host, "slots", s.c.Slots, "key", reg.Key())
+			<-ctx.Done()
+			if s.c.StopWorkersOnExit {
+				// Nothing runs here any more: let nimbus know at once.
+				cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				if err := reg.Close(cctx); err != nil {
+					s.log.Warn("cannot remove the supervisor's record; it expires with its lease", "error", err)
+				}
+				cancel()
+			}
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.metrics.EtcdErrors.Inc()
+		s.log.Warn("cannot register in etcd; retrying", "error", err, "in", backoff)
+		if !ctxtime.Sleep(ctx, backoff) {
+			return
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// follow watches the assignments and the topologies and hands the manager the workers
+// this supervisor should run, once both have been listed, and after every change.
+func (s *Supervisor) follow(ctx context.Context, store *cluster.Store, mgr *Manager) error {
+	assignCh := store.WatchAssignments(ctx)
+	topoCh := store.WatchTopologies(ctx)
+	assignments := map[string]*cluster.AssignmentRecord{}
+	topologies := map[string]*cluster.TopologyRecord{}
+	var assignSynced, topoSynced bool
+	lastNotes := map[string]bool{}
+	first := true
+	for {
+		changed := false
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-assignCh:
+			if !ok {
+				return watchEnded(ctx, "assignments")
+			}
+			switch {
+			case ev.Err != nil:
+				s.log.Warn("ignoring an invalid assignment record", "key", ev.Key, "error", ev.Err)
+			case ev.Type == cluster.EventSync:
+				assignSynced = true
+			case ev.Type == cluster.EventPut:
+				assignments[ev.ID] = ev.Record
+			case ev.Type == cluster.EventDelete:
+				delete(assignments, ev.ID)
+			}
+			changed = true
+		case ev, ok := <-topoCh:
+			if !ok {
+				return watchEnded(ctx, "topologies")
+			}
+			switch {
+			case ev.Err != nil:
+				s.log.Warn("ignoring an invalid topology record", "key", ev.Key, "error", ev.Err)
+			case ev.Type == cluster.EventSync:
+				topoSynced = true
+			case ev.Type == cluster.EventPut:
+				topologies[ev.ID] = ev.Record
+			case ev.Type == cluster.EventDelete:
+				delete(topologies, ev.ID)
+			}
+			changed = true
+		}
+		if !changed || !assignSynced || !topoSynced {
+			continue
+		}
+		wants, notes := Desired(s.c.ID, s.c.Slots, assignments, topologies)
+		now := map[string]bool{}
+		for _, n := range notes {
+			now[n] = true
+			if !lastNotes[n] {
+				s.log.Warn(n)
+			}
+		}
+		lastNotes = now
+		if first {
+			s.log.Info("assignments read; managing workers", "workers", len(wants))
+			first = false
+		}
+		mgr.Update(wants)
+	}
+}
+
+func watchEnded(ctx context.Context, what string) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("supervisor: the etcd watch of the %s ended", what)
+}
+
+// etcdHeartbeats keeps workers' heartbeats in etcd, each under its own lease.
+type etcdHeartbeats struct {
+	ctx     context.Context
+	store   *cluster.Store
+	ttl     time.Duration
+	log     hclog.Logger
+	metrics *metrics.SupervisorMetrics
+	wg      sync.WaitGroup
+}
+
+// Keep implements HeartbeatKeeper. It retries while etcd is unreachable; stop removes
+// the heartbeat at once. When the supervisor stops, heartbeats are left to expire.
+func (e *etcdHeartbeats) Keep(hb cluster.WorkerHeartbeat) func() {
+	ctx, cancel := context.WithCancel(e.ctx)
+	log := e.log.With("topology", hb.TopologyID, "worker", hb.WorkerID)
+	e.wg.Go(func() {
+		backoff := 500 * time.Millisecond
+		for {
+			reg, err := e.store.HeartbeatWorker(ctx, &hb, e.ttl)
+			if err == nil {
+				<-ctx.Done()
+				if e.ctx.Err() == nil {
+					cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)
+					if err := reg.Close(cctx); err != nil {
+						log.Debug("cannot remove the worker's heartbeat; it expires on its own", "error", err)
+					}
+					ccancel()
+				}
+				return
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			e.metrics.EtcdErrors.Inc()
+			log.Warn("cannot write the worker's heartbeat to etcd; retrying", "error", err, "in", backoff)
+			if !ctxtime.Sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, 10*time.Second)
+		}
+	})
+	return cancel
+}
