@@ -45,7 +45,7 @@ test:
 
 # The BENCH lines of sparse-bench are the last lines this target prints.
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./pkg/...
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./pkg/... ./internal/...
 	$(GO) run ./cmd/sparse-bench
 
 soak:
