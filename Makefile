@@ -19,6 +19,9 @@ PROTO_OUT ?= .
 PROTO_FILES := $(shell find $(PROTO_DIR) -name '*.proto' 2>/dev/null | sort)
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+# golangci-lint, pinned like the protoc plugins and installed into ./bin by `make lint`.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(BIN)/golangci-lint
 
 .PHONY: help build test bench soak demo demo-local proto lint fuzz clean
 
@@ -29,7 +32,7 @@ help:
 	@echo "make build   every command under cmd/ and the wordcount example into ./$(BIN)"
 	@echo "make bench   micro-benchmarks, then the BENCH lines of sparse-bench"
 	@echo "make soak    sparse-bench -soak $(SOAK)"
-	@echo "make lint    gofmt and go vet"
+	@echo "make lint    gofmt, go vet and golangci-lint (.golangci.yml; installed at a pinned version)"
 	@echo "make fuzz    every fuzz target for $(FUZZTIME)"
 	@echo "make proto   regenerate the Go code of the .proto files under $(PROTO_DIR)"
 	@echo "make clean   remove ./$(BIN)"
@@ -76,10 +79,17 @@ else
 		$(PROTO_FILES)
 endif
 
-lint:
+lint: $(GOLANGCI_LINT)
 	@files=$$(gofmt -l .); if [ -n "$$files" ]; then \
 		echo "gofmt: these files are not formatted (run gofmt -w on them):"; echo "$$files"; exit 1; fi
 	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+# Reinstalled when the pinned version changes: the stamp file names it.
+$(GOLANGCI_LINT): $(BIN)/.golangci-lint-$(GOLANGCI_LINT_VERSION)
+$(BIN)/.golangci-lint-$(GOLANGCI_LINT_VERSION):
+	GOBIN=$(CURDIR)/$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	@rm -f $(BIN)/.golangci-lint-*; touch $@
 
 # Finds every `func FuzzXxx` in a _test.go file and fuzzes it in its package.
 fuzz:
