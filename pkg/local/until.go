@@ -21,14 +21,15 @@ const pollEvery = 10 * time.Millisecond
 //		func(s local.Summary) bool { return s.Component("sentences").Acked >= 500 })
 //
 // cond is called on the caller's goroutine every few milliseconds with the counts so
-// far, and once more with the final ones; it should only read the summary. When
-// o.Duration passes or ctx ends before cond holds, RunUntil still stops the topology
-// and returns the final summary, with an error that says which happened, wraps
-// context.DeadlineExceeded or ctx's cause, and lists every component. With a nil cond
-// the run lasts o.Duration (or until ctx ends) and ending so is no error. A task that
-// fails to open stops the run at once with that error and no summary. RunUntil returns
-// when every goroutine of the topology has ended; o.StatsEvery and o.Out print as Run
-// does.
+// far; it should only read the summary. When o.Duration passes or ctx ends first,
+// RunUntil stops the topology and calls cond once more with the final counts (which
+// may complete the condition: executors publish theirs in batches). If it still does
+// not hold, RunUntil returns the final summary with an error that says which happened,
+// wraps context.DeadlineExceeded or ctx's cause, and lists every component. With a nil
+// cond the run lasts o.Duration (or until ctx ends) and ending so is no error. A task
+// that fails to open stops the run at once with that error and no summary. RunUntil
+// returns when every goroutine of the topology has ended; o.StatsEvery and o.Out print
+// as Run does.
 func RunUntil(ctx context.Context, o Options, cond func(Summary) bool) (Summary, error) {
 	rt, err := executor.New(executor.Options{Spec: o.Spec, Config: o.Config, Logger: o.Logger})
 	if err != nil {
