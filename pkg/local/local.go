@@ -1,5 +1,6 @@
 // Package local runs a whole topology in one process: Storm's local mode. It is what
-// `sparsectl run` and a topology binary's `run` subcommand use, and what tests use.
+// `sparsectl run` and a topology binary's `run` subcommand use (Run), and what a
+// topology's tests use (RunUntil, which returns each component's Summary).
 package local
 
 import (
@@ -21,7 +22,8 @@ type Options struct {
 	// Config overrides the topology config (-o key=value).
 	Config topology.Config
 	Logger hclog.Logger
-	// Duration stops the run after this long; 0 runs until ctx ends.
+	// Duration stops the run after this long; 0 runs until ctx ends. For RunUntil it
+	// is the deadline by which the condition must hold.
 	Duration time.Duration
 	// StatsEvery prints a summary line per component this often to Out (0: never).
 	StatsEvery time.Duration
@@ -38,7 +40,8 @@ func Run(ctx context.Context, o Options) error {
 	return RunRuntime(ctx, rt, o)
 }
 
-// RunRuntime is Run for a runtime built by the caller (tests keep it to read stats).
+// RunRuntime is Run for a runtime built by the caller: the module's worker, which
+// builds its runtime with remote peers. A topology's tests use RunUntil.
 func RunRuntime(ctx context.Context, rt *executor.Runtime, o Options) error {
 	if o.Duration > 0 {
 		var cancel context.CancelFunc
@@ -54,7 +57,7 @@ func RunRuntime(ctx context.Context, rt *executor.Runtime, o Options) error {
 			for {
 				select {
 				case <-t.C:
-					PrintSummary(o.Out, rt.Stats())
+					PrintSummary(o.Out, summarize(rt.Stats()))
 				case <-done:
 					return
 				}
@@ -66,25 +69,7 @@ func RunRuntime(ctx context.Context, rt *executor.Runtime, o Options) error {
 	wg.Wait() // the final summary must not interleave with a periodic one
 	if err == nil && o.Out != nil {
 		fmt.Fprintln(o.Out, "final:")
-		PrintSummary(o.Out, rt.Stats())
+		PrintSummary(o.Out, summarize(rt.Stats()))
 	}
 	return err
 }
-
-// PrintSummary writes one line per component: emitted, acked, failed and, for spouts,
-// complete latency.
-func PrintSummary(w io.Writer, stats []*executor.Stats) {
-	for _, c := range executor.Summarize(stats) {
-		line := fmt.Sprintf("%-12s %-6s emitted=%d acked=%d failed=%d", c.Component, c.Kind, c.Emitted, c.Acked, c.Failed)
-		if c.Kind == "spout" {
-			line += fmt.Sprintf(" pending=%d timed_out=%d complete_ms(mean/p50/p99)=%.2f/%.2f/%.2f",
-				c.Pending, c.TimedOut, ms(c.LatencyMean), ms(c.LatencyP50), ms(c.LatencyP99))
-		}
-		if c.Errors > 0 {
-			line += fmt.Sprintf(" errors=%d last_error=%q", c.Errors, c.LastError)
-		}
-		fmt.Fprintln(w, line)
-	}
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

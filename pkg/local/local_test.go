@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,12 +74,18 @@ func (passBolt) Execute(in *tuple.Tuple, out topology.BasicCollector) error {
 }
 func (passBolt) Cleanup() {}
 
-// sinkBolt acks every input.
+// sinkBolt acks every input. It counts its tasks' Prepare and Cleanup calls, so that a
+// test can tell whether every task was closed when a run returned.
 type sinkBolt struct{}
 
-func (sinkBolt) Prepare(*topology.Context) error                     { return nil }
+var sinksPrepared, sinksCleaned atomic.Int64
+
+func (sinkBolt) Prepare(*topology.Context) error {
+	sinksPrepared.Add(1)
+	return nil
+}
 func (sinkBolt) Execute(*tuple.Tuple, topology.BasicCollector) error { return nil }
-func (sinkBolt) Cleanup()                                            {}
+func (sinkBolt) Cleanup()                                            { sinksCleaned.Add(1) }
 
 // spec is spout -> pass -> sink with n reliable tuples (0: endless).
 func spec(t *testing.T, n int64) *topology.Spec {
