@@ -19,7 +19,6 @@ import (
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
-	"github.com/sparsestream/sparse/internal/metrics"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -79,7 +78,7 @@ type ManagerConfig struct {
 	// Heartbeats, when set, keeps each healthy worker's heartbeat in etcd.
 	Heartbeats HeartbeatKeeper
 	// Metrics, when set, gets the used slots, the running workers and the restarts.
-	Metrics *metrics.SupervisorMetrics
+	Metrics *Metrics
 }
 
 // Manager runs the worker processes of one supervisor: it starts what Update asks for,
