@@ -16,7 +16,7 @@ import (
 // recordFromAssignment converts what the scheduler placed into what etcd stores:
 // worker id "<supervisor>:<port>", transport address host:port, the worker's tasks
 // (its executors flattened, sorted), its supervisor and port. The record's worker list
-// is exactly scheduler.Assignment.Worker()'s endpoints plus the slot. The record also
+// is exactly worker.FromSchedule's endpoints plus the slot. The record also
 // keeps what the placement was made for: the workers asked for, the rebalance
 // generation, and parallelism, the executor overrides (scheduler.Topology's) that formed
 // the executors placed, which the workers of this version apply.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sparsestream/sparse/internal/cluster"
+	workerpkg "github.com/sparsestream/sparse/internal/worker"
 	"github.com/sparsestream/sparse/pkg/scheduler"
 )
 
@@ -76,7 +77,7 @@ func TestAssignmentRecordConversion(t *testing.T) {
 	if r := recordFromAssignment(a, map[string]int{}, now); r.Parallelism != nil {
 		t.Errorf("no overrides give parallelism %v, want none", r.Parallelism)
 	}
-	wa := a.Worker()
+	wa := workerpkg.FromSchedule(a)
 	for i, w := range rec.Workers {
 		e := wa.Workers[i]
 		if w.ID != e.ID || w.Address != e.Address || !reflect.DeepEqual(w.Tasks, e.Tasks) || w.Supervisor != a.Workers[i].Supervisor || w.Port != a.Workers[i].Port {

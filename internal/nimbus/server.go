@@ -35,7 +35,7 @@ type Server struct {
 	store   *cluster.Store
 	emb     *cluster.Embedded // nil with external etcd
 	blobs   *BlobStore
-	metrics *metrics.NimbusMetrics
+	metrics *Metrics
 
 	lis  net.Listener
 	grpc *grpc.Server
@@ -148,12 +148,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	// Metrics: a registry served on --metrics-addr, or unregistered collectors when off.
 	if cfg.MetricsAddr != "" {
 		reg := metrics.NewRegistry()
-		s.metrics = metrics.NewNimbusMetrics(reg)
+		s.metrics = NewMetrics(reg)
 		if _, err := metrics.Serve(s.ctx, cfg.MetricsAddr, reg, s.log); err != nil {
 			return nil, err
 		}
 	} else {
-		s.metrics = metrics.NewNimbusMetrics(nil)
+		s.metrics = NewMetrics(nil)
 	}
 
 	s.reg, err = s.store.RegisterNimbus(s.ctx, &cluster.NimbusRecord{ID: s.id, Address: s.addr, Version: Version}, cfg.LeaderTTL)

@@ -18,7 +18,6 @@ import (
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
-	"github.com/sparsestream/sparse/internal/metrics"
 )
 
 // Artifacts gives the local path of a topology's artifact, fetching it if needed.
@@ -48,7 +47,7 @@ type ArtifactCache struct {
 	fetcher Fetcher
 	log     hclog.Logger
 	// Metrics, when set, counts downloads, their bytes and their failures.
-	Metrics *metrics.SupervisorMetrics
+	Metrics *Metrics
 
 	mu       sync.Mutex
 	inflight map[string]*fetchCall

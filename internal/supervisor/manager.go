@@ -19,7 +19,6 @@ import (
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
-	"github.com/sparsestream/sparse/internal/metrics"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -79,7 +78,7 @@ type ManagerConfig struct {
 	// Heartbeats, when set, keeps each healthy worker's heartbeat in etcd.
 	Heartbeats HeartbeatKeeper
 	// Metrics, when set, gets the used slots, the running workers and the restarts.
-	Metrics *metrics.SupervisorMetrics
+	Metrics *Metrics
 }
 
 // Manager runs the worker processes of one supervisor: it starts what Update asks for,
@@ -470,90 +469,110 @@ func (m *Manager) escalate(now time.Time) {
 func (m *Manager) handle(ev event, now time.Time) {
 	switch ev := ev.(type) {
 	case startDone:
-		s := m.slots[ev.port]
-		if s == nil || s.op != ev.op {
-			if ev.proc != nil { // cannot happen: a slot's op only changes after its start is done
-				_ = ev.proc.signal(syscall.SIGKILL)
-			}
-			return
-		}
-		s.cancel = nil
-		if s.phase == Stopping { // cancelled while starting
-			if ev.proc == nil {
-				delete(m.slots, ev.port)
-				return
-			}
-			s.proc, s.startedAt = ev.proc, now
-			m.watchExit(s.port, ev.proc)
-			m.stop(s, now)
-			return
-		}
-		if ev.err != nil {
-			s.phase = Exited
-			s.failures = NextFailures(s.failures, 0, m.c.HealthyAfter)
-			s.retryAt = now.Add(Backoff(s.failures, m.c.BackoffMin, m.c.BackoffMax))
-			m.slotLog(s).Error("cannot start the worker", "error", ev.err, "retry_in", s.retryAt.Sub(now).Round(time.Millisecond))
-			return
-		}
-		s.phase, s.proc, s.startedAt = Running, ev.proc, now
-		m.watchExit(s.port, ev.proc)
-		m.slotLog(s).Info("worker started", "log", filepath.Join(ev.proc.dir, logFile))
+		m.finishStart(ev, now)
 	case procExited:
-		s := m.slots[ev.port]
-		if s == nil || s.proc != ev.proc {
-			return
+		m.reap(ev, now)
+	case adminDone:
+		m.confirmActive(ev, now)
+	}
+}
+
+// finishStart takes the outcome of a worker's start: the slot runs the worker, or
+// retries after a backoff if the start failed, or stops the worker if the slot was
+// told to stop while it started.
+func (m *Manager) finishStart(ev startDone, now time.Time) {
+	s := m.slots[ev.port]
+	if s == nil || s.op != ev.op {
+		if ev.proc != nil { // cannot happen: a slot's op only changes after its start is done
+			_ = ev.proc.signal(syscall.SIGKILL)
 		}
-		m.unregister(s)
-		removePidFile(ev.proc)
-		log := m.slotLog(s)
-		how := "gone"
-		if !ev.proc.adopted {
-			how = exitDescription(ev.proc.err)
-		}
-		if (s.phase == Stopping && !s.restart) || s.phase == Found {
-			log.Info("worker stopped", "exit", how)
+		return
+	}
+	s.cancel = nil
+	if s.phase == Stopping { // cancelled while starting
+		if ev.proc == nil {
 			delete(m.slots, ev.port)
 			return
 		}
-		ranFor := now.Sub(s.startedAt)
-		s.phase, s.proc = Exited, nil
-		s.failures = NextFailures(s.failures, ranFor, m.c.HealthyAfter)
-		s.retryAt = now.Add(Backoff(s.failures, m.c.BackoffMin, m.c.BackoffMax))
-		if s.restart {
-			log.Warn("unhealthy worker stopped", "exit", how, "restart_in", s.retryAt.Sub(now).Round(time.Millisecond))
-		} else {
-			log.Error("worker exited unexpectedly; see its log", "exit", how, "ran_for", ranFor.Round(time.Millisecond),
-				"failures_in_a_row", s.failures, "restart_in", s.retryAt.Sub(now).Round(time.Millisecond),
-				"log", filepath.Join(workerDir(m.c.DataDir, s.want.TopologyID, s.port), logFile))
-		}
-	case adminDone:
-		s := m.slots[ev.port]
-		if s == nil || s.proc != ev.proc {
-			return
-		}
-		s.adminPending = false
-		if ev.err != nil {
-			s.adminFailures++
-			s.adminRetryAt = now.Add(min(time.Duration(s.adminFailures)*200*time.Millisecond, 5*time.Second))
-			// A worker that just started is not listening yet: only a persistent failure
-			// is worth a warning.
-			if s.adminFailures%25 == 0 {
-				m.slotLog(s).Warn("cannot tell the worker whether its spouts should run; retrying", "active", ev.active, "attempts", s.adminFailures, "error", ev.err)
-			} else {
-				m.slotLog(s).Debug("SetActive failed; retrying", "active", ev.active, "error", ev.err)
-			}
-			return
-		}
-		s.adminFailures = 0
-		if !s.activeKnown || s.active != ev.active {
-			if ev.active {
-				m.slotLog(s).Info("spouts activated")
-			} else {
-				m.slotLog(s).Info("spouts deactivated")
-			}
-		}
-		s.activeKnown, s.active = true, ev.active
+		s.proc, s.startedAt = ev.proc, now
+		m.watchExit(s.port, ev.proc)
+		m.stop(s, now)
+		return
 	}
+	if ev.err != nil {
+		s.phase = Exited
+		s.failures = NextFailures(s.failures, 0, m.c.HealthyAfter)
+		s.retryAt = now.Add(Backoff(s.failures, m.c.BackoffMin, m.c.BackoffMax))
+		m.slotLog(s).Error("cannot start the worker", "error", ev.err, "retry_in", s.retryAt.Sub(now).Round(time.Millisecond))
+		return
+	}
+	s.phase, s.proc, s.startedAt = Running, ev.proc, now
+	m.watchExit(s.port, ev.proc)
+	m.slotLog(s).Info("worker started", "log", filepath.Join(ev.proc.dir, logFile))
+}
+
+// reap takes a worker's exit: a worker that was meant to stop frees its slot; one
+// that failed (or was stopped to be restarted) waits out a backoff before Plan
+// starts it again.
+func (m *Manager) reap(ev procExited, now time.Time) {
+	s := m.slots[ev.port]
+	if s == nil || s.proc != ev.proc {
+		return
+	}
+	m.unregister(s)
+	removePidFile(ev.proc)
+	log := m.slotLog(s)
+	how := "gone"
+	if !ev.proc.adopted {
+		how = exitDescription(ev.proc.err)
+	}
+	if (s.phase == Stopping && !s.restart) || s.phase == Found {
+		log.Info("worker stopped", "exit", how)
+		delete(m.slots, ev.port)
+		return
+	}
+	ranFor := now.Sub(s.startedAt)
+	s.phase, s.proc = Exited, nil
+	s.failures = NextFailures(s.failures, ranFor, m.c.HealthyAfter)
+	s.retryAt = now.Add(Backoff(s.failures, m.c.BackoffMin, m.c.BackoffMax))
+	if s.restart {
+		log.Warn("unhealthy worker stopped", "exit", how, "restart_in", s.retryAt.Sub(now).Round(time.Millisecond))
+	} else {
+		log.Error("worker exited unexpectedly; see its log", "exit", how, "ran_for", ranFor.Round(time.Millisecond),
+			"failures_in_a_row", s.failures, "restart_in", s.retryAt.Sub(now).Round(time.Millisecond),
+			"log", filepath.Join(workerDir(m.c.DataDir, s.want.TopologyID, s.port), logFile))
+	}
+}
+
+// confirmActive takes the worker's answer to SetActive: on success the slot knows
+// whether the spouts run; on failure it retries after a growing delay.
+func (m *Manager) confirmActive(ev adminDone, now time.Time) {
+	s := m.slots[ev.port]
+	if s == nil || s.proc != ev.proc {
+		return
+	}
+	s.adminPending = false
+	if ev.err != nil {
+		s.adminFailures++
+		s.adminRetryAt = now.Add(min(time.Duration(s.adminFailures)*200*time.Millisecond, 5*time.Second))
+		// A worker that just started is not listening yet: only a persistent failure
+		// is worth a warning.
+		if s.adminFailures%25 == 0 {
+			m.slotLog(s).Warn("cannot tell the worker whether its spouts should run; retrying", "active", ev.active, "attempts", s.adminFailures, "error", ev.err)
+		} else {
+			m.slotLog(s).Debug("SetActive failed; retrying", "active", ev.active, "error", ev.err)
+		}
+		return
+	}
+	s.adminFailures = 0
+	if !s.activeKnown || s.active != ev.active {
+		if ev.active {
+			m.slotLog(s).Info("spouts activated")
+		} else {
+			m.slotLog(s).Info("spouts deactivated")
+		}
+	}
+	s.activeKnown, s.active = true, ev.active
 }
 
 // removePidFile removes a worker's pid file if it still names that process.

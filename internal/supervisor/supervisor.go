@@ -102,7 +102,7 @@ type Supervisor struct {
 	c       Config
 	log     hclog.Logger
 	reg     *prometheus.Registry
-	metrics *metrics.SupervisorMetrics
+	metrics *Metrics
 
 	mu  sync.Mutex
 	mgr *Manager
@@ -161,7 +161,7 @@ func New(c Config) (*Supervisor, error) {
 		c.Logger = hclog.NewNullLogger()
 	}
 	reg := metrics.NewRegistry()
-	sm := metrics.NewSupervisorMetrics(reg)
+	sm := NewMetrics(reg)
 	sm.SlotsTotal.Set(float64(len(c.Slots)))
 	return &Supervisor{c: c, log: c.Logger.With("supervisor", c.ID), reg: reg, metrics: sm}, nil
 }
@@ -376,7 +376,7 @@ type etcdHeartbeats struct {
 	store   *cluster.Store
 	ttl     time.Duration
 	log     hclog.Logger
-	metrics *metrics.SupervisorMetrics
+	metrics *Metrics
 	wg      sync.WaitGroup
 }
 

@@ -192,7 +192,7 @@ func TestParallelismMatchesScheduler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := res.Assignments["admin-1"].Worker()
+	a := worker.FromSchedule(res.Assignments["admin-1"])
 	a.Parallelism = maps.Clone(overrides)
 	if len(a.Workers) != 2 {
 		t.Fatalf("the scheduler placed %d workers, want 2", len(a.Workers))

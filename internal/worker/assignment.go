@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 
+	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/tuple"
 )
@@ -33,6 +34,17 @@ type Endpoint struct {
 	ID      string  `json:"id"`
 	Address string  `json:"address"` // host:port of its transport
 	Tasks   []int32 `json:"tasks"`
+}
+
+// FromSchedule converts a scheduler's placement into what a worker process runs from.
+// It lives here, not in the scheduler, so that the scheduler (and nimbus with it)
+// does not link the worker and its engine.
+func FromSchedule(a scheduler.Assignment) *Assignment {
+	out := &Assignment{TopologyID: a.TopologyID, Version: a.Version, Workers: make([]Endpoint, 0, len(a.Workers))}
+	for _, w := range a.Workers {
+		out.Workers = append(out.Workers, Endpoint{ID: w.ID(), Address: w.Address(), Tasks: w.Tasks()})
+	}
+	return out
 }
 
 // Load reads an assignment from a JSON file.

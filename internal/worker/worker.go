@@ -306,16 +306,9 @@ func (s adminServer) SetActive(_ context.Context, req *sparsev1.SetActiveRequest
 	return &sparsev1.SetActiveReply{}, nil
 }
 
-// TransportTotals adds up what this worker's senders and server moved so far.
-type TransportTotals struct {
-	TuplesSent, ControlsSent, BytesSent, FramesSent int64
-	TuplesRecv, ControlsRecv, BytesRecv, FramesRecv int64
-	Dropped, Refused, Reconnects                    int64
-}
-
-// Transport returns the worker's transport counters.
-func (w *Worker) Transport() TransportTotals {
-	var t TransportTotals
+// Transport adds up what this worker's senders and server moved so far.
+func (w *Worker) Transport() transport.Totals {
+	var t transport.Totals
 	for _, s := range w.senders {
 		t.TuplesSent += s.Stats.TuplesSent.Load()
 		t.ControlsSent += s.Stats.ControlsSent.Load()

@@ -14,9 +14,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/sparsestream/sparse/internal/executor/execmetrics"
 	"github.com/sparsestream/sparse/internal/metrics"
 	"github.com/sparsestream/sparse/internal/worker"
 	"github.com/sparsestream/sparse/pkg/topology"
+	"github.com/sparsestream/sparse/pkg/transport"
 )
 
 // WorkerFlags are the worker subcommand's own flags, beside RunFlags.
@@ -170,10 +172,10 @@ func serveWorkerMetrics(ctx context.Context, addr, topologyID, workerID string, 
 	reg := metrics.NewRegistry()
 	rt := w.Runtime()
 	reg.MustRegister(
-		metrics.NewRuntimeCollector(topologyID, rt.Stats),
-		metrics.NewTransportCollector(topologyID, workerID, func() metrics.TransportTotals { return metrics.TransportTotals(w.Transport()) }),
-		metrics.NewTransferQueueCollector(topologyID, workerID, rt.Outbound),
-		metrics.NewReceiveQueueCollector(topologyID, rt.QueueDepths),
+		execmetrics.NewRuntimeCollector(topologyID, rt.Stats),
+		transport.NewCollector(topologyID, workerID, w.Transport),
+		execmetrics.NewTransferQueueCollector(topologyID, workerID, rt.Outbound),
+		execmetrics.NewReceiveQueueCollector(topologyID, rt.QueueDepths),
 	)
 	if _, err := metrics.Serve(ctx, addr, reg, log); err != nil {
 		log.Error("the worker runs without /metrics", "error", err)

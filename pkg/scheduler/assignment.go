@@ -7,13 +7,12 @@ import (
 	"net"
 	"slices"
 	"strconv"
-
-	"github.com/sparsestream/sparse/internal/worker"
 )
 
 // Assignment is where one topology's workers run: which supervisor slot each worker has
 // and which executors it runs. It is what nimbus stores for a topology and what Schedule
-// reads back on the next round; Worker turns it into what a worker process runs from.
+// reads back on the next round; worker.FromSchedule turns it into what a worker process
+// runs from.
 type Assignment struct {
 	TopologyID string `json:"topology_id"`
 	// Version changes whenever placement changes (a worker's slot, host or executors), and
@@ -52,15 +51,6 @@ func (w WorkerSlot) Tasks() []int32 {
 	}
 	slices.Sort(ts)
 	return ts
-}
-
-// Worker converts the assignment into what a worker process runs from.
-func (a Assignment) Worker() *worker.Assignment {
-	out := &worker.Assignment{TopologyID: a.TopologyID, Version: a.Version, Workers: make([]worker.Endpoint, 0, len(a.Workers))}
-	for _, w := range a.Workers {
-		out.Workers = append(out.Workers, worker.Endpoint{ID: w.ID(), Address: w.Address(), Tasks: w.Tasks()})
-	}
-	return out
 }
 
 // Clone returns a deep copy.

@@ -348,7 +348,7 @@ func TestExecutorOverrideRegroupsTasks(t *testing.T) {
 			if !reflect.DeepEqual(execs, want.Executors) || len(execs["split"]) != tc.executors {
 				t.Errorf("effective executors %v\nwant %v", execs, want.Executors)
 			}
-			if err := after.Worker().Validate(want); err != nil {
+			if err := worker.FromSchedule(after).Validate(want); err != nil {
 				t.Errorf("does not fit the regrouped layout: %v", err)
 			}
 			checkEven(t, after, want)
@@ -537,8 +537,8 @@ func TestWorkerConversion(t *testing.T) {
 		{ID: "s1:6700", Address: "10.0.0.1:6700", Tasks: []int32{1, 3, 5}},
 		{ID: "s2:6701", Address: "[::1]:6701", Tasks: []int32{2, 4}},
 	}}
-	if got := a.Worker(); !reflect.DeepEqual(got, want) {
-		t.Errorf("Worker() = %+v\nwant %+v", got, want)
+	if got := worker.FromSchedule(a); !reflect.DeepEqual(got, want) {
+		t.Errorf("FromSchedule = %+v\nwant %+v", got, want)
 	}
 }
 

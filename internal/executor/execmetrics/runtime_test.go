@@ -1,4 +1,4 @@
-package metrics
+package execmetrics
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/sparsestream/sparse/internal/executor"
+	"github.com/sparsestream/sparse/internal/metrics"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/tuple"
 )
@@ -164,7 +165,7 @@ func sumBy(t *testing.T, mfs []*dto.MetricFamily, name string) map[string]float6
 	out := map[string]float64{}
 	for _, m := range family(t, mfs, name).GetMetric() {
 		v := m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		out[labels(m)[LabelComponent]] += v
+		out[labels(m)[metrics.LabelComponent]] += v
 	}
 	return out
 }
@@ -215,12 +216,12 @@ func TestRuntimeCollector(t *testing.T) {
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {
 			l := labels(m)
-			if len(l) != 4 || l[LabelTopology] != testTopology {
+			if len(l) != 4 || l[metrics.LabelTopology] != testTopology {
 				t.Errorf("%s has labels %v, want topology=%q, component, executor, kind", mf.GetName(), l, testTopology)
 				continue
 			}
-			s, ok := first[l[LabelExecutor]]
-			if !ok || s.Component != l[LabelComponent] || s.Kind != l[LabelKind] {
+			s, ok := first[l[metrics.LabelExecutor]]
+			if !ok || s.Component != l[metrics.LabelComponent] || s.Kind != l[metrics.LabelKind] {
 				t.Errorf("%s has labels %v, which match no executor of the runtime", mf.GetName(), l)
 			}
 		}
@@ -260,12 +261,12 @@ func TestRuntimeCollector(t *testing.T) {
 	}
 	ackedBy := map[string]float64{}
 	for _, m := range family(t, mfs, "sparse_executor_acked_tuples_total").GetMetric() {
-		ackedBy[labels(m)[LabelExecutor]] = m.GetCounter().GetValue()
+		ackedBy[labels(m)[metrics.LabelExecutor]] = m.GetCounter().GetValue()
 	}
 	var total uint64
 	for _, m := range hist.GetMetric() {
 		h := m.GetHistogram()
-		exec := labels(m)[LabelExecutor]
+		exec := labels(m)[metrics.LabelExecutor]
 		if float64(h.GetSampleCount()) != ackedBy[exec] {
 			t.Errorf("executor %s: latency histogram counts %d, but %v trees were acked", exec, h.GetSampleCount(), ackedBy[exec])
 		}

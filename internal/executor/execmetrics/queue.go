@@ -1,4 +1,4 @@
-package metrics
+package execmetrics
 
 import (
 	"strconv"
@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sparsestream/sparse/internal/executor"
+	"github.com/sparsestream/sparse/internal/metrics"
 )
 
 // NewTransferQueueCollector publishes how full a worker's transfer queues are: per
@@ -16,13 +17,13 @@ import (
 // peer (the peer's worker id) and queue ("data" or "control"). Depths are in batches,
 // each of up to topology.producer.batch.size tuples or messages.
 func NewTransferQueueCollector(topologyID, workerID string, outbound func() []*executor.Outbound) prometheus.Collector {
-	constLabels := prometheus.Labels{LabelTopology: topologyID, LabelWorker: workerID}
+	constLabels := prometheus.Labels{metrics.LabelTopology: topologyID, metrics.LabelWorker: workerID}
 	labels := []string{"peer", "queue"}
 	return &queueCollector{
 		outbound: outbound,
-		depth: prometheus.NewDesc(prometheus.BuildFQName(namespace, "worker", "transfer_queue_batches"),
+		depth: prometheus.NewDesc(prometheus.BuildFQName(metrics.Namespace, "worker", "transfer_queue_batches"),
 			"Batches waiting in the queue towards a peer worker.", labels, constLabels),
-		capacity: prometheus.NewDesc(prometheus.BuildFQName(namespace, "worker", "transfer_queue_capacity_batches"),
+		capacity: prometheus.NewDesc(prometheus.BuildFQName(metrics.Namespace, "worker", "transfer_queue_capacity_batches"),
 			"Batches the queue towards a peer worker holds when full.", labels, constLabels),
 	}
 }
@@ -49,13 +50,13 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 
 // NewReceiveQueueCollector reports how many batches wait in each executor's own queues.
 func NewReceiveQueueCollector(topologyID string, depths func() []executor.QueueDepth) prometheus.Collector {
-	constLabels := prometheus.Labels{LabelTopology: topologyID}
-	labels := []string{LabelComponent, LabelExecutor, "queue"}
+	constLabels := prometheus.Labels{metrics.LabelTopology: topologyID}
+	labels := []string{metrics.LabelComponent, metrics.LabelExecutor, "queue"}
 	return &receiveQueueCollector{
 		depths: depths,
-		length: prometheus.NewDesc(prometheus.BuildFQName(namespace, "executor", "receive_queue_batches"),
+		length: prometheus.NewDesc(prometheus.BuildFQName(metrics.Namespace, "executor", "receive_queue_batches"),
 			"Batches waiting in an executor's receive queue (data: tuples; control: acker traffic).", labels, constLabels),
-		capac: prometheus.NewDesc(prometheus.BuildFQName(namespace, "executor", "receive_queue_capacity_batches"),
+		capac: prometheus.NewDesc(prometheus.BuildFQName(metrics.Namespace, "executor", "receive_queue_capacity_batches"),
 			"The capacity of an executor's receive queue, in batches.", labels, constLabels),
 	}
 }

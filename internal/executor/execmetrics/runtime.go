@@ -1,17 +1,10 @@
-// Package metrics exposes sparse's workers and daemons to Prometheus.
-//
-// Workers register a runtime collector (one series set per executor), a transport
-// collector and a transfer queue collector; they read the atomics and queue lengths
-// the executors and the transport already keep, at scrape time, so they cost nothing
-// per tuple. nimbusd and supervisord hold a
-// NimbusMetrics or SupervisorMetrics and set its gauges and counters as they work.
-// Serve publishes a registry on /metrics, with /healthz beside it.
-//
-// Names follow Prometheus's conventions: the "sparse_" namespace, a subsystem
-// (executor, transport, nimbus, supervisor), base units (seconds, bytes) and "_total"
-// on counters. Labels are bounded: topology, component, executor (the executor's
-// first task id), kind, worker, peer, queue.
-package metrics
+// Package execmetrics publishes the executors' counters, latencies and queues to
+// Prometheus: a runtime collector (one series set per executor), a receive queue
+// collector and a transfer queue collector. They read the atomics and queue lengths
+// the executors already keep, at scrape time, so they cost nothing per tuple. They
+// live beside the executor, not in internal/metrics, so that the daemons that serve
+// metrics without running executors do not link the engine.
+package execmetrics
 
 import (
 	"math"
@@ -21,17 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sparsestream/sparse/internal/executor"
-)
-
-const namespace = "sparse"
-
-// Label names shared by the collectors.
-const (
-	LabelTopology  = "topology"
-	LabelComponent = "component"
-	LabelExecutor  = "executor"
-	LabelKind      = "kind"
-	LabelWorker    = "worker"
+	"github.com/sparsestream/sparse/internal/metrics"
 )
 
 // LatencyBuckets are the upper bounds, in seconds, of the latency histograms that the
@@ -59,10 +42,10 @@ func latencyBounds() []time.Duration {
 // series carries the labels topology (topologyID), component, executor (the first
 // task id of the executor) and kind (spout, bolt or acker).
 func NewRuntimeCollector(topologyID string, stats func() []*executor.Stats) prometheus.Collector {
-	constLabels := prometheus.Labels{LabelTopology: topologyID}
-	labels := []string{LabelComponent, LabelExecutor, LabelKind}
+	constLabels := prometheus.Labels{metrics.LabelTopology: topologyID}
+	labels := []string{metrics.LabelComponent, metrics.LabelExecutor, metrics.LabelKind}
 	desc := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "executor", name), help, labels, constLabels)
+		return prometheus.NewDesc(prometheus.BuildFQName(metrics.Namespace, "executor", name), help, labels, constLabels)
 	}
 	return &runtimeCollector{
 		stats:  stats,
