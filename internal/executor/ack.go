@@ -5,11 +5,57 @@ import (
 	"time"
 
 	"github.com/sparsestream/sparse/pkg/acker"
+	"github.com/sparsestream/sparse/pkg/tuple"
 )
+
+// Acking: a bolt's ack or fail of an input becomes a control message to the acker task
+// of each root (ackInput, failInput); the acker executor folds them into its XOR ledger
+// (runAcker, ackBatch) and tells the spout task when a tree completes or fails, which
+// the spout takes in drainCtl (spout.go).
 
 // ackerBuckets: the acker forgets a tree between timeout and timeout*4/3, the same window
 // as the spout's pending map, so a tree the spout has failed is not kept long after.
 const ackerBuckets = pendingBuckets
+
+// ackInput tells the acker that in is processed: for each of its roots, its edge id XOR
+// the edge ids of the children anchored to it. Clearing Anchors makes a second ack or a
+// later fail of the same input a no-op instead of corrupting the tree's XOR.
+func (e *executor) ackInput(in *tuple.Tuple) {
+	if in.Source.Component == tuple.SystemID {
+		return // ticks are not part of any tree, and are not counted
+	}
+	e.cnt.acked++
+	if len(e.sampled) > 0 {
+		if start, ok := e.sampled[in]; ok {
+			delete(e.sampled, in)
+			e.stats.ProcessLatency.Observe(e.now() - start)
+		}
+	}
+	if e.rt.ackers == 0 {
+		return
+	}
+	for _, a := range in.Anchors {
+		e.sendControl(Control{Kind: ControlAck, Task: e.rt.ackerTask(a.Root), Root: a.Root, Val: a.Edge ^ in.AckVal})
+	}
+	in.Anchors = nil
+}
+
+// failInput tells the acker that in failed, so its spout tuples fail at once instead of
+// timing out.
+func (e *executor) failInput(in *tuple.Tuple) {
+	if in.Source.Component == tuple.SystemID {
+		return
+	}
+	e.cnt.failed++
+	delete(e.sampled, in)
+	if e.rt.ackers == 0 {
+		return
+	}
+	for _, a := range in.Anchors {
+		e.sendControl(Control{Kind: ControlFail, Task: e.rt.ackerTask(a.Root), Root: a.Root})
+	}
+	in.Anchors = nil
+}
 
 // runAcker is the loop of an __acker executor: fold acker messages into each task's XOR
 // ledger and tell spouts about finished trees. It sends only control messages, which
@@ -42,7 +88,7 @@ func (e *executor) runAcker(ctx context.Context, timeout time.Duration) {
 }
 
 func (e *executor) ackBatch(cb *ControlBatch) {
-	for _, m := range cb.Msgs {
+	for _, m := range cb.Items {
 		l := e.rt.tasks[m.Task].ledger
 		var r acker.Result
 		switch m.Kind {
@@ -55,7 +101,7 @@ func (e *executor) ackBatch(cb *ControlBatch) {
 		case ControlReset:
 			// The spout times trees out on its own, so it must hear of the reset too.
 			if spout, ok := l.ResetTimeout(m.Root); ok {
-				e.pushCtl(Control{Kind: ControlReset, Task: spout, Root: m.Root})
+				e.sendControl(Control{Kind: ControlReset, Task: spout, Root: m.Root})
 			}
 			continue
 		default:
@@ -64,14 +110,14 @@ func (e *executor) ackBatch(cb *ControlBatch) {
 		switch r.Outcome {
 		case acker.Complete:
 			e.cnt.acked++
-			e.pushCtl(Control{Kind: ControlComplete, Task: r.SpoutTask, Root: r.Root})
+			e.sendControl(Control{Kind: ControlComplete, Task: r.SpoutTask, Root: r.Root})
 		case acker.Failed:
 			e.cnt.failed++
-			e.pushCtl(Control{Kind: ControlFailed, Task: r.SpoutTask, Root: r.Root})
+			e.sendControl(Control{Kind: ControlFailed, Task: r.SpoutTask, Root: r.Root})
 		}
 	}
-	e.cnt.executed += int64(len(cb.Msgs))
-	e.rt.pools.putCtl(cb)
+	e.cnt.executed += int64(len(cb.Items))
+	e.rt.ctl.pool.put(cb)
 }
 
 func (e *executor) rotateAckers() {
