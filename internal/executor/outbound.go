@@ -7,7 +7,7 @@ type Outbound struct {
 	Peer string
 	in   *inbox
 	rt   *Runtime
-	idx  int // in Runtime.inboxes
+	idx  int // its inbox index, in the runtime's lanes
 }
 
 // Data delivers batches of tuples for the peer's tasks.
