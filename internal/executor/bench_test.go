@@ -88,3 +88,64 @@ func BenchmarkSpoutToBolt(b *testing.B) { benchTopology(b, 0, 0) }
 
 // BenchmarkSpoutBoltBoltAcked is ConstSpoutIdBoltNullBolt: a fully acked two-hop tree.
 func BenchmarkSpoutBoltBoltAcked(b *testing.B) { benchTopology(b, 1, 1) }
+
+// BenchmarkDeliver is the receiving side of a worker: batches of 512 tuples from another
+// worker delivered to a bolt's executors and executed, all for one executor or spread
+// over four.
+func BenchmarkDeliver(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		spread bool
+	}{{"one-executor", false}, {"four-executors", true}} {
+		b.Run(c.name, func(b *testing.B) { benchDeliver(b, c.spread) })
+	}
+}
+
+func benchDeliver(b *testing.B, spread bool) {
+	var done atomic.Int64
+	finished := make(chan struct{})
+	n := int64(b.N)
+	tb := topology.NewBuilder("deliver")
+	tb.Config(topology.ConfAckerExecutors, 0)
+	tb.Spout("spout", func() topology.Spout { return &burstSpout{} }, 1).Output("v")
+	tb.Bolt("sink", boltOf(func(_ *funcBolt, _ *tuple.Tuple) {
+		if done.Add(1) == n {
+			close(finished)
+		}
+	}), 4).Shuffle("spout")
+	spec, err := tb.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sinks := topology.NewLayout(spec, 0).Tasks["sink"]
+	rt, err := executor.New(executor.Options{Spec: spec, LocalTasks: sinks, PeerOf: func(int32) string { return "peer" }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := tuple.New(rt.Source(rt.Layout().Tasks["spout"][0], tuple.DefaultStream), "some data")
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- rt.Run(ctx) }()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for sent := 0; sent < b.N; {
+		bt := rt.NewBatch()
+		for i := 0; i < 512 && sent < b.N; i++ {
+			task := sinks[0]
+			if spread {
+				task = sinks[sent%len(sinks)]
+			}
+			bt.Items = append(bt.Items, executor.Item{Task: task, Tuple: in})
+			sent++
+		}
+		if err := rt.Deliver(ctx, bt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-finished
+	b.StopTimer()
+	cancel()
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+}

@@ -234,7 +234,7 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 }
 
 func (s *Sender) pumpData(ctx context.Context, stream frameSender) error {
-	return pump(ctx, s, stream, s.ob.Data(), func(enc *wire.Encoder, b *executor.Batch) int {
+	return pump(ctx, s, stream, s.ob.Data(), func(enc *wire.Encoder, b *executor.TupleBatch) int {
 		n := 0
 		for _, it := range b.Items {
 			if err := enc.AddTuple(it.Task, it.Tuple); err != nil {
@@ -253,10 +253,10 @@ func (s *Sender) pumpData(ctx context.Context, stream frameSender) error {
 
 func (s *Sender) pumpControl(ctx context.Context, stream frameSender) error {
 	return pump(ctx, s, stream, s.ob.Control(), func(enc *wire.Encoder, cb *executor.ControlBatch) int {
-		for _, m := range cb.Msgs {
-			enc.AddControl(wire.Control{Kind: uint8(m.Kind), Task: m.Task, Spout: m.Spout, Root: m.Root, Val: m.Val})
+		for _, m := range cb.Items {
+			enc.AddControl(wire.Control(m)) // the same fields: see executor.Control
 		}
-		n := len(cb.Msgs)
+		n := len(cb.Items)
 		s.ob.ReleaseControl(cb)
 		return n
 	}, &s.Stats.ControlsSent)

@@ -107,9 +107,9 @@ func (s *Server) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparse
 		s.Stats.FramesRecv.Add(1)
 		s.Stats.BytesRecv.Add(int64(len(body)))
 		if channel == sparsev1.Channel_CHANNEL_DATA {
-			err = s.deliverData(stream, dec, body)
+			err = s.receiveData(stream, dec, body)
 		} else {
-			err = s.deliverControl(stream, dec, body)
+			err = s.receiveControl(stream, dec, body)
 		}
 		if err != nil {
 			if errors.Is(err, executor.ErrStopped) || ctx.Err() != nil {
@@ -147,7 +147,8 @@ func (s *Server) check(h *sparsev1.Hello) (sparsev1.Channel, sparsev1.HelloRefus
 	return h.GetChannel(), sparsev1.HelloRefusal_HELLO_REFUSAL_UNSPECIFIED, ""
 }
 
-func (s *Server) deliverData(stream grpc.ServerStream, dec *wire.Decoder, body []byte) error {
+// receiveData decodes a frame of the data channel and delivers its tuples to the runtime.
+func (s *Server) receiveData(stream grpc.ServerStream, dec *wire.Decoder, body []byte) error {
 	b := s.rt.NewBatch()
 	var wrong error
 	err := dec.Decode(body,
@@ -168,7 +169,9 @@ func (s *Server) deliverData(stream grpc.ServerStream, dec *wire.Decoder, body [
 	return s.rt.Deliver(stream.Context(), b)
 }
 
-func (s *Server) deliverControl(stream grpc.ServerStream, dec *wire.Decoder, body []byte) error {
+// receiveControl decodes a frame of the control channel and delivers its acker
+// messages to the runtime.
+func (s *Server) receiveControl(stream grpc.ServerStream, dec *wire.Decoder, body []byte) error {
 	cb := s.rt.NewControlBatch()
 	var wrong error
 	err := dec.Decode(body,
@@ -178,7 +181,7 @@ func (s *Server) deliverControl(stream grpc.ServerStream, dec *wire.Decoder, bod
 			}
 		},
 		func(c wire.Control) {
-			cb.Msgs = append(cb.Msgs, executor.Control{Kind: executor.ControlKind(c.Kind), Task: c.Task, Spout: c.Spout, Root: c.Root, Val: c.Val})
+			cb.Items = append(cb.Items, executor.Control(c)) // the same fields: see executor.Control
 		})
 	if err == nil {
 		err = wrong
@@ -187,6 +190,6 @@ func (s *Server) deliverControl(stream grpc.ServerStream, dec *wire.Decoder, bod
 		s.rt.ReleaseControl(cb)
 		return fmt.Errorf("malformed control batch: %w", err)
 	}
-	s.Stats.ControlsRecv.Add(int64(len(cb.Msgs)))
+	s.Stats.ControlsRecv.Add(int64(len(cb.Items)))
 	return s.rt.DeliverControl(stream.Context(), cb)
 }

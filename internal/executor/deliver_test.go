@@ -36,7 +36,7 @@ func shuttle(ctx context.Context, t *testing.T, ob *executor.Outbound, to *execu
 				}
 			case cb := <-ob.Control():
 				in := to.NewControlBatch()
-				in.Msgs = append(in.Msgs, cb.Msgs...)
+				in.Items = append(in.Items, cb.Items...)
 				ob.ReleaseControl(cb)
 				if err := to.DeliverControl(ctx, in); err != nil && ctx.Err() == nil {
 					t.Errorf("DeliverControl: %v", err)
@@ -172,17 +172,17 @@ func TestDeliverRefusesMisroutedTraffic(t *testing.T) {
 		}, "does not exist"},
 		{"ack for a bolt", func() error {
 			cb := rt.NewControlBatch()
-			cb.Msgs = append(cb.Msgs, executor.Control{Kind: executor.ControlAck, Task: boltTasks[0], Root: 1})
+			cb.Items = append(cb.Items, executor.Control{Kind: executor.ControlAck, Task: boltTasks[0], Root: 1})
 			return rt.DeliverControl(ctx, cb)
 		}, "not an acker"},
 		{"complete for an acker", func() error {
 			cb := rt.NewControlBatch()
-			cb.Msgs = append(cb.Msgs, executor.Control{Kind: executor.ControlComplete, Task: layout.Tasks[tuple.AckerID][0], Root: 1})
+			cb.Items = append(cb.Items, executor.Control{Kind: executor.ControlComplete, Task: layout.Tasks[tuple.AckerID][0], Root: 1})
 			return rt.DeliverControl(ctx, cb)
 		}, "not a spout"},
 		{"unknown kind", func() error {
 			cb := rt.NewControlBatch()
-			cb.Msgs = append(cb.Msgs, executor.Control{Kind: 42, Task: boltTasks[0]})
+			cb.Items = append(cb.Items, executor.Control{Kind: 42, Task: boltTasks[0]})
 			return rt.DeliverControl(ctx, cb)
 		}, "unknown control message kind 42"},
 	}

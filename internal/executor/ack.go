@@ -1,0 +1,131 @@
+package executor
+
+import (
+	"context"
+	"time"
+
+	"github.com/sparsestream/sparse/pkg/acker"
+	"github.com/sparsestream/sparse/pkg/tuple"
+)
+
+// Acking: a bolt's ack or fail of an input becomes a control message to the acker task
+// of each root (ackInput, failInput); the acker executor folds them into its XOR ledger
+// (runAcker, ackBatch) and tells the spout task when a tree completes or fails, which
+// the spout takes in drainCtl (spout.go).
+
+// ackerBuckets: the acker forgets a tree between timeout and timeout*4/3, the same window
+// as the spout's pending map, so a tree the spout has failed is not kept long after.
+const ackerBuckets = pendingBuckets
+
+// ackInput tells the acker that in is processed: for each of its roots, its edge id XOR
+// the edge ids of the children anchored to it. Clearing Anchors makes a second ack or a
+// later fail of the same input a no-op instead of corrupting the tree's XOR.
+func (e *executor) ackInput(in *tuple.Tuple) {
+	if in.Source.Component == tuple.SystemID {
+		return // ticks are not part of any tree, and are not counted
+	}
+	e.cnt.acked++
+	if len(e.sampled) > 0 {
+		if start, ok := e.sampled[in]; ok {
+			delete(e.sampled, in)
+			e.stats.ProcessLatency.Observe(e.now() - start)
+		}
+	}
+	if e.rt.ackers == 0 {
+		return
+	}
+	for _, a := range in.Anchors {
+		e.sendControl(Control{Kind: ControlAck, Task: e.rt.ackerTask(a.Root), Root: a.Root, Val: a.Edge ^ in.AckVal})
+	}
+	in.Anchors = nil
+}
+
+// failInput tells the acker that in failed, so its spout tuples fail at once instead of
+// timing out.
+func (e *executor) failInput(in *tuple.Tuple) {
+	if in.Source.Component == tuple.SystemID {
+		return
+	}
+	e.cnt.failed++
+	delete(e.sampled, in)
+	if e.rt.ackers == 0 {
+		return
+	}
+	for _, a := range in.Anchors {
+		e.sendControl(Control{Kind: ControlFail, Task: e.rt.ackerTask(a.Root), Root: a.Root})
+	}
+	in.Anchors = nil
+}
+
+// runAcker is the loop of an __acker executor: fold acker messages into each task's XOR
+// ledger and tell spouts about finished trees. It sends only control messages, which
+// spouts always drain, so it cannot deadlock behind data.
+func (e *executor) runAcker(ctx context.Context, timeout time.Duration) {
+	rot := time.NewTicker(timeout / (ackerBuckets - 1))
+	defer rot.Stop()
+	for {
+		select {
+		case cb := <-e.self.ctl:
+			e.ackBatch(cb)
+			continue
+		case <-rot.C:
+			e.rotateAckers()
+			continue
+		case <-ctx.Done():
+			return
+		default:
+		}
+		e.flush()
+		select {
+		case cb := <-e.self.ctl:
+			e.ackBatch(cb)
+		case <-rot.C:
+			e.rotateAckers()
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (e *executor) ackBatch(cb *ControlBatch) {
+	for _, m := range cb.Items {
+		l := e.rt.tasks[m.Task].ledger
+		var r acker.Result
+		switch m.Kind {
+		case ControlInit:
+			r = l.Init(m.Root, m.Val, m.Spout)
+		case ControlAck:
+			r = l.Ack(m.Root, m.Val)
+		case ControlFail:
+			r = l.Fail(m.Root)
+		case ControlReset:
+			// The spout times trees out on its own, so it must hear of the reset too.
+			if spout, ok := l.ResetTimeout(m.Root); ok {
+				e.sendControl(Control{Kind: ControlReset, Task: spout, Root: m.Root})
+			}
+			continue
+		default:
+			continue
+		}
+		switch r.Outcome {
+		case acker.Complete:
+			e.cnt.acked++
+			e.sendControl(Control{Kind: ControlComplete, Task: r.SpoutTask, Root: r.Root})
+		case acker.Failed:
+			e.cnt.failed++
+			e.sendControl(Control{Kind: ControlFailed, Task: r.SpoutTask, Root: r.Root})
+		}
+	}
+	e.cnt.executed += int64(len(cb.Items))
+	e.rt.ctl.pool.put(cb)
+}
+
+func (e *executor) rotateAckers() {
+	var pending int64
+	for _, t := range e.tasks {
+		t.ledger.Rotate()
+		pending += int64(t.ledger.Len())
+	}
+	e.stats.Pending.Store(pending)
+	e.maybeFlush()
+}
