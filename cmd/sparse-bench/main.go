@@ -18,7 +18,11 @@ import (
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+// run is main with an exit code, so that the profiles' deferred writes happen on every
+// path out.
+func run() int {
 	d := flag.Duration("duration", 5*time.Second, "measuring time per run")
 	warm := flag.Duration("warmup", time.Second, "warm-up time before each measurement")
 	only := flag.String("shape", "", "run only shapes matching this regular expression")
@@ -37,7 +41,7 @@ func main() {
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "error: -cpuprofile: %v\n", err)
-			os.Exit(2)
+			return 2
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -58,14 +62,14 @@ func main() {
 	re, err := regexp.Compile(*only)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "error: -shape %q is not a regular expression: %v\n", *only, err)
-		os.Exit(2)
+		return 2
 	}
 	if *child != "" {
 		if err := perf.ChildMain(*child, *only, *assignment, *rate); err != nil {
 			fmt.Fprintln(os.Stderr, "error:", err)
-			os.Exit(1)
+			return 1
 		}
-		return
+		return 0
 	}
 	if *latencyAt != "" {
 		self, _ := os.Executable()
@@ -77,17 +81,17 @@ func main() {
 				r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "error: -latency-at: %q is not a rate\n", f)
-					os.Exit(2)
+					return 2
 				}
 				got, p50, p99, err := perf.LatencyAt(s, self, r, perf.Options{Warmup: *warm, Duration: *d})
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "error: %s: %v\n", s.Name, err)
-					os.Exit(1)
+					return 1
 				}
 				fmt.Printf("LATENCY shape=%s rate=%.0f achieved=%.0f p50_ms=%.3f p99_ms=%.3f\n", s.Name, r, got, p50.Seconds()*1000, p99.Seconds()*1000)
 			}
 		}
-		return
+		return 0
 	}
 	var lines []string
 	for _, s := range append(perf.Shapes(), perf.MultilangShapes(os.Stderr)...) {
@@ -97,7 +101,7 @@ func main() {
 		if *soak > 0 {
 			if err := perf.Soak(s, *soak, 5*time.Second, os.Stdout); err != nil {
 				fmt.Fprintln(os.Stderr, "error:", err)
-				os.Exit(1)
+				return 1
 			}
 			continue
 		}
@@ -105,7 +109,7 @@ func main() {
 		r, err := perf.Measure(s, perf.Options{Warmup: *warm, Duration: *d})
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "error: %s: %v\n", s.Name, err)
-			os.Exit(1)
+			return 1
 		}
 		fmt.Fprintf(os.Stderr, "%s: engine %.0f %s/s, baseline %.0f/s, latency at %.0f/s: p50 %v p99 %v%s\n",
 			s.Name, r.TPS, s.Unit, r.Baseline, r.Rate, r.P50, r.P99, stealNote(cpu0))
@@ -115,7 +119,7 @@ func main() {
 		self, err := os.Executable()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "error: cannot find this program to start the second worker:", err)
-			os.Exit(1)
+			return 1
 		}
 		for _, s := range perf.TwoWorkerShapes() {
 			if !re.MatchString(s.Name) {
@@ -125,7 +129,7 @@ func main() {
 			r, err := perf.MeasureTwoWorker(s, self, perf.Options{Warmup: *warm, Duration: *d})
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "error: %s: %v\n", s.Name, err)
-				os.Exit(1)
+				return 1
 			}
 			fmt.Fprintf(os.Stderr, "%s: engine %.0f/s across two processes (%.1f bytes and %.0f tuples per frame), raw gRPC %.0f/s, raw gRPC encoding and decoding every tuple %.0f/s (engine %.2f of it), latency at %.0f/s: p50 %v p99 %v%s\n",
 				s.Name, r.TPS, r.BytesPerTuple, r.TuplesPerFrame, r.Baseline, r.CodecBaseline, r.TPS/r.CodecBaseline, r.Rate, r.P50, r.P99, stealNote(cpu0))
@@ -135,6 +139,7 @@ func main() {
 	for _, l := range lines {
 		fmt.Println(l)
 	}
+	return 0
 }
 
 // stealNote says how much CPU the hypervisor gave other guests since cpu0, when known:

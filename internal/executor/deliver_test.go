@@ -140,10 +140,7 @@ func TestDeliverRefusesMisroutedTraffic(t *testing.T) {
 	spec := build(t, b)
 	layout := topology.NewLayout(spec, 1)
 	boltTasks := layout.Tasks["bolt"]
-	var local []int32
-	for _, task := range []int32{layout.Tasks["spout"][0], layout.Tasks[tuple.AckerID][0], boltTasks[0]} {
-		local = append(local, task)
-	}
+	local := []int32{layout.Tasks["spout"][0], layout.Tasks[tuple.AckerID][0], boltTasks[0]}
 	rt, err := executor.New(executor.Options{Spec: spec, LocalTasks: local, PeerOf: func(int32) string { return "other" }})
 	if err != nil {
 		t.Fatal(err)

@@ -54,7 +54,6 @@ type replaySpout struct {
 	step    int64
 	end     int64
 	replays []int64
-	extra   func() []any // optional extra values after the id
 }
 
 func (s *replaySpout) Open(ctx *topology.Context, out topology.SpoutCollector) error {

@@ -89,7 +89,7 @@ func Serve(ctx context.Context, addr string, reg *prometheus.Registry, log hclog
 			log.Warn("metrics server did not shut down in time; closing its connections", "address", bound.String(), "error", err)
 			_ = srv.Close()
 		}
-		<-served
+		<-served // after Shutdown, Serve returns ErrServerClosed
 		log.Debug("metrics server stopped", "address", bound.String())
 	}()
 	return bound, nil

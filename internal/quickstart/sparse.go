@@ -97,8 +97,8 @@ func buildVersion() (version string, published bool) {
 		return "", false
 	}
 	var v string
-	switch {
-	case bi.Main.Path == ModulePath:
+	switch bi.Main.Path {
+	case ModulePath:
 		v = bi.Main.Version
 	default: // sparse as a dependency of another program
 		for _, d := range bi.Deps {

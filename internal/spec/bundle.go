@@ -58,7 +58,7 @@ func Pack(w io.Writer, specPath, resources string) error {
 		return fmt.Errorf("bundle: the spec %s is not a regular file", specPath)
 	}
 	files := []bundleFile{{name: BundleSpecName, src: specPath, mode: 0o644, size: specSt.Size()}}
-	var total int64 = specSt.Size()
+	total := specSt.Size()
 	err = filepath.WalkDir(resources, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

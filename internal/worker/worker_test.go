@@ -416,7 +416,7 @@ func TestOrphanStops(t *testing.T) {
 				}
 				close(stopTouching)
 				cancel()
-				<-done
+				<-done // after a cancel, the orphan's error is not what this test checks
 			}
 		})
 	}

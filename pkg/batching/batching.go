@@ -180,13 +180,11 @@ func (b *bolt) Execute(in *tuple.Tuple) {
 		return
 	}
 	key := b.proc.Key(in)
-	batch := append(b.batches[key], in)
-	if len(batch) >= b.opts.maxSize {
+	b.batches[key] = append(b.batches[key], in)
+	if batch := b.batches[key]; len(batch) >= b.opts.maxSize {
 		delete(b.batches, key)
 		b.process(key, batch)
-		return
 	}
-	b.batches[key] = batch
 }
 
 // flush processes every waiting batch, in key order so that runs are reproducible.

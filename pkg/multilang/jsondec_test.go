@@ -63,10 +63,10 @@ func sameAsReference(t *testing.T, b []byte) {
 	got, gerr := parseJSON(b)
 	want, werr := referenceJSON(b)
 	class := func(err error) string {
-		switch {
-		case err == nil:
+		switch err {
+		case nil:
 			return "ok"
-		case err == errJSONEmpty, err == errJSONTrailing:
+		case errJSONEmpty, errJSONTrailing:
 			return err.Error()
 		}
 		return "invalid"

@@ -214,7 +214,7 @@ func TestLayoutFields(t *testing.T) {
 		}
 	}
 	// The same *Fields is shared by every lookup, so tuples of a stream share one.
-	if l.Fields("words", "meta") != l.Fields("words", "meta") {
+	if first, again := l.Fields("words", "meta"), l.Fields("words", "meta"); first != again {
 		t.Error("Fields returns a new *Fields per call")
 	}
 }
