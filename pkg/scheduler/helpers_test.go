@@ -131,7 +131,7 @@ func checkResult(t *testing.T, f *fixture, res scheduler.Result) {
 		}
 		l := *f.layouts[id]
 		l.Executors = execs
-		if err := a.Worker().Validate(&l); err != nil {
+		if err := a.CheckLayout(&l); err != nil {
 			t.Errorf("%s: assignment does not validate: %v\n%+v", id, err, a)
 		}
 		if len(a.Workers) > max(tp.Workers, 1) {
