@@ -56,6 +56,9 @@ type TopologyRecord struct {
 	// Rebalance bumps it with the new Workers and ExecutorOverrides, so that the leader
 	// that schedules next, this one or a new one, re-places the topology once for it.
 	Generation int64 `json:"generation,omitempty"`
+	// Rebalance is a rebalance waiting for the topology's tuples in flight; the scheduling
+	// round of whichever nimbus leads applies it once its wait is over.
+	Rebalance *PendingRebalance `json:"rebalance,omitempty"`
 	// KillWaitSecs is how long a killed topology's spouts stay deactivated before its
 	// workers are stopped.
 	KillWaitSecs int `json:"kill_wait_secs,omitempty"`
@@ -63,6 +66,20 @@ type TopologyRecord struct {
 	StatusChangedAt time.Time `json:"status_changed_at,omitzero"`
 	// Owner is who submitted it, for display.
 	Owner string `json:"owner,omitempty"`
+}
+
+// PendingRebalance is a rebalance request that waits, with its topology deactivated,
+// until Until; then it is applied as a rebalance without a wait is.
+type PendingRebalance struct {
+	// Workers is the new number of workers (0: unchanged), and Executors the new
+	// executors of some components.
+	Workers   int            `json:"workers,omitempty"`
+	Executors map[string]int `json:"executors,omitempty"`
+	// Until is when the wait ends.
+	Until time.Time `json:"until"`
+	// Reactivate says the rebalance deactivated the topology and activates it again when
+	// done; a deactivation by the operator during the wait clears it.
+	Reactivate bool `json:"reactivate,omitempty"`
 }
 
 // ArtifactKind is what a topology's artifact is.
@@ -117,6 +134,16 @@ func (r *TopologyRecord) Validate() error {
 	for c, n := range r.ExecutorOverrides {
 		if n < 1 {
 			errs = append(errs, fmt.Errorf("executor override for %q is %d; it must be at least 1", c, n))
+		}
+	}
+	if rb := r.Rebalance; rb != nil {
+		if rb.Workers < 0 {
+			errs = append(errs, fmt.Errorf("the pending rebalance's workers %d is negative", rb.Workers))
+		}
+		for c, n := range rb.Executors {
+			if n < 1 {
+				errs = append(errs, fmt.Errorf("the pending rebalance gives %q %d executors; it must be at least 1", c, n))
+			}
 		}
 	}
 	if r.Spec != nil {

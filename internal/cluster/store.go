@@ -397,7 +397,9 @@ func (s *Store) PutAssignment(ctx context.Context, r *AssignmentRecord, prevVers
 // assignment), and at least atLeast (the stored assignment's version + 1, so that a
 // cluster whose counter is new continues above what its records hold). The counter is
 // bumped by compare-and-swap, so two schedulers never get one version; a version whose
-// assignment is then not written is skipped, never reused.
+// assignment is then not written is skipped, never reused. The counter outlives the
+// topology (a small key per topology ever submitted): an id that comes back, as
+// "<name>-<second>" can after a kill, continues above the versions its workers ran.
 func (s *Store) NextAssignmentVersion(ctx context.Context, topologyID string, atLeast int64) (int64, error) {
 	if err := ValidateID("topology id", topologyID); err != nil {
 		return 0, err
@@ -428,15 +430,6 @@ func (s *Store) NextAssignmentVersion(ctx context.Context, topologyID string, at
 		}
 		// Another scheduler took a version first: read the counter again.
 	}
-}
-
-// DeleteAssignmentVersion removes a topology's version counter, once the topology
-// itself is gone.
-func (s *Store) DeleteAssignmentVersion(ctx context.Context, topologyID string) error {
-	if err := ValidateID("topology id", topologyID); err != nil {
-		return err
-	}
-	return s.del(ctx, "deleting the assignment version of "+topologyID, s.keys.AssignmentVersion(topologyID))
 }
 
 // DeleteAssignment removes a topology's assignment; removing none is no error.

@@ -316,22 +316,14 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // CheckLayout checks the assignment against a topology's layout, as a worker does
-// before it runs: every task assigned exactly once, unique worker ids and addresses, and
-// every executor one of the layout's (so that the executors placed are the ones the
-// workers form). A record from before executors were kept is checked by its tasks: whole
-// executors per worker.
+// before it runs: every task assigned exactly once, whole executors of the layout per
+// worker, unique worker ids and addresses. (The layout's executors are formed with
+// topology.Deal, as the scheduler's are, so a worker forms the executors that were
+// placed.)
 func (a *Assignment) CheckLayout(l *topology.Layout) error {
 	var errs []error
 	if a.TopologyID == "" {
 		errs = append(errs, errors.New("the assignment has no topology_id"))
-	}
-	execOf := map[int32][]int32{} // task -> its executor in the layout
-	for _, execs := range l.Executors {
-		for _, ex := range execs {
-			for _, t := range ex {
-				execOf[t] = ex
-			}
-		}
 	}
 	owner := map[int32]string{}
 	ids, addrs := map[string]bool{}, map[string]bool{}
@@ -345,10 +337,6 @@ func (a *Assignment) CheckLayout(l *topology.Layout) error {
 		}
 		ids[id], addrs[addr] = true, true
 		for _, e := range w.Executors {
-			if a.KeepsExecutors() && len(e) > 0 && execOf[e[0]] != nil && !sameTasks(e, execOf[e[0]]) {
-				errs = append(errs, fmt.Errorf("worker %q: executor %v of %s is not one of the topology's (%v); the assignment was placed for other executors",
-					id, e, l.TaskComponent(e[0]), execOf[e[0]]))
-			}
 			for _, t := range e {
 				if l.TaskComponent(t) == "" {
 					errs = append(errs, fmt.Errorf("worker %q: task %d does not exist (the topology has tasks 1..%d)", id, t, l.NumTasks()))
@@ -373,15 +361,4 @@ func (a *Assignment) CheckLayout(l *topology.Layout) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// sameTasks reports whether two executors hold the same tasks, in any order.
-func sameTasks(x, y []int32) bool {
-	if len(x) != len(y) {
-		return false
-	}
-	xs, ys := slices.Clone(x), slices.Clone(y)
-	slices.Sort(xs)
-	slices.Sort(ys)
-	return slices.Equal(xs, ys)
 }
