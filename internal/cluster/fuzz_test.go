@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sparsestream/sparse/pkg/scheduler"
 )
 
 // FuzzDecode feeds arbitrary bytes, under arbitrary ids, to every record decoder: each
@@ -15,7 +17,7 @@ func FuzzDecode(f *testing.F) {
 	seed := func(v any) []byte { b, _ := json.Marshal(v); return b }
 	f.Add("wc-1", seed(sampleTopology("wc-1")))
 	f.Add("s1", seed(&SupervisorRecord{ID: "s1", Host: "h", Slots: []int{6700}}))
-	f.Add("wc-1", seed(&AssignmentRecord{TopologyID: "wc-1", Version: 2, Workers: []AssignedWorker{{ID: "w", Address: "a:1", Tasks: []int32{1}, Supervisor: "s", Port: 1}}}))
+	f.Add("wc-1", seed(&AssignmentRecord{TopologyID: "wc-1", Version: 2, Workers: []scheduler.WorkerSlot{{Name: "w", Supervisor: "s", Host: "a", Port: 1, Executors: [][]int32{{1}}}}}))
 	f.Add("wc-1", seed(&AssignmentRecord{TopologyID: "wc-1", Version: 2, RequestedWorkers: 2, Generation: 1, Parallelism: map[string]int{"c": 2}}))
 	f.Add("t/w", seed(&WorkerHeartbeat{TopologyID: "t", WorkerID: "w", Port: 1, PID: 2, Time: time.Unix(0, 0).UTC()}))
 	f.Add("n1", seed(&NimbusRecord{ID: "n1", Address: "a:1"}))

@@ -47,6 +47,7 @@ const (
 	dirAssignments = "assignments"
 	dirWorkers     = "workers"
 	dirArtifacts   = "artifacts"
+	dirVersions    = "assignment-versions"
 )
 
 func (k Keys) dir(name string) string { return k.Root() + "/" + name + "/" }
@@ -78,6 +79,15 @@ func (k Keys) AssignmentsPrefix() string { return k.dir(dirAssignments) }
 
 // Assignment is the key of one topology's assignment.
 func (k Keys) Assignment(topologyID string) string { return k.AssignmentsPrefix() + topologyID }
+
+// AssignmentVersionsPrefix holds one counter per topology: the last assignment version
+// handed out (see Store.NextAssignmentVersion).
+func (k Keys) AssignmentVersionsPrefix() string { return k.dir(dirVersions) }
+
+// AssignmentVersion is the key of one topology's assignment version counter.
+func (k Keys) AssignmentVersion(topologyID string) string {
+	return k.AssignmentVersionsPrefix() + topologyID
+}
 
 // WorkersPrefix holds the heartbeats of every worker of every topology.
 func (k Keys) WorkersPrefix() string { return k.dir(dirWorkers) }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -55,6 +56,9 @@ type TopologyRecord struct {
 	// Rebalance bumps it with the new Workers and ExecutorOverrides, so that the leader
 	// that schedules next, this one or a new one, re-places the topology once for it.
 	Generation int64 `json:"generation,omitempty"`
+	// Rebalance is a rebalance waiting for the topology's tuples in flight; the scheduling
+	// round of whichever nimbus leads applies it once its wait is over.
+	Rebalance *PendingRebalance `json:"rebalance,omitempty"`
 	// KillWaitSecs is how long a killed topology's spouts stay deactivated before its
 	// workers are stopped.
 	KillWaitSecs int `json:"kill_wait_secs,omitempty"`
@@ -62,6 +66,20 @@ type TopologyRecord struct {
 	StatusChangedAt time.Time `json:"status_changed_at,omitzero"`
 	// Owner is who submitted it, for display.
 	Owner string `json:"owner,omitempty"`
+}
+
+// PendingRebalance is a rebalance request that waits, with its topology deactivated,
+// until Until; then it is applied as a rebalance without a wait is.
+type PendingRebalance struct {
+	// Workers is the new number of workers (0: unchanged), and Executors the new
+	// executors of some components.
+	Workers   int            `json:"workers,omitempty"`
+	Executors map[string]int `json:"executors,omitempty"`
+	// Until is when the wait ends.
+	Until time.Time `json:"until"`
+	// Reactivate says the rebalance deactivated the topology and activates it again when
+	// done; a deactivation by the operator during the wait clears it.
+	Reactivate bool `json:"reactivate,omitempty"`
 }
 
 // ArtifactKind is what a topology's artifact is.
@@ -118,6 +136,16 @@ func (r *TopologyRecord) Validate() error {
 			errs = append(errs, fmt.Errorf("executor override for %q is %d; it must be at least 1", c, n))
 		}
 	}
+	if rb := r.Rebalance; rb != nil {
+		if rb.Workers < 0 {
+			errs = append(errs, fmt.Errorf("the pending rebalance's workers %d is negative", rb.Workers))
+		}
+		for c, n := range rb.Executors {
+			if n < 1 {
+				errs = append(errs, fmt.Errorf("the pending rebalance gives %q %d executors; it must be at least 1", c, n))
+			}
+		}
+	}
 	if r.Spec != nil {
 		for i, c := range r.Spec.Components {
 			if c == nil {
@@ -160,111 +188,29 @@ func (r *SupervisorRecord) Validate() error {
 	return errors.Join(errs...)
 }
 
-// AssignmentRecord is where a topology runs, under <root>/assignments/<topology-id>.
-// Its JSON is a superset of worker.Assignment's: the same bytes can be handed to a worker
-// as its assignment file. Version changes whenever placement changes; PutAssignment
-// never moves it back.
+// AssignmentRecord is where a topology runs, under <root>/assignments/<topology-id>: the
+// one assignment model, scheduler.Assignment, stored as its JSON (see its MarshalJSON).
+// The same bytes are a worker's assignment file. Version changes whenever placement
+// changes; PutAssignment never moves it back, and NextAssignmentVersion never repeats it.
 //
-// RequestedWorkers, Generation and Parallelism say what the placement was made for.
-// Records written before they existed lack them (RequestedWorkers is 0; see
-// KeepsRequest): readers then take them from the topology record.
-type AssignmentRecord struct {
-	TopologyID string           `json:"topology_id"`
-	Version    int64            `json:"version"`
-	Workers    []AssignedWorker `json:"workers"`
-	// RequestedWorkers is the number of workers the placement was made for (the
-	// topology's Workers, at least 1); fewer are placed when slots are short.
-	RequestedWorkers int `json:"requested_workers,omitempty"`
-	// Generation is the topology's rebalance generation the placement was made for.
-	Generation int64 `json:"generation,omitempty"`
-	// Parallelism overrides the number of executors of some components (component id ->
-	// executors), as a rebalance sets them; see worker.Assignment. It is the topology's
-	// ExecutorOverrides the placement was made for, so that a worker of this version
-	// derives the executors that were placed even while the topology record has moved on.
-	Parallelism map[string]int `json:"parallelism,omitempty"`
-	// UpdatedAt is when the scheduler wrote this version.
-	UpdatedAt time.Time `json:"updated_at,omitzero"`
-}
+// Records written before a release kept the workers' executors, or what the placement
+// was made for (RequestedWorkers, Generation, Parallelism), still read: see
+// scheduler.Assignment.KeepsExecutors and KeepsRequest.
+type AssignmentRecord = scheduler.Assignment
 
-// AssignedWorker is one worker of an assignment: worker.Endpoint plus the slot it runs in.
-type AssignedWorker struct {
-	ID      string  `json:"id"`
-	Address string  `json:"address"` // host:port of its transport
-	Tasks   []int32 `json:"tasks"`
-	// Supervisor is the id of the supervisor that runs this worker, and Port its slot.
-	Supervisor string `json:"supervisor"`
-	Port       int    `json:"port"`
-}
-
-// Validate checks the record's own consistency. It does not know the topology's layout:
-// worker.Assignment.Validate checks the tasks against it.
-func (r *AssignmentRecord) Validate() error {
+// checkAssignmentIDs checks what the model's own Validate cannot: that its ids fit in
+// etcd keys.
+func checkAssignmentIDs(r *AssignmentRecord) error {
 	var errs []error
 	if err := ValidateID("topology id", r.TopologyID); err != nil {
 		errs = append(errs, err)
 	}
-	if r.Version < 1 {
-		errs = append(errs, fmt.Errorf("version %d is not positive", r.Version))
-	}
-	if r.RequestedWorkers < 0 {
-		errs = append(errs, fmt.Errorf("requested workers %d is negative", r.RequestedWorkers))
-	}
-	if r.Generation < 0 {
-		errs = append(errs, fmt.Errorf("generation %d is negative", r.Generation))
-	}
-	for c, n := range r.Parallelism {
-		if n < 1 {
-			errs = append(errs, fmt.Errorf("parallelism of %q is %d; it must be at least 1", c, n))
-		}
-	}
-	ids := make(map[string]bool, len(r.Workers))
-	slots := make(map[string]bool, len(r.Workers))
 	for _, w := range r.Workers {
-		if err := ValidateID("worker id", w.ID); err != nil {
+		if err := ValidateID("worker id", w.ID()); err != nil {
 			errs = append(errs, err)
-		} else if ids[w.ID] {
-			errs = append(errs, fmt.Errorf("worker id %q is used twice", w.ID))
-		}
-		ids[w.ID] = true
-		if w.Port < 0 || w.Port > 65535 {
-			errs = append(errs, fmt.Errorf("worker %q: port %d is not in 0..65535", w.ID, w.Port))
-		}
-		if w.Supervisor != "" && w.Port != 0 {
-			slot := fmt.Sprintf("%s:%d", w.Supervisor, w.Port)
-			if slots[slot] {
-				errs = append(errs, fmt.Errorf("worker %q: slot %d of supervisor %q is assigned twice", w.ID, w.Port, w.Supervisor))
-			}
-			slots[slot] = true
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// KeepsRequest reports whether the record says what its placement was made for
-// (RequestedWorkers, Generation and Parallelism). A record written before those fields
-// existed does not: its RequestedWorkers is 0, and its readers take the three from the
-// topology record instead.
-func (r *AssignmentRecord) KeepsRequest() bool { return r.RequestedWorkers > 0 }
-
-// Worker returns an assigned worker by id.
-func (r *AssignmentRecord) Worker(id string) (*AssignedWorker, bool) {
-	for i := range r.Workers {
-		if r.Workers[i].ID == id {
-			return &r.Workers[i], true
-		}
-	}
-	return nil, false
-}
-
-// OnSupervisor returns the workers assigned to one supervisor.
-func (r *AssignmentRecord) OnSupervisor(id string) []AssignedWorker {
-	var out []AssignedWorker
-	for _, w := range r.Workers {
-		if w.Supervisor == id {
-			out = append(out, w)
-		}
-	}
-	return out
 }
 
 // WorkerHeartbeat says that a worker is alive, under
@@ -361,6 +307,17 @@ type kind[T any] struct {
 	key func(Keys, *T) string
 	// match checks a decoded record against the key's rest (the part after prefix).
 	match func(rest string, r *T) error
+	// check, when set, checks a record beyond its own Validate.
+	check func(r *T) error
+}
+
+// validate checks a record before it is written and after it is read.
+func (kd kind[T]) validate(r *T, own func() error) error {
+	err := own()
+	if kd.check != nil {
+		err = errors.Join(err, kd.check(r))
+	}
+	return err
 }
 
 func sameID(what, got, want string) error {
@@ -390,6 +347,7 @@ var (
 		match: func(rest string, r *AssignmentRecord) error {
 			return sameID("topology_id", r.TopologyID, rest)
 		},
+		check: checkAssignmentIDs,
 	}
 	workerKind = kind[WorkerHeartbeat]{
 		name:   "worker heartbeat",
@@ -444,7 +402,7 @@ func decode[T any, P interface {
 	if err := json.Unmarshal(value, &r); err != nil {
 		return nil, fail(fmt.Errorf("not JSON of the expected shape: %w", err))
 	}
-	if err := P(&r).Validate(); err != nil {
+	if err := kd.validate(&r, P(&r).Validate); err != nil {
 		return nil, fail(err)
 	}
 	if err := kd.match(rest, &r); err != nil {
@@ -461,7 +419,7 @@ func encode[T any, P interface {
 	if r == nil {
 		return "", nil, fmt.Errorf("cannot store a nil %s record", kd.name)
 	}
-	if err := P(r).Validate(); err != nil {
+	if err := kd.validate(r, P(r).Validate); err != nil {
 		return "", nil, fmt.Errorf("refusing to store an invalid %s record: %w", kd.name, err)
 	}
 	b, err := json.Marshal(r)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -389,6 +390,46 @@ func (s *Store) PutAssignment(ctx context.Context, r *AssignmentRecord, prevVers
 		return fmt.Errorf("assignment of topology %s: it changed while version %d was being written: %w; re-read it and schedule again", r.TopologyID, r.Version, ErrConflict)
 	}
 	return nil
+}
+
+// NextAssignmentVersion hands out the version of a topology's next placement: above every
+// version handed out before for the topology (by any leader, before any removal of its
+// assignment), and at least atLeast (the stored assignment's version + 1, so that a
+// cluster whose counter is new continues above what its records hold). The counter is
+// bumped by compare-and-swap, so two schedulers never get one version; a version whose
+// assignment is then not written is skipped, never reused. The counter outlives the
+// topology (a small key per topology ever submitted): an id that comes back, as
+// "<name>-<second>" can after a kill, continues above the versions its workers ran.
+func (s *Store) NextAssignmentVersion(ctx context.Context, topologyID string, atLeast int64) (int64, error) {
+	if err := ValidateID("topology id", topologyID); err != nil {
+		return 0, err
+	}
+	key := s.keys.AssignmentVersion(topologyID)
+	for {
+		resp, err := s.cli.Get(ctx, key)
+		if err != nil {
+			return 0, s.wrap("reading "+key, err)
+		}
+		var last, rev int64
+		if len(resp.Kvs) > 0 {
+			kv := resp.Kvs[0]
+			if last, err = strconv.ParseInt(string(kv.Value), 10, 64); err != nil || last < 0 {
+				return 0, &InvalidRecordError{Key: key, Kind: "assignment version", Err: fmt.Errorf("%q is not a version", kv.Value)}
+			}
+			rev = kv.ModRevision
+		}
+		next := max(last+1, atLeast, 1)
+		ok, err := s.txn(ctx, "bumping "+key,
+			[]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)},
+			clientv3.OpPut(key, strconv.FormatInt(next, 10)))
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			return next, nil
+		}
+		// Another scheduler took a version first: read the counter again.
+	}
 }
 
 // DeleteAssignment removes a topology's assignment; removing none is no error.

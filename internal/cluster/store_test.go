@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sparsestream/sparse/pkg/grouping"
+	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -93,9 +94,9 @@ func TestRecordRoundTrips(t *testing.T) {
 	}
 
 	// Assignments.
-	a := &AssignmentRecord{TopologyID: "wc-1", Version: 1, UpdatedAt: time.Now().UTC(), Workers: []AssignedWorker{
-		{ID: "w0", Address: "127.0.0.1:6700", Tasks: []int32{1, 2, 3}, Supervisor: "s1", Port: 6700},
-		{ID: "w1", Address: "127.0.0.1:6701", Tasks: []int32{4, 5}, Supervisor: "s1", Port: 6701},
+	a := &AssignmentRecord{TopologyID: "wc-1", Version: 1, UpdatedAt: time.Now().UTC(), Workers: []scheduler.WorkerSlot{
+		{Name: "w0", Supervisor: "s1", Host: "127.0.0.1", Port: 6700, Executors: [][]int32{{1, 2, 3}}},
+		{Name: "w1", Supervisor: "s1", Host: "127.0.0.1", Port: 6701, Executors: [][]int32{{4, 5}}},
 	}, RequestedWorkers: 3, Generation: 2, Parallelism: map[string]int{"count": 2}}
 	if err := s.PutAssignment(ctx, a, 0); err != nil {
 		t.Fatal(err)
@@ -239,7 +240,7 @@ func TestRefusesInvalidRecords(t *testing.T) {
 	if _, err := s.GetTopology(ctx, "../x"); err == nil {
 		t.Fatal("a topology id with a slash was accepted")
 	}
-	if err := s.PutAssignment(ctx, &AssignmentRecord{TopologyID: "t", Version: 1, Workers: []AssignedWorker{{ID: "w"}, {ID: "w"}}}, 0); err == nil {
+	if err := s.PutAssignment(ctx, &AssignmentRecord{TopologyID: "t", Version: 1, Workers: []scheduler.WorkerSlot{{Name: "w"}, {Name: "w"}}}, 0); err == nil {
 		t.Fatal("an assignment with a duplicate worker was accepted")
 	}
 	err = s.PutAssignment(ctx, &AssignmentRecord{TopologyID: "t", Version: 1, RequestedWorkers: -1, Generation: -2, Parallelism: map[string]int{"c": 0}}, 0)
@@ -303,7 +304,7 @@ func TestPutAssignmentCompareAndSwap(t *testing.T) {
 	ctx := ctxT(t, 30*time.Second)
 
 	a := func(v int64) *AssignmentRecord {
-		return &AssignmentRecord{TopologyID: "wc", Version: v, Workers: []AssignedWorker{{ID: "w0", Address: "127.0.0.1:1", Tasks: []int32{1}}}}
+		return &AssignmentRecord{TopologyID: "wc", Version: v, Workers: []scheduler.WorkerSlot{{Name: "w0", Host: "127.0.0.1", Port: 1, Executors: [][]int32{{1}}}}}
 	}
 	if err := s.PutAssignment(ctx, a(1), 0); err != nil {
 		t.Fatal(err)
@@ -392,5 +393,48 @@ func TestUpdateTopologyRetriesRaces(t *testing.T) {
 	}
 	if _, err := s.UpdateTopology(ctx, "wc", func(r *TopologyRecord) error { r.ID = "x"; return nil }); err == nil {
 		t.Fatal("a rename was accepted")
+	}
+}
+
+// TestNextAssignmentVersion: versions rise with every call, start above what the caller
+// knows of, survive a new Store (a new leader), and never repeat under concurrency.
+func TestNextAssignmentVersion(t *testing.T) {
+	e := startEtcd(t)
+	s := newStore(t, e, Options{})
+	ctx := ctxT(t, 30*time.Second)
+	steps := []struct {
+		atLeast, want int64
+	}{{0, 1}, {0, 2}, {5, 5}, {1, 6}, {0, 7}}
+	for _, st := range steps {
+		if got, err := s.NextAssignmentVersion(ctx, "wc", st.atLeast); err != nil || got != st.want {
+			t.Fatalf("NextAssignmentVersion(%d) = %d, %v; want %d", st.atLeast, got, err, st.want)
+		}
+	}
+	other := newStore(t, e, Options{Root: s.Keys().Root()})
+	if got, err := other.NextAssignmentVersion(ctx, "wc", 0); err != nil || got != 8 {
+		t.Fatalf("from another store: %d, %v; want 8", got, err)
+	}
+	seen := make(chan int64, 20)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			v, err := s.NextAssignmentVersion(ctx, "wc", 0)
+			if err != nil {
+				t.Error(err)
+			}
+			seen <- v
+		})
+	}
+	wg.Wait()
+	close(seen)
+	got := map[int64]bool{}
+	for v := range seen {
+		if got[v] || v <= 8 {
+			t.Errorf("version %d handed out twice or below 9", v)
+		}
+		got[v] = true
+	}
+	if _, err := s.NextAssignmentVersion(ctx, "../x", 0); err == nil {
+		t.Error("a topology id with a slash was accepted")
 	}
 }

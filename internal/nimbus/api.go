@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -17,7 +16,6 @@ import (
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
-	"github.com/sparsestream/sparse/internal/ctxtime"
 	"github.com/sparsestream/sparse/internal/specpb"
 	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
@@ -167,6 +165,10 @@ func (s *Server) setStatus(ctx context.Context, name string, st cluster.Topology
 		if r.Status != st {
 			r.Status, r.StatusChangedAt, changed = st, time.Now().UTC(), true
 		}
+		if st == cluster.StatusInactive && r.Rebalance != nil && r.Rebalance.Reactivate {
+			// The operator wants it paused: the rebalance must not activate it again.
+			r.Rebalance.Reactivate, changed = false, true
+		}
 		return nil
 	})
 	if err != nil {
@@ -196,22 +198,139 @@ func (s *Server) Rebalance(ctx context.Context, req *sparsev1.RebalanceRequest) 
 	if wait < 0 {
 		wait = messageTimeout(r.Config)
 	}
-	done := make(chan error, 1)
-	s.wg.Add(1) // Close waits for it after the API has stopped
-	go func() {
-		defer s.wg.Done()
-		done <- s.rebalance(t, r.ID, req, wait)
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			return nil, s.rpcErr(ctx, err)
-		}
-		return &sparsev1.StatusReply{}, nil
-	case <-ctx.Done():
-		return nil, status.Errorf(status.FromContextError(ctx.Err()).Code(),
-			"stopped waiting for the rebalance of %s, which goes on: %v", r.ID, ctx.Err())
+	if wait == 0 {
+		return s.rebalanceNow(ctx, t, r.ID, req)
 	}
+	return s.rebalanceAfter(ctx, t, r.ID, req, wait)
+}
+
+// rebalanceNow applies a rebalance without a wait.
+func (s *Server) rebalanceNow(ctx context.Context, t *term, id string, req *sparsev1.RebalanceRequest) (*sparsev1.StatusReply, error) {
+	r, err := t.store.UpdateTopology(ctx, id, func(r *cluster.TopologyRecord) error {
+		if r.Status == cluster.StatusKilled {
+			return status.Errorf(codes.FailedPrecondition, "topology %s is being killed; it cannot be rebalanced", id)
+		}
+		applyRebalance(r, int(req.GetWorkers()), executorCounts(req))
+		return nil
+	})
+	if err != nil {
+		return nil, s.rpcErr(ctx, err)
+	}
+	trigger(s.kick)
+	s.log.Info("rebalanced topology", "topology", id, "workers", max(r.Workers, 1), "executor_overrides", r.ExecutorOverrides, "generation", r.Generation)
+	return &sparsev1.StatusReply{}, nil
+}
+
+// rebalanceAfter deactivates the topology (if active) and stores the rebalance as
+// pending in its record; the scheduling round of whichever nimbus leads applies it once
+// the wait is over, and activates the topology again unless the operator deactivated it
+// meanwhile (see finishRebalance). A second rebalance during the wait joins the first.
+// The call returns once the rebalance is applied.
+func (s *Server) rebalanceAfter(ctx context.Context, t *term, id string, req *sparsev1.RebalanceRequest, wait int) (*sparsev1.StatusReply, error) {
+	now := time.Now().UTC()
+	_, err := t.store.UpdateTopology(ctx, id, func(r *cluster.TopologyRecord) error {
+		if r.Status == cluster.StatusKilled {
+			return status.Errorf(codes.FailedPrecondition, "topology %s is being killed; it cannot be rebalanced", id)
+		}
+		pending := r.Rebalance
+		if pending == nil {
+			pending = &cluster.PendingRebalance{}
+		}
+		if n := int(req.GetWorkers()); n > 0 {
+			pending.Workers = n
+		}
+		for comp, n := range executorCounts(req) {
+			if pending.Executors == nil {
+				pending.Executors = map[string]int{}
+			}
+			pending.Executors[comp] = n
+		}
+		pending.Until = later(pending.Until, now.Add(time.Duration(wait)*time.Second))
+		if r.Status == cluster.StatusActive {
+			r.Status, r.StatusChangedAt, pending.Reactivate = cluster.StatusInactive, now, true
+		}
+		r.Rebalance = pending
+		return nil
+	})
+	if err != nil {
+		return nil, s.rpcErr(ctx, err)
+	}
+	s.log.Info("rebalancing topology: deactivated, waiting for tuples in flight", "topology", id, "wait_secs", wait)
+	trigger(s.kick)
+	for {
+		r, err := s.store.GetTopology(ctx, id)
+		switch {
+		case errors.Is(err, cluster.ErrNotFound) || (err == nil && r.Status == cluster.StatusKilled):
+			return nil, status.Errorf(codes.FailedPrecondition, "topology %s was killed while it was being rebalanced", id)
+		case err == nil && r.Rebalance == nil:
+			return &sparsev1.StatusReply{}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, status.Errorf(status.FromContextError(ctx.Err()).Code(),
+				"stopped waiting for the rebalance of %s, which goes on: %v", id, ctx.Err())
+		case <-s.ctx.Done():
+			return nil, status.Errorf(codes.Unavailable, "nimbus %s is shutting down; the rebalance of %s goes on under the next leader", s.id, id)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// executorCounts is a rebalance request's executors by component.
+func executorCounts(req *sparsev1.RebalanceRequest) map[string]int {
+	var out map[string]int
+	for comp, n := range req.GetExecutors() {
+		if out == nil {
+			out = map[string]int{}
+		}
+		out[comp] = int(n)
+	}
+	return out
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// applyRebalance sets a topology's new workers (0: unchanged) and executors, and bumps
+// its generation, which the scheduler places once, whichever leader schedules next.
+func applyRebalance(r *cluster.TopologyRecord, workers int, executors map[string]int) {
+	if workers > 0 {
+		r.Workers = workers
+	}
+	for comp, n := range executors {
+		if r.ExecutorOverrides == nil {
+			r.ExecutorOverrides = map[string]int{}
+		}
+		if r.Spec != nil && r.Spec.Component(comp) != nil && r.Spec.Component(comp).Parallelism == n {
+			delete(r.ExecutorOverrides, comp)
+		} else {
+			r.ExecutorOverrides[comp] = n
+		}
+	}
+	if len(r.ExecutorOverrides) == 0 {
+		r.ExecutorOverrides = nil
+	}
+	r.Generation++
+}
+
+// finishRebalance applies a topology's pending rebalance and activates it again if the
+// rebalance deactivated it and the operator did not deactivate it since. A topology
+// with none, or killed, is left as it is.
+func finishRebalance(r *cluster.TopologyRecord) error {
+	rb := r.Rebalance
+	if rb == nil || r.Status == cluster.StatusKilled {
+		return nil
+	}
+	r.Rebalance = nil
+	applyRebalance(r, rb.Workers, rb.Executors)
+	if rb.Reactivate && r.Status == cluster.StatusInactive {
+		r.Status, r.StatusChangedAt = cluster.StatusActive, time.Now().UTC()
+	}
+	return nil
 }
 
 // checkRebalance refuses a request that cannot apply, listing every problem.
@@ -240,75 +359,6 @@ func checkRebalance(r *cluster.TopologyRecord, req *sparsev1.RebalanceRequest) e
 	if len(problems) > 0 {
 		return status.Errorf(codes.InvalidArgument, "cannot rebalance %s (%d problem%s):\n  - %s", r.ID, len(problems), plural(len(problems)), strings.Join(problems, "\n  - "))
 	}
-	return nil
-}
-
-// rebalance deactivates (if asked and active), waits, applies the new request, bumps
-// the generation and reactivates. It runs on the term's context, so that a caller going
-// away does not leave the topology half rebalanced.
-func (s *Server) rebalance(t *term, id string, req *sparsev1.RebalanceRequest, wait int) error {
-	ctx := t.ctx
-	restore := false
-	if wait > 0 {
-		t.mu.Lock()
-		t.rebalancing[id] = true
-		t.mu.Unlock()
-		defer func() {
-			t.mu.Lock()
-			delete(t.rebalancing, id)
-			t.mu.Unlock()
-		}()
-		_, err := t.store.UpdateTopology(ctx, id, func(r *cluster.TopologyRecord) error {
-			if r.Status == cluster.StatusKilled {
-				return status.Errorf(codes.FailedPrecondition, "topology %s is being killed; it cannot be rebalanced", id)
-			}
-			if r.Status == cluster.StatusActive {
-				r.Status, r.StatusChangedAt, restore = cluster.StatusInactive, time.Now().UTC(), true
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		s.log.Info("rebalancing topology: deactivated, waiting for tuples in flight", "topology", id, "wait_secs", wait)
-		if !ctxtime.Sleep(ctx, time.Duration(wait)*time.Second) {
-			s.log.Error("rebalance interrupted: this nimbus stopped leading; the topology stays as it is (run sparsectl activate if it should run)", "topology", id)
-			return status.Errorf(codes.Unavailable, "the rebalance of %s was interrupted because nimbus %s stopped leading; check the topology and rebalance again", id, s.id)
-		}
-	}
-	r, err := t.store.UpdateTopology(ctx, id, func(r *cluster.TopologyRecord) error {
-		if r.Status == cluster.StatusKilled {
-			return status.Errorf(codes.FailedPrecondition, "topology %s was killed while it was being rebalanced", id)
-		}
-		if n := int(req.GetWorkers()); n > 0 {
-			r.Workers = n
-		}
-		for comp, n := range req.GetExecutors() {
-			if r.ExecutorOverrides == nil {
-				r.ExecutorOverrides = map[string]int{}
-			}
-			if r.Spec != nil && r.Spec.Component(comp) != nil && r.Spec.Component(comp).Parallelism == int(n) {
-				delete(r.ExecutorOverrides, comp)
-			} else {
-				r.ExecutorOverrides[comp] = int(n)
-			}
-		}
-		if len(r.ExecutorOverrides) == 0 {
-			r.ExecutorOverrides = nil
-		}
-		// The generation is stored with the request, so that whichever leader schedules
-		// next places it once.
-		r.Generation++
-		if restore && r.Status == cluster.StatusInactive {
-			r.Status, r.StatusChangedAt = cluster.StatusActive, time.Now().UTC()
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	trigger(s.kick)
-	s.log.Info("rebalanced topology", "topology", id, "workers", max(r.Workers, 1), "executor_overrides", r.ExecutorOverrides, "generation", r.Generation)
 	return nil
 }
 
@@ -364,21 +414,17 @@ func (s *Server) Describe(ctx context.Context, ref *sparsev1.TopologyRef) (*spar
 	if a := v.snap.assigns[r.ID]; a != nil {
 		d.AssignmentVersion = a.Version
 		for _, w := range a.Workers {
-			hb := v.snap.beats[r.ID+"/"+w.ID]
+			hb := v.snap.beats[r.ID+"/"+w.ID()]
 			alive := hb != nil && (hb.Version == 0 || hb.Version == a.Version)
-			wd := &sparsev1.WorkerDescription{Id: w.ID, Supervisor: w.Supervisor, Port: int32(w.Port), Tasks: slices.Clone(w.Tasks), Alive: alive}
-			wd.Host = w.Address
-			if h, _, err := net.SplitHostPort(w.Address); err == nil {
-				wd.Host = h
-			}
+			wd := &sparsev1.WorkerDescription{Id: w.ID(), Supervisor: w.Supervisor, Host: w.Host, Port: int32(w.Port), Tasks: w.Tasks(), Alive: alive}
 			if alive && !hb.Time.IsZero() {
 				wd.UptimeSecs = int64(max(time.Since(hb.Time), 0) / time.Second)
 			}
 			if !alive {
 				if hb != nil {
-					d.Errors = append(d.Errors, fmt.Sprintf("worker %s runs assignment version %d, not %d", w.ID, hb.Version, a.Version))
+					d.Errors = append(d.Errors, fmt.Sprintf("worker %s runs assignment version %d, not %d", w.ID(), hb.Version, a.Version))
 				} else {
-					d.Errors = append(d.Errors, fmt.Sprintf("worker %s has no heartbeat", w.ID))
+					d.Errors = append(d.Errors, fmt.Sprintf("worker %s has no heartbeat", w.ID()))
 				}
 			}
 			d.Workers = append(d.Workers, wd)
@@ -470,10 +516,9 @@ func (s *Server) FetchArtifact(ref *sparsev1.ArtifactRef, stream grpc.ServerStre
 
 // clusterView is a snapshot with what is derived from it for display.
 type clusterView struct {
-	snap        *snapshot
-	infos       map[string]*topoInfo
-	reasons     map[string]string
-	rebalancing map[string]bool
+	snap    *snapshot
+	infos   map[string]*topoInfo
+	reasons map[string]string
 }
 
 // view reads the cluster for List and Describe. The scheduling reasons are the leader's
@@ -485,7 +530,7 @@ func (s *Server) view(ctx context.Context) (*clusterView, error) {
 	if err != nil {
 		return nil, s.rpcErr(ctx, err)
 	}
-	v := &clusterView{snap: snap, reasons: map[string]string{}, rebalancing: map[string]bool{}}
+	v := &clusterView{snap: snap, reasons: map[string]string{}}
 	if t := s.currentTerm(); t != nil {
 		v.infos = map[string]*topoInfo{}
 		for _, r := range snap.topos {
@@ -494,9 +539,6 @@ func (s *Server) view(ctx context.Context) (*clusterView, error) {
 		t.mu.Lock()
 		for id, r := range t.reasons {
 			v.reasons[id] = r
-		}
-		for id := range t.rebalancing {
-			v.rebalancing[id] = true
 		}
 		t.mu.Unlock()
 		return v, nil
@@ -523,7 +565,7 @@ func (v *clusterView) summary(r *cluster.TopologyRecord) *sparsev1.TopologySumma
 	switch {
 	case r.Status == cluster.StatusKilled:
 		st = "killing"
-	case v.rebalancing[r.ID]:
+	case r.Rebalance != nil:
 		st = "rebalancing"
 	}
 	sum := &sparsev1.TopologySummary{

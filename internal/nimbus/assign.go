@@ -2,9 +2,6 @@ package nimbus
 
 import (
 	"maps"
-	"net"
-	"slices"
-	"strconv"
 	"time"
 
 	"github.com/sparsestream/sparse/internal/cluster"
@@ -13,125 +10,33 @@ import (
 	"github.com/sparsestream/sparse/pkg/tuple"
 )
 
-// recordFromAssignment converts what the scheduler placed into what etcd stores:
-// worker id "<supervisor>:<port>", transport address host:port, the worker's tasks
-// (its executors flattened, sorted), its supervisor and port. The record's worker list
-// is exactly worker.FromSchedule's endpoints plus the slot. The record also
-// keeps what the placement was made for: the workers asked for, the rebalance
-// generation, and parallelism, the executor overrides (scheduler.Topology's) that formed
-// the executors placed, which the workers of this version apply.
-func recordFromAssignment(a scheduler.Assignment, parallelism map[string]int, now time.Time) *cluster.AssignmentRecord {
-	r := &cluster.AssignmentRecord{TopologyID: a.TopologyID, Version: a.Version, UpdatedAt: now.UTC(),
-		RequestedWorkers: a.RequestedWorkers, Generation: a.Generation,
-		Workers: make([]cluster.AssignedWorker, 0, len(a.Workers))}
+// stamped is what nimbus stores for a placement the scheduler made: the assignment with
+// parallelism, the executor overrides (scheduler.Topology's) that formed the executors
+// placed, which the workers of this version apply, and the time it is stored.
+func stamped(a scheduler.Assignment, parallelism map[string]int, now time.Time) *scheduler.Assignment {
+	a = a.Clone()
+	a.Parallelism = nil
 	if len(parallelism) > 0 {
-		r.Parallelism = maps.Clone(parallelism)
+		a.Parallelism = maps.Clone(parallelism)
 	}
-	for _, w := range a.Workers {
-		r.Workers = append(r.Workers, cluster.AssignedWorker{
-			ID:         w.ID(),
-			Address:    w.Address(),
-			Tasks:      w.Tasks(),
-			Supervisor: w.Supervisor,
-			Port:       w.Port,
-		})
-	}
-	return r
+	a.UpdatedAt = now.UTC()
+	return &a
 }
 
-// assignmentFromRecord rebuilds the scheduler's view of a stored assignment. The record
-// keeps each worker's tasks, not how they form executors: the executors are those of
-// execs (the executors it was placed with, see topoInfo.placedExecutors) split by worker. An
-// executor whose tasks are split between workers, a task the topology does not have, or
-// a task assigned twice each becomes an executor of its own, so that the scheduler sees
-// the placement does not fit and places the topology again. A nil execs (the topology is
-// unknown or malformed) makes every task an executor.
-//
-// The workers asked for and the rebalance generation come from the record. A record
-// written before it kept them (see cluster.AssignmentRecord.KeepsRequest) is taken as
-// made for requested, the topology's workers now, and generation 0, the generation of
-// every topology before generations were stored.
-func assignmentFromRecord(r *cluster.AssignmentRecord, execs map[string][][]int32, requested int) scheduler.Assignment {
-	a := scheduler.Assignment{TopologyID: r.TopologyID, Version: r.Version, RequestedWorkers: r.RequestedWorkers, Generation: r.Generation,
-		Workers: make([]scheduler.WorkerSlot, len(r.Workers))}
-	if !r.KeepsRequest() {
+// asPlaced reads a stored assignment the way the scheduler needs it. A record written
+// before records kept executors has only each worker's tasks: they are grouped by execs,
+// the executors it was placed with (see topoInfo.placedExecutors and
+// scheduler.Assignment.GroupTasks). A record written before it kept the request (see
+// scheduler.Assignment.KeepsRequest) is taken as made for requested, the topology's
+// workers now, and generation 0, the generation of every topology before generations
+// were stored.
+func asPlaced(r *scheduler.Assignment, execs map[string][][]int32, requested int) scheduler.Assignment {
+	a := r.Clone()
+	a.GroupTasks(execs)
+	if !a.KeepsRequest() {
 		a.RequestedWorkers = requested
 	}
-	owner := map[int32]int{}
-	var odd [][2]int32 // (worker index, task) that fit no executor
-	for i, w := range r.Workers {
-		host := w.Address
-		if h, _, err := net.SplitHostPort(w.Address); err == nil {
-			host = h
-		}
-		a.Workers[i] = scheduler.WorkerSlot{Supervisor: w.Supervisor, Host: host, Port: w.Port}
-		if a.Workers[i].Supervisor == "" || a.Workers[i].Port == 0 {
-			// A record written by something else: recover the slot from the worker id.
-			if sup, port, ok := splitWorkerID(w.ID); ok {
-				a.Workers[i].Supervisor, a.Workers[i].Port = sup, port
-			}
-		}
-		for _, t := range w.Tasks {
-			if _, dup := owner[t]; dup {
-				odd = append(odd, [2]int32{int32(i), t})
-				continue
-			}
-			owner[t] = i
-		}
-	}
-	used := map[int32]bool{}
-	for _, comp := range sortedKeys(execs) {
-		for _, e := range execs[comp] {
-			groups := map[int][]int32{}
-			var order []int
-			for _, t := range e {
-				wi, ok := owner[t]
-				if !ok {
-					continue
-				}
-				if _, seen := groups[wi]; !seen {
-					order = append(order, wi)
-				}
-				groups[wi] = append(groups[wi], t)
-				used[t] = true
-			}
-			for _, wi := range order {
-				a.Workers[wi].Executors = append(a.Workers[wi].Executors, groups[wi])
-			}
-		}
-	}
-	for t, wi := range owner {
-		if !used[t] {
-			odd = append(odd, [2]int32{int32(wi), t})
-		}
-	}
-	for _, o := range odd {
-		a.Workers[o[0]].Executors = append(a.Workers[o[0]].Executors, []int32{o[1]})
-	}
-	for i := range a.Workers {
-		ex := a.Workers[i].Executors
-		for _, e := range ex {
-			slices.Sort(e)
-		}
-		slices.SortFunc(ex, func(x, y []int32) int { return int(x[0]) - int(y[0]) })
-	}
 	return a
-}
-
-// splitWorkerID reads "<supervisor>:<port>".
-func splitWorkerID(id string) (string, int, bool) {
-	i := len(id) - 1
-	for i >= 0 && id[i] != ':' {
-		i--
-	}
-	if i <= 0 {
-		return "", 0, false
-	}
-	p, err := strconv.Atoi(id[i+1:])
-	if err != nil || p < 1 || p > 65535 {
-		return "", 0, false
-	}
-	return id[:i], p, true
 }
 
 // topoInfo is what a topology record means for scheduling and display.

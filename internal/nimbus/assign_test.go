@@ -1,12 +1,13 @@
 package nimbus
 
 import (
+	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sparsestream/sparse/internal/cluster"
-	workerpkg "github.com/sparsestream/sparse/internal/worker"
 	"github.com/sparsestream/sparse/pkg/scheduler"
 )
 
@@ -15,31 +16,40 @@ func TestAssignmentRecordConversion(t *testing.T) {
 		"a": {{1, 3}, {2, 4}},
 		"b": {{5}},
 	}
-	worker := func(sup string, port int, tasks ...int32) cluster.AssignedWorker {
-		return cluster.AssignedWorker{ID: sup + ":" + itoa(port), Address: "h" + sup + ":" + itoa(port), Tasks: tasks, Supervisor: sup, Port: port}
+	// worker is a worker of a record from before records kept executors: its tasks only.
+	worker := func(sup string, port int, tasks ...int32) string {
+		b, _ := json.Marshal(map[string]any{"id": sup + ":" + itoa(port), "address": "h" + sup + ":" + itoa(port), "tasks": tasks, "supervisor": sup, "port": port})
+		return string(b)
+	}
+	record := func(head string, workers ...string) *scheduler.Assignment {
+		var a scheduler.Assignment
+		if err := json.Unmarshal([]byte(`{"topology_id":"t",`+head+`"workers":[`+strings.Join(workers, ",")+`]}`), &a); err != nil {
+			t.Fatal(err)
+		}
+		return &a
 	}
 	slot := func(sup string, port int, execs ...[]int32) scheduler.WorkerSlot {
 		return scheduler.WorkerSlot{Supervisor: sup, Host: "h" + sup, Port: port, Executors: execs}
 	}
 	tests := []struct {
 		name    string
-		workers []cluster.AssignedWorker
+		workers []string
 		execs   map[string][][]int32
 		want    []scheduler.WorkerSlot
 	}{
-		{"whole executors", []cluster.AssignedWorker{worker("s1", 1, 1, 3, 5), worker("s2", 1, 2, 4)}, execs,
+		{"whole executors", []string{worker("s1", 1, 1, 3, 5), worker("s2", 1, 2, 4)}, execs,
 			[]scheduler.WorkerSlot{slot("s1", 1, []int32{1, 3}, []int32{5}), slot("s2", 1, []int32{2, 4})}},
-		{"an executor split between workers", []cluster.AssignedWorker{worker("s1", 1, 1, 2, 5), worker("s2", 1, 3, 4)}, execs,
+		{"an executor split between workers", []string{worker("s1", 1, 1, 2, 5), worker("s2", 1, 3, 4)}, execs,
 			[]scheduler.WorkerSlot{slot("s1", 1, []int32{1}, []int32{2}, []int32{5}), slot("s2", 1, []int32{3}, []int32{4})}},
-		{"unknown and repeated tasks stand alone", []cluster.AssignedWorker{worker("s1", 1, 1, 3, 5, 9), worker("s2", 1, 2, 4, 5)}, execs,
+		{"unknown and repeated tasks stand alone", []string{worker("s1", 1, 1, 3, 5, 9), worker("s2", 1, 2, 4, 5)}, execs,
 			[]scheduler.WorkerSlot{slot("s1", 1, []int32{1, 3}, []int32{5}, []int32{9}), slot("s2", 1, []int32{2, 4}, []int32{5})}},
-		{"unknown topology: every task alone", []cluster.AssignedWorker{worker("s1", 1, 3, 1)}, nil,
+		{"unknown topology: every task alone", []string{worker("s1", 1, 3, 1)}, nil,
 			[]scheduler.WorkerSlot{slot("s1", 1, []int32{1}, []int32{3})}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := &cluster.AssignmentRecord{TopologyID: "t", Version: 4, RequestedWorkers: 3, Generation: 7, Workers: tc.workers}
-			a := assignmentFromRecord(rec, tc.execs, 2)
+			rec := record(`"version":4,"requested_workers":3,"generation":7,`, tc.workers...)
+			a := asPlaced(rec, tc.execs, 2)
 			if a.TopologyID != "t" || a.Version != 4 || a.RequestedWorkers != 3 || a.Generation != 7 {
 				t.Errorf("assignment header = %+v", a)
 			}
@@ -51,8 +61,8 @@ func TestAssignmentRecordConversion(t *testing.T) {
 
 	// A record written before records kept the request: the workers asked for come from
 	// the topology (the caller), the generation is 0.
-	old := &cluster.AssignmentRecord{TopologyID: "t", Version: 4, Workers: []cluster.AssignedWorker{worker("s1", 1, 1, 3, 5)}}
-	if a := assignmentFromRecord(old, execs, 2); a.RequestedWorkers != 2 || a.Generation != 0 {
+	old := record(`"version":4,`, worker("s1", 1, 1, 3, 5))
+	if a := asPlaced(old, execs, 2); a.RequestedWorkers != 2 || a.Generation != 0 {
 		t.Errorf("an old record reads as requested %d, generation %d; want 2, 0", a.RequestedWorkers, a.Generation)
 	}
 
@@ -63,7 +73,7 @@ func TestAssignmentRecordConversion(t *testing.T) {
 	}}
 	now := time.Now()
 	overrides := map[string]int{"a": 2}
-	rec := recordFromAssignment(a, overrides, now)
+	rec := stamped(a, overrides, now)
 	if err := rec.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -74,37 +84,21 @@ func TestAssignmentRecordConversion(t *testing.T) {
 	if rec.Parallelism["a"] != 2 {
 		t.Error("the record shares its parallelism map with the topology's overrides")
 	}
-	if r := recordFromAssignment(a, map[string]int{}, now); r.Parallelism != nil {
+	if r := stamped(a, map[string]int{}, now); r.Parallelism != nil {
 		t.Errorf("no overrides give parallelism %v, want none", r.Parallelism)
 	}
-	wa := workerpkg.FromSchedule(a)
-	for i, w := range rec.Workers {
-		e := wa.Workers[i]
-		if w.ID != e.ID || w.Address != e.Address || !reflect.DeepEqual(w.Tasks, e.Tasks) || w.Supervisor != a.Workers[i].Supervisor || w.Port != a.Workers[i].Port {
-			t.Errorf("record worker %+v does not match the worker's endpoint %+v", w, e)
-		}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if back := assignmentFromRecord(rec, execs, 1); !reflect.DeepEqual(back, a) {
+	var stored scheduler.Assignment
+	if err := json.Unmarshal(b, &stored); err != nil {
+		t.Fatal(err)
+	}
+	back := asPlaced(&stored, execs, 1)
+	back.Parallelism, back.UpdatedAt = nil, time.Time{}
+	if !reflect.DeepEqual(back, a) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", back, a)
-	}
-}
-
-func TestSplitWorkerID(t *testing.T) {
-	for id, want := range map[string]struct {
-		sup  string
-		port int
-		ok   bool
-	}{
-		"sup-1:6700": {"sup-1", 6700, true},
-		"a:b:6701":   {"a:b", 6701, true},
-		"nope":       {"", 0, false},
-		":6700":      {"", 0, false},
-		"x:0":        {"", 0, false},
-	} {
-		sup, port, ok := splitWorkerID(id)
-		if sup != want.sup || port != want.port || ok != want.ok {
-			t.Errorf("splitWorkerID(%q) = %q, %d, %v", id, sup, port, ok)
-		}
 	}
 }
 
@@ -125,7 +119,7 @@ func TestNewLeaderSeesRebalanceGenerations(t *testing.T) {
 	if err != nil || len(first.Assignments["gen-1"].Workers) != 2 {
 		t.Fatalf("first placement: %+v, %v", first, err)
 	}
-	placed := recordFromAssignment(first.Assignments["gen-1"], nil, time.Now())
+	placed := stamped(first.Assignments["gen-1"], nil, time.Now())
 
 	round := func(topo *cluster.TopologyRecord, rec *cluster.AssignmentRecord) (scheduler.Result, bool) {
 		t.Helper()
@@ -139,7 +133,7 @@ func TestNewLeaderSeesRebalanceGenerations(t *testing.T) {
 	if _, changed := round(topo, placed); changed {
 		t.Fatal("an unchanged topology was placed again")
 	}
-	legacy := *placed
+	legacy := placed.Clone()
 	legacy.RequestedWorkers, legacy.Generation = 0, 0
 	if _, changed := round(topo, &legacy); changed {
 		t.Error("a record from before records kept the request was placed again")
@@ -152,7 +146,7 @@ func TestNewLeaderSeesRebalanceGenerations(t *testing.T) {
 	if !changed || a.Version != placed.Version+1 || a.Generation != 1 || a.Workers[0].Supervisor == a.Workers[1].Supervisor {
 		t.Fatalf("a pending rebalance: changed %v, assignment %+v; want version %d, generation 1, on two supervisors", changed, a, placed.Version+1)
 	}
-	again := recordFromAssignment(a, rebalanced.ExecutorOverrides, time.Now())
+	again := stamped(a, rebalanced.ExecutorOverrides, time.Now())
 	if _, changed := round(&rebalanced, again); changed {
 		t.Error("a placed rebalance was placed again")
 	}
@@ -167,7 +161,7 @@ func TestNewLeaderSeesRebalanceGenerations(t *testing.T) {
 	if !changed || a.Version != again.Version+1 || a.Generation != 2 {
 		t.Fatalf("an executor rebalance: changed %v, assignment %+v; want version %d", changed, a, again.Version+1)
 	}
-	final := recordFromAssignment(a, regrouped.ExecutorOverrides, time.Now())
+	final := stamped(a, regrouped.ExecutorOverrides, time.Now())
 	if _, changed := round(&regrouped, final); changed {
 		t.Error("a placed executor rebalance was placed again")
 	}

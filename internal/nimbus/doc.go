@@ -13,16 +13,19 @@
 // leader cannot overwrite its successor's work.
 //
 // The leader's scheduling loop reads a snapshot of etcd (supervisors, topologies,
-// assignments, worker heartbeats), finishes kills whose wait is over, marks the slots of
-// workers that stopped heartbeating unhealthy, calls scheduler.Schedule and writes back
-// the assignments that changed with compare-and-swap. It runs on every change of
+// assignments, worker heartbeats), finishes the kills and rebalances whose wait is over,
+// marks the slots of workers that stopped heartbeating unhealthy, calls
+// scheduler.Schedule and writes back the assignments that changed with compare-and-swap,
+// each new placement under a version from the topology's counter in etcd. It runs on every change of
 // supervisors, topologies and heartbeats, and every ScheduleEvery.
 //
 // What a placement depends on is in etcd: Rebalance bumps the topology record's
 // generation with its new request, and each assignment record keeps the workers asked
 // for, the generation and the executor overrides (as the workers' parallelism) it was
 // placed for, so that a new leader places a pending rebalance once and leaves a placed
-// one alone. State kept only in the leader's memory, and rebuilt (or lost, harmlessly)
+// one alone; a rebalance waiting for its tuples in flight is in the topology record too,
+// and the assignment versions handed out in a counter per topology, so that no leader
+// reuses one. State kept only in the leader's memory, and rebuilt (or lost, harmlessly)
 // when another nimbus takes over: the scheduling reasons (a standby derives them by
 // running the scheduler on its own snapshot), when each assignment version was first
 // seen (the start of its workers' grace period), when each worker last heartbeat, and

@@ -285,8 +285,8 @@ func checkAssignment(t testing.TB, st *cluster.Store, topologyID string) *cluste
 		t.Fatal(err)
 	}
 	l := topology.NewLayout(spec, topo.Config.AckerTasks())
-	if err := wa.Validate(l); err != nil {
-		t.Fatalf("the assignment does not pass worker.Assignment.Validate: %v\n%s", err, b)
+	if err := wa.CheckLayout(l); err != nil {
+		t.Fatalf("the assignment does not pass the worker's check (CheckLayout): %v\n%s", err, b)
 	}
 	return rec
 }

@@ -23,19 +23,14 @@ type term struct {
 	ctx   context.Context
 	since time.Time
 
-	// mu guards reasons and rebalancing, which the API reads and changes; it is never
-	// held across etcd calls. The other fields belong to the scheduling loop alone. (The
-	// rebalance generations are in the records: a rebalance writes the topology's, the
-	// scheduler the one each assignment was made for.)
+	// mu guards reasons, which the API reads; it is never held across etcd calls. The
+	// other fields belong to the scheduling loop alone. Everything a new leader must
+	// continue is in etcd, not here: the rebalance generations and pending rebalances
+	// (in the topology records), and the assignment versions (a counter per topology).
 	mu sync.Mutex
 	// reasons says why topologies are not fully scheduled (last round).
 	reasons map[string]string
-	// rebalancing marks topologies whose rebalance waits before moving.
-	rebalancing map[string]bool
 
-	// lastVersion is the last assignment version written per topology, so that a
-	// topology assigned again after losing its assignment never reuses a version.
-	lastVersion map[string]int64
 	// seen is when this leader first saw each topology's current assignment version: the
 	// start of its workers' grace period.
 	seen map[string]versionSeen
@@ -58,9 +53,8 @@ type slotKey struct {
 func newTerm(ctx context.Context, l *cluster.Leadership, store *cluster.Store) *term {
 	return &term{
 		l: l, store: store, ctx: ctx, since: time.Now(),
-		reasons:     map[string]string{},
-		lastVersion: map[string]int64{}, seen: map[string]versionSeen{}, lastBeat: map[string]time.Time{},
-		badSlots: map[slotKey]time.Time{}, rebalancing: map[string]bool{},
+		reasons: map[string]string{}, seen: map[string]versionSeen{}, lastBeat: map[string]time.Time{},
+		badSlots: map[slotKey]time.Time{},
 	}
 }
 

@@ -226,7 +226,7 @@ func TestScheduleRebalanceKill(t *testing.T) {
 		t.Errorf("two workers should go to two supervisors: %+v", rec.Workers)
 	}
 	for _, w := range rec.Workers {
-		if w.ID != w.Supervisor+":"+itoa(w.Port) || w.Address != "host-"+w.Supervisor+":"+itoa(w.Port) {
+		if w.ID() != w.Supervisor+":"+itoa(w.Port) || w.Address() != "host-"+w.Supervisor+":"+itoa(w.Port) {
 			t.Errorf("worker %+v", w)
 		}
 	}

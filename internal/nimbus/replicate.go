@@ -79,7 +79,8 @@ func (s *Server) replicationLoop(ctx context.Context) {
 	}
 }
 
-// replicateOnce makes one replication pass.
+// replicateOnce makes one replication pass: it fetches the artifacts this nimbus lacks,
+// records the ones it holds, and forgets the ones no topology uses.
 func (s *Server) replicateOnce(ctx context.Context) {
 	var st replState
 	defer func() { s.finishPass(st) }()
@@ -87,72 +88,103 @@ func (s *Server) replicateOnce(ctx context.Context) {
 		st.missing = []string{"(stopping)"}
 		return
 	}
-	topos, err := s.store.ListTopologies(ctx)
-	complete := err == nil
-	if err != nil && !invalidOnly(err) {
-		s.metrics.EtcdErrors.Inc()
-		s.log.Warn("replication: cannot list topologies", "error", err)
-		st.missing = []string{"(etcd unreachable)"}
+	v, problem := s.readReplication(ctx)
+	if problem != "" {
+		st.missing = []string{problem}
 		return
 	}
-	wanted := map[string]int64{}
-	referenced := map[string]bool{}
+	s.fetchMissing(ctx, v, &st)
+	s.recordHeld(ctx, v)
+	if v.complete {
+		s.forgetUnused(ctx, v)
+	}
+}
+
+// replView is what one replication pass works from.
+type replView struct {
+	// wanted are the artifacts of the topologies not killed (digest -> size), and
+	// referenced those of every topology; complete is false when some topology records
+	// could not be read, so referenced may lack some.
+	wanted     map[string]int64
+	referenced map[string]bool
+	complete   bool
+	// live are the live nimbus instances' addresses by id.
+	live map[string]string
+	// mine are the artifacts this nimbus is recorded to hold; others the holder records
+	// of the other nimbus instances, by digest.
+	mine   map[string]bool
+	others map[string][]*cluster.ArtifactHolder
+	// local are the blobs stored here, and have their digests.
+	local []BlobInfo
+	have  map[string]bool
+}
+
+// readReplication reads the topologies, holder records, live nimbus instances and local
+// blobs; a failed read is a problem, which says in parentheses what failed.
+func (s *Server) readReplication(ctx context.Context) (*replView, string) {
+	v := &replView{wanted: map[string]int64{}, referenced: map[string]bool{}, live: map[string]string{},
+		mine: map[string]bool{}, others: map[string][]*cluster.ArtifactHolder{}, have: map[string]bool{}}
+	failed := func(what string, err error) bool {
+		if err == nil || invalidOnly(err) {
+			return false
+		}
+		s.metrics.EtcdErrors.Inc()
+		s.log.Warn("replication: cannot list "+what, "error", err)
+		return true
+	}
+	topos, err := s.store.ListTopologies(ctx)
+	v.complete = err == nil
+	if failed("topologies", err) {
+		return nil, "(etcd unreachable)"
+	}
 	for _, t := range topos {
 		if t.ArtifactDigest == "" {
 			continue
 		}
-		referenced[t.ArtifactDigest] = true
+		v.referenced[t.ArtifactDigest] = true
 		if t.Status != cluster.StatusKilled {
-			wanted[t.ArtifactDigest] = t.ArtifactSize
+			v.wanted[t.ArtifactDigest] = t.ArtifactSize
 		}
 	}
 	holders, err := s.store.ListArtifactHolders(ctx, "")
-	if err != nil && !invalidOnly(err) {
-		s.metrics.EtcdErrors.Inc()
-		s.log.Warn("replication: cannot list artifact holders", "error", err)
-		st.missing = []string{"(etcd unreachable)"}
-		return
+	if failed("artifact holders", err) {
+		return nil, "(etcd unreachable)"
 	}
 	nimbuses, err := s.store.ListNimbus(ctx)
-	if err != nil && !invalidOnly(err) {
-		s.metrics.EtcdErrors.Inc()
-		s.log.Warn("replication: cannot list nimbus instances", "error", err)
-		st.missing = []string{"(etcd unreachable)"}
-		return
+	if failed("nimbus instances", err) {
+		return nil, "(etcd unreachable)"
 	}
-	live := map[string]string{}
 	for _, n := range nimbuses {
-		live[n.ID] = n.Address
+		v.live[n.ID] = n.Address
 	}
-	mine := map[string]bool{}
-	others := map[string][]*cluster.ArtifactHolder{}
 	for _, h := range holders {
 		if h.NimbusID == s.id {
-			mine[h.Digest] = true
+			v.mine[h.Digest] = true
 		} else {
-			others[h.Digest] = append(others[h.Digest], h)
+			v.others[h.Digest] = append(v.others[h.Digest], h)
 		}
 	}
-
-	local, err := s.blobs.List()
+	v.local, err = s.blobs.List()
 	if err != nil {
 		s.log.Error("replication: cannot list the local artifacts", "error", err)
-		st.missing = []string{"(local blob store unreadable)"}
-		return
+		return nil, "(local blob store unreadable)"
 	}
-	have := map[string]bool{}
-	for _, b := range local {
-		have[b.Digest] = true
+	for _, b := range v.local {
+		v.have[b.Digest] = true
 	}
+	return v, ""
+}
 
-	// Fetch what is missing.
-	for _, d := range sortedKeys(wanted) {
-		if have[d] {
+// fetchMissing fetches every wanted artifact this nimbus lacks from a live nimbus that
+// holds it, noting in st the ones no live nimbus holds and the ones that failed.
+func (s *Server) fetchMissing(ctx context.Context, v *replView, st *replState) {
+	for _, d := range sortedKeys(v.wanted) {
+		if v.have[d] {
 			continue
 		}
 		var sources []*cluster.ArtifactHolder
-		for _, h := range others[d] {
-			if live[h.NimbusID] != "" {
+		for _, h := range v.others[d] {
+			if v.live[h.NimbusID] != "" {
 				sources = append(sources, h)
 			}
 		}
@@ -160,34 +192,39 @@ func (s *Server) replicateOnce(ctx context.Context) {
 			st.unobtainable = append(st.unobtainable, d)
 			continue
 		}
-		size := wanted[d]
-		fetched := false
-		for _, h := range sources {
-			if size <= 0 {
-				size = h.Size
-			}
-			start := time.Now()
-			if err := s.fetchFrom(ctx, live[h.NimbusID], d, size); err != nil {
-				if ctx.Err() != nil {
-					break
-				}
-				s.log.Warn("replication: cannot fetch an artifact", "digest", d, "from", h.NimbusID, "address", live[h.NimbusID], "error", err)
-				continue
-			}
-			s.log.Info("replicated artifact", "digest", d, "bytes", size, "from", h.NimbusID, "took", time.Since(start).Round(time.Millisecond))
-			have[d] = true
-			local = append(local, BlobInfo{Digest: d, Size: size, ModTime: time.Now()})
-			fetched = true
-			break
-		}
-		if !fetched {
+		if !s.fetchFromAny(ctx, v, d, sources) {
 			st.missing = append(st.missing, d)
 		}
 	}
+}
 
-	// Say what this nimbus holds.
-	for _, b := range local {
-		if mine[b.Digest] || !have[b.Digest] {
+// fetchFromAny fetches one artifact from the first of sources that serves it.
+func (s *Server) fetchFromAny(ctx context.Context, v *replView, d string, sources []*cluster.ArtifactHolder) bool {
+	size := v.wanted[d]
+	for _, h := range sources {
+		if size <= 0 {
+			size = h.Size
+		}
+		start := time.Now()
+		if err := s.fetchFrom(ctx, v.live[h.NimbusID], d, size); err != nil {
+			if ctx.Err() != nil {
+				return false
+			}
+			s.log.Warn("replication: cannot fetch an artifact", "digest", d, "from", h.NimbusID, "address", v.live[h.NimbusID], "error", err)
+			continue
+		}
+		s.log.Info("replicated artifact", "digest", d, "bytes", size, "from", h.NimbusID, "took", time.Since(start).Round(time.Millisecond))
+		v.have[d] = true
+		v.local = append(v.local, BlobInfo{Digest: d, Size: size, ModTime: time.Now()})
+		return true
+	}
+	return false
+}
+
+// recordHeld says in etcd which artifacts this nimbus holds.
+func (s *Server) recordHeld(ctx context.Context, v *replView) {
+	for _, b := range v.local {
+		if v.mine[b.Digest] || !v.have[b.Digest] {
 			continue
 		}
 		if err := s.store.PutArtifactHolder(ctx, &cluster.ArtifactHolder{Digest: b.Digest, NimbusID: s.id, Size: b.Size, StoredAt: time.Now().UTC()}); err != nil {
@@ -195,16 +232,16 @@ func (s *Server) replicateOnce(ctx context.Context) {
 			s.log.Warn("replication: cannot record an artifact holder", "digest", b.Digest, "error", err)
 			continue
 		}
-		mine[b.Digest] = true
+		v.mine[b.Digest] = true
 	}
+}
 
-	// Forget what no topology uses any more, once it is old enough not to belong to a
-	// submission in progress.
-	if !complete {
-		return
-	}
-	for _, b := range local {
-		if referenced[b.Digest] || time.Since(b.ModTime) < s.cfg.ArtifactGCGrace {
+// forgetUnused deletes the artifacts no topology uses any more, once they are old enough
+// not to belong to a submission in progress, and the holder records of artifacts no
+// longer stored here.
+func (s *Server) forgetUnused(ctx context.Context, v *replView) {
+	for _, b := range v.local {
+		if v.referenced[b.Digest] || time.Since(b.ModTime) < s.cfg.ArtifactGCGrace {
 			continue
 		}
 		if err := s.store.DeleteArtifactHolder(ctx, b.Digest, s.id); err != nil {
@@ -216,11 +253,11 @@ func (s *Server) replicateOnce(ctx context.Context) {
 			s.log.Warn("cannot delete an unused artifact", "digest", b.Digest, "error", err)
 			continue
 		}
-		delete(mine, b.Digest)
+		delete(v.mine, b.Digest)
 		s.log.Info("deleted an artifact no topology uses", "digest", b.Digest, "bytes", b.Size)
 	}
-	for d := range mine {
-		if !have[d] {
+	for d := range v.mine {
+		if !v.have[d] {
 			if err := s.store.DeleteArtifactHolder(ctx, d, s.id); err != nil {
 				s.metrics.EtcdErrors.Inc()
 				s.log.Warn("cannot delete the holder record of an artifact no longer stored here", "digest", d, "error", err)

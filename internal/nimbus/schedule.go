@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"sync"
 	"time"
@@ -16,7 +17,7 @@ import (
 type snapshot struct {
 	sups    []*cluster.SupervisorRecord
 	topos   []*cluster.TopologyRecord
-	assigns map[string]*cluster.AssignmentRecord
+	assigns map[string]*scheduler.Assignment
 	// beats are the live workers' heartbeats by "<topology>/<worker>".
 	beats map[string]*cluster.WorkerHeartbeat
 }
@@ -24,7 +25,7 @@ type snapshot struct {
 // readSnapshot reads supervisors, topologies, assignments and heartbeats. Invalid
 // records are left out (and logged); a failed read is an error.
 func (s *Server) readSnapshot(ctx context.Context) (*snapshot, error) {
-	snap := &snapshot{assigns: map[string]*cluster.AssignmentRecord{}, beats: map[string]*cluster.WorkerHeartbeat{}}
+	snap := &snapshot{assigns: map[string]*scheduler.Assignment{}, beats: map[string]*cluster.WorkerHeartbeat{}}
 	check := func(what string, err error) error {
 		if err == nil {
 			return nil
@@ -93,7 +94,7 @@ func buildCluster(snap *snapshot, unhealthy map[string][]int) (scheduler.Cluster
 		if ti := infos[id]; ti != nil {
 			requested, execs = ti.requested, ti.placedExecutors(a)
 		}
-		c.Assignments[id] = assignmentFromRecord(a, execs, requested)
+		c.Assignments[id] = asPlaced(a, execs, requested)
 	}
 	return c, infos
 }
@@ -114,7 +115,7 @@ func (t *term) health(s *Server, snap *snapshot, now time.Time) (map[string][]in
 		}
 		graceEnd := vs.at.Add(grace)
 		for _, w := range a.Workers {
-			key := id + "/" + w.ID
+			key := id + "/" + w.ID()
 			inUse[key] = true
 			if hb := snap.beats[key]; hb != nil && (hb.Version == 0 || hb.Version == a.Version) {
 				t.lastBeat[key] = now
@@ -131,7 +132,7 @@ func (t *term) health(s *Server, snap *snapshot, now time.Time) (map[string][]in
 			k := slotKey{w.Supervisor, w.Port}
 			if _, bad := t.badSlots[k]; !bad {
 				s.log.Warn("worker has no heartbeat; moving its executors and keeping its slot out of use for a while",
-					"topology", id, "worker", w.ID, "supervisor", w.Supervisor, "slot", w.Port,
+					"topology", id, "worker", w.ID(), "supervisor", w.Supervisor, "slot", w.Port,
 					"since", missing.Format(time.RFC3339), "version", a.Version)
 			}
 			t.badSlots[k] = now.Add(timeout)
@@ -182,7 +183,8 @@ func (s *Server) scheduleLoop(t *term) {
 	}
 }
 
-// round is one scheduling round; it returns when the next is due at the latest.
+// round is one scheduling round; it returns when the next is due at the latest. Each
+// step lowers next when it wants to look again sooner.
 func (s *Server) round(t *term) time.Duration {
 	start := time.Now()
 	next := s.cfg.ScheduleEvery
@@ -196,32 +198,9 @@ func (s *Server) round(t *term) time.Duration {
 		return min(next, time.Second)
 	}
 	now := time.Now()
-
-	// Kills whose wait is over.
-	kept := snap.topos[:0]
-	for _, r := range snap.topos {
-		if r.Status == cluster.StatusKilled {
-			deadline := r.StatusChangedAt.Add(time.Duration(r.KillWaitSecs) * time.Second)
-			if !now.Before(deadline) {
-				if err := s.finishKill(ctx, t, r.ID); err != nil {
-					if errors.Is(err, cluster.ErrNotLeader) {
-						return next
-					}
-					s.metrics.EtcdErrors.Inc()
-					s.log.Warn("cannot remove a killed topology; retrying", "topology", r.ID, "error", err)
-					next = min(next, time.Second)
-					kept = append(kept, r)
-					continue
-				}
-				delete(snap.assigns, r.ID)
-				continue
-			}
-			next = min(next, deadline.Sub(now))
-		}
-		kept = append(kept, r)
+	if !s.finishKills(ctx, t, snap, now, &next) || !s.finishRebalances(ctx, t, snap, now, &next) {
+		return next
 	}
-	snap.topos = kept
-
 	unhealthy, wake := t.health(s, snap, now)
 	next = min(next, wake)
 	c, infos := buildCluster(snap, unhealthy)
@@ -230,84 +209,174 @@ func (s *Server) round(t *term) time.Duration {
 		s.log.Error("scheduling failed", "error", err)
 		return next
 	}
+	if !s.writeAssignments(ctx, t, snap, infos, res, now, &next) || !s.removeAssignments(ctx, t, snap, res, &next) {
+		return next
+	}
+	t.noteReasons(s, res, infos)
+	s.recordRound(snap, res, start)
+	return max(next, 10*time.Millisecond)
+}
+
+// finishKills removes the killed topologies whose wait is over, and drops them from
+// snap. It returns false when this nimbus no longer leads.
+func (s *Server) finishKills(ctx context.Context, t *term, snap *snapshot, now time.Time, next *time.Duration) bool {
+	kept := snap.topos[:0]
+	for _, r := range snap.topos {
+		if r.Status != cluster.StatusKilled {
+			kept = append(kept, r)
+			continue
+		}
+		deadline := r.StatusChangedAt.Add(time.Duration(r.KillWaitSecs) * time.Second)
+		if now.Before(deadline) {
+			*next = min(*next, deadline.Sub(now))
+			kept = append(kept, r)
+			continue
+		}
+		if err := s.finishKill(ctx, t, r.ID); err != nil {
+			if errors.Is(err, cluster.ErrNotLeader) {
+				return false
+			}
+			s.metrics.EtcdErrors.Inc()
+			s.log.Warn("cannot remove a killed topology; retrying", "topology", r.ID, "error", err)
+			*next = min(*next, time.Second)
+			kept = append(kept, r)
+			continue
+		}
+		delete(snap.assigns, r.ID)
+	}
+	snap.topos = kept
+	return true
+}
+
+// finishRebalances applies the pending rebalances whose wait is over (see
+// Server.Rebalance), and puts the updated records in snap. It returns false when this
+// nimbus no longer leads.
+func (s *Server) finishRebalances(ctx context.Context, t *term, snap *snapshot, now time.Time, next *time.Duration) bool {
+	for i, r := range snap.topos {
+		if r.Rebalance == nil || r.Status == cluster.StatusKilled {
+			continue
+		}
+		if now.Before(r.Rebalance.Until) {
+			*next = min(*next, r.Rebalance.Until.Sub(now))
+			continue
+		}
+		done, err := t.store.UpdateTopology(ctx, r.ID, finishRebalance)
+		if err != nil {
+			if errors.Is(err, cluster.ErrNotLeader) {
+				return false
+			}
+			if !errors.Is(err, cluster.ErrNotFound) {
+				s.metrics.EtcdErrors.Inc()
+				s.log.Warn("cannot finish a rebalance; retrying", "topology", r.ID, "error", err)
+				*next = min(*next, time.Second)
+			}
+			continue
+		}
+		snap.topos[i] = done
+		s.log.Info("rebalanced topology", "topology", done.ID, "workers", max(done.Workers, 1),
+			"executor_overrides", done.ExecutorOverrides, "generation", done.Generation, "status", done.Status)
+	}
+	return true
+}
+
+// writeAssignments stores the assignments the scheduler changed. A new placement takes
+// its version from the topology's counter in etcd, so that no version is ever handed out
+// twice for a topology, whichever nimbus leads. It returns false when this nimbus no
+// longer leads.
+func (s *Server) writeAssignments(ctx context.Context, t *term, snap *snapshot, infos map[string]*topoInfo, res scheduler.Result, now time.Time, next *time.Duration) bool {
 	for _, id := range res.Changed {
 		a := res.Assignments[id]
-		cur := snap.assigns[id]
 		var prev int64
-		if cur != nil {
-			// The scheduler keeps the version of an unchanged placement made for another
-			// request (workers, generation): rewriting the record at that version keeps
-			// the request without moving any worker.
+		if cur := snap.assigns[id]; cur != nil {
 			prev = cur.Version
-		} else if a.Version <= t.lastVersion[id] {
-			a.Version = t.lastVersion[id] + 1
 		}
+		// The scheduler keeps the version of an unchanged placement made for another
+		// request (workers, generation): rewriting the record at that version keeps the
+		// request without moving any worker.
+		moved := prev == 0 || a.Version != prev
 		var overrides map[string]int
 		if ti := infos[id]; ti != nil {
 			overrides = ti.rec.ExecutorOverrides
 		}
-		rec := recordFromAssignment(a, overrides, now)
-		if err := t.store.PutAssignment(ctx, rec, prev); err != nil {
+		rec := stamped(a, overrides, now)
+		err := error(nil)
+		if moved {
+			rec.Version, err = t.store.NextAssignmentVersion(ctx, id, prev+1)
+		}
+		if err == nil {
+			err = t.store.PutAssignment(ctx, rec, prev)
+		}
+		if err != nil {
 			switch {
 			case errors.Is(err, cluster.ErrNotLeader):
-				return next
+				return false
 			case errors.Is(err, cluster.ErrConflict):
 				s.log.Info("an assignment changed while it was scheduled; scheduling again", "topology", id, "error", err)
 				trigger(s.kick)
 			default:
 				s.metrics.EtcdErrors.Inc()
 				s.log.Warn("cannot write an assignment; retrying", "topology", id, "error", err)
-				next = min(next, time.Second)
+				*next = min(*next, time.Second)
 			}
 			continue
 		}
 		s.metrics.AssignmentWrites.Inc()
-		if a.Version == prev {
-			s.log.Info("placement unchanged by the new request; recorded it", "topology", id, "version", a.Version,
-				"requested", a.RequestedWorkers, "generation", a.Generation)
+		if !moved {
+			s.log.Info("placement unchanged by the new request; recorded it", "topology", id, "version", rec.Version,
+				"requested", rec.RequestedWorkers, "generation", rec.Generation)
 			continue
 		}
-		t.lastVersion[id] = a.Version
-		t.seen[id] = versionSeen{version: a.Version, at: now}
-		s.log.Info("assigned topology", "topology", id, "version", a.Version, "workers", len(a.Workers), "requested", a.RequestedWorkers,
-			"slots", slotList(a))
+		t.seen[id] = versionSeen{version: rec.Version, at: now}
+		s.log.Info("assigned topology", "topology", id, "version", rec.Version, "workers", len(rec.Workers), "requested", rec.RequestedWorkers,
+			"slots", slotList(*rec))
 	}
+	return true
+}
+
+// removeAssignments deletes the assignments of the topologies the scheduler removed. It
+// returns false when this nimbus no longer leads.
+func (s *Server) removeAssignments(ctx context.Context, t *term, snap *snapshot, res scheduler.Result, next *time.Duration) bool {
 	for _, id := range res.Removed {
 		if snap.assigns[id] == nil {
 			continue
 		}
 		if err := t.store.DeleteAssignment(ctx, id); err != nil {
 			if errors.Is(err, cluster.ErrNotLeader) {
-				return next
+				return false
 			}
 			s.metrics.EtcdErrors.Inc()
 			s.log.Warn("cannot delete an assignment; retrying", "topology", id, "error", err)
-			next = min(next, time.Second)
+			*next = min(*next, time.Second)
 			continue
 		}
 		s.metrics.AssignmentWrites.Inc()
 		delete(t.seen, id)
 		s.log.Info("unassigned topology", "topology", id, "reason", res.Reasons[id])
 	}
+	return true
+}
 
-	reasons := map[string]string{}
-	for id, r := range res.Reasons {
-		reasons[id] = r
-	}
+// noteReasons keeps why each topology is not fully scheduled, for List and Describe,
+// and logs the reasons that changed.
+func (t *term) noteReasons(s *Server, res scheduler.Result, infos map[string]*topoInfo) {
+	reasons := maps.Clone(res.Reasons)
 	for id, ti := range infos {
 		if ti.problem != "" {
 			reasons[id] = "cannot be scheduled: " + ti.problem
 		}
 	}
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	for id, r := range reasons {
 		if t.reasons[id] != r {
 			s.log.Warn("topology not fully scheduled", "topology", id, "reason", r)
 		}
 	}
 	t.reasons = reasons
-	t.mu.Unlock()
+}
 
+// recordRound sets the cluster gauges from the round's snapshot and result.
+func (s *Server) recordRound(snap *snapshot, res scheduler.Result, start time.Time) {
 	slots, used, topologies := 0, 0, 0
 	for _, sup := range snap.sups {
 		slots += len(sup.Slots)
@@ -326,7 +395,6 @@ func (s *Server) round(t *term) time.Duration {
 	s.metrics.Topologies.Set(float64(topologies))
 	s.metrics.SchedulingRounds.Inc()
 	s.metrics.SchedulingDuration.Observe(time.Since(start).Seconds())
-	return max(next, 10*time.Millisecond)
 }
 
 // finishKill removes a killed topology whose wait is over: its assignment (supervisors
@@ -345,7 +413,6 @@ func (s *Server) finishKill(ctx context.Context, t *term, id string) error {
 	t.mu.Lock()
 	delete(t.reasons, id)
 	t.mu.Unlock()
-	delete(t.lastVersion, id)
 	delete(t.seen, id)
 	s.log.Info("killed topology removed", "topology", id)
 	return nil

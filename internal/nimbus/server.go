@@ -95,34 +95,66 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			s.release()
 		}
 	}()
-
-	// The API listener first: its port gives the default id and address.
-	var lc net.ListenConfig
-	s.lis, err = lc.Listen(ctx, "tcp", cfg.Listen)
+	bound, err := s.listen(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("cannot listen on %s (choose another --listen, or free the port): %w", cfg.Listen, err)
+		return nil, err
 	}
-	bound := s.lis.Addr().String()
-	s.addr = cfg.Advertise
-	if s.addr == "" {
-		s.addr = bound
-	}
-	s.id = cfg.ID
-	if s.id == "" {
-		s.id = defaultID(bound)
-	}
-	if err := cluster.ValidateID("nimbus id", s.id); err != nil {
-		return nil, fmt.Errorf("the nimbus id: %w; pass --id", err)
-	}
-	s.log = cfg.Logger.With("nimbus", s.id)
-
 	s.blobs, err = OpenBlobStore(filepath.Join(cfg.DataDir, "blobs"))
 	if err != nil {
 		return nil, err
 	}
+	endpoints, err := s.connectEtcd(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.startMetrics(); err != nil {
+		return nil, err
+	}
+	s.reg, err = s.store.RegisterNimbus(s.ctx, &cluster.NimbusRecord{ID: s.id, Address: s.addr, Version: Version}, cfg.LeaderTTL)
+	if err != nil {
+		return nil, fmt.Errorf("registering nimbus %s: %w", s.id, err)
+	}
+	s.serveAPI()
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.replicationLoop(s.ctx) }()
+	go func() { defer s.wg.Done(); s.electionLoop(s.ctx) }()
 
+	s.log.Info("nimbus started", "address", s.addr, "listen", bound, "etcd", endpoints, "root", cfg.EtcdRoot, "data_dir", cfg.DataDir)
+	return s, nil
+}
+
+// listen opens the API listener first: its port gives the default id and address. It
+// sets the id, the address and the logger, and returns the bound address.
+func (s *Server) listen(ctx context.Context) (string, error) {
+	var lc net.ListenConfig
+	var err error
+	s.lis, err = lc.Listen(ctx, "tcp", s.cfg.Listen)
+	if err != nil {
+		return "", fmt.Errorf("cannot listen on %s (choose another --listen, or free the port): %w", s.cfg.Listen, err)
+	}
+	bound := s.lis.Addr().String()
+	s.addr = s.cfg.Advertise
+	if s.addr == "" {
+		s.addr = bound
+	}
+	s.id = s.cfg.ID
+	if s.id == "" {
+		s.id = defaultID(bound)
+	}
+	if err := cluster.ValidateID("nimbus id", s.id); err != nil {
+		return "", fmt.Errorf("the nimbus id: %w; pass --id", err)
+	}
+	s.log = s.cfg.Logger.With("nimbus", s.id)
+	return bound, nil
+}
+
+// connectEtcd connects the store to the configured etcd, or to an embedded one started
+// here when no endpoints are configured, and returns the endpoints.
+func (s *Server) connectEtcd(ctx context.Context) ([]string, error) {
+	cfg := s.cfg
 	endpoints := cfg.EtcdEndpoints
 	if len(endpoints) == 0 {
+		var err error
 		s.emb, err = cluster.StartEmbedded(ctx, cluster.EmbedConfig{
 			DataDir:   filepath.Join(cfg.DataDir, "etcd"),
 			Name:      "sparse",
@@ -137,6 +169,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		endpoints = s.emb.Endpoints()
 		s.log.Info("embedded etcd serving", "endpoints", endpoints, "data_dir", filepath.Join(cfg.DataDir, "etcd"))
 	}
+	var err error
 	s.store, err = cluster.Connect(ctx, cluster.ConnectConfig{
 		Endpoints: endpoints,
 		Options:   cluster.Options{Root: cfg.EtcdRoot, SessionTTL: cfg.LeaderTTL, Logger: s.log.Named("etcd")},
@@ -144,23 +177,26 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to etcd: %w", err)
 	}
+	return endpoints, nil
+}
 
-	// Metrics: a registry served on --metrics-addr, or unregistered collectors when off.
-	if cfg.MetricsAddr != "" {
+// startMetrics makes the nimbus's metrics: a registry served on --metrics-addr, or
+// unregistered collectors when off.
+func (s *Server) startMetrics() error {
+	if s.cfg.MetricsAddr != "" {
 		reg := metrics.NewRegistry()
 		s.metrics = NewMetrics(reg)
-		if _, err := metrics.Serve(s.ctx, cfg.MetricsAddr, reg, s.log); err != nil {
-			return nil, err
+		if _, err := metrics.Serve(s.ctx, s.cfg.MetricsAddr, reg, s.log); err != nil {
+			return err
 		}
 	} else {
 		s.metrics = NewMetrics(nil)
 	}
+	return nil
+}
 
-	s.reg, err = s.store.RegisterNimbus(s.ctx, &cluster.NimbusRecord{ID: s.id, Address: s.addr, Version: Version}, cfg.LeaderTTL)
-	if err != nil {
-		return nil, fmt.Errorf("registering nimbus %s: %w", s.id, err)
-	}
-
+// serveAPI serves the gRPC API on the listener until Close.
+func (s *Server) serveAPI() {
 	s.grpc = grpc.NewServer(
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
@@ -173,13 +209,6 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			s.log.Error("the API stopped serving", "error", err)
 		}
 	}()
-
-	s.wg.Add(2)
-	go func() { defer s.wg.Done(); s.replicationLoop(s.ctx) }()
-	go func() { defer s.wg.Done(); s.electionLoop(s.ctx) }()
-
-	s.log.Info("nimbus started", "address", s.addr, "listen", bound, "etcd", endpoints, "root", cfg.EtcdRoot, "data_dir", cfg.DataDir)
-	return s, nil
 }
 
 // ID is this nimbus's id.

@@ -23,6 +23,7 @@ import (
 	"github.com/sparsestream/sparse/internal/executor"
 	"github.com/sparsestream/sparse/internal/wire"
 	"github.com/sparsestream/sparse/internal/worker"
+	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/transport"
 	"github.com/sparsestream/sparse/pkg/tuple"
@@ -104,14 +105,14 @@ func twoSpec(s TwoWorkerShape, rate float64, lat *LatencySink) (*topology.Spec, 
 
 func assign(s TwoWorkerShape, spec *topology.Spec, conf topology.Config, addrs [2]string) *worker.Assignment {
 	l := topology.NewLayout(spec, conf.AckerTasks())
-	a := &worker.Assignment{TopologyID: spec.Name, Version: 1, Workers: []worker.Endpoint{{ID: "w1", Address: addrs[0]}, {ID: "w2", Address: addrs[1]}}}
+	a := &worker.Assignment{TopologyID: spec.Name, Version: 1, Workers: []scheduler.WorkerSlot{worker.Static("w1", addrs[0]), worker.Static("w2", addrs[1])}}
 	for comp, execs := range l.Executors {
 		for i, ex := range execs {
 			w := 0
 			if s.Place[comp] == "w2" || (comp == tuple.AckerID && i%2 == 1) {
 				w = 1
 			}
-			a.Workers[w].Tasks = append(a.Workers[w].Tasks, ex...)
+			a.Workers[w].Executors = append(a.Workers[w].Executors, ex)
 		}
 	}
 	return a
@@ -153,7 +154,7 @@ func runTwo(s TwoWorkerShape, self string, rate float64, o Options) (twoRun, err
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "assignment.json")
-	if err := a.Save(path); err != nil {
+	if err := worker.Save(a, path); err != nil {
 		return twoRun{}, err
 	}
 	args := []string{"-child", "worker", "-shape", s.Name, "-assignment", path, "-rate", strconv.FormatFloat(rate, 'f', 0, 64)}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sparsestream/sparse/internal/cluster"
 	"github.com/sparsestream/sparse/internal/spec"
+	"github.com/sparsestream/sparse/pkg/scheduler"
 )
 
 // TestWorkerCommandForBundles: a topology binary runs itself; a spec bundle is unpacked
@@ -95,10 +96,10 @@ func TestGenericWorkerPath(t *testing.T) {
 
 // TestDesiredSpecBundle: the topology record's artifact kind reaches the want.
 func TestDesiredSpecBundle(t *testing.T) {
-	a := &cluster.AssignmentRecord{TopologyID: "t-1", Version: 1, Workers: []cluster.AssignedWorker{{ID: "s1:6700", Address: "127.0.0.1:6700", Supervisor: "s1", Port: 6700, Tasks: []int32{1}}}}
+	a := &scheduler.Assignment{TopologyID: "t-1", Version: 1, Workers: []scheduler.WorkerSlot{{Supervisor: "s1", Host: "127.0.0.1", Port: 6700, Executors: [][]int32{{1}}}}}
 	for kind, want := range map[cluster.ArtifactKind]bool{"": false, cluster.ArtifactGoBinary: false, cluster.ArtifactSpecBundle: true} {
 		topo := &cluster.TopologyRecord{ID: "t-1", Name: "t", Status: cluster.StatusActive, ArtifactDigest: strings.Repeat("ab", 32), ArtifactKind: kind}
-		wants, _ := Desired("s1", []int{6700}, map[string]*cluster.AssignmentRecord{"t-1": a}, map[string]*cluster.TopologyRecord{"t-1": topo})
+		wants, _ := Desired("s1", []int{6700}, map[string]*scheduler.Assignment{"t-1": a}, map[string]*cluster.TopologyRecord{"t-1": topo})
 		if len(wants) != 1 || wants[0].SpecBundle != want {
 			t.Errorf("kind %q: wants %+v, want SpecBundle %v", kind, wants, want)
 		}

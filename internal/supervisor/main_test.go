@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sparsestream/sparse/internal/worker"
+	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -81,7 +82,7 @@ func freePort(t *testing.T) int {
 
 // soloAssignment puts every task of spec on one worker.
 func soloAssignment(spec *topology.Spec, topologyID, workerID, addr string, version int64) *worker.Assignment {
-	return worker.Spread(topologyID, version, topology.NewLayout(spec, 1), []worker.Endpoint{{ID: workerID, Address: addr}})
+	return worker.Spread(topologyID, version, topology.NewLayout(spec, 1), []scheduler.WorkerSlot{worker.Static(workerID, addr)})
 }
 
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sparsestream/sparse/internal/worker"
 )
 
 // The files of one worker, in <data-dir>/workers/<topology-id>/<port>/.
@@ -252,21 +254,19 @@ func adopt(pf *PidFile, dir string, stop <-chan struct{}) *proc {
 	return p
 }
 
-// workerArgs is the command line of a worker.
+// workerArgs is the command line of a worker (worker.Flags is its contract).
 func workerArgs(dir, workerID, metricsAddr string, orphanTimeout time.Duration) []string {
-	args := []string{"worker",
-		"--assignment", filepath.Join(dir, assignmentFile),
-		"--id", workerID,
-		"--config-file", filepath.Join(dir, configFile),
-		"--heartbeat-file", filepath.Join(dir, heartbeatFile),
-		"--supervised-file", filepath.Join(dir, supervisedFile),
-		"--orphan-timeout", orphanTimeout.String(),
-		"--start-inactive",
+	f := worker.Flags{
+		Assignment:     filepath.Join(dir, assignmentFile),
+		ID:             workerID,
+		ConfigFile:     filepath.Join(dir, configFile),
+		HeartbeatFile:  filepath.Join(dir, heartbeatFile),
+		SupervisedFile: filepath.Join(dir, supervisedFile),
+		OrphanTimeout:  orphanTimeout,
+		StartInactive:  true,
+		MetricsAddr:    metricsAddr,
 	}
-	if metricsAddr != "" {
-		args = append(args, "--metrics-addr", metricsAddr)
-	}
-	return args
+	return f.Args()
 }
 
 // exitDescription says how a process ended, for the log.

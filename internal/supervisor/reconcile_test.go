@@ -1,6 +1,8 @@
 package supervisor
 
 import (
+	"encoding/json"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sparsestream/sparse/internal/cluster"
+	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -189,18 +192,27 @@ func TestDesired(t *testing.T) {
 		"t3": {ID: "t3", Name: "t3", Status: cluster.StatusActive, Spec: spec, Config: conf, ArtifactDigest: "d3",
 			ExecutorOverrides: map[string]int{"bolt": 4}},
 	}
-	aw := func(sup string, port int, tasks ...int32) cluster.AssignedWorker {
-		return cluster.AssignedWorker{ID: sup + ":" + itoa(port), Address: sup + "-host:" + itoa(port), Supervisor: sup, Port: port, Tasks: tasks}
+	// Records as an earlier release wrote them: each worker's tasks, not its executors.
+	aw := func(sup string, port int, tasks ...int32) string {
+		b, _ := json.Marshal(map[string]any{"id": sup + ":" + itoa(port), "address": sup + "-host:" + itoa(port), "supervisor": sup, "port": port, "tasks": tasks})
+		return string(b)
 	}
-	assigns := map[string]*cluster.AssignmentRecord{
+	rec := func(tid string, version int, workers ...string) *scheduler.Assignment {
+		var a scheduler.Assignment
+		if err := json.Unmarshal([]byte(fmt.Sprintf(`{"topology_id":%q,"version":%d,"workers":[%s]}`, tid, version, strings.Join(workers, ","))), &a); err != nil {
+			t.Fatal(err)
+		}
+		return &a
+	}
+	assigns := map[string]*scheduler.Assignment{
 		// t1: two workers, one here and one elsewhere.
-		"t1": {TopologyID: "t1", Version: 4, Workers: []cluster.AssignedWorker{aw("s1", 6700, 1, 2, 4, 6), aw("s2", 6700, 3, 5)}},
+		"t1": rec("t1", 4, aw("s1", 6700, 1, 2, 4, 6), aw("s2", 6700, 3, 5)),
 		// t2 also claims port 6700 here: t1 keeps it; its other worker is on a port not offered.
-		"t2": {TopologyID: "t2", Version: 1, Workers: []cluster.AssignedWorker{aw("s1", 6700, 1, 2, 3), aw("s1", 9999, 4, 5, 6)}},
+		"t2": rec("t2", 1, aw("s1", 6700, 1, 2, 3), aw("s1", 9999, 4, 5, 6)),
 		// t3 was rebalanced to 4 bolt executors, which split [2 4] [3 5] differently.
-		"t3": {TopologyID: "t3", Version: 2, Workers: []cluster.AssignedWorker{aw("s1", 6701, 1, 2, 3), aw("s2", 6701, 4, 5, 6)}},
+		"t3": rec("t3", 2, aw("s1", 6701, 1, 2, 3), aw("s2", 6701, 4, 5, 6)),
 		// t4 has no topology record yet.
-		"t4": {TopologyID: "t4", Version: 1, Workers: []cluster.AssignedWorker{aw("s1", 6702, 1, 2, 3, 4, 5, 6)}},
+		"t4": rec("t4", 1, aw("s1", 6702, 1, 2, 3, 4, 5, 6)),
 	}
 	wants, notes := Desired("s1", []int{6700, 6701, 6702}, assigns, topos)
 	if len(wants) != 2 {
@@ -230,29 +242,29 @@ func TestDesired(t *testing.T) {
 	// worker is not started to crash. (t3's record is from before assignments kept their
 	// parallelism: the topology record's overrides apply.)
 	topos["t3"].ExecutorOverrides = nil
-	wants, _ = Desired("s1", []int{6701}, map[string]*cluster.AssignmentRecord{"t3": assigns["t3"]}, topos)
+	wants, _ = Desired("s1", []int{6701}, map[string]*scheduler.Assignment{"t3": assigns["t3"]}, topos)
 	if len(wants) != 1 || !strings.Contains(wants[0].Problem, "form one executor but are split") {
 		t.Errorf("a stale topology record: want a problem, got %+v", wants)
 	}
 	// An assignment record that keeps its parallelism gives it to its workers, whatever the
 	// topology record says by now: a rebalance that is not placed yet does not change the
 	// version running.
-	placed := *assigns["t3"]
+	placed := assigns["t3"].Clone()
 	placed.RequestedWorkers, placed.Generation, placed.Parallelism = 2, 1, map[string]int{"bolt": 4}
-	wants, _ = Desired("s1", []int{6701}, map[string]*cluster.AssignmentRecord{"t3": &placed}, topos)
+	wants, _ = Desired("s1", []int{6701}, map[string]*scheduler.Assignment{"t3": &placed}, topos)
 	if len(wants) != 1 || wants[0].Problem != "" || !reflect.DeepEqual(wants[0].Assignment.Parallelism, map[string]int{"bolt": 4}) {
 		t.Errorf("a rebalance placed, the topology record moved on: want parallelism bolt=4 and no problem, got %+v", wants)
 	}
 	topos["t3"].ExecutorOverrides = map[string]int{"bolt": 3}
 	placed.Parallelism = nil // placed without overrides: the workers run the spec's parallelism, not bolt=3
-	wants, _ = Desired("s1", []int{6701}, map[string]*cluster.AssignmentRecord{"t3": &placed}, topos)
+	wants, _ = Desired("s1", []int{6701}, map[string]*scheduler.Assignment{"t3": &placed}, topos)
 	if len(wants) != 1 || wants[0].Assignment.Parallelism != nil {
 		t.Errorf("an assignment placed without overrides: want no parallelism, got %+v", wants)
 	}
 
 	// A killed topology's workers still run, inactive, until the assignment goes.
 	topos["t1"].Status = cluster.StatusKilled
-	wants, _ = Desired("s1", []int{6700}, map[string]*cluster.AssignmentRecord{"t1": assigns["t1"]}, topos)
+	wants, _ = Desired("s1", []int{6700}, map[string]*scheduler.Assignment{"t1": assigns["t1"]}, topos)
 	if len(wants) != 1 || wants[0].Active {
 		t.Errorf("a killed topology: %+v", wants)
 	}

@@ -26,6 +26,7 @@ import (
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
 	"github.com/sparsestream/sparse/internal/worker"
+	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -132,7 +133,7 @@ func TestSupervisorWithEtcd(t *testing.T) {
 	wa := soloAssignment(spec, tid, wid, addr, 1)
 	assignment := func(version int64) *cluster.AssignmentRecord {
 		return &cluster.AssignmentRecord{TopologyID: tid, Version: version, UpdatedAt: time.Now().UTC(),
-			Workers: []cluster.AssignedWorker{{ID: wid, Address: addr, Tasks: wa.Workers[0].Tasks, Supervisor: sup, Port: port}}}
+			Workers: []scheduler.WorkerSlot{{Supervisor: sup, Host: "127.0.0.1", Port: port, Executors: wa.Workers[0].Executors}}}
 	}
 	if err := store.PutAssignment(ctx, assignment(1), 0); err != nil {
 		t.Fatal(err)
@@ -398,7 +399,7 @@ func TestSupervisorSurvivesEtcdOutage(t *testing.T) {
 	}
 	wa := soloAssignment(spec, tid, wid, addr, 1)
 	if err := store.PutAssignment(ctx, &cluster.AssignmentRecord{TopologyID: tid, Version: 1,
-		Workers: []cluster.AssignedWorker{{ID: wid, Address: addr, Tasks: wa.Workers[0].Tasks, Supervisor: sup, Port: port}}}, 0); err != nil {
+		Workers: []scheduler.WorkerSlot{{Supervisor: sup, Host: "127.0.0.1", Port: port, Executors: wa.Workers[0].Executors}}}, 0); err != nil {
 		t.Fatal(err)
 	}
 	s, err := New(Config{ID: sup, Slots: []int{port}, DataDir: dataDir, EtcdEndpoints: e.Endpoints(), EtcdRoot: root,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sparsestream/sparse/internal/cluster"
 	"github.com/sparsestream/sparse/internal/worker"
+	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -14,7 +15,7 @@ import (
 // supervisorID should run in its slots. It is pure. notes says what it had to leave
 // out or decide (a worker on a port this supervisor does not offer, a topology record
 // not seen yet, two topologies claiming one port), for the log.
-func Desired(supervisorID string, slots []int, assignments map[string]*cluster.AssignmentRecord, topologies map[string]*cluster.TopologyRecord) (wants []Want, notes []string) {
+func Desired(supervisorID string, slots []int, assignments map[string]*scheduler.Assignment, topologies map[string]*cluster.TopologyRecord) (wants []Want, notes []string) {
 	offered := make(map[int]bool, len(slots))
 	for _, p := range slots {
 		offered[p] = true
@@ -42,7 +43,7 @@ func Desired(supervisorID string, slots []int, assignments map[string]*cluster.A
 		}
 		for _, aw := range mine {
 			if !offered[aw.Port] {
-				notes = append(notes, fmt.Sprintf("worker %s of topology %s is assigned to port %d, which this supervisor does not offer (slots %v); not starting it", aw.ID, tid, aw.Port, slots))
+				notes = append(notes, fmt.Sprintf("worker %s of topology %s is assigned to port %d, which this supervisor does not offer (slots %v); not starting it", aw.ID(), tid, aw.Port, slots))
 				continue
 			}
 			if prev, taken := byPort[aw.Port]; taken {
@@ -52,7 +53,7 @@ func Desired(supervisorID string, slots []int, assignments map[string]*cluster.A
 				continue
 			}
 			byPort[aw.Port] = Want{
-				Port: aw.Port, TopologyID: tid, WorkerID: aw.ID, Address: aw.Address,
+				Port: aw.Port, TopologyID: tid, WorkerID: aw.ID(), Address: aw.Address(),
 				Version: a.Version, Digest: t.ArtifactDigest, ArtifactSize: t.ArtifactSize,
 				Active:     t.Status == cluster.StatusActive,
 				Assignment: wa, Config: t.Config.Clone(), Problem: problem,
@@ -66,30 +67,26 @@ func Desired(supervisorID string, slots []int, assignments map[string]*cluster.A
 	return wants, notes
 }
 
-// workerAssignment is the assignment file of a topology's workers: the assignment
-// record's workers, with the parallelism of that same record, the executor overrides
-// its placement was made for (a topology record that has moved on to a rebalance not
-// placed yet does not change what the workers of this version run). A record written
-// before assignments kept their parallelism takes the topology's executor overrides.
-func workerAssignment(a *cluster.AssignmentRecord, t *cluster.TopologyRecord) *worker.Assignment {
-	wa := &worker.Assignment{TopologyID: a.TopologyID, Version: a.Version, Workers: make([]worker.Endpoint, 0, len(a.Workers))}
-	for _, w := range a.Workers {
-		wa.Workers = append(wa.Workers, worker.Endpoint{ID: w.ID, Address: w.Address, Tasks: slices.Clone(w.Tasks)})
-	}
-	parallelism := a.Parallelism
+// workerAssignment is the assignment file of a topology's workers: the assignment as
+// stored, with the parallelism its placement was made for (a topology record that has
+// moved on to a rebalance not placed yet does not change what the workers of this version
+// run). A record written before assignments kept their parallelism takes the topology's
+// executor overrides.
+func workerAssignment(a *scheduler.Assignment, t *cluster.TopologyRecord) *scheduler.Assignment {
+	wa := a.Clone()
 	if !a.KeepsRequest() {
-		parallelism = t.ExecutorOverrides
+		wa.Parallelism = maps.Clone(t.ExecutorOverrides)
 	}
-	if len(parallelism) > 0 {
-		wa.Parallelism = maps.Clone(parallelism)
+	if len(wa.Parallelism) == 0 {
+		wa.Parallelism = nil
 	}
-	return wa
+	return &wa
 }
 
 // checkAssignment checks an assignment against the topology's spec the way the worker
 // will, so that an assignment that does not fit (a topology record that lags behind a
 // rebalance) is not started only to crash.
-func checkAssignment(a *worker.Assignment, t *cluster.TopologyRecord) error {
+func checkAssignment(a *scheduler.Assignment, t *cluster.TopologyRecord) error {
 	if t.Spec == nil {
 		return nil
 	}
@@ -104,7 +101,7 @@ func checkAssignment(a *worker.Assignment, t *cluster.TopologyRecord) error {
 	if _, set := conf[topology.ConfWorkers]; !set {
 		conf[topology.ConfWorkers] = int64(len(a.Workers))
 	}
-	if err := a.Validate(topology.NewLayout(spec, conf.AckerTasks())); err != nil {
+	if err := a.CheckLayout(topology.NewLayout(spec, conf.AckerTasks())); err != nil {
 		return fmt.Errorf("assignment version %d does not fit topology %s: %w", a.Version, t.ID, err)
 	}
 	return nil

@@ -85,7 +85,7 @@ func TestSetActiveOverGRPC(t *testing.T) {
 	spec := countingSpec(t, &calls)
 	l := listenTCP(t)
 	a := worker.Spread("admin-1", 1, topology.NewLayout(spec, spec.Config.AckerTasks()),
-		[]worker.Endpoint{{ID: "w1", Address: l.Addr().String()}})
+		[]scheduler.WorkerSlot{worker.Static("w1", l.Addr().String())})
 	hb := filepath.Join(t.TempDir(), "heartbeat")
 	w, err := worker.New(worker.Options{Spec: spec, Assignment: a, WorkerID: "w1", Listener: l,
 		StartInactive: true, HeartbeatFile: hb})
@@ -155,7 +155,7 @@ func TestStaticWorkerActivatesItself(t *testing.T) {
 	spec := countingSpec(t, &calls)
 	l := listenTCP(t)
 	a := worker.Spread("admin-1", 1, topology.NewLayout(spec, spec.Config.AckerTasks()),
-		[]worker.Endpoint{{ID: "w1", Address: l.Addr().String()}})
+		[]scheduler.WorkerSlot{worker.Static("w1", l.Addr().String())})
 	w, err := worker.New(worker.Options{Spec: spec, Assignment: a, WorkerID: "w1", Listener: l})
 	if err != nil {
 		t.Fatal(err)
@@ -192,15 +192,16 @@ func TestParallelismMatchesScheduler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := worker.FromSchedule(res.Assignments["admin-1"])
+	placed := res.Assignments["admin-1"]
+	a := &placed
 	a.Parallelism = maps.Clone(overrides)
 	if len(a.Workers) != 2 {
 		t.Fatalf("the scheduler placed %d workers, want 2", len(a.Workers))
 	}
 	for _, ep := range a.Workers {
-		w, err := worker.New(worker.Options{Spec: spec, Assignment: a, WorkerID: ep.ID})
+		w, err := worker.New(worker.Options{Spec: spec, Assignment: a, WorkerID: ep.ID()})
 		if err != nil {
-			t.Fatalf("worker %s refuses the scheduler's assignment: %v", ep.ID, err)
+			t.Fatalf("worker %s refuses the scheduler's assignment: %v", ep.ID(), err)
 		}
 		if got := w.Runtime().Layout().Executors; !reflect.DeepEqual(got, want) {
 			t.Fatalf("worker executors\n%v\nwant the scheduler's\n%v", got, want)

@@ -7,45 +7,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"net"
 	"os"
 	"slices"
+	"strconv"
 
 	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/tuple"
 )
 
-// Assignment says which worker runs which tasks, and where each worker listens.
-type Assignment struct {
-	TopologyID string `json:"topology_id"`
-	// Version changes whenever task placement changes; workers refuse peers that run
-	// another version.
-	Version int64      `json:"version"`
-	Workers []Endpoint `json:"workers"`
-	// Parallelism overrides the number of executors of some components (component id ->
-	// executors), as a rebalance sets them. The tasks stay the same and are dealt to the
-	// executors round robin, exactly as scheduler.Regroup does; the acker's executors
-	// cannot be changed this way.
-	Parallelism map[string]int `json:"parallelism,omitempty"`
-}
-
-// Endpoint is one worker of an assignment.
-type Endpoint struct {
-	ID      string  `json:"id"`
-	Address string  `json:"address"` // host:port of its transport
-	Tasks   []int32 `json:"tasks"`
-}
-
-// FromSchedule converts a scheduler's placement into what a worker process runs from.
-// It lives here, not in the scheduler, so that the scheduler (and nimbus with it)
-// does not link the worker and its engine.
-func FromSchedule(a scheduler.Assignment) *Assignment {
-	out := &Assignment{TopologyID: a.TopologyID, Version: a.Version, Workers: make([]Endpoint, 0, len(a.Workers))}
-	for _, w := range a.Workers {
-		out.Workers = append(out.Workers, Endpoint{ID: w.ID(), Address: w.Address(), Tasks: w.Tasks()})
-	}
-	return out
-}
+// Assignment is the one model of a placement, scheduler.Assignment: which worker runs
+// which executors, and where each worker listens. Its JSON is the assignment file.
+type Assignment = scheduler.Assignment
 
 // Load reads an assignment from a JSON file.
 func Load(path string) (*Assignment, error) {
@@ -61,7 +36,7 @@ func Load(path string) (*Assignment, error) {
 }
 
 // Save writes an assignment as JSON.
-func (a *Assignment) Save(path string) error {
+func Save(a *Assignment, path string) error {
 	b, err := json.MarshalIndent(a, "", "  ")
 	if err != nil {
 		return err
@@ -71,9 +46,9 @@ func (a *Assignment) Save(path string) error {
 
 // ApplyParallelism returns a copy of spec whose components have the executor counts of
 // the parallelism map (component id -> executors); spec itself is not changed. A
-// component's tasks are then dealt to its executors by topology.NewLayout, the same
-// round robin as scheduler.Regroup, so that the worker derives the executors the
-// scheduler placed. An unknown component, the acker, or a count below 1 is an error.
+// component's tasks are then dealt to its executors by topology.NewLayout with
+// topology.Deal, the rule the scheduler regroups by, so that the worker derives the
+// executors the scheduler placed. An unknown component, the acker, or a count below 1 is an error.
 func ApplyParallelism(spec *topology.Spec, parallelism map[string]int) (*topology.Spec, error) {
 	if len(parallelism) == 0 {
 		return spec, nil
@@ -110,84 +85,34 @@ func ApplyParallelism(spec *topology.Spec, parallelism map[string]int) (*topolog
 	return &out, nil
 }
 
-// Worker returns a worker's endpoint.
-func (a *Assignment) Worker(id string) (*Endpoint, bool) {
-	for i := range a.Workers {
-		if a.Workers[i].ID == id {
-			return &a.Workers[i], true
-		}
-	}
-	return nil, false
-}
-
-// Validate checks an assignment against a topology's layout: every task assigned exactly
-// once, whole executors per worker, unique worker ids and addresses.
-func (a *Assignment) Validate(l *topology.Layout) error {
-	var errs []error
-	if a.TopologyID == "" {
-		errs = append(errs, errors.New("the assignment has no topology_id"))
-	}
-	owner := map[int32]string{}
-	ids, addrs := map[string]bool{}, map[string]bool{}
-	for _, w := range a.Workers {
-		switch {
-		case w.ID == "":
-			errs = append(errs, errors.New("a worker has no id"))
-		case ids[w.ID]:
-			errs = append(errs, fmt.Errorf("worker id %q is used twice", w.ID))
-		}
-		if w.Address == "" || addrs[w.Address] {
-			errs = append(errs, fmt.Errorf("worker %q: address %q is empty or used twice", w.ID, w.Address))
-		}
-		ids[w.ID], addrs[w.Address] = true, true
-		for _, t := range w.Tasks {
-			if l.TaskComponent(t) == "" {
-				errs = append(errs, fmt.Errorf("worker %q: task %d does not exist (the topology has tasks 1..%d)", w.ID, t, l.NumTasks()))
-				continue
-			}
-			if prev, dup := owner[t]; dup {
-				errs = append(errs, fmt.Errorf("task %d is assigned to both %q and %q", t, prev, w.ID))
-			}
-			owner[t] = w.ID
-		}
-	}
-	for comp, execs := range l.Executors {
-		for _, ex := range execs {
-			for _, t := range ex {
-				if owner[t] == "" {
-					errs = append(errs, fmt.Errorf("task %d (%s) is assigned to no worker", t, comp))
-				} else if owner[t] != owner[ex[0]] {
-					errs = append(errs, fmt.Errorf("tasks %v of %s form one executor but are split between workers %q and %q", ex, comp, owner[ex[0]], owner[t]))
-				}
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // Spread assigns the executors of every component round robin over the workers, so
-// each component is spread as evenly as its parallelism allows. addrs gives each
-// worker's id and address; tasks are filled in.
-func Spread(topologyID string, version int64, l *topology.Layout, addrs []Endpoint) *Assignment {
+// each component is spread as evenly as its parallelism allows. workers gives each
+// worker's id (its Name) and address; executors are filled in.
+func Spread(topologyID string, version int64, l *topology.Layout, workers []scheduler.WorkerSlot) *Assignment {
 	a := &Assignment{TopologyID: topologyID, Version: version}
-	for _, e := range addrs {
-		a.Workers = append(a.Workers, Endpoint{ID: e.ID, Address: e.Address})
+	for _, w := range workers {
+		a.Workers = append(a.Workers, scheduler.WorkerSlot{Name: w.ID(), Supervisor: w.Supervisor, Host: w.Host, Port: w.Port})
 	}
-	comps := make([]string, 0, len(l.Executors))
-	for c := range l.Executors {
-		comps = append(comps, c)
-	}
-	slices.Sort(comps)
+	comps := slices.Sorted(maps.Keys(l.Executors))
 	next := 0
 	for _, c := range comps {
 		for _, ex := range l.Executors[c] {
 			w := &a.Workers[next%len(a.Workers)]
-			w.Tasks = append(w.Tasks, ex...)
+			w.Executors = append(w.Executors, slices.Clone(ex))
 			next++
 		}
 	}
-	for i := range a.Workers {
-		slices.Sort(a.Workers[i].Tasks)
-	}
 	return a
+}
+
+// Static is a worker of a static assignment, one made without supervisors: its id and
+// the host:port its transport listens on.
+func Static(id, address string) scheduler.WorkerSlot {
+	w := scheduler.WorkerSlot{Name: id, Host: address}
+	if h, p, err := net.SplitHostPort(address); err == nil {
+		if n, err := strconv.Atoi(p); err == nil {
+			w.Host, w.Port = h, n
+		}
+	}
+	return w
 }

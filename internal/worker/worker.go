@@ -92,7 +92,7 @@ func New(o Options) (*Worker, error) {
 	o.Spec = spec
 	conf := o.Spec.Config.Merge(o.Config)
 	layout := topology.NewLayout(o.Spec, conf.AckerTasks())
-	if err := o.Assignment.Validate(layout); err != nil {
+	if err := o.Assignment.CheckLayout(layout); err != nil {
 		return nil, fmt.Errorf("the assignment does not fit topology %q: %w", o.Spec.Name, err)
 	}
 	self, ok := o.Assignment.Worker(o.WorkerID)
@@ -102,20 +102,20 @@ func New(o Options) (*Worker, error) {
 	owner := map[int32]string{}
 	addr := map[string]string{}
 	for _, w := range o.Assignment.Workers {
-		addr[w.ID] = w.Address
-		for _, t := range w.Tasks {
-			owner[t] = w.ID
+		addr[w.ID()] = w.Address()
+		for _, t := range w.Tasks() {
+			owner[t] = w.ID()
 		}
 	}
 	rt, err := executor.New(executor.Options{
 		TopologyID: o.Assignment.TopologyID, Spec: o.Spec, Config: o.Config, Logger: log,
-		LocalTasks: append([]int32{}, self.Tasks...), PeerOf: func(t int32) string { return owner[t] },
+		LocalTasks: self.Tasks(), PeerOf: func(t int32) string { return owner[t] },
 		Inactive: true,
 	})
 	if err != nil {
 		return nil, err
 	}
-	id := transport.Identity{TopologyID: o.Assignment.TopologyID, WorkerID: o.WorkerID, Address: self.Address, Version: o.Assignment.Version}
+	id := transport.Identity{TopologyID: o.Assignment.TopologyID, WorkerID: o.WorkerID, Address: self.Address(), Version: o.Assignment.Version}
 	w := &Worker{o: o, rt: rt, server: transport.NewServer(id, rt, log), log: log, adminActive: !o.StartInactive}
 	for _, ob := range rt.Outbound() {
 		w.senders = append(w.senders, transport.NewSender(id, ob.Peer, addr[ob.Peer], ob, log))
@@ -132,9 +132,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	lis := w.o.Listener
 	if lis == nil {
 		var err error
-		lis, err = net.Listen("tcp", self.Address)
+		lis, err = net.Listen("tcp", self.Address())
 		if err != nil {
-			return fmt.Errorf("worker %s cannot listen on %s: %w", w.o.WorkerID, self.Address, err)
+			return fmt.Errorf("worker %s cannot listen on %s: %w", w.o.WorkerID, self.Address(), err)
 		}
 	}
 	if w.o.HeartbeatFile != "" {
@@ -164,7 +164,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 		})
 	}
-	w.log.Info("worker running", "address", lis.Addr().String(), "tasks", len(self.Tasks), "peers", len(w.senders))
+	w.log.Info("worker running", "address", lis.Addr().String(), "tasks", len(self.Tasks()), "peers", len(w.senders))
 	wg.Go(func() { w.activateWhenConnected(ctx) })
 	if w.o.HeartbeatFile != "" {
 		wg.Go(func() { w.heartbeat(ctx) })

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/tuple"
 )
@@ -151,7 +152,7 @@ func TestTwoWorkersOverGRPC(t *testing.T) {
 	f := newFixture(t, n)
 	l1, l2 := listen(t), listen(t)
 	a := Spread("pair", 1, topology.NewLayout(f.spec, f.spec.Config.AckerTasks()),
-		[]Endpoint{{ID: "w1", Address: l1.Addr().String()}, {ID: "w2", Address: l2.Addr().String()}})
+		[]scheduler.WorkerSlot{Static("w1", l1.Addr().String()), Static("w2", l2.Addr().String())})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
@@ -207,7 +208,7 @@ func TestPeerRestart(t *testing.T) {
 	l1, l2 := listen(t), listen(t)
 	addr2 := l2.Addr().String()
 	a := Spread("pair", 1, topology.NewLayout(f.spec, f.spec.Config.AckerTasks()),
-		[]Endpoint{{ID: "w1", Address: l1.Addr().String()}, {ID: "w2", Address: addr2}})
+		[]scheduler.WorkerSlot{Static("w1", l1.Addr().String()), Static("w2", addr2)})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	run := func(ctx context.Context, id string, l net.Listener, wg *sync.WaitGroup) {
@@ -263,17 +264,17 @@ func TestPeerRestart(t *testing.T) {
 func TestAssignmentValidate(t *testing.T) {
 	f := newFixture(t, 1)
 	l := topology.NewLayout(f.spec, f.spec.Config.AckerTasks())
-	good := Spread("pair", 1, l, []Endpoint{{ID: "w1", Address: "a:1"}, {ID: "w2", Address: "a:2"}})
-	if err := good.Validate(l); err != nil {
+	good := Spread("pair", 1, l, []scheduler.WorkerSlot{Static("w1", "a:1"), Static("w2", "a:2")})
+	if err := good.CheckLayout(l); err != nil {
 		t.Fatalf("Spread made an invalid assignment: %v", err)
 	}
 	for _, w := range good.Workers {
 		comps := map[string]bool{}
-		for _, task := range w.Tasks {
+		for _, task := range w.Tasks() {
 			comps[l.TaskComponent(task)] = true
 		}
 		if len(comps) != 4 { // spout, mid, sink and __acker on each worker
-			t.Errorf("worker %s runs %v; every component should be spread over both workers", w.ID, comps)
+			t.Errorf("worker %s runs %v; every component should be spread over both workers", w.ID(), comps)
 		}
 	}
 	cases := []struct {
@@ -282,17 +283,19 @@ func TestAssignmentValidate(t *testing.T) {
 		want string
 	}{
 		{"no topology", func(a *Assignment) { a.TopologyID = "" }, "no topology_id"},
-		{"duplicate id", func(a *Assignment) { a.Workers[1].ID = "w1" }, "used twice"},
-		{"duplicate address", func(a *Assignment) { a.Workers[1].Address = "a:1" }, "empty or used twice"},
-		{"unknown task", func(a *Assignment) { a.Workers[0].Tasks = append(a.Workers[0].Tasks, 99) }, "task 99 does not exist"},
-		{"task twice", func(a *Assignment) { a.Workers[1].Tasks = append(a.Workers[1].Tasks, a.Workers[0].Tasks[0]) }, "assigned to both"},
-		{"task missing", func(a *Assignment) { a.Workers[0].Tasks = a.Workers[0].Tasks[1:] }, "assigned to no worker"},
+		{"duplicate id", func(a *Assignment) { a.Workers[1].Name = "w1" }, "used twice"},
+		{"duplicate address", func(a *Assignment) { a.Workers[1].Host, a.Workers[1].Port = "a", 1 }, "empty or used twice"},
+		{"unknown task", func(a *Assignment) { a.Workers[0].Executors = append(a.Workers[0].Executors, []int32{99}) }, "task 99 does not exist"},
+		{"task twice", func(a *Assignment) {
+			a.Workers[1].Executors = append(a.Workers[1].Executors, []int32{a.Workers[0].Tasks()[0]})
+		}, "assigned to both"},
+		{"task missing", func(a *Assignment) { a.Workers[0].Executors = a.Workers[0].Executors[1:] }, "assigned to no worker"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			a := Spread("pair", 1, l, []Endpoint{{ID: "w1", Address: "a:1"}, {ID: "w2", Address: "a:2"}})
+			a := Spread("pair", 1, l, []scheduler.WorkerSlot{Static("w1", "a:1"), Static("w2", "a:2")})
 			tc.mod(a)
-			if err := a.Validate(l); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if err := a.CheckLayout(l); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Validate = %v, want %q", err, tc.want)
 			}
 		})
@@ -302,22 +305,22 @@ func TestAssignmentValidate(t *testing.T) {
 func TestLoadAndSave(t *testing.T) {
 	f := newFixture(t, 1)
 	l := topology.NewLayout(f.spec, f.spec.Config.AckerTasks())
-	a := Spread("pair", 7, l, []Endpoint{{ID: "w1", Address: "a:1"}})
+	a := Spread("pair", 7, l, []scheduler.WorkerSlot{Static("w1", "a:1")})
 	path := filepath.Join(t.TempDir(), "a.json")
-	if err := a.Save(path); err != nil {
+	if err := Save(a, path); err != nil {
 		t.Fatal(err)
 	}
 	b, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Version != 7 || len(b.Workers) != 1 || len(b.Workers[0].Tasks) != l.NumTasks() {
+	if b.Version != 7 || len(b.Workers) != 1 || len(b.Workers[0].Tasks()) != l.NumTasks() {
 		t.Fatalf("loaded %+v", b)
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.json")); err == nil {
 		t.Error("loading a missing file succeeded")
 	}
-	if err := (&Assignment{}).Save(filepath.Join(t.TempDir(), "x", "y.json")); err == nil {
+	if err := Save(&Assignment{}, filepath.Join(t.TempDir(), "x", "y.json")); err == nil {
 		t.Error("saving into a missing directory succeeded")
 	}
 	if _, err := New(Options{Spec: f.spec, Assignment: a, WorkerID: "nobody"}); err == nil || !strings.Contains(err.Error(), `worker "nobody" is not in the assignment`) {
@@ -334,7 +337,7 @@ func TestSpoutsWaitForLatePeer(t *testing.T) {
 	addr2 := l2.Addr().String()
 	l2.Close() // nobody listens there until the late worker starts
 	a := Spread("pair", 1, topology.NewLayout(f.spec, f.spec.Config.AckerTasks()),
-		[]Endpoint{{ID: "w1", Address: l1.Addr().String()}, {ID: "w2", Address: addr2}})
+		[]scheduler.WorkerSlot{Static("w1", l1.Addr().String()), Static("w2", addr2)})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
@@ -376,7 +379,7 @@ func TestOrphanStops(t *testing.T) {
 	for _, touched := range []bool{false, true} {
 		t.Run(fmt.Sprintf("touched=%v", touched), func(t *testing.T) {
 			l := listen(t)
-			a := Spread("pair", 1, topology.NewLayout(f.spec, f.spec.Config.AckerTasks()), []Endpoint{{ID: "w1", Address: l.Addr().String()}})
+			a := Spread("pair", 1, topology.NewLayout(f.spec, f.spec.Config.AckerTasks()), []scheduler.WorkerSlot{Static("w1", l.Addr().String())})
 			file := filepath.Join(t.TempDir(), "supervised")
 			w, err := New(Options{Spec: f.spec, Assignment: a, WorkerID: "w1", Listener: l, SupervisedFile: file, OrphanTimeout: time.Second})
 			if err != nil {

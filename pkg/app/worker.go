@@ -9,7 +9,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
@@ -17,42 +16,20 @@ import (
 	"github.com/sparsestream/sparse/internal/executor/execmetrics"
 	"github.com/sparsestream/sparse/internal/metrics"
 	"github.com/sparsestream/sparse/internal/worker"
+	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/transport"
 )
 
-// WorkerFlags are the worker subcommand's own flags, beside RunFlags.
-type WorkerFlags struct {
-	Assignment    string
-	ID            string
-	ConfigFile    string
-	HeartbeatFile string
-	// SupervisedFile and OrphanTimeout: see worker.Options.
-	SupervisedFile string
-	OrphanTimeout  time.Duration
-	MetricsAddr    string
-	StartInactive  bool
-}
-
-// Register adds the flags to a command.
-func (f *WorkerFlags) Register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.Assignment, "assignment", "", "assignment JSON file (required)")
-	cmd.Flags().StringVar(&f.ID, "id", "", "this worker's id in the assignment (required)")
-	cmd.Flags().StringVar(&f.ConfigFile, "config-file", "", "JSON object of topology config; -o options override it")
-	cmd.Flags().StringVar(&f.HeartbeatFile, "heartbeat-file", "", "file touched every second while the worker runs, removed when it stops (for a supervisor)")
-	cmd.Flags().StringVar(&f.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this host:port (default: none)")
-	cmd.Flags().StringVar(&f.SupervisedFile, "supervised-file", "", "file the supervisor touches while it looks after this worker (with --orphan-timeout)")
-	cmd.Flags().DurationVar(&f.OrphanTimeout, "orphan-timeout", 0, "stop when --supervised-file has not been touched this long (0: never)")
-	cmd.Flags().BoolVar(&f.StartInactive, "start-inactive", false, "keep the spouts paused until the supervisor activates them through WorkerAdmin.SetActive")
-	_ = cmd.MarkFlagRequired("assignment")
-	_ = cmd.MarkFlagRequired("id")
-}
+// WorkerFlags are the worker subcommand's own flags, beside RunFlags: the command line a
+// supervisor starts a worker with.
+type WorkerFlags = worker.Flags
 
 func workerCommand(b specFunc) *cobra.Command {
 	var f RunFlags
 	var wf WorkerFlags
 	cmd := &cobra.Command{
-		Use:   "worker",
+		Use:   worker.Subcommand,
 		Short: "Run this worker's share of the topology, talking to its peer workers",
 		Long: `Run one worker process of the topology. The assignment file says which tasks each
 worker runs and where it listens; every worker of the topology must be given the same
@@ -134,13 +111,13 @@ func assignCommand(b specFunc) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var eps []worker.Endpoint
+			var eps []scheduler.WorkerSlot
 			for _, w := range workers {
 				id, addr, ok := strings.Cut(w, "=")
 				if !ok || id == "" || addr == "" {
 					return fmt.Errorf("--worker %q is not id=host:port; write for example --worker w1=127.0.0.1:7001", w)
 				}
-				eps = append(eps, worker.Endpoint{ID: id, Address: addr})
+				eps = append(eps, worker.Static(id, addr))
 			}
 			if len(eps) == 0 {
 				return fmt.Errorf("no workers; pass --worker id=host:port once per worker")

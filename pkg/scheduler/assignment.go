@@ -4,44 +4,77 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
+	"time"
+
+	"github.com/sparsestream/sparse/pkg/topology"
 )
 
 // Assignment is where one topology's workers run: which supervisor slot each worker has
-// and which executors it runs. It is what nimbus stores for a topology and what Schedule
-// reads back on the next round; worker.FromSchedule turns it into what a worker process
-// runs from.
+// and which executors it runs. It is the one model of a placement: Schedule makes it,
+// nimbus stores it in etcd (its JSON, see MarshalJSON, is the record), supervisors read it
+// back and hand the same JSON to each worker as its assignment file, and the next round
+// of Schedule starts from it.
 type Assignment struct {
-	TopologyID string `json:"topology_id"`
+	TopologyID string
 	// Version changes whenever placement changes (a worker's slot, host or executors), and
-	// only then; workers refuse peers that run another version.
-	Version int64 `json:"version"`
+	// only then; workers refuse peers that run another version. Nimbus keeps it rising
+	// for a topology's whole life, across leaders and removals.
+	Version int64
 	// RequestedWorkers is the topology.workers this placement was made for. Fewer
 	// workers are placed when slots are short, or when the topology has fewer executors.
-	RequestedWorkers int `json:"requested_workers"`
+	// It is 0 in a record written before records kept it (see KeepsRequest).
+	RequestedWorkers int
 	// Generation is the topology's rebalance generation this placement was made for.
-	Generation int64 `json:"generation,omitempty"`
+	Generation int64
+	// Parallelism is the executor overrides (component id -> executors) the placement was
+	// made for, Topology.ExecutorOverrides: a worker of this version forms its executors
+	// with them, so it derives the executors that were placed even while the topology
+	// has moved on to a rebalance not placed yet. Schedule leaves it to the caller.
+	Parallelism map[string]int
+	// UpdatedAt is when this version was stored; Schedule leaves it zero.
+	UpdatedAt time.Time
 	// Workers are ordered by supervisor id, then port.
-	Workers []WorkerSlot `json:"workers"`
+	Workers []WorkerSlot
+
+	// tasksOnly: decoded from a record written before records kept executors, so each
+	// worker's executors are its tasks one by one (see KeepsExecutors).
+	tasksOnly bool
 }
 
 // WorkerSlot is one worker of an assignment: the supervisor slot it runs in and its
 // executors (each a sorted list of task ids of one component, ordered by first task).
 type WorkerSlot struct {
-	Supervisor string    `json:"supervisor"`
-	Host       string    `json:"host"`
-	Port       int       `json:"port"`
-	Executors  [][]int32 `json:"executors"`
+	// Name is the worker's id when it is not "<supervisor>:<port>": a static assignment
+	// made without supervisors (a topology binary's assign command). Schedule leaves it
+	// empty.
+	Name       string
+	Supervisor string
+	Host       string
+	Port       int
+	Executors  [][]int32
 }
 
-// ID is the worker's id within its assignment, "<supervisor-id>:<port>": stable for as
-// long as the worker keeps its slot, and unique because a slot runs one worker.
-func (w WorkerSlot) ID() string { return w.Supervisor + ":" + strconv.Itoa(w.Port) }
+// ID is the worker's id within its assignment, "<supervisor-id>:<port>" (or its Name):
+// stable for as long as the worker keeps its slot, and unique because a slot runs one
+// worker.
+func (w WorkerSlot) ID() string {
+	if w.Name != "" {
+		return w.Name
+	}
+	return w.Supervisor + ":" + strconv.Itoa(w.Port)
+}
 
 // Address is where the worker's transport listens, host:port.
-func (w WorkerSlot) Address() string { return net.JoinHostPort(w.Host, strconv.Itoa(w.Port)) }
+func (w WorkerSlot) Address() string {
+	if w.Host == "" && w.Port == 0 {
+		return ""
+	}
+	return net.JoinHostPort(w.Host, strconv.Itoa(w.Port))
+}
 
 // Tasks returns the worker's task ids, sorted.
 func (w WorkerSlot) Tasks() []int32 {
@@ -53,8 +86,89 @@ func (w WorkerSlot) Tasks() []int32 {
 	return ts
 }
 
+// Worker returns the worker with the given id.
+func (a *Assignment) Worker(id string) (*WorkerSlot, bool) {
+	for i := range a.Workers {
+		if a.Workers[i].ID() == id {
+			return &a.Workers[i], true
+		}
+	}
+	return nil, false
+}
+
+// OnSupervisor returns the workers placed on one supervisor.
+func (a *Assignment) OnSupervisor(id string) []WorkerSlot {
+	var out []WorkerSlot
+	for _, w := range a.Workers {
+		if w.Supervisor == id {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// KeepsRequest reports whether the assignment says what its placement was made for
+// (RequestedWorkers, Generation and Parallelism). A record written before those fields
+// existed does not: its RequestedWorkers is 0, and its readers take the three from the
+// topology instead.
+func (a *Assignment) KeepsRequest() bool { return a.RequestedWorkers > 0 }
+
+// KeepsExecutors reports whether the workers' executors are known. A record written
+// before records kept executors has only each worker's tasks: they read as one executor
+// per task, and a reader that needs the real executors groups them by the topology's.
+func (a *Assignment) KeepsExecutors() bool { return !a.tasksOnly }
+
+// Validate checks the assignment's own consistency. It does not know the topology's
+// layout: a worker checks the tasks against its own.
+func (a *Assignment) Validate() error {
+	var errs []error
+	if a.TopologyID == "" {
+		errs = append(errs, errors.New("the assignment has no topology id"))
+	}
+	if a.Version < 1 {
+		errs = append(errs, fmt.Errorf("version %d is not positive", a.Version))
+	}
+	if a.RequestedWorkers < 0 {
+		errs = append(errs, fmt.Errorf("requested workers %d is negative", a.RequestedWorkers))
+	}
+	if a.Generation < 0 {
+		errs = append(errs, fmt.Errorf("generation %d is negative", a.Generation))
+	}
+	for _, c := range sortedKeys(a.Parallelism) {
+		if n := a.Parallelism[c]; n < 1 {
+			errs = append(errs, fmt.Errorf("parallelism of %q is %d; it must be at least 1", c, n))
+		}
+	}
+	ids := make(map[string]bool, len(a.Workers))
+	slots := make(map[string]bool, len(a.Workers))
+	for _, w := range a.Workers {
+		id := w.ID()
+		switch {
+		case w.Name == "" && w.Supervisor == "":
+			errs = append(errs, fmt.Errorf("the worker at %q has no id", w.Address()))
+		case ids[id]:
+			errs = append(errs, fmt.Errorf("worker id %q is used twice", id))
+		}
+		ids[id] = true
+		if w.Port < 0 || w.Port > 65535 {
+			errs = append(errs, fmt.Errorf("worker %q: port %d is not in 0..65535", id, w.Port))
+		}
+		if w.Supervisor != "" && w.Port != 0 {
+			slot := w.Supervisor + ":" + strconv.Itoa(w.Port)
+			if slots[slot] {
+				errs = append(errs, fmt.Errorf("worker %q: slot %d of supervisor %q is assigned twice", id, w.Port, w.Supervisor))
+			}
+			slots[slot] = true
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Clone returns a deep copy.
 func (a Assignment) Clone() Assignment {
+	if a.Parallelism != nil {
+		a.Parallelism = maps.Clone(a.Parallelism)
+	}
 	a.Workers = slices.Clone(a.Workers)
 	for i := range a.Workers {
 		a.Workers[i].Executors = cloneExecs(a.Workers[i].Executors)
@@ -119,19 +233,10 @@ func compareExec(x, y []int32) int {
 }
 
 // Regroup deals a component's tasks to n executors round robin (task i to executor
-// i mod n), exactly as topology.NewLayout does for a component's parallelism; n is capped
-// at the number of tasks. It is how a rebalance's executor override regroups tasks.
-func Regroup(tasks []int32, n int) [][]int32 {
-	n = min(n, len(tasks))
-	if n <= 0 {
-		return nil
-	}
-	out := make([][]int32, n)
-	for i, t := range tasks {
-		out[i%n] = append(out[i%n], t)
-	}
-	return out
-}
+// i mod n), with topology.Deal, the rule topology.NewLayout forms a component's executors
+// by; n is capped at the number of tasks. It is how a rebalance's executor override
+// regroups tasks.
+func Regroup(tasks []int32, n int) [][]int32 { return topology.Deal(tasks, n) }
 
 // EffectiveExecutors returns the topology's executors with its rebalance overrides
 // applied: a component with an override has its sorted tasks regrouped into that many
@@ -208,4 +313,52 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// CheckLayout checks the assignment against a topology's layout, as a worker does
+// before it runs: every task assigned exactly once, whole executors of the layout per
+// worker, unique worker ids and addresses. (The layout's executors are formed with
+// topology.Deal, as the scheduler's are, so a worker forms the executors that were
+// placed.)
+func (a *Assignment) CheckLayout(l *topology.Layout) error {
+	var errs []error
+	if a.TopologyID == "" {
+		errs = append(errs, errors.New("the assignment has no topology_id"))
+	}
+	owner := map[int32]string{}
+	ids, addrs := map[string]bool{}, map[string]bool{}
+	for _, w := range a.Workers {
+		id, addr := w.ID(), w.Address()
+		if ids[id] {
+			errs = append(errs, fmt.Errorf("worker id %q is used twice", id))
+		}
+		if addr == "" || addrs[addr] {
+			errs = append(errs, fmt.Errorf("worker %q: address %q is empty or used twice", id, addr))
+		}
+		ids[id], addrs[addr] = true, true
+		for _, e := range w.Executors {
+			for _, t := range e {
+				if l.TaskComponent(t) == "" {
+					errs = append(errs, fmt.Errorf("worker %q: task %d does not exist (the topology has tasks 1..%d)", id, t, l.NumTasks()))
+					continue
+				}
+				if prev, dup := owner[t]; dup {
+					errs = append(errs, fmt.Errorf("task %d is assigned to both %q and %q", t, prev, id))
+				}
+				owner[t] = id
+			}
+		}
+	}
+	for _, comp := range sortedKeys(l.Executors) {
+		for _, ex := range l.Executors[comp] {
+			for _, t := range ex {
+				if owner[t] == "" {
+					errs = append(errs, fmt.Errorf("task %d (%s) is assigned to no worker", t, comp))
+				} else if owner[t] != owner[ex[0]] {
+					errs = append(errs, fmt.Errorf("tasks %v of %s form one executor but are split between workers %q and %q", ex, comp, owner[ex[0]], owner[t]))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

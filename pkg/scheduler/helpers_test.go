@@ -6,7 +6,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/sparsestream/sparse/internal/worker"
 	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
@@ -132,7 +131,7 @@ func checkResult(t *testing.T, f *fixture, res scheduler.Result) {
 		}
 		l := *f.layouts[id]
 		l.Executors = execs
-		if err := worker.FromSchedule(a).Validate(&l); err != nil {
+		if err := a.CheckLayout(&l); err != nil {
 			t.Errorf("%s: assignment does not validate: %v\n%+v", id, err, a)
 		}
 		if len(a.Workers) > max(tp.Workers, 1) {

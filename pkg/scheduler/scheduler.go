@@ -111,7 +111,9 @@ type Result struct {
 	Changed []string
 	// Removed lists, sorted, the topologies that had an assignment and have none now:
 	// killed or gone, or waiting because they lost every worker and no slot is free.
-	// A topology assigned again later starts over at version 1.
+	// Schedule gives a topology assigned again later version 1; nimbus stores every new
+	// placement under a version from the topology's counter in etcd instead, so that
+	// versions never repeat.
 	Removed []string
 	// Reasons says, by topology id, why a topology is not fully scheduled: waiting for
 	// a slot, running on fewer workers than asked, or not schedulable as described.

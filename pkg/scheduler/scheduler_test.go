@@ -1,6 +1,7 @@
 package scheduler_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"reflect"
@@ -8,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sparsestream/sparse/internal/worker"
 	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
@@ -348,7 +348,7 @@ func TestExecutorOverrideRegroupsTasks(t *testing.T) {
 			if !reflect.DeepEqual(execs, want.Executors) || len(execs["split"]) != tc.executors {
 				t.Errorf("effective executors %v\nwant %v", execs, want.Executors)
 			}
-			if err := worker.FromSchedule(after).Validate(want); err != nil {
+			if err := after.CheckLayout(want); err != nil {
 				t.Errorf("does not fit the regrouped layout: %v", err)
 			}
 			checkEven(t, after, want)
@@ -528,17 +528,38 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-func TestWorkerConversion(t *testing.T) {
+// TestAssignmentJSONIsAWorkerFile: the stored form of an assignment gives each worker
+// the id, address and tasks a worker reads, and reads back as the same assignment.
+func TestAssignmentJSONIsAWorkerFile(t *testing.T) {
 	a := scheduler.Assignment{TopologyID: "t", Version: 7, Workers: []scheduler.WorkerSlot{
 		{Supervisor: "s1", Host: "10.0.0.1", Port: 6700, Executors: [][]int32{{5, 3}, {1}}},
 		{Supervisor: "s2", Host: "::1", Port: 6701, Executors: [][]int32{{2}, {4}}},
 	}}
-	want := &worker.Assignment{TopologyID: "t", Version: 7, Workers: []worker.Endpoint{
+	type endpoint struct {
+		ID      string  `json:"id"`
+		Address string  `json:"address"`
+		Tasks   []int32 `json:"tasks"`
+	}
+	type file struct {
+		TopologyID string     `json:"topology_id"`
+		Version    int64      `json:"version"`
+		Workers    []endpoint `json:"workers"`
+	}
+	want := file{TopologyID: "t", Version: 7, Workers: []endpoint{
 		{ID: "s1:6700", Address: "10.0.0.1:6700", Tasks: []int32{1, 3, 5}},
 		{ID: "s2:6701", Address: "[::1]:6701", Tasks: []int32{2, 4}},
 	}}
-	if got := worker.FromSchedule(a); !reflect.DeepEqual(got, want) {
-		t.Errorf("FromSchedule = %+v\nwant %+v", got, want)
+	b, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got file
+	if err := json.Unmarshal(b, &got); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("worker file = %+v (%v)\nwant %+v", got, err, want)
+	}
+	var back scheduler.Assignment
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, a) || !back.KeepsExecutors() {
+		t.Errorf("read back %+v (%v)\nwant %+v", back, err, a)
 	}
 }
 

@@ -114,13 +114,25 @@ func NewLayout(s *Spec, ackers int) *Layout {
 			next++
 		}
 		l.Tasks[u.id] = tasks
-		execs := make([][]int32, min(u.parallel, u.tasks))
-		for i, t := range tasks {
-			execs[i%len(execs)] = append(execs[i%len(execs)], t)
-		}
-		l.Executors[u.id] = execs
+		l.Executors[u.id] = Deal(tasks, u.parallel)
 	}
 	return l
+}
+
+// Deal groups a component's tasks into n executors round robin: task i goes to executor
+// i mod n, and n is capped at the number of tasks. It is the one rule every process uses
+// to form executors (a worker's layout, the scheduler's regrouping after a rebalance), so
+// that nimbus and the workers cannot derive different groupings. n below 1 gives none.
+func Deal(tasks []int32, n int) [][]int32 {
+	n = min(n, len(tasks))
+	if n <= 0 {
+		return nil
+	}
+	out := make([][]int32, n)
+	for i, t := range tasks {
+		out[i%n] = append(out[i%n], t)
+	}
+	return out
 }
 
 // TaskComponent returns the component of a task, or "" when there is no such task.
