@@ -503,7 +503,7 @@ func (t *topoState) place() []WorkerSlot {
 	switch {
 	case t.rebalance || g > len(t.lost):
 		// Re-place everything evenly over the slots it holds.
-		ws := append(t.kept, t.granted...)
+		ws := slices.Concat(t.kept, t.granted) // a new array: sorting it must not reorder t.kept
 		if len(ws) == 0 {
 			return nil
 		}
