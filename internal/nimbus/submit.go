@@ -46,25 +46,48 @@ func (s *Server) Submit(stream grpc.ClientStreamingServer[sparsev1.SubmitRequest
 	if err != nil {
 		return err
 	}
-	first, err := stream.Recv()
-	if errors.Is(err, io.EOF) {
-		return status.Error(codes.InvalidArgument, "empty submission: send a SubmitHeader, then the artifact's bytes")
-	}
+	sub, err := s.receiveHeader(ctx, stream)
 	if err != nil {
 		return err
+	}
+	if err := s.receiveArtifact(stream, sub); err != nil {
+		return err
+	}
+	id, err := s.recordSubmission(ctx, t, sub)
+	if err != nil {
+		return err
+	}
+	trigger(s.kick)
+	trigger(s.replKick)
+	return stream.SendAndClose(&sparsev1.SubmitReply{TopologyId: id})
+}
+
+// receiveHeader reads and checks the submission's first message, its SubmitHeader.
+func (s *Server) receiveHeader(ctx context.Context, stream grpc.ClientStreamingServer[sparsev1.SubmitRequest, sparsev1.SubmitReply]) (*submission, error) {
+	first, err := stream.Recv()
+	if errors.Is(err, io.EOF) {
+		return nil, status.Error(codes.InvalidArgument, "empty submission: send a SubmitHeader, then the artifact's bytes")
+	}
+	if err != nil {
+		return nil, err
 	}
 	h := first.GetHeader()
 	if h == nil {
-		return status.Error(codes.InvalidArgument, "the first message of a submission must be its SubmitHeader")
+		return nil, status.Error(codes.InvalidArgument, "the first message of a submission must be its SubmitHeader")
 	}
 	sub, err := s.checkHeader(h)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.checkName(ctx, sub.name); err != nil {
-		return err
+		return nil, err
 	}
+	return sub, nil
+}
 
+// receiveArtifact streams the artifact's chunks into the blob store, which checks its
+// size and digest against the header's as it commits.
+func (s *Server) receiveArtifact(stream grpc.ClientStreamingServer[sparsev1.SubmitRequest, sparsev1.SubmitReply], sub *submission) error {
 	w, err := s.blobs.Create(sub.digest, sub.size)
 	if err != nil {
 		return status.Errorf(codes.Internal, "cannot store the artifact: %v", err)
@@ -97,19 +120,24 @@ func (s *Server) Submit(stream grpc.ClientStreamingServer[sparsev1.SubmitRequest
 		}
 		return status.Errorf(codes.Internal, "cannot store the artifact: %v", err)
 	}
+	return nil
+}
 
+// recordSubmission writes the stored artifact's holder and the new topology's record,
+// under submitMu so that two submissions of one name cannot both pass the name check.
+func (s *Server) recordSubmission(ctx context.Context, t *term, sub *submission) (string, error) {
 	s.submitMu.Lock()
 	defer s.submitMu.Unlock()
 	if err := s.checkName(ctx, sub.name); err != nil {
-		return err // the blob stays until the artifact collector finds no topology uses it
+		return "", err // the blob stays until the artifact collector finds no topology uses it
 	}
 	now := time.Now().UTC()
 	if err := t.store.PutArtifactHolder(ctx, &cluster.ArtifactHolder{Digest: sub.digest, NimbusID: s.id, Size: sub.size, StoredAt: now}); err != nil {
-		return s.rpcErr(ctx, err)
+		return "", s.rpcErr(ctx, err)
 	}
 	id, err := s.newTopologyID(ctx, sub.name, now)
 	if err != nil {
-		return err
+		return "", err
 	}
 	rec := &cluster.TopologyRecord{
 		ID: id, Name: sub.name, Status: cluster.StatusActive, Spec: sub.spec, Config: sub.config,
@@ -117,14 +145,12 @@ func (s *Server) Submit(stream grpc.ClientStreamingServer[sparsev1.SubmitRequest
 		Workers: sub.workers,
 	}
 	if err := t.store.PutTopology(ctx, rec); err != nil {
-		return s.rpcErr(ctx, err)
+		return "", s.rpcErr(ctx, err)
 	}
 	s.metrics.Submits.Inc()
 	s.log.Info("topology submitted", "topology", id, "artifact", sub.digest, "bytes", sub.size, "workers", sub.workers,
 		"ackers", sub.config[topology.ConfAckerExecutors])
-	trigger(s.kick)
-	trigger(s.replKick)
-	return stream.SendAndClose(&sparsev1.SubmitReply{TopologyId: id})
+	return id, nil
 }
 
 // checkHeader checks everything a header says and returns every problem at once, as
