@@ -17,7 +17,7 @@ import (
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
-	"github.com/sparsestream/sparse/internal/ctxtime"
+	"github.com/sparsestream/sparse/internal/retry"
 	"github.com/sparsestream/sparse/internal/specpb"
 	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
@@ -271,7 +271,7 @@ func (s *Server) rebalance(t *term, id string, req *sparsev1.RebalanceRequest, w
 			return err
 		}
 		s.log.Info("rebalancing topology: deactivated, waiting for tuples in flight", "topology", id, "wait_secs", wait)
-		if !ctxtime.Sleep(ctx, time.Duration(wait)*time.Second) {
+		if retry.Sleep(ctx, time.Duration(wait)*time.Second) != nil {
 			s.log.Error("rebalance interrupted: this nimbus stopped leading; the topology stays as it is (run sparsectl activate if it should run)", "topology", id)
 			return status.Errorf(codes.Unavailable, "the rebalance of %s was interrupted because nimbus %s stopped leading; check the topology and rebalance again", id, s.id)
 		}
