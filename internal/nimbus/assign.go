@@ -80,7 +80,7 @@ func assignmentFromRecord(r *cluster.AssignmentRecord, execs map[string][][]int3
 		}
 	}
 	used := map[int32]bool{}
-	for _, comp := range sortedKeys(execs) {
+	for _, comp := range slices.Sorted(maps.Keys(execs)) {
 		for _, e := range execs[comp] {
 			groups := map[int][]int32{}
 			var order []int

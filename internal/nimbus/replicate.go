@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -146,7 +147,7 @@ func (s *Server) replicateOnce(ctx context.Context) {
 	}
 
 	// Fetch what is missing.
-	for _, d := range sortedKeys(wanted) {
+	for _, d := range slices.Sorted(maps.Keys(wanted)) {
 		if have[d] {
 			continue
 		}
@@ -267,13 +268,4 @@ func (s *Server) fetchFrom(ctx context.Context, addr, digest string, size int64)
 func invalidOnly(err error) bool {
 	var ire *cluster.InvalidRecordError
 	return errors.As(err, &ire) && !errors.Is(err, cluster.ErrUnreachable)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -160,7 +161,7 @@ func (t Topology) EffectiveExecutors() (map[string][][]int32, error) {
 	}
 	owner := make(map[int32]string, ntasks)
 	total := 0
-	for _, comp := range sortedKeys(t.Executors) {
+	for _, comp := range slices.Sorted(maps.Keys(t.Executors)) {
 		execs := t.Executors[comp]
 		if comp == "" {
 			errs = append(errs, errors.New("a component has an empty id"))
@@ -197,7 +198,7 @@ func (t Topology) EffectiveExecutors() (map[string][][]int32, error) {
 		}
 		total += len(out[comp])
 	}
-	for _, comp := range sortedKeys(t.ExecutorOverrides) {
+	for _, comp := range slices.Sorted(maps.Keys(t.ExecutorOverrides)) {
 		if _, ok := t.Executors[comp]; !ok {
 			errs = append(errs, fmt.Errorf("executor override names component %q, which the topology does not have", comp))
 		}
@@ -209,13 +210,4 @@ func (t Topology) EffectiveExecutors() (map[string][][]int32, error) {
 		return nil, err
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }

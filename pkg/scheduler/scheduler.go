@@ -35,6 +35,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -156,7 +157,7 @@ func checkIDs(c Cluster) error {
 		}
 		seen[t.ID] = true
 	}
-	for _, id := range sortedKeys(c.Assignments) {
+	for _, id := range slices.Sorted(maps.Keys(c.Assignments)) {
 		if a := c.Assignments[id]; a.TopologyID != "" && a.TopologyID != id {
 			errs = append(errs, fmt.Errorf("the assignment filed under %q is for topology %q", id, a.TopologyID))
 		}
@@ -279,7 +280,7 @@ func newRound(c Cluster) *round {
 		st.err = st.prepare()
 		r.topos = append(r.topos, st)
 	}
-	for _, id := range sortedKeys(c.Assignments) {
+	for _, id := range slices.Sorted(maps.Keys(c.Assignments)) {
 		if !known[id] {
 			r.removed = append(r.removed, id)
 		}
@@ -305,7 +306,7 @@ func (t *topoState) prepare() error {
 	}
 	t.execs = make([]executor, 0, n)
 	flat := make([][]int32, 0, n)
-	for _, comp := range sortedKeys(execs) {
+	for _, comp := range slices.Sorted(maps.Keys(execs)) {
 		for _, e := range execs[comp] {
 			t.execs = append(t.execs, executor{comp, e})
 			flat = append(flat, e)
