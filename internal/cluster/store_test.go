@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sparsestream/sparse/internal/testutil"
 	"github.com/sparsestream/sparse/pkg/grouping"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
@@ -50,7 +51,7 @@ func sameJSON(t *testing.T, what string, got, want any) {
 func TestRecordRoundTrips(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 
 	// Topologies.
 	t1, t2 := sampleTopology("wc-1"), sampleTopology("wc-2")
@@ -221,7 +222,7 @@ func TestRecordRoundTrips(t *testing.T) {
 func TestRefusesInvalidRecords(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 
 	bad := sampleTopology("wc")
 	bad.Status = "paused"
@@ -258,7 +259,7 @@ func TestRefusesInvalidRecords(t *testing.T) {
 func TestGarbageUnderAKeyIsAnErrorNamingIt(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 
 	if err := s.PutTopology(ctx, sampleTopology("good")); err != nil {
 		t.Fatal(err)
@@ -300,7 +301,7 @@ func TestGarbageUnderAKeyIsAnErrorNamingIt(t *testing.T) {
 func TestPutAssignmentCompareAndSwap(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 
 	a := func(v int64) *AssignmentRecord {
 		return &AssignmentRecord{TopologyID: "wc", Version: v, Workers: []AssignedWorker{{ID: "w0", Address: "127.0.0.1:1", Tasks: []int32{1}}}}
@@ -365,7 +366,7 @@ func TestPutAssignmentCompareAndSwap(t *testing.T) {
 func TestUpdateTopologyRetriesRaces(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	r := sampleTopology("wc")
 	r.Workers = 0
 	if err := s.PutTopology(ctx, r); err != nil {
