@@ -10,9 +10,9 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/sparsestream/sparse/internal/logging"
 	"github.com/sparsestream/sparse/internal/nimbus"
 )
 
@@ -36,11 +36,10 @@ host then use --etcd-endpoints http://127.0.0.1:2379.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			level := hclog.LevelFromString(logLevel)
-			if level == hclog.NoLevel {
-				return fmt.Errorf("--log-level %q is not a level; use trace, debug, info, warn or error", logLevel)
+			var err error
+			if cfg.Logger, err = logging.New("nimbusd", logLevel, cmd.ErrOrStderr()); err != nil {
+				return err
 			}
-			cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "nimbusd", Level: level, Output: cmd.ErrOrStderr()})
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return nimbus.Run(ctx, cfg)

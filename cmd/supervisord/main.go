@@ -13,10 +13,10 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
 	"github.com/sparsestream/sparse/internal/cluster"
+	"github.com/sparsestream/sparse/internal/logging"
 	"github.com/sparsestream/sparse/internal/supervisor"
 )
 
@@ -42,14 +42,13 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			level := hclog.LevelFromString(logLevel)
-			if level == hclog.NoLevel {
-				return fmt.Errorf("--log-level %q is not a level; use trace, debug, info, warn or error", logLevel)
+			var err error
+			if c.Logger, err = logging.New("supervisord", logLevel, cmd.ErrOrStderr()); err != nil {
+				return err
 			}
 			if slots == "" && slotCount == 0 {
 				slotCount = 4
 			}
-			var err error
 			if c.Slots, err = supervisor.ParseSlots(slots, slotCount, slotBase); err != nil {
 				return err
 			}
@@ -62,7 +61,6 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 			if metricsOffset == 0 {
 				c.WorkerMetricsOffset = -1
 			}
-			c.Logger = hclog.New(&hclog.LoggerOptions{Name: "supervisord", Level: level, Output: cmd.ErrOrStderr()})
 			s, err := supervisor.New(c)
 			if err != nil {
 				return err

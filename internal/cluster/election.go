@@ -12,7 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 
-	"github.com/sparsestream/sparse/internal/ctxtime"
+	"github.com/sparsestream/sparse/internal/retry"
 )
 
 // LeaderInfo is who leads, as seen by ObserveLeader.
@@ -149,7 +149,7 @@ func (l *Leadership) watchKey(from int64) {
 			}
 			from = resp.Header.Revision + 1
 		}
-		if !ctxtime.Sleep(ctx, watchBackoffMin) {
+		if retry.Sleep(ctx, watchBackoffMin) != nil {
 			return
 		}
 	}
@@ -212,20 +212,20 @@ func (s *Store) ObserveLeader(ctx context.Context) <-chan LeaderInfo {
 		pfx := s.keys.LeaderPrefix() + "/"
 		var last LeaderInfo
 		first := true
-		backoff := watchBackoffMin
+		pause := retry.New(watchBackoffMin, watchBackoffMax)
 		for ctx.Err() == nil && s.cli.Ctx().Err() == nil {
 			resp, err := s.cli.Get(ctx, pfx, clientv3.WithFirstCreate()...)
 			if err != nil {
+				d := pause.Next()
 				if ctx.Err() == nil {
-					s.log.Warn("cannot read the nimbus leader; retrying", "error", err, "in", backoff)
+					s.log.Warn("cannot read the nimbus leader; retrying", "error", err, "in", d)
 				}
-				if !ctxtime.Sleep(ctx, backoff) {
+				if retry.Sleep(ctx, d) != nil {
 					return
 				}
-				backoff = min(2*backoff, watchBackoffMax)
 				continue
 			}
-			backoff = watchBackoffMin
+			pause.Reset()
 			var info LeaderInfo
 			if len(resp.Kvs) > 0 {
 				kv := resp.Kvs[0]
@@ -250,7 +250,7 @@ func (s *Store) ObserveLeader(ctx context.Context) <-chan LeaderInfo {
 			wr, ok := <-wch
 			cancel()
 			if ok && wr.Err() != nil && ctx.Err() == nil {
-				if !ctxtime.Sleep(ctx, watchBackoffMin) {
+				if retry.Sleep(ctx, watchBackoffMin) != nil {
 					return
 				}
 			}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/sparsestream/sparse/internal/testutil"
 )
 
 func TestElection(t *testing.T) {
@@ -16,7 +18,7 @@ func TestElection(t *testing.T) {
 	a := newStore(t, e, Options{Root: root, SessionTTL: 2 * time.Second})
 	b := newStore(t, e, Options{Root: root, SessionTTL: 2 * time.Second})
 	obs := newStore(t, e, Options{Root: root})
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 
 	if _, _, err := obs.Leader(ctx); !errors.Is(err, ErrNoLeader) {
 		t.Fatalf("leader before any campaign: %v", err)
@@ -122,7 +124,7 @@ func TestCampaignStopsWithContext(t *testing.T) {
 	e := startEtcd(t)
 	a := newStore(t, e, Options{Root: "/x", SessionTTL: 2 * time.Second})
 	b := newStore(t, e, Options{Root: "/x", SessionTTL: 2 * time.Second})
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	la, err := a.Campaign(ctx, "a", "a:1")
 	if err != nil {
 		t.Fatal(err)

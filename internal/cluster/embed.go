@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,16 +73,16 @@ func StartEmbedded(ctx context.Context, c EmbedConfig) (*Embedded, error) {
 	if c.DataDir == "" {
 		return nil, errors.New("the embedded etcd needs a data directory")
 	}
-	name := or(c.Name, DefaultEmbedName)
-	clientURL, err := parseURL("client", or(c.ClientURL, DefaultClientURL))
+	name := cmp.Or(c.Name, DefaultEmbedName)
+	clientURL, err := parseURL("client", cmp.Or(c.ClientURL, DefaultClientURL))
 	if err != nil {
 		return nil, err
 	}
-	peerURL, err := parseURL("peer", or(c.PeerURL, DefaultPeerURL))
+	peerURL, err := parseURL("peer", cmp.Or(c.PeerURL, DefaultPeerURL))
 	if err != nil {
 		return nil, err
 	}
-	level := strings.ToLower(or(c.LogLevel, DefaultEmbedLogLevel))
+	level := strings.ToLower(cmp.Or(c.LogLevel, DefaultEmbedLogLevel))
 	var zl zapcore.Level
 	if err := zl.Set(level); err != nil {
 		return nil, fmt.Errorf("etcd log level %q: use debug, info, warn or error", c.LogLevel)
@@ -94,13 +95,13 @@ func StartEmbedded(ctx context.Context, c EmbedConfig) (*Embedded, error) {
 	cfg.AdvertiseClientUrls = []url.URL{*clientURL}
 	cfg.ListenPeerUrls = []url.URL{*peerURL}
 	cfg.AdvertisePeerUrls = []url.URL{*peerURL}
-	cfg.InitialCluster = or(c.InitialCluster, name+"="+peerURL.String())
-	cfg.InitialClusterToken = or(c.InitialClusterToken, DefaultClusterToken)
+	cfg.InitialCluster = cmp.Or(c.InitialCluster, name+"="+peerURL.String())
+	cfg.InitialClusterToken = cmp.Or(c.InitialClusterToken, DefaultClusterToken)
 	cfg.ClusterState = embed.ClusterStateFlagNew
 	cfg.LogLevel = level
 	cfg.EnableGRPCGateway = false
 	cfg.AutoCompactionMode = "periodic"
-	cfg.AutoCompactionRetention = or(c.CompactionRetention, DefaultCompactionKeep)
+	cfg.AutoCompactionRetention = cmp.Or(c.CompactionRetention, DefaultCompactionKeep)
 	log := c.Logger
 	if log == nil {
 		log = hclog.New(&hclog.LoggerOptions{Output: os.Stderr, Level: hclogLevel(zl)})
@@ -145,13 +146,6 @@ func StartEmbedded(ctx context.Context, c EmbedConfig) (*Embedded, error) {
 		emb.endpoints = append(emb.endpoints, clientURL.Scheme+"://"+l.Addr().String())
 	}
 	return emb, nil
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func parseURL(what, s string) (*url.URL, error) {

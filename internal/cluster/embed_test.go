@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/sparsestream/sparse/internal/testutil"
 )
 
 func TestThreeMemberCluster(t *testing.T) {
@@ -24,7 +26,7 @@ func TestThreeMemberCluster(t *testing.T) {
 	for i, n := range names {
 		initial = append(initial, fmt.Sprintf("%s=http://127.0.0.1:%d", n, ports[2*i+1]))
 	}
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 
 	members := make([]*Embedded, 3)
 	errs := make([]error, 3)
@@ -86,7 +88,7 @@ func TestThreeMemberCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	eventually(t, 20*time.Second, "a write with one member down", func() bool {
+	testutil.Eventually(t, 20*time.Second, "a write with one member down", func() bool {
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		return s2.PutTopology(wctx, sampleTopology("u")) == nil
@@ -130,7 +132,7 @@ func TestUnreachableEtcdIsAClearErrorSoon(t *testing.T) {
 
 func TestEmbeddedRestartKeepsData(t *testing.T) {
 	cfg := EmbedConfig{DataDir: filepath.Join(t.TempDir(), "d"), ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0"}
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	e, err := StartEmbedded(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +166,7 @@ func TestEmbeddedRestartKeepsData(t *testing.T) {
 }
 
 func TestEmbedConfigErrors(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	for _, c := range []EmbedConfig{
 		{},
 		{DataDir: t.TempDir(), ClientURL: "127.0.0.1:2379"},

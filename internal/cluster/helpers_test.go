@@ -9,22 +9,18 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/sparsestream/sparse/internal/testutil"
 )
 
 // testLogger sends what the package logs to the test's log.
 func testLogger(t testing.TB) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: "cluster", Level: hclog.Info, Output: testWriter{t}})
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+	return hclog.New(&hclog.LoggerOptions{Name: "cluster", Level: hclog.Info, Output: testutil.LogWriter(t)})
 }
 
 // startEtcd runs a single-member etcd on loopback with its own data directory; port 0
-// lets the kernel pick free ports.
+// lets the kernel pick free ports. It is etcdtest.Start, which this package's tests
+// cannot import: etcdtest imports this package.
 func startEtcd(t testing.TB) *Embedded {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -78,24 +74,6 @@ func freePorts(t testing.TB, n int) []int {
 		l.Close()
 	}
 	return ports
-}
-
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// eventually polls cond until it holds or the (generous) deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // recv reads one event or fails after a generous deadline.

@@ -11,7 +11,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/sparsestream/sparse/internal/ctxtime"
+	"github.com/sparsestream/sparse/internal/retry"
 )
 
 // Registration keeps one record alive under a lease: the record exists while its owner
@@ -135,7 +135,7 @@ func (r *Registration[T]) run(ctx context.Context, ka <-chan *clientv3.LeaseKeep
 			return
 		}
 		r.s.log.Warn("lease lost; registering again", "key", r.key)
-		backoff := watchBackoffMin
+		pause := retry.New(watchBackoffMin, watchBackoffMax)
 		for {
 			var err error
 			if ka, err = r.grant(ctx); err == nil {
@@ -145,11 +145,11 @@ func (r *Registration[T]) run(ctx context.Context, ka <-chan *clientv3.LeaseKeep
 			if ctx.Err() != nil || r.s.cli.Ctx().Err() != nil {
 				return
 			}
-			r.s.log.Warn("cannot register again; retrying", "key", r.key, "error", err, "in", backoff)
-			if !ctxtime.Sleep(ctx, backoff) {
+			d := pause.Next()
+			r.s.log.Warn("cannot register again; retrying", "key", r.key, "error", err, "in", d)
+			if retry.Sleep(ctx, d) != nil {
 				return
 			}
-			backoff = min(2*backoff, watchBackoffMax)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/sparsestream/sparse/internal/testutil"
 )
 
 // TestLeaseExpiresAfterKeepAliveStops: a registered supervisor stays while its context
@@ -13,7 +15,7 @@ import (
 func TestLeaseExpiresAfterKeepAliveStops(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -60,7 +62,7 @@ func TestLeaseExpiresAfterKeepAliveStops(t *testing.T) {
 func TestRegistrationComesBackAfterLeaseLoss(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 
 	hb := &WorkerHeartbeat{TopologyID: "t", WorkerID: "w", Supervisor: "s1", Port: 6700, PID: 7, Version: 1}
 	reg, err := s.HeartbeatWorker(ctx, hb, 5*time.Second)
@@ -78,7 +80,7 @@ func TestRegistrationComesBackAfterLeaseLoss(t *testing.T) {
 	if _, err := s.Client().Revoke(ctx, lease); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "registered again", func() bool { return reg.registrations() == 2 })
+	testutil.Eventually(t, 15*time.Second, "registered again", func() bool { return reg.registrations() == 2 })
 	got, err := s.GetWorker(ctx, "t", "w")
 	if err != nil || got.Version != 2 {
 		t.Fatalf("after re-registration: %+v, %v", got, err)

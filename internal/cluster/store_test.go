@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sparsestream/sparse/internal/testutil"
 	"github.com/sparsestream/sparse/pkg/grouping"
 	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
@@ -51,7 +52,7 @@ func sameJSON(t *testing.T, what string, got, want any) {
 func TestRecordRoundTrips(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 
 	// Topologies.
 	t1, t2 := sampleTopology("wc-1"), sampleTopology("wc-2")
@@ -222,7 +223,7 @@ func TestRecordRoundTrips(t *testing.T) {
 func TestRefusesInvalidRecords(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 
 	bad := sampleTopology("wc")
 	bad.Status = "paused"
@@ -259,7 +260,7 @@ func TestRefusesInvalidRecords(t *testing.T) {
 func TestGarbageUnderAKeyIsAnErrorNamingIt(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 
 	if err := s.PutTopology(ctx, sampleTopology("good")); err != nil {
 		t.Fatal(err)
@@ -301,7 +302,7 @@ func TestGarbageUnderAKeyIsAnErrorNamingIt(t *testing.T) {
 func TestPutAssignmentCompareAndSwap(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 
 	a := func(v int64) *AssignmentRecord {
 		return &AssignmentRecord{TopologyID: "wc", Version: v, Workers: []scheduler.WorkerSlot{{Name: "w0", Host: "127.0.0.1", Port: 1, Executors: [][]int32{{1}}}}}
@@ -366,7 +367,7 @@ func TestPutAssignmentCompareAndSwap(t *testing.T) {
 func TestUpdateTopologyRetriesRaces(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	r := sampleTopology("wc")
 	r.Workers = 0
 	if err := s.PutTopology(ctx, r); err != nil {
@@ -401,7 +402,7 @@ func TestUpdateTopologyRetriesRaces(t *testing.T) {
 func TestNextAssignmentVersion(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	steps := []struct {
 		atLeast, want int64
 	}{{0, 1}, {0, 2}, {5, 5}, {1, 6}, {0, 7}}

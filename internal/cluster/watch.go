@@ -10,7 +10,7 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/sparsestream/sparse/internal/ctxtime"
+	"github.com/sparsestream/sparse/internal/retry"
 )
 
 // EventType says what happened to a key.
@@ -74,24 +74,26 @@ func watch[T any, P interface {
 	go func() {
 		defer close(ch)
 		w := &watcher[T, P]{s: s, kd: kd, prefix: prefix, ch: ch, known: map[string]known[T]{}}
-		backoff := watchBackoffMin
+		pause := retry.New(watchBackoffMin, watchBackoffMax)
 		for ctx.Err() == nil && s.cli.Ctx().Err() == nil {
+			var d time.Duration
 			rev, err := w.relist(ctx)
 			if err == nil {
 				err = w.follow(ctx, rev+1)
 				if err == nil {
 					continue // the watch channel closed; the loop checks why
 				}
-				backoff = watchBackoffMin
+				pause.Reset()
+				d = pause.Next()
 				s.log.Info("watch of "+prefix+" interrupted; listing again", "error", err)
-			} else if ctx.Err() == nil {
-				s.log.Warn("cannot list "+prefix+"; retrying", "error", err, "in", backoff)
+			} else {
+				d = pause.Next()
+				if ctx.Err() == nil {
+					s.log.Warn("cannot list "+prefix+"; retrying", "error", err, "in", d)
+				}
 			}
-			if !ctxtime.Sleep(ctx, backoff) {
+			if retry.Sleep(ctx, d) != nil {
 				return
-			}
-			if err != nil {
-				backoff = min(2*backoff, watchBackoffMax)
 			}
 		}
 	}()

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+
+	"github.com/sparsestream/sparse/internal/testutil"
 )
 
 // evs renders events compactly for comparison.
@@ -48,7 +50,7 @@ func showTopology(r *TopologyRecord) string { return string(r.Status) }
 func TestWatchDeliversInOrderAndStops(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 
 	if err := s.PutTopology(ctx, sampleTopology("a")); err != nil {
 		t.Fatal(err)
@@ -97,7 +99,7 @@ func TestWatchDeliversInOrderAndStops(t *testing.T) {
 func TestWatchWorkersOfOneTopology(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	ch := s.WatchWorkers(wctx, "t1")
@@ -126,7 +128,7 @@ func TestWatchWorkersOfOneTopology(t *testing.T) {
 func TestWatchRelistsAfterCompaction(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 
 	for _, id := range []string{"a", "b", "c"} {
 		if err := s.PutTopology(ctx, sampleTopology(id)); err != nil {
@@ -182,7 +184,7 @@ func TestWatchGoesOnAfterEtcdRestarts(t *testing.T) {
 		ClientURL: fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
 		PeerURL:   fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
 	}
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	e, err := StartEmbedded(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/internal/retry"
 )
 
 // Defaults for ClientOptions.
@@ -200,24 +201,22 @@ func (c *Client) reason(err error) string {
 // to run again.
 func (c *Client) call(ctx context.Context, fn func(context.Context, sparsev1.NimbusClient) error) (string, error) {
 	start := time.Now()
-	backoff := 250 * time.Millisecond
+	pause := retry.New(250*time.Millisecond, 2*time.Second)
 	for {
-		addr, retry, err := c.pass(ctx, fn)
-		if !retry || time.Since(start)+backoff > c.electionWait {
+		addr, tryAgain, err := c.pass(ctx, fn)
+		d := pause.Next()
+		if !tryAgain || time.Since(start)+d > c.electionWait {
 			return addr, err
 		}
-		select {
-		case <-ctx.Done():
+		if retry.Sleep(ctx, d) != nil {
 			return addr, err
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 2*time.Second)
 	}
 }
 
-// pass tries every address once; retry reports that some nimbus said an election is
+// pass tries every address once; tryAgain reports that some nimbus said an election is
 // under way.
-func (c *Client) pass(ctx context.Context, fn func(context.Context, sparsev1.NimbusClient) error) (_ string, retry bool, _ error) {
+func (c *Client) pass(ctx context.Context, fn func(context.Context, sparsev1.NimbusClient) error) (_ string, tryAgain bool, _ error) {
 	var failures []string
 	allUnreachable := true
 	tried := map[string]bool{}
@@ -247,7 +246,7 @@ func (c *Client) pass(ctx context.Context, fn func(context.Context, sparsev1.Nim
 			return stopped(addr)
 		}
 		if electing(err) {
-			allUnreachable, retry = false, true
+			allUnreachable, tryAgain = false, true
 			failures = append(failures, addr+": "+status.Convert(err).Message())
 			continue
 		}
@@ -267,7 +266,7 @@ func (c *Client) pass(ctx context.Context, fn func(context.Context, sparsev1.Nim
 			}
 		}
 		if leaderAddr == "" {
-			retry = true
+			tryAgain = true
 			failures = append(failures, addr+": a standby, and no leader is elected yet")
 			continue
 		}
@@ -281,12 +280,12 @@ func (c *Client) pass(ctx context.Context, fn func(context.Context, sparsev1.Nim
 		}
 		switch again, _, _ := ParseNotLeader(lerr); {
 		case electing(lerr):
-			retry = true
+			tryAgain = true
 			failures = append(failures, fmt.Sprintf("%s: a standby; its leader nimbus %s at %s: %s", addr, leaderID, leaderAddr, status.Convert(lerr).Message()))
 		case unreachable(lerr):
 			failures = append(failures, fmt.Sprintf("%s: a standby; its leader nimbus %s at %s: %s", addr, leaderID, leaderAddr, c.reason(lerr)))
 		case again:
-			retry = true
+			tryAgain = true
 			failures = append(failures, fmt.Sprintf("%s: a standby; its leader nimbus %s at %s says it is not the leader either (leadership is changing; try again)", addr, leaderID, leaderAddr))
 		default:
 			return final(leaderAddr, lerr)
@@ -299,7 +298,7 @@ func (c *Client) pass(ctx context.Context, fn func(context.Context, sparsev1.Nim
 	if allUnreachable {
 		return "", false, fmt.Errorf("cannot reach any nimbus: %s — %s", strings.Join(failures, "; "), hint)
 	}
-	return "", retry, fmt.Errorf("cannot reach the leading nimbus: %s — if an election is under way, try again in a few seconds; otherwise %s", strings.Join(failures, "; "), hint)
+	return "", tryAgain, fmt.Errorf("cannot reach the leading nimbus: %s — if an election is under way, try again in a few seconds; otherwise %s", strings.Join(failures, "; "), hint)
 }
 
 func (c *Client) leaderAt(ctx context.Context, addr string) (*sparsev1.LeaderReply, error) {

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/internal/testutil"
 )
 
 // nimbus is a small in-test Nimbus server: a leader that records Kill calls, or a
@@ -134,12 +135,6 @@ func clientWaiting(t *testing.T, electionWait time.Duration, addrs ...string) *C
 	return c
 }
 
-func ctx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // TestCallFollowsTheLeader: a standby's refusal sends the call to the leader it names,
 // even one that is not among the configured addresses; an unreachable nimbus is skipped.
 func TestCallFollowsTheLeader(t *testing.T) {
@@ -148,7 +143,7 @@ func TestCallFollowsTheLeader(t *testing.T) {
 	standby := &nimbus{id: "n2", leaderID: "n1", leaderAddr: leaderAddr}
 	standbyAddr := serve(t, standby)
 
-	if err := client(t, deadAddr(t), standbyAddr).Kill(ctx(t), "wc", -1); err != nil {
+	if err := client(t, deadAddr(t), standbyAddr).Kill(testutil.Context(t, 20*time.Second), "wc", -1); err != nil {
 		t.Fatal(err)
 	}
 	if got := leader.killed(); len(got) != 1 || got[0] != "wc/-1" {
@@ -157,7 +152,7 @@ func TestCallFollowsTheLeader(t *testing.T) {
 
 	// A standby whose refusal names no leader is asked with Leader.
 	asked := &nimbus{id: "n3", leaderID: "n1", leaderAddr: leaderAddr, answerLeader: true}
-	if err := client(t, serve(t, asked)).Kill(ctx(t), "wc2", 0); err != nil {
+	if err := client(t, serve(t, asked)).Kill(testutil.Context(t, 20*time.Second), "wc2", 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := leader.killed(); len(got) != 2 || got[1] != "wc2/0" {
@@ -165,7 +160,7 @@ func TestCallFollowsTheLeader(t *testing.T) {
 	}
 
 	// Reads are answered by the first reachable nimbus, standby or not.
-	ts, err := client(t, deadAddr(t), standbyAddr, leaderAddr).List(ctx(t))
+	ts, err := client(t, deadAddr(t), standbyAddr, leaderAddr).List(testutil.Context(t, 20*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +169,7 @@ func TestCallFollowsTheLeader(t *testing.T) {
 	}
 
 	// The leader's own refusal is final, keeps its code and names the nimbus.
-	err = client(t, standbyAddr).Kill(ctx(t), "missing", 0)
+	err = client(t, standbyAddr).Kill(testutil.Context(t, 20*time.Second), "missing", 0)
 	if status.Code(err) != codes.NotFound || err.Error() != `nimbus `+leaderAddr+`: topology "missing" is not on the cluster` {
 		t.Errorf("Kill of a missing topology = %v (code %v)", err, status.Code(err))
 	}
@@ -189,7 +184,7 @@ func TestCallFollowsTheLeader(t *testing.T) {
 func TestCallWaitsForElection(t *testing.T) {
 	n := &nimbus{id: "n1", leader: true, electing: 3}
 	addr := serve(t, n)
-	if err := clientWaiting(t, 10*time.Second, deadAddr(t), addr).Kill(ctx(t), "wc", 0); err != nil {
+	if err := clientWaiting(t, 10*time.Second, deadAddr(t), addr).Kill(testutil.Context(t, 20*time.Second), "wc", 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := n.killed(); len(got) != 1 {
@@ -199,7 +194,7 @@ func TestCallWaitsForElection(t *testing.T) {
 	n = &nimbus{id: "n1", leader: true, electing: 1 << 30}
 	addr = serve(t, n)
 	start := time.Now()
-	err := clientWaiting(t, time.Second, addr).Kill(ctx(t), "wc", 0)
+	err := clientWaiting(t, time.Second, addr).Kill(testutil.Context(t, 20*time.Second), "wc", 0)
 	want := "cannot reach the leading nimbus: " + addr + ": nimbus n1 is not the leader, and no nimbus leads right now (an election is under way); retry in a few seconds — if an election is under way"
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("error = %v\nwant it to start with %s", err, want)
@@ -212,7 +207,7 @@ func TestCallWaitsForElection(t *testing.T) {
 // TestCallErrors: the final error lists every address tried and why.
 func TestCallErrors(t *testing.T) {
 	d1, d2 := deadAddr(t), deadAddr(t)
-	err := client(t, d1, d2).Kill(ctx(t), "wc", 0)
+	err := client(t, d1, d2).Kill(testutil.Context(t, 20*time.Second), "wc", 0)
 	want := "cannot reach any nimbus: " + d1 + ": connection refused; " + d2 + ": connection refused — is nimbusd running? check --nimbus / SPARSE_NIMBUS / --env (the addresses came from --nimbus)"
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v\nwant    %s", err, want)
@@ -222,7 +217,7 @@ func TestCallErrors(t *testing.T) {
 	web := httptest.NewServer(http.NotFoundHandler())
 	defer web.Close()
 	webAddr := strings.TrimPrefix(web.URL, "http://")
-	_, err = client(t, webAddr).List(ctx(t))
+	_, err = client(t, webAddr).List(testutil.Context(t, 20*time.Second))
 	if want := "cannot reach any nimbus: " + webAddr + ": something answers there, but not a nimbus gRPC server ("; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("error = %v\nwant it to contain %s", err, want)
 	}
@@ -231,7 +226,7 @@ func TestCallErrors(t *testing.T) {
 	lonely := serve(t, &nimbus{id: "n2"})
 	d3 := deadAddr(t)
 	orphan := serve(t, &nimbus{id: "n3", leaderID: "n1", leaderAddr: d3})
-	err = client(t, lonely, orphan).Kill(ctx(t), "wc", 0)
+	err = client(t, lonely, orphan).Kill(testutil.Context(t, 20*time.Second), "wc", 0)
 	for _, w := range []string{
 		"cannot reach the leading nimbus: ",
 		lonely + ": a standby, and no leader is elected yet",
@@ -248,7 +243,7 @@ func TestCallErrors(t *testing.T) {
 	b := &nimbus{id: "b", leaderID: "a"}
 	aAddr, bAddr := serve(t, a), serve(t, b)
 	a.leaderAddr, b.leaderAddr = bAddr, aAddr
-	err = client(t, aAddr).Kill(ctx(t), "wc", 0)
+	err = client(t, aAddr).Kill(testutil.Context(t, 20*time.Second), "wc", 0)
 	if err == nil || !strings.Contains(err.Error(), "says it is not the leader either") {
 		t.Errorf("error with two standbys = %v", err)
 	}

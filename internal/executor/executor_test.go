@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sparsestream/sparse/internal/executor"
+	"github.com/sparsestream/sparse/internal/testutil"
 	"github.com/sparsestream/sparse/pkg/grouping"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/tuple"
@@ -271,33 +272,22 @@ func TestActivateDeactivate(t *testing.T) {
 		return &activeSpout{calls: &calls, act: &act, de: &de, activeNow: &activeNow}
 	}, 1).Output("x")
 	rt, stop := start(t, build(t, b), nil)
-	waitFor(t, func() bool { return calls.Load() > 0 })
+	testutil.Eventually(t, 10*time.Second, "NextTuple calls", func() bool { return calls.Load() > 0 })
 	rt.Deactivate()
-	waitFor(t, func() bool { return de.Load() == 1 })
+	testutil.Eventually(t, 10*time.Second, "the spout to be deactivated", func() bool { return de.Load() == 1 })
 	before := calls.Load()
 	time.Sleep(100 * time.Millisecond)
 	if calls.Load() != before {
 		t.Errorf("NextTuple called %d times while deactivated", calls.Load()-before)
 	}
 	rt.Activate()
-	waitFor(t, func() bool { return calls.Load() > before })
+	testutil.Eventually(t, 10*time.Second, "NextTuple calls after Activate", func() bool { return calls.Load() > before })
 	_ = stop()
 	if act.Load() != 2 || de.Load() != 2 {
 		t.Errorf("Activate x%d, Deactivate x%d; want 2 and 2 (start, resume; pause, shutdown)", act.Load(), de.Load())
 	}
 	if e := summary(rt, "spout").Errors; e != 0 {
 		t.Errorf("%d errors: %s", e, summary(rt, "spout").LastError)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }
 
@@ -350,7 +340,7 @@ func TestDirectAndAllGroupings(t *testing.T) {
 		}
 	}), 3).Direct("spout", "d").InputStream("spout", "all", grouping.Spec{Type: grouping.All})
 	rt, stop := start(t, build(t, b), nil)
-	waitFor(t, func() bool {
+	testutil.Eventually(t, 10*time.Second, "every direct and all-grouped tuple", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return direct == 30 && len(perTask) == 3 && perTask[rt.Layout().Tasks["sink"][2]] == 30

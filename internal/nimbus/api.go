@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -339,7 +340,7 @@ func checkRebalance(r *cluster.TopologyRecord, req *sparsev1.RebalanceRequest) e
 	if req.GetWorkers() < 0 {
 		problems = append(problems, fmt.Sprintf("workers is %d; give at least 1 (or 0 to keep %d)", req.GetWorkers(), max(r.Workers, 1)))
 	}
-	for _, id := range sortedKeys(req.GetExecutors()) {
+	for _, id := range slices.Sorted(maps.Keys(req.GetExecutors())) {
 		n := req.GetExecutors()[id]
 		var c *topology.ComponentSpec
 		if r.Spec != nil {
@@ -398,7 +399,7 @@ func (s *Server) Describe(ctx context.Context, ref *sparsev1.TopologyRef) (*spar
 	}
 	d := &sparsev1.TopologyDescription{Summary: v.summary(r), ArtifactSha256: r.ArtifactDigest}
 	if ti.layout != nil {
-		for _, comp := range sortedKeys(ti.layout.Tasks) {
+		for _, comp := range slices.Sorted(maps.Keys(ti.layout.Tasks)) {
 			d.Components = append(d.Components, &sparsev1.ComponentDescription{
 				Id: comp, Kind: componentKind(ti.layout, comp), Executors: int32(len(ti.execs[comp])), Tasks: slices.Clone(ti.layout.Tasks[comp]),
 			})

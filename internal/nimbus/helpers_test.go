@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,48 +23,19 @@ import (
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
 	"github.com/sparsestream/sparse/internal/specpb"
+	"github.com/sparsestream/sparse/internal/testutil"
+	"github.com/sparsestream/sparse/internal/testutil/etcdtest"
 	"github.com/sparsestream/sparse/internal/worker"
 	"github.com/sparsestream/sparse/pkg/grouping"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
-// The tests share one embedded etcd; each test works under a root of its own.
-var (
-	etcdOnce sync.Once
-	etcdInst *cluster.Embedded
-	etcdErr  error
-	etcdDir  string
-)
-
+// The tests share one embedded etcd (etcdtest.Shared); each test works under a root of
+// its own.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if etcdInst != nil {
-		etcdInst.Close()
-	}
-	if etcdDir != "" {
-		os.RemoveAll(etcdDir)
-	}
+	etcdtest.CloseShared()
 	os.Exit(code)
-}
-
-func sharedEtcd(t testing.TB) *cluster.Embedded {
-	t.Helper()
-	etcdOnce.Do(func() {
-		etcdDir, etcdErr = os.MkdirTemp("", "nimbus-etcd-")
-		if etcdErr != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		etcdInst, etcdErr = cluster.StartEmbedded(ctx, cluster.EmbedConfig{
-			DataDir: filepath.Join(etcdDir, "etcd"), Name: "test",
-			ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0",
-		})
-	})
-	if etcdErr != nil {
-		t.Fatalf("starting etcd: %v", etcdErr)
-	}
-	return etcdInst
 }
 
 // testRoot is a key root no other test (or run of this test) uses.
@@ -73,26 +43,19 @@ func testRoot(t testing.TB) string {
 	return fmt.Sprintf("/test/%s-%d", strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()), time.Now().UnixNano())
 }
 
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // fast are the timings the tests run with.
 func fast(t testing.TB, root string) Config {
 	return Config{
 		Listen:           "127.0.0.1:0",
 		DataDir:          t.TempDir(),
-		EtcdEndpoints:    sharedEtcd(t).Endpoints(),
+		EtcdEndpoints:    etcdtest.Shared(t).Endpoints(),
 		EtcdRoot:         root,
 		WorkerTimeout:    time.Minute,
 		WorkerStartGrace: time.Minute,
 		ScheduleEvery:    300 * time.Millisecond,
 		LeaderTTL:        2 * time.Second,
 		ReplicateEvery:   200 * time.Millisecond,
-		Logger:           hclog.New(&hclog.LoggerOptions{Name: "nimbus", Level: hclog.Info, Output: testWriter{t}}),
+		Logger:           hclog.New(&hclog.LoggerOptions{Name: "nimbus", Level: hclog.Info, Output: testutil.LogWriter(t)}),
 	}
 }
 
@@ -119,27 +82,9 @@ func dial(t testing.TB, addr string) sparsev1.NimbusClient {
 	return sparsev1.NewNimbusClient(conn)
 }
 
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func waitLeader(t testing.TB, s *Server) {
 	t.Helper()
-	eventually(t, 20*time.Second, "nimbus "+s.ID()+" leads", s.IsLeader)
+	testutil.Eventually(t, 20*time.Second, "nimbus "+s.ID()+" leads", s.IsLeader)
 }
 
 // wordcount is a valid topology: a spout, a fields-grouped bolt and a custom-grouped one.
@@ -247,7 +192,7 @@ func supervisor(t testing.TB, st *cluster.Store, id string, slots ...int) *clust
 // keys counts the etcd keys under the root's prefix p.
 func countKeys(t testing.TB, st *cluster.Store, prefix string) int64 {
 	t.Helper()
-	resp, err := st.Client().Get(ctxT(t, 5*time.Second), prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	resp, err := st.Client().Get(testutil.Context(t, 5*time.Second), prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +205,7 @@ func countKeys(t testing.TB, st *cluster.Store, prefix string) int64 {
 // request).
 func checkAssignment(t testing.TB, st *cluster.Store, topologyID string) *cluster.AssignmentRecord {
 	t.Helper()
-	ctx := ctxT(t, 5*time.Second)
+	ctx := testutil.Context(t, 5*time.Second)
 	rec, err := st.GetAssignment(ctx, topologyID)
 	if err != nil {
 		t.Fatalf("reading the assignment: %v", err)

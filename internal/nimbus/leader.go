@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sparsestream/sparse/internal/cluster"
-	"github.com/sparsestream/sparse/internal/ctxtime"
+	"github.com/sparsestream/sparse/internal/retry"
 )
 
 // term is one period of leadership, with the scheduler's memory, which a new leader
@@ -103,7 +103,7 @@ func (s *Server) notLeader(ctx context.Context) error {
 // electionLoop campaigns for leadership whenever this nimbus holds every artifact it
 // needs, leads until the leadership ends, and campaigns again, until ctx ends.
 func (s *Server) electionLoop(ctx context.Context) {
-	backoff := 500 * time.Millisecond
+	pause := retry.New(500*time.Millisecond, 10*time.Second)
 	for ctx.Err() == nil {
 		if !s.waitReadyToLead(ctx) {
 			return
@@ -114,14 +114,14 @@ func (s *Server) electionLoop(ctx context.Context) {
 				return
 			}
 			s.metrics.EtcdErrors.Inc()
-			s.log.Warn("cannot campaign for leadership; retrying", "error", err, "in", backoff)
-			if !ctxtime.Sleep(ctx, backoff) {
+			d := pause.Next()
+			s.log.Warn("cannot campaign for leadership; retrying", "error", err, "in", d)
+			if retry.Sleep(ctx, d) != nil {
 				return
 			}
-			backoff = min(2*backoff, 10*time.Second)
 			continue
 		}
-		backoff = 500 * time.Millisecond
+		pause.Reset()
 		s.lead(ctx, l)
 	}
 }

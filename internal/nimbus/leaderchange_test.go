@@ -8,6 +8,8 @@ import (
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
+	"github.com/sparsestream/sparse/internal/testutil"
+	"github.com/sparsestream/sparse/internal/testutil/etcdtest"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -22,8 +24,8 @@ func twoNimbus(t *testing.T, name string, workers int) (n1, n2 *Server, st *clus
 	n1 = startNimbus(t, cfg1)
 	waitLeader(t, n1)
 	n2 = startNimbus(t, cfg2)
-	ctx := ctxT(t, 30*time.Second)
-	st, err := sharedEtcd(t).Connect(ctx, cluster.Options{Root: root})
+	ctx := testutil.Context(t, 30*time.Second)
+	st, err := etcdtest.Shared(t).Connect(ctx, cluster.Options{Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +35,7 @@ func twoNimbus(t *testing.T, name string, workers int) (n1, n2 *Server, st *clus
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "n2 holds the artifact", func() bool {
+	testutil.Eventually(t, 10*time.Second, "n2 holds the artifact", func() bool {
 		_, ok := n2.Blobs().Has(Digest(data))
 		return ok
 	})
@@ -46,10 +48,10 @@ func twoNimbus(t *testing.T, name string, workers int) (n1, n2 *Server, st *clus
 // transport handshake with a worker of the new one.
 func TestReassignedTopologyGetsAHigherVersionUnderANewLeader(t *testing.T) {
 	n1, n2, st, id := twoNimbus(t, "again", 1)
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	sup := supervisor(t, st, "sup-a", 6700)
 	var rec *cluster.AssignmentRecord
-	eventually(t, 10*time.Second, "an assignment", func() bool {
+	testutil.Eventually(t, 10*time.Second, "an assignment", func() bool {
 		var err error
 		rec, err = st.GetAssignment(ctx, id)
 		return err == nil
@@ -60,7 +62,7 @@ func TestReassignedTopologyGetsAHigherVersionUnderANewLeader(t *testing.T) {
 	if err := sup.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the assignment removed", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the assignment removed", func() bool {
 		_, err := st.GetAssignment(ctx, id)
 		return errors.Is(err, cluster.ErrNotFound)
 	})
@@ -69,7 +71,7 @@ func TestReassignedTopologyGetsAHigherVersionUnderANewLeader(t *testing.T) {
 	n1.Close()
 	waitLeader(t, n2)
 	supervisor(t, st, "sup-a", 6700)
-	eventually(t, 10*time.Second, "assigned again", func() bool {
+	testutil.Eventually(t, 10*time.Second, "assigned again", func() bool {
 		var err error
 		rec, err = st.GetAssignment(ctx, id)
 		return err == nil
@@ -84,9 +86,9 @@ func TestReassignedTopologyGetsAHigherVersionUnderANewLeader(t *testing.T) {
 // active again.
 func TestRebalanceWaitSurvivesALeaderChange(t *testing.T) {
 	n1, n2, st, id := twoNimbus(t, "waits", 1)
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	supervisor(t, st, "sup-a", 6700, 6701)
-	eventually(t, 10*time.Second, "an assignment", func() bool {
+	testutil.Eventually(t, 10*time.Second, "an assignment", func() bool {
 		_, err := st.GetAssignment(ctx, id)
 		return err == nil
 	})
@@ -96,17 +98,17 @@ func TestRebalanceWaitSurvivesALeaderChange(t *testing.T) {
 	go func() {
 		_, _ = dial(t, n1.Addr()).Rebalance(rctx, &sparsev1.RebalanceRequest{Name: id, Workers: 2, WaitSecs: 2})
 	}()
-	eventually(t, 5*time.Second, "deactivated for the rebalance", func() bool {
+	testutil.Eventually(t, 5*time.Second, "deactivated for the rebalance", func() bool {
 		topo, err := st.GetTopology(ctx, id)
 		return err == nil && topo.Status == cluster.StatusInactive
 	})
 	n1.Close()
 	waitLeader(t, n2)
-	eventually(t, 15*time.Second, "the rebalance finished by the new leader", func() bool {
+	testutil.Eventually(t, 15*time.Second, "the rebalance finished by the new leader", func() bool {
 		topo, err := st.GetTopology(ctx, id)
 		return err == nil && topo.Workers == 2 && topo.Generation == 1 && topo.Status == cluster.StatusActive
 	})
-	eventually(t, 10*time.Second, "two workers", func() bool {
+	testutil.Eventually(t, 10*time.Second, "two workers", func() bool {
 		rec, err := st.GetAssignment(ctx, id)
 		return err == nil && len(rec.Workers) == 2 && rec.Generation == 1
 	})
@@ -119,7 +121,7 @@ func TestDeactivateDuringRebalanceWaitStaysInactive(t *testing.T) {
 	n := startNimbus(t, cfg)
 	waitLeader(t, n)
 	c := dial(t, n.Addr())
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	st := n.Store()
 	supervisor(t, st, "sup-a", 6700, 6701)
 	data := artifact(100)
@@ -133,7 +135,7 @@ func TestDeactivateDuringRebalanceWaitStaysInactive(t *testing.T) {
 		_, err := c.Rebalance(ctx, &sparsev1.RebalanceRequest{Name: id, Workers: 2, WaitSecs: 1})
 		rebalanced <- err
 	}()
-	eventually(t, 5*time.Second, "deactivated for the rebalance", func() bool {
+	testutil.Eventually(t, 5*time.Second, "deactivated for the rebalance", func() bool {
 		topo, err := st.GetTopology(ctx, id)
 		return err == nil && topo.Status == cluster.StatusInactive
 	})

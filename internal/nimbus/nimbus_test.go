@@ -18,6 +18,8 @@ import (
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
+	"github.com/sparsestream/sparse/internal/testutil"
+	"github.com/sparsestream/sparse/internal/testutil/etcdtest"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -26,7 +28,7 @@ func TestSubmitStoresListsDescribesAndServes(t *testing.T) {
 	n := startNimbus(t, cfg)
 	waitLeader(t, n)
 	c := dial(t, n.Addr())
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	st := n.Store()
 
 	data := artifact(2*ChunkSize + 12345)
@@ -135,7 +137,7 @@ func TestRefusedSubmitStoresNothing(t *testing.T) {
 	n := startNimbus(t, cfg)
 	waitLeader(t, n)
 	c := dial(t, n.Addr())
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	data := artifact(ChunkSize + 100)
 
 	bad := wordcount("bad")
@@ -206,7 +208,7 @@ func TestScheduleRebalanceKill(t *testing.T) {
 	n := startNimbus(t, cfg)
 	waitLeader(t, n)
 	c := dial(t, n.Addr())
-	ctx := ctxT(t, 40*time.Second)
+	ctx := testutil.Context(t, 40*time.Second)
 	st := n.Store()
 	supervisor(t, st, "sup-a", 6700, 6701)
 	supervisor(t, st, "sup-b", 6700, 6701)
@@ -217,7 +219,7 @@ func TestScheduleRebalanceKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rec *cluster.AssignmentRecord
-	eventually(t, 10*time.Second, "an assignment", func() bool {
+	testutil.Eventually(t, 10*time.Second, "an assignment", func() bool {
 		rec, err = st.GetAssignment(ctx, id)
 		return err == nil
 	})
@@ -253,7 +255,7 @@ func TestScheduleRebalanceKill(t *testing.T) {
 	if _, err := c.Rebalance(ctx, &sparsev1.RebalanceRequest{Name: "sched", Workers: 3, Executors: map[string]int32{"count": 4}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "a rebalanced assignment", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a rebalanced assignment", func() bool {
 		rec, err = st.GetAssignment(ctx, id)
 		return err == nil && rec.Version > v1 && len(rec.Workers) == 3
 	})
@@ -288,7 +290,7 @@ func TestScheduleRebalanceKill(t *testing.T) {
 		_, err := c.Rebalance(ctx, &sparsev1.RebalanceRequest{Name: "sched", Workers: 2, WaitSecs: 1})
 		rebalanced <- err
 	}()
-	eventually(t, 5*time.Second, "deactivated for the rebalance", func() bool {
+	testutil.Eventually(t, 5*time.Second, "deactivated for the rebalance", func() bool {
 		topo, err := st.GetTopology(ctx, id)
 		return err == nil && topo.Status == cluster.StatusInactive
 	})
@@ -304,7 +306,7 @@ func TestScheduleRebalanceKill(t *testing.T) {
 	if topo, _ := st.GetTopology(ctx, id); topo.Status != cluster.StatusActive || topo.Workers != 2 {
 		t.Errorf("after the rebalance: status %s, workers %d", topo.Status, topo.Workers)
 	}
-	eventually(t, 10*time.Second, "two workers again", func() bool {
+	testutil.Eventually(t, 10*time.Second, "two workers again", func() bool {
 		rec, err = st.GetAssignment(ctx, id)
 		return err == nil && rec.Version > v2 && len(rec.Workers) == 2
 	})
@@ -331,7 +333,7 @@ func TestScheduleRebalanceKill(t *testing.T) {
 		_, err := c.Kill(ctx, &sparsev1.KillRequest{Name: "sched", WaitSecs: 1})
 		killed <- err
 	}()
-	eventually(t, 5*time.Second, "status killed", func() bool {
+	testutil.Eventually(t, 5*time.Second, "status killed", func() bool {
 		topo, err := st.GetTopology(ctx, id)
 		return err == nil && topo.Status == cluster.StatusKilled
 	})
@@ -367,7 +369,7 @@ func TestFailureDetection(t *testing.T) {
 	n := startNimbus(t, cfg)
 	waitLeader(t, n)
 	c := dial(t, n.Addr())
-	ctx := ctxT(t, 40*time.Second)
+	ctx := testutil.Context(t, 40*time.Second)
 	st := n.Store()
 	supA := supervisor(t, st, "a", 6700)
 	supervisor(t, st, "b", 6700)
@@ -378,7 +380,7 @@ func TestFailureDetection(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rec *cluster.AssignmentRecord
-	eventually(t, 10*time.Second, "an assignment", func() bool {
+	testutil.Eventually(t, 10*time.Second, "an assignment", func() bool {
 		rec, err = st.GetAssignment(ctx, id)
 		return err == nil
 	})
@@ -404,7 +406,7 @@ func TestFailureDetection(t *testing.T) {
 	// Its heartbeat stops: it moves to b.
 	stopHB()
 	hb.Close(ctx)
-	eventually(t, 10*time.Second, "the worker moved to b", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the worker moved to b", func() bool {
 		rec2, err := st.GetAssignment(ctx, id)
 		return err == nil && rec2.Version > rec.Version && rec2.Workers[0].Supervisor == "b"
 	})
@@ -419,7 +421,7 @@ func TestFailureDetection(t *testing.T) {
 	if err := st.DeleteSupervisor(ctx, "b"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the worker moved back to a", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the worker moved back to a", func() bool {
 		rec2, err := st.GetAssignment(ctx, id)
 		return err == nil && rec2.Version > rec.Version && rec2.Workers[0].Supervisor == "a"
 	})
@@ -427,7 +429,7 @@ func TestFailureDetection(t *testing.T) {
 
 	// No supervisor at all: the topology waits, unassigned, with a reason.
 	supA.Close(ctx)
-	eventually(t, 10*time.Second, "the assignment removed", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the assignment removed", func() bool {
 		_, err := st.GetAssignment(ctx, id)
 		return errors.Is(err, cluster.ErrNotFound)
 	})
@@ -447,7 +449,7 @@ func TestStandbyRedirectsReplicatesAndTakesOver(t *testing.T) {
 	cfg2.ID = "n2"
 	n2 := startNimbus(t, cfg2)
 	c1, c2 := dial(t, n1.Addr()), dial(t, n2.Addr())
-	ctx := ctxT(t, 40*time.Second)
+	ctx := testutil.Context(t, 40*time.Second)
 
 	data := artifact(ChunkSize + 3)
 	h := header(t, wordcount("ha"), data, nil)
@@ -487,7 +489,7 @@ func TestStandbyRedirectsReplicatesAndTakesOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	digest := Digest(data)
-	eventually(t, 10*time.Second, "the standby holds the artifact", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the standby holds the artifact", func() bool {
 		hs, err := n2.Store().ListArtifactHolders(ctx, digest)
 		return err == nil && len(hs) == 2
 	})
@@ -533,7 +535,7 @@ func TestEmbeddedEtcd(t *testing.T) {
 	n := startNimbus(t, cfg)
 	waitLeader(t, n)
 	data := artifact(10)
-	ctx := ctxT(t, 20*time.Second)
+	ctx := testutil.Context(t, 20*time.Second)
 	if _, err := submit(ctx, dial(t, n.Addr()), header(t, wordcount("emb"), data, nil), data); err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +553,7 @@ func TestStandbyCampaignsOnlyWithEveryArtifact(t *testing.T) {
 	cfg1.ID = "n1"
 	n1 := startNimbus(t, cfg1)
 	waitLeader(t, n1)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	data := artifact(3*ChunkSize + 1)
 	if _, err := submit(ctx, dial(t, n1.Addr()), header(t, wordcount("pre"), data, nil), data); err != nil {
 		t.Fatal(err)
@@ -563,7 +565,7 @@ func TestStandbyCampaignsOnlyWithEveryArtifact(t *testing.T) {
 	cli := n2.Store().Client()
 	keys := n2.Store().Keys()
 	var electionRev int64
-	eventually(t, 10*time.Second, "n2 campaigns", func() bool {
+	testutil.Eventually(t, 10*time.Second, "n2 campaigns", func() bool {
 		resp, err := cli.Get(ctx, keys.LeaderPrefix()+"/", clientv3.WithPrefix())
 		if err != nil {
 			return false
@@ -604,12 +606,12 @@ func TestStandbyTakesOverFromACrashedLeader(t *testing.T) {
 	n1 := startNimbus(t, cfg1)
 	waitLeader(t, n1)
 	n2 := startNimbus(t, cfg2)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	data := artifact(5*ChunkSize + 17)
 	if _, err := submit(ctx, dial(t, n1.Addr()), header(t, wordcount("crash"), data, nil), data); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "n2 holds the artifact", func() bool {
+	testutil.Eventually(t, 10*time.Second, "n2 holds the artifact", func() bool {
 		_, ok := n2.Blobs().Has(Digest(data))
 		return ok
 	})
@@ -638,8 +640,8 @@ func TestRebalanceSurvivesALeaderChange(t *testing.T) {
 	n1 := startNimbus(t, cfg1)
 	waitLeader(t, n1)
 	n2 := startNimbus(t, cfg2)
-	ctx := ctxT(t, 90*time.Second)
-	st, err := sharedEtcd(t).Connect(ctx, cluster.Options{Root: root})
+	ctx := testutil.Context(t, 90*time.Second)
+	st, err := etcdtest.Shared(t).Connect(ctx, cluster.Options{Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -652,7 +654,7 @@ func TestRebalanceSurvivesALeaderChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rec *cluster.AssignmentRecord
-	eventually(t, 10*time.Second, "an assignment", func() bool {
+	testutil.Eventually(t, 10*time.Second, "an assignment", func() bool {
 		rec, err = st.GetAssignment(ctx, id)
 		return err == nil
 	})
@@ -667,7 +669,7 @@ func TestRebalanceSurvivesALeaderChange(t *testing.T) {
 	if rec, err = st.GetAssignment(ctx, id); err != nil || rec.Version != v1 {
 		t.Fatalf("the assignment moved when a supervisor joined: %+v, %v", rec, err)
 	}
-	eventually(t, 10*time.Second, "n2 holds the artifact", func() bool {
+	testutil.Eventually(t, 10*time.Second, "n2 holds the artifact", func() bool {
 		_, ok := n2.Blobs().Has(Digest(data))
 		return ok
 	})
@@ -680,7 +682,7 @@ func TestRebalanceSurvivesALeaderChange(t *testing.T) {
 		t.Fatalf("the rebalance's record: %+v, %v", topo, err)
 	}
 	waitLeader(t, n2)
-	eventually(t, 10*time.Second, "the new leader places the pending rebalance", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the new leader places the pending rebalance", func() bool {
 		rec, err = st.GetAssignment(ctx, id)
 		return err == nil && rec.Version > v1
 	})
@@ -698,7 +700,7 @@ func TestRebalanceSurvivesALeaderChange(t *testing.T) {
 	if _, err := c2.Rebalance(ctx, &sparsev1.RebalanceRequest{Name: "moves", Executors: map[string]int32{"count": 4}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the executors rebalanced", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the executors rebalanced", func() bool {
 		rec, err = st.GetAssignment(ctx, id)
 		return err == nil && rec.Version > v2
 	})
@@ -708,7 +710,7 @@ func TestRebalanceSurvivesALeaderChange(t *testing.T) {
 	}
 	v3, placed := rec.Version, rec.Workers
 	n3 := startNimbus(t, cfg3)
-	eventually(t, 10*time.Second, "n3 holds the artifact", func() bool {
+	testutil.Eventually(t, 10*time.Second, "n3 holds the artifact", func() bool {
 		_, ok := n3.Blobs().Has(Digest(data))
 		return ok
 	})
@@ -728,7 +730,7 @@ func TestRebalanceSurvivesALeaderChange(t *testing.T) {
 	if topo, err := st.GetTopology(ctx, id); err != nil || topo.Generation != 3 {
 		t.Fatalf("the generation after a rebalance by the third leader: %+v, %v; want 3", topo, err)
 	}
-	eventually(t, 10*time.Second, "the generation recorded", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the generation recorded", func() bool {
 		rec, err = st.GetAssignment(ctx, id)
 		return err == nil && rec.Generation == 3
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -178,7 +179,7 @@ func (s *Server) readReplication(ctx context.Context) (*replView, string) {
 // fetchMissing fetches every wanted artifact this nimbus lacks from a live nimbus that
 // holds it, noting in st the ones no live nimbus holds and the ones that failed.
 func (s *Server) fetchMissing(ctx context.Context, v *replView, st *replState) {
-	for _, d := range sortedKeys(v.wanted) {
+	for _, d := range slices.Sorted(maps.Keys(v.wanted)) {
 		if v.have[d] {
 			continue
 		}
@@ -304,13 +305,4 @@ func (s *Server) fetchFrom(ctx context.Context, addr, digest string, size int64)
 func invalidOnly(err error) bool {
 	var ire *cluster.InvalidRecordError
 	return errors.As(err, &ire) && !errors.Is(err, cluster.ErrUnreachable)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -106,7 +107,7 @@ var (
 
 func (f *File) build(o Options) (*topology.Builder, []Problem) {
 	bb := &builder{f: f, o: o}
-	dir, err := filepath.Abs(orDefault(o.Resources, "."))
+	dir, err := filepath.Abs(cmp.Or(o.Resources, "."))
 	if err != nil {
 		bb.add(Pos{}, "", "cannot resolve the resources folder %q: %v", o.Resources, err)
 		dir = o.Resources

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -122,7 +123,7 @@ func TestBundleRoundTrip(t *testing.T) {
 		strings.Repeat("long/", 30) + "f": "deep",
 	}
 	if got := read(t, out); !reflect.DeepEqual(got, want) {
-		t.Errorf("unpacked files = %v, want %v", keys(got), keys(want))
+		t.Errorf("unpacked files = %v, want %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
 	}
 
 	// The entries are sorted, with fixed times and modes and no owners.
@@ -147,15 +148,6 @@ func TestBundleRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(names, sorted) {
 		t.Errorf("entries are not sorted: %v", names)
 	}
-}
-
-func keys(m map[string]string) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // TestPackSpecElsewhere: a spec outside its resources folder is stored as topology.yaml;

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"regexp"
@@ -603,16 +604,9 @@ func (p *parser) component(n *yaml.Node, kind topology.Kind) *Component {
 	case hasShell && hasGo:
 		p.add(c.at["go"], where, "give either shell or go, not both")
 	case !hasShell && !hasGo:
-		p.add(c.Pos, where, "say how the %s runs: shell: {command: python3, script: %s.py} for a script in the resources folder, or go: <name> for a registered Go component", kind, orDefault(c.ID, "name"))
+		p.add(c.Pos, where, "say how the %s runs: shell: {command: python3, script: %s.py} for a script in the resources folder, or go: <name> for a registered Go component", kind, cmp.Or(c.ID, "name"))
 	}
 	return c
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func (p *parser) shell(e entry, where string, at map[string]Pos) *Shell {

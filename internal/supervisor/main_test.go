@@ -85,17 +85,6 @@ func soloAssignment(spec *topology.Spec, topologyID, workerID, addr string, vers
 	return worker.Spread(topologyID, version, topology.NewLayout(spec, 1), []scheduler.WorkerSlot{worker.Static(workerID, addr)})
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // emitted reads the count the test topology's spout last wrote under dir.
 func emitted(dir string) int64 {
 	paths, _ := filepath.Glob(filepath.Join(dir, "emits-*"))

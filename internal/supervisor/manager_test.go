@@ -6,13 +6,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/sparsestream/sparse/internal/testutil"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -61,7 +61,7 @@ func (f *managerFixture) start(mod func(*ManagerConfig)) *runningManager {
 		WorkerTimeout: 5 * time.Second, StopGrace: 3 * time.Second,
 		BackoffMin: 300 * time.Millisecond, BackoffMax: 2 * time.Second, HealthyAfter: time.Minute,
 		Tick:   50 * time.Millisecond,
-		Logger: hclog.New(&hclog.LoggerOptions{Name: "supervisor", Level: hclog.Debug, Output: testWriter{f.t}}),
+		Logger: hclog.New(&hclog.LoggerOptions{Name: "supervisor", Level: hclog.Debug, Output: testutil.LogWriter(f.t)}),
 	}
 	if mod != nil {
 		mod(&c)
@@ -96,19 +96,6 @@ func (r *runningManager) slot() SlotStatus {
 	return st[0]
 }
 
-// testWriter sends log lines to t.Log, and nowhere once the test is over.
-type testWriter struct{ t *testing.T }
-
-var testWriterMu sync.Mutex
-
-func (w testWriter) Write(p []byte) (int, error) {
-	testWriterMu.Lock()
-	defer testWriterMu.Unlock()
-	defer func() { _ = recover() }() // a log line after the test ended
-	w.t.Log(string(p[:len(p)-1]))
-	return len(p), nil
-}
-
 // TestManagerLifecycle: a worker is started, activated and restarted with backoff after
 // it dies; a new Manager over the same data directory (a restarted supervisor) adopts
 // it; deactivation pauses its spouts; a new assignment version replaces it; and when it
@@ -117,7 +104,7 @@ func TestManagerLifecycle(t *testing.T) {
 	f := newManagerFixture(t)
 	m1 := f.start(nil)
 	m1.Update([]Want{f.want})
-	waitFor(t, "the worker to run and be activated", 20*time.Second, func() bool {
+	testutil.Eventually(t, 20*time.Second, "the worker to run and be activated", func() bool {
 		s := m1.slot()
 		return s.Phase == Running && s.ActiveKnown && s.Active
 	})
@@ -144,7 +131,7 @@ func TestManagerLifecycle(t *testing.T) {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the worker to be restarted", 20*time.Second, func() bool {
+		testutil.Eventually(t, 20*time.Second, "the worker to be restarted", func() bool {
 			s := m1.slot()
 			return s.Phase == Running && s.PID != pid && s.PID != 0
 		})
@@ -154,7 +141,7 @@ func TestManagerLifecycle(t *testing.T) {
 			t.Fatalf("after crash %d: restarts %d, failures %d", i, s.Restarts, s.Failures)
 		}
 		pid = s.PID
-		waitFor(t, "the restarted worker to be activated", 20*time.Second, func() bool { return m1.slot().ActiveKnown })
+		testutil.Eventually(t, 20*time.Second, "the restarted worker to be activated", func() bool { return m1.slot().ActiveKnown })
 	}
 	if waits[0] < 300*time.Millisecond || waits[1] < 600*time.Millisecond {
 		t.Errorf("restarts came after %v; want at least the backoffs 300ms and 600ms", waits)
@@ -167,12 +154,12 @@ func TestManagerLifecycle(t *testing.T) {
 		t.Fatal("the worker died with its supervisor")
 	}
 	m2 := f.start(nil)
-	waitFor(t, "the new manager to find the live worker", 5*time.Second, func() bool {
+	testutil.Eventually(t, 5*time.Second, "the new manager to find the live worker", func() bool {
 		s := m2.slot()
 		return s.Phase == Found && s.PID == pid
 	})
 	m2.Update([]Want{f.want})
-	waitFor(t, "the worker to be adopted and activated", 10*time.Second, func() bool {
+	testutil.Eventually(t, 10*time.Second, "the worker to be adopted and activated", func() bool {
 		s := m2.slot()
 		return s.Phase == Running && s.Adopted && s.PID == pid && s.ActiveKnown && s.Active
 	})
@@ -181,7 +168,7 @@ func TestManagerLifecycle(t *testing.T) {
 	inactive := f.want
 	inactive.Active = false
 	m2.Update([]Want{inactive})
-	waitFor(t, "the worker to be deactivated", 10*time.Second, func() bool { s := m2.slot(); return s.ActiveKnown && !s.Active })
+	testutil.Eventually(t, 10*time.Second, "the worker to be deactivated", func() bool { s := m2.slot(); return s.ActiveKnown && !s.Active })
 	time.Sleep(200 * time.Millisecond) // NextTuple calls already under way finish
 	if emitting(f.emitDir, 700*time.Millisecond) {
 		t.Fatal("a deactivated worker's spout still emits")
@@ -193,7 +180,7 @@ func TestManagerLifecycle(t *testing.T) {
 
 	// A new assignment version replaces the adopted worker (which is not our child).
 	m2.Update([]Want{f.withVersion(2)})
-	waitFor(t, "the worker of version 2", 20*time.Second, func() bool {
+	testutil.Eventually(t, 20*time.Second, "the worker of version 2", func() bool {
 		s := m2.slot()
 		return s.Phase == Running && s.Identity.Version == 2 && s.PID != pid && !s.Adopted
 	})
@@ -208,7 +195,7 @@ func TestManagerLifecycle(t *testing.T) {
 
 	// Unassigned: stopped, its pid file gone, nothing restarted.
 	m2.Update(nil)
-	waitFor(t, "the unassigned worker to stop", 10*time.Second, func() bool { return len(m2.Status()) == 0 })
+	testutil.Eventually(t, 10*time.Second, "the unassigned worker to stop", func() bool { return len(m2.Status()) == 0 })
 	if pidAlive(pid) {
 		t.Error("the unassigned worker still runs")
 	}
@@ -228,7 +215,7 @@ func TestManagerReplacesStaleWorkers(t *testing.T) {
 	f := newManagerFixture(t)
 	m1 := f.start(nil)
 	m1.Update([]Want{f.want})
-	waitFor(t, "the worker to run", 20*time.Second, func() bool { return m1.slot().Phase == Running })
+	testutil.Eventually(t, 20*time.Second, "the worker to run", func() bool { return m1.slot().Phase == Running })
 	old := m1.slot().PID
 	m1.stop()
 
@@ -244,7 +231,7 @@ func TestManagerReplacesStaleWorkers(t *testing.T) {
 
 	m2 := f.start(func(c *ManagerConfig) { c.StopWorkersOnExit = true })
 	m2.Update([]Want{f.withVersion(2)})
-	waitFor(t, "the worker of version 2 to replace the old one", 20*time.Second, func() bool {
+	testutil.Eventually(t, 20*time.Second, "the worker of version 2 to replace the old one", func() bool {
 		s := m2.slot()
 		return s.Phase == Running && s.Identity.Version == 2 && s.PID != old
 	})
@@ -269,12 +256,12 @@ func TestManagerStartFailure(t *testing.T) {
 	bad := f.want
 	bad.Problem = "assignment version 1 does not fit topology topo-1"
 	m.Update([]Want{bad})
-	waitFor(t, "two failed starts", 10*time.Second, func() bool { return m.slot().Failures >= 2 })
+	testutil.Eventually(t, 10*time.Second, "two failed starts", func() bool { return m.slot().Failures >= 2 })
 	if s := m.slot(); s.Phase == Running || s.PID != 0 {
 		t.Fatalf("a worker that cannot start runs: %+v", s)
 	}
 	m.Update([]Want{f.want})
-	waitFor(t, "the fixed worker to run", 20*time.Second, func() bool { return m.slot().Phase == Running })
+	testutil.Eventually(t, 20*time.Second, "the fixed worker to run", func() bool { return m.slot().Phase == Running })
 }
 
 // exec0 runs a process that exits at once and returns its (now free) pid.
@@ -296,12 +283,12 @@ func TestManagerRestartsHungWorker(t *testing.T) {
 	f := newManagerFixture(t)
 	m := f.start(func(c *ManagerConfig) { c.WorkerTimeout, c.StopGrace = 1500*time.Millisecond, 500*time.Millisecond })
 	m.Update([]Want{f.want})
-	waitFor(t, "the worker to run and register", 20*time.Second, func() bool { s := m.slot(); return s.Phase == Running && s.Registered })
+	testutil.Eventually(t, 20*time.Second, "the worker to run and register", func() bool { s := m.slot(); return s.Phase == Running && s.Registered })
 	pid := m.slot().PID
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the hung worker to be replaced", 20*time.Second, func() bool {
+	testutil.Eventually(t, 20*time.Second, "the hung worker to be replaced", func() bool {
 		s := m.slot()
 		return s.Phase == Running && s.PID != pid && s.PID != 0
 	})

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sparsestream/sparse/internal/retry"
 	"github.com/sparsestream/sparse/internal/worker"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
@@ -288,13 +289,16 @@ func short(digest string) string {
 }
 
 // Backoff is the pause before the next start of a worker that failed failures times in
-// a row: lo, doubled for each failure after the first, at most hi.
+// a row: lo, doubled for each failure after the first, at most hi. Unlike the etcd
+// retries it has no jitter: lo is the least pause the operator asked for, and a restart
+// is local to its node, so no shared service sees the workers restart in lockstep.
 func Backoff(failures int, lo, hi time.Duration) time.Duration {
-	d := lo
+	pause := retry.Exact(lo, hi)
+	d := pause.Next()
 	for i := 1; i < failures && d < hi; i++ {
-		d *= 2
+		d = pause.Next()
 	}
-	return min(d, hi)
+	return d
 }
 
 // NextFailures counts a worker's exit: a worker that ran healthily for at least

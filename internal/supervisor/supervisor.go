@@ -41,8 +41,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sparsestream/sparse/internal/cluster"
-	"github.com/sparsestream/sparse/internal/ctxtime"
 	"github.com/sparsestream/sparse/internal/metrics"
+	"github.com/sparsestream/sparse/internal/retry"
 )
 
 // Defaults of Config.
@@ -244,7 +244,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 
 // connect dials etcd, retrying with backoff until it answers or ctx ends.
 func (s *Supervisor) connect(ctx context.Context) (*cluster.Store, error) {
-	backoff := time.Second
+	pause := retry.New(time.Second, 30*time.Second)
 	for {
 		store, err := cluster.Connect(ctx, cluster.ConnectConfig{
 			Endpoints: s.c.EtcdEndpoints,
@@ -257,11 +257,11 @@ func (s *Supervisor) connect(ctx context.Context) (*cluster.Store, error) {
 			return nil, fmt.Errorf("supervisor: stopped before etcd answered (%v): %w", err, ctx.Err())
 		}
 		s.metrics.EtcdErrors.Inc()
-		s.log.Warn("cannot reach etcd; retrying", "error", err, "in", backoff)
-		if !ctxtime.Sleep(ctx, backoff) {
+		d := pause.Next()
+		s.log.Warn("cannot reach etcd; retrying", "error", err, "in", d)
+		if retry.Sleep(ctx, d) != nil {
 			return nil, fmt.Errorf("supervisor: stopped before etcd answered (%v): %w", err, ctx.Err())
 		}
-		backoff = min(2*backoff, 30*time.Second)
 	}
 }
 
@@ -269,7 +269,7 @@ func (s *Supervisor) connect(ctx context.Context) (*cluster.Store, error) {
 // itself re-registers when its lease is lost; this only retries the first one.
 func (s *Supervisor) register(ctx context.Context, store *cluster.Store) {
 	rec := &cluster.SupervisorRecord{ID: s.c.ID, Host: s.c.Host, Slots: s.c.Slots}
-	backoff := time.Second
+	pause := retry.New(time.Second, 30*time.Second)
 	for {
 		reg, err := store.RegisterSupervisor(ctx, rec, s.c.LeaseTTL)
 		if err == nil {
@@ -289,11 +289,11 @@ func (s *Supervisor) register(ctx context.Context, store *cluster.Store) {
 			return
 		}
 		s.metrics.EtcdErrors.Inc()
-		s.log.Warn("cannot register in etcd; retrying", "error", err, "in", backoff)
-		if !ctxtime.Sleep(ctx, backoff) {
+		d := pause.Next()
+		s.log.Warn("cannot register in etcd; retrying", "error", err, "in", d)
+		if retry.Sleep(ctx, d) != nil {
 			return
 		}
-		backoff = min(2*backoff, 30*time.Second)
 	}
 }
 
@@ -386,7 +386,7 @@ func (e *etcdHeartbeats) Keep(hb cluster.WorkerHeartbeat) func() {
 	ctx, cancel := context.WithCancel(e.ctx)
 	log := e.log.With("topology", hb.TopologyID, "worker", hb.WorkerID)
 	e.wg.Go(func() {
-		backoff := 500 * time.Millisecond
+		pause := retry.New(500*time.Millisecond, 10*time.Second)
 		for {
 			reg, err := e.store.HeartbeatWorker(ctx, &hb, e.ttl)
 			if err == nil {
@@ -404,11 +404,11 @@ func (e *etcdHeartbeats) Keep(hb cluster.WorkerHeartbeat) func() {
 				return
 			}
 			e.metrics.EtcdErrors.Inc()
-			log.Warn("cannot write the worker's heartbeat to etcd; retrying", "error", err, "in", backoff)
-			if !ctxtime.Sleep(ctx, backoff) {
+			d := pause.Next()
+			log.Warn("cannot write the worker's heartbeat to etcd; retrying", "error", err, "in", d)
+			if retry.Sleep(ctx, d) != nil {
 				return
 			}
-			backoff = min(2*backoff, 10*time.Second)
 		}
 	})
 	return cancel

@@ -25,6 +25,8 @@ import (
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
+	"github.com/sparsestream/sparse/internal/testutil"
+	"github.com/sparsestream/sparse/internal/testutil/etcdtest"
 	"github.com/sparsestream/sparse/internal/worker"
 	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
@@ -72,21 +74,6 @@ func startFixtureNimbus(t *testing.T, data []byte) *fixtureNimbus {
 	return n
 }
 
-func startEtcd(t *testing.T) *cluster.Embedded {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	e, err := cluster.StartEmbedded(ctx, cluster.EmbedConfig{
-		DataDir: filepath.Join(t.TempDir(), "etcd"), Name: "test",
-		ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0",
-	})
-	if err != nil {
-		t.Fatalf("starting etcd: %v", err)
-	}
-	t.Cleanup(e.Close)
-	return e
-}
-
 // TestSupervisorWithEtcd runs a Supervisor against an embedded etcd and a fixture nimbus:
 // the test writes a topology and an assignment for the supervisor's slot, and the
 // supervisor registers itself, fetches and verifies the artifact, starts the worker,
@@ -94,7 +81,7 @@ func startEtcd(t *testing.T) *cluster.Embedded {
 // them; a new assignment version restarts the worker; removing the assignment stops it.
 func TestSupervisorWithEtcd(t *testing.T) {
 	needBinary(t)
-	e := startEtcd(t)
+	e := etcdtest.Start(t)
 	const root = "/supervisor-test"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -145,7 +132,7 @@ func TestSupervisorWithEtcd(t *testing.T) {
 			EtcdEndpoints: e.Endpoints(), EtcdRoot: root, LeaseTTL: 2 * time.Second,
 			WorkerTimeout: 5 * time.Second, StopGrace: 3 * time.Second, MetricsAddr: metricsAddr,
 			BackoffMin: 200 * time.Millisecond, Tick: 50 * time.Millisecond,
-			Logger: hclog.New(&hclog.LoggerOptions{Name: "supervisord", Level: hclog.Debug, Output: testWriter{t}}),
+			Logger: hclog.New(&hclog.LoggerOptions{Name: "supervisord", Level: hclog.Debug, Output: testutil.LogWriter(t)}),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -167,12 +154,12 @@ func TestSupervisorWithEtcd(t *testing.T) {
 	}
 	s, stop := newSupervisor(supMetrics)
 
-	waitFor(t, "the supervisor's record", 20*time.Second, func() bool {
+	testutil.Eventually(t, 20*time.Second, "the supervisor's record", func() bool {
 		r, err := store.GetSupervisor(ctx, sup)
 		return err == nil && r.Host == "127.0.0.1" && len(r.Slots) == 1 && r.Slots[0] == port
 	})
 	var hb *cluster.WorkerHeartbeat
-	waitFor(t, "the worker's heartbeat in etcd", 30*time.Second, func() bool {
+	testutil.Eventually(t, 30*time.Second, "the worker's heartbeat in etcd", func() bool {
 		hb, err = store.GetWorker(ctx, tid, wid)
 		return err == nil
 	})
@@ -204,7 +191,7 @@ func TestSupervisorWithEtcd(t *testing.T) {
 	if _, err := store.UpdateTopology(ctx, tid, func(r *cluster.TopologyRecord) error { r.Status = cluster.StatusInactive; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the spouts to be deactivated", 10*time.Second, func() bool {
+	testutil.Eventually(t, 10*time.Second, "the spouts to be deactivated", func() bool {
 		st := s.Status()
 		return len(st) == 1 && st[0].ActiveKnown && !st[0].Active
 	})
@@ -226,7 +213,7 @@ func TestSupervisorWithEtcd(t *testing.T) {
 		t.Fatal("the worker died with its supervisor")
 	}
 	s, _ = newSupervisor("")
-	waitFor(t, "the restarted supervisor to adopt the worker", 20*time.Second, func() bool {
+	testutil.Eventually(t, 20*time.Second, "the restarted supervisor to adopt the worker", func() bool {
 		st := s.Status()
 		return len(st) == 1 && st[0].Phase == Running && st[0].Adopted && st[0].PID == hb.PID && st[0].ActiveKnown && st[0].Registered
 	})
@@ -247,7 +234,7 @@ func TestSupervisorWithEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := hb.PID
-	waitFor(t, "the heartbeat of the worker of version 2", 30*time.Second, func() bool {
+	testutil.Eventually(t, 30*time.Second, "the heartbeat of the worker of version 2", func() bool {
 		hb, err = store.GetWorker(ctx, tid, wid)
 		return err == nil && hb.Version == 2 && hb.PID != old
 	})
@@ -266,8 +253,8 @@ func TestSupervisorWithEtcd(t *testing.T) {
 	if err := store.DeleteAssignment(ctx, tid); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the worker to stop", 20*time.Second, func() bool { return !pidAlive(hb.PID) })
-	waitFor(t, "the heartbeat to leave etcd", 10*time.Second, func() bool {
+	testutil.Eventually(t, 20*time.Second, "the worker to stop", func() bool { return !pidAlive(hb.PID) })
+	testutil.Eventually(t, 10*time.Second, "the heartbeat to leave etcd", func() bool {
 		_, err := store.GetWorker(ctx, tid, wid)
 		return errors.Is(err, cluster.ErrNotFound)
 	})
@@ -404,7 +391,7 @@ func TestSupervisorSurvivesEtcdOutage(t *testing.T) {
 	}
 	s, err := New(Config{ID: sup, Slots: []int{port}, DataDir: dataDir, EtcdEndpoints: e.Endpoints(), EtcdRoot: root,
 		LeaseTTL: 2 * time.Second, WorkerMetricsOffset: -1, Tick: 50 * time.Millisecond,
-		Logger: hclog.New(&hclog.LoggerOptions{Name: "supervisord", Level: hclog.Info, Output: testWriter{t}})})
+		Logger: hclog.New(&hclog.LoggerOptions{Name: "supervisord", Level: hclog.Info, Output: testutil.LogWriter(t)})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +405,7 @@ func TestSupervisorSurvivesEtcdOutage(t *testing.T) {
 		}
 	}()
 	var hb *cluster.WorkerHeartbeat
-	waitFor(t, "the worker's heartbeat", 30*time.Second, func() bool {
+	testutil.Eventually(t, 30*time.Second, "the worker's heartbeat", func() bool {
 		hb, err = store.GetWorker(ctx, tid, wid)
 		return err == nil
 	})
@@ -437,16 +424,16 @@ func TestSupervisorSurvivesEtcdOutage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("starting etcd again: %v", err)
 	}
-	waitFor(t, "the supervisor's record after the outage", 30*time.Second, func() bool {
+	testutil.Eventually(t, 30*time.Second, "the supervisor's record after the outage", func() bool {
 		_, err := store.GetSupervisor(ctx, sup)
 		return err == nil
 	})
-	waitFor(t, "the worker's heartbeat after the outage", 30*time.Second, func() bool {
+	testutil.Eventually(t, 30*time.Second, "the worker's heartbeat after the outage", func() bool {
 		got, err := store.GetWorker(ctx, tid, wid)
 		return err == nil && got.PID == hb.PID
 	})
 	if err := store.DeleteAssignment(ctx, tid); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the unassigned worker to stop", 30*time.Second, func() bool { return !pidAlive(hb.PID) })
+	testutil.Eventually(t, 30*time.Second, "the unassigned worker to stop", func() bool { return !pidAlive(hb.PID) })
 }

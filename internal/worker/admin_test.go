@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/internal/testutil"
 	"github.com/sparsestream/sparse/internal/worker"
 	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
@@ -58,17 +59,6 @@ func countingSpec(t *testing.T, calls *atomic.Int64) *topology.Spec {
 	return spec
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(d); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // still reports whether a counter stays put for a while (after a moment to settle).
 func still(c *atomic.Int64) bool {
 	time.Sleep(100 * time.Millisecond)
@@ -98,7 +88,7 @@ func TestSetActiveOverGRPC(t *testing.T) {
 	var runErr error
 	wg.Go(func() { runErr = w.Run(ctx) })
 
-	waitFor(t, "the heartbeat file", 5*time.Second, func() bool { _, err := os.Stat(hb); return err == nil })
+	testutil.Eventually(t, 5*time.Second, "the heartbeat file", func() bool { _, err := os.Stat(hb); return err == nil })
 	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -119,21 +109,21 @@ func TestSetActiveOverGRPC(t *testing.T) {
 		t.Fatalf("an inactive worker called NextTuple %d times (active %v)", n, w.Active())
 	}
 	setActive(true)
-	waitFor(t, "NextTuple after SetActive(true)", 10*time.Second, func() bool { return calls.Load() > 10 })
+	testutil.Eventually(t, 10*time.Second, "NextTuple after SetActive(true)", func() bool { return calls.Load() > 10 })
 	setActive(false)
 	if !still(&calls) {
 		t.Fatal("NextTuple is still called after SetActive(false)")
 	}
 	paused := calls.Load()
 	setActive(true)
-	waitFor(t, "NextTuple after SetActive(true) again", 10*time.Second, func() bool { return calls.Load() > paused+10 })
+	testutil.Eventually(t, 10*time.Second, "NextTuple after SetActive(true) again", func() bool { return calls.Load() > paused+10 })
 
 	st, err := os.Stat(hb)
 	if err != nil {
 		t.Fatal(err)
 	}
 	first := st.ModTime()
-	waitFor(t, "the heartbeat file to be touched", 5*time.Second, func() bool {
+	testutil.Eventually(t, 5*time.Second, "the heartbeat file to be touched", func() bool {
 		st, err := os.Stat(hb)
 		return err == nil && st.ModTime().After(first)
 	})
@@ -163,7 +153,7 @@ func TestStaticWorkerActivatesItself(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = w.Run(ctx) })
-	waitFor(t, "NextTuple", 10*time.Second, func() bool { return calls.Load() > 10 })
+	testutil.Eventually(t, 10*time.Second, "NextTuple", func() bool { return calls.Load() > 10 })
 	if !w.Active() {
 		t.Error("Active() is false while the spouts run")
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/sparsestream/sparse/internal/logging"
 	"github.com/sparsestream/sparse/pkg/local"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
@@ -144,9 +145,5 @@ func describeCommand(b specFunc) *cobra.Command {
 
 // logger makes the structured logger of --log-level, or says which levels exist.
 func (f *RunFlags) logger(name string, out io.Writer) (hclog.Logger, error) {
-	level := hclog.LevelFromString(f.LogLevel)
-	if level == hclog.NoLevel {
-		return nil, fmt.Errorf("--log-level %q is not a level; use trace, debug, info, warn or error", f.LogLevel)
-	}
-	return hclog.New(&hclog.LoggerOptions{Name: name, Level: level, Output: out}), nil
+	return logging.New(name, f.LogLevel, out)
 }

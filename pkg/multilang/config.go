@@ -25,7 +25,9 @@ const (
 const DefaultSubprocessTimeout = 30 * time.Second
 
 // Restart backoff: the first restart waits minBackoff, each further one twice as long up
-// to maxBackoff; a subprocess that ran healthy for stableAfter resets it.
+// to maxBackoff, each less a random part of up to half (so that the subprocesses of many
+// tasks that died together do not restart together); a subprocess that ran healthy for
+// stableAfter resets it.
 const (
 	minBackoff  = 100 * time.Millisecond
 	maxBackoff  = 10 * time.Second

@@ -69,8 +69,8 @@
 // its stdin for as long, is killed (with its process group) and reaped. The task fails
 // every input the subprocess held, so that the spouts replay them, reports a
 // *SubprocessError naming the component, the task, the exit status and the last lines of
-// stderr, and restarts the subprocess with exponential backoff (100ms doubling to 10s;
-// reset after 30s of health), doing the handshake again. A bolt input that arrives while
+// stderr, and restarts the subprocess with exponential backoff (100ms doubling to 10s,
+// with jitter; reset after 30s of health), doing the handshake again. A bolt input that arrives while
 // the subprocess restarts is held (up to 1024 of them) while Execute waits, at most the
 // subprocess timeout, for the restart; the restarted subprocess gets the held inputs
 // first. Waiting slows the upstream down rather than failing tuples that their spouts

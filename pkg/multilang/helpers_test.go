@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sparsestream/sparse/internal/executor"
+	"github.com/sparsestream/sparse/internal/testutil"
 	"github.com/sparsestream/sparse/pkg/local"
 	"github.com/sparsestream/sparse/pkg/multilang"
 	"github.com/sparsestream/sparse/pkg/topology"
@@ -184,7 +185,7 @@ func run(t *testing.T, b *topology.Builder, conf topology.Config) (*executor.Run
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
-	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{t}})
+	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testutil.LogWriter(t)})
 	rt, err := executor.New(executor.Options{Spec: spec, Config: conf, Logger: log})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -210,15 +211,6 @@ func run(t *testing.T, b *topology.Builder, conf topology.Config) (*executor.Run
 	return rt, stop
 }
 
-// testWriter sends log output to the test log, and drops it once the test is over.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	defer func() { _ = recover() }() // logging after the test ended
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 func summary(rt *executor.Runtime, component string) executor.ComponentSummary {
 	for _, c := range executor.Summarize(rt.Stats()) {
 		if c.Component == component {
@@ -226,18 +218,6 @@ func summary(rt *executor.Runtime, component string) executor.ComponentSummary {
 		}
 	}
 	return executor.ComponentSummary{}
-}
-
-// waitFor polls cond until it holds, failing the test after within.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // children lists the processes whose parent is this test process, zombies included
@@ -279,7 +259,7 @@ func children(t *testing.T) []string {
 // topology ended.
 func checkClean(t *testing.T, goroutinesBefore int) {
 	t.Helper()
-	waitFor(t, 5*time.Second, "subprocesses left behind", func() bool { return len(children(t)) == 0 })
+	testutil.Eventually(t, 5*time.Second, "subprocesses left behind", func() bool { return len(children(t)) == 0 })
 	deadline := time.Now().Add(5 * time.Second)
 	for runtime.NumGoroutine() > goroutinesBefore {
 		if time.Now().After(deadline) {

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sparsestream/sparse/internal/executor"
+	"github.com/sparsestream/sparse/internal/testutil"
 	"github.com/sparsestream/sparse/pkg/grouping"
 	"github.com/sparsestream/sparse/pkg/local"
 	"github.com/sparsestream/sparse/pkg/multilang"
@@ -109,7 +110,7 @@ func TestPythonSpoutReplaysWhatAPythonBoltFails(t *testing.T) {
 			multilang.Bolt(b, "failonce", py(t, testdata(t), "failonce.py"), 2).Fields("items", "item").Output("item")
 			b.Bolt("sink", s.factory(), 1).Shuffle("failonce")
 			rt, stop := run(t, b, nil)
-			waitFor(t, 60*time.Second, "the spout was not acked for every item", func() bool { return summary(rt, "items").Acked >= n })
+			testutil.Eventually(t, 60*time.Second, "the spout was not acked for every item", func() bool { return summary(rt, "items").Acked >= n })
 			stop()
 			sp := summary(rt, "items")
 			if sp.Acked != n || sp.Failed != n {
@@ -330,7 +331,7 @@ func TestSpoutTimeoutKillsAndRestarts(t *testing.T) {
 	b.Bolt("sink", s.factory(), 1).Shuffle("items")
 	start := time.Now()
 	rt, stop := run(t, b, nil)
-	waitFor(t, 30*time.Second, "the restarted spout did not emit every item", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the restarted spout did not emit every item", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return len(got) == n

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/sparsestream/sparse/internal/retry"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -37,7 +38,7 @@ type shell struct {
 	queue [][]byte // framed messages for proc, written in order
 
 	restart  chan startResult // non-nil while a restart is under way
-	backoff  time.Duration
+	pause    retry.Backoff    // before the next restart
 	restarts int
 
 	// Set by the bolt or spout.
@@ -81,6 +82,7 @@ func (s *shell) open(kind string, cmd ShellCommand, tctx *topology.Context, log 
 	}
 	s.hello = hello
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.pause = retry.New(minBackoff, maxBackoff)
 	p, err := s.start()
 	if err != nil {
 		s.cancel()
@@ -284,10 +286,9 @@ reap:
 	}
 	lived := time.Since(p.started)
 	if lived >= stableAfter {
-		s.backoff = minBackoff
-	} else {
-		s.backoff = min(max(2*s.backoff, minBackoff), maxBackoff)
+		s.pause.Reset()
 	}
+	delay := s.pause.Next()
 	why, exit := p.outcome()
 	s.report(&SubprocessError{
 		Component: s.tctx.ComponentID,
@@ -299,10 +300,10 @@ reap:
 		Exit:      exit,
 		Lived:     lived,
 		Failed:    failed,
-		RestartIn: s.backoff,
+		RestartIn: delay,
 		Stderr:    p.stderr.lastLines(1024),
 	})
-	s.scheduleRestart(s.backoff)
+	s.scheduleRestart(delay)
 }
 
 // scheduleRestart starts a subprocess after delay on a goroutine of its own; the task's
@@ -311,12 +312,8 @@ func (s *shell) scheduleRestart(delay time.Duration) {
 	ch := make(chan startResult, 1)
 	s.restart = ch
 	s.wg.Go(func() {
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-s.ctx.Done():
-			ch <- startResult{err: s.ctx.Err()}
+		if err := retry.Sleep(s.ctx, delay); err != nil {
+			ch <- startResult{err: err}
 			return
 		}
 		p, err := s.start()
@@ -360,9 +357,9 @@ func (s *shell) adoptResult(r startResult) {
 		if s.ctx.Err() != nil {
 			return
 		}
-		s.backoff = min(max(2*s.backoff, minBackoff), maxBackoff)
-		s.report(fmt.Errorf("restarting the subprocess failed; trying again in %v: %w", s.backoff, r.err))
-		s.scheduleRestart(s.backoff)
+		delay := s.pause.Next()
+		s.report(fmt.Errorf("restarting the subprocess failed; trying again in %v: %w", delay, r.err))
+		s.scheduleRestart(delay)
 		return
 	}
 	s.proc = r.p

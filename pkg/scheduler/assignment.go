@@ -134,7 +134,7 @@ func (a *Assignment) Validate() error {
 	if a.Generation < 0 {
 		errs = append(errs, fmt.Errorf("generation %d is negative", a.Generation))
 	}
-	for _, c := range sortedKeys(a.Parallelism) {
+	for _, c := range slices.Sorted(maps.Keys(a.Parallelism)) {
 		if n := a.Parallelism[c]; n < 1 {
 			errs = append(errs, fmt.Errorf("parallelism of %q is %d; it must be at least 1", c, n))
 		}
@@ -255,7 +255,7 @@ func (t Topology) EffectiveExecutors() (map[string][][]int32, error) {
 	}
 	owner := make(map[int32]string, ntasks)
 	total := 0
-	for _, comp := range sortedKeys(t.Executors) {
+	for _, comp := range slices.Sorted(maps.Keys(t.Executors)) {
 		execs := t.Executors[comp]
 		if comp == "" {
 			errs = append(errs, errors.New("a component has an empty id"))
@@ -292,7 +292,7 @@ func (t Topology) EffectiveExecutors() (map[string][][]int32, error) {
 		}
 		total += len(out[comp])
 	}
-	for _, comp := range sortedKeys(t.ExecutorOverrides) {
+	for _, comp := range slices.Sorted(maps.Keys(t.ExecutorOverrides)) {
 		if _, ok := t.Executors[comp]; !ok {
 			errs = append(errs, fmt.Errorf("executor override names component %q, which the topology does not have", comp))
 		}
@@ -304,15 +304,6 @@ func (t Topology) EffectiveExecutors() (map[string][][]int32, error) {
 		return nil, err
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
 
 // CheckLayout checks the assignment against a topology's layout, as a worker does
@@ -349,7 +340,7 @@ func (a *Assignment) CheckLayout(l *topology.Layout) error {
 			}
 		}
 	}
-	for _, comp := range sortedKeys(l.Executors) {
+	for _, comp := range slices.Sorted(maps.Keys(l.Executors)) {
 		for _, ex := range l.Executors[comp] {
 			for _, t := range ex {
 				if owner[t] == "" {

@@ -2,7 +2,9 @@ package scheduler
 
 import (
 	"encoding/json"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -138,7 +140,7 @@ func (a *Assignment) GroupTasks(execs map[string][][]int32) {
 		a.Workers[i].Executors = nil
 	}
 	used := map[int32]bool{}
-	for _, comp := range sortedKeys(execs) {
+	for _, comp := range slices.Sorted(maps.Keys(execs)) {
 		for _, e := range execs[comp] {
 			groups := map[int][]int32{}
 			var order []int

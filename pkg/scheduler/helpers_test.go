@@ -115,7 +115,7 @@ func checkResult(t *testing.T, f *fixture, res scheduler.Result) {
 		}
 	}
 	used := map[string]string{}
-	for _, id := range sortedIDs(res.Assignments) {
+	for _, id := range slices.Sorted(maps.Keys(res.Assignments)) {
 		a := res.Assignments[id]
 		if a.TopologyID != id {
 			t.Errorf("assignment filed under %q is for %q", id, a.TopologyID)
@@ -174,7 +174,7 @@ func checkResult(t *testing.T, f *fixture, res scheduler.Result) {
 	if len(res2.Changed) != 0 || len(res2.Removed) != 0 {
 		t.Errorf("scheduling the result again changed %v and removed %v", res2.Changed, res2.Removed)
 	}
-	for _, id := range sortedIDs(res.Assignments) {
+	for _, id := range slices.Sorted(maps.Keys(res.Assignments)) {
 		if placement(res.Assignments[id]) != placement(res2.Assignments[id]) || res.Assignments[id].Version != res2.Assignments[id].Version {
 			t.Errorf("%s: not stable:\n%+v\n%+v", id, res.Assignments[id], res2.Assignments[id])
 		}
@@ -201,10 +201,6 @@ func placement(a scheduler.Assignment) string {
 		s += fmt.Sprintf("%s@%s%v ", w.ID(), w.Host, w.Executors)
 	}
 	return s
-}
-
-func sortedIDs[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
 }
 
 // worker returns the worker of a in a slot.

@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -87,7 +88,7 @@ func TestRandomClusters(t *testing.T) {
 					event = "rebalance workers"
 				case k == 7 && ntopo > 0:
 					tp := &f.cluster.Topologies[r.IntN(ntopo)]
-					comps := sortedIDs(tp.Executors)
+					comps := slices.Sorted(maps.Keys(tp.Executors))
 					c := comps[r.IntN(len(comps))]
 					ntasks := 0
 					for _, e := range tp.Executors[c] {
@@ -149,7 +150,7 @@ func checkSurvivorsStay(t *testing.T, f *fixture, before map[string]scheduler.As
 			}
 		}
 	}
-	for _, id := range sortedIDs(before) {
+	for _, id := range slices.Sorted(maps.Keys(before)) {
 		for _, w := range before[id].Workers {
 			if !usable[w.ID()] {
 				continue

@@ -35,6 +35,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -158,7 +159,7 @@ func checkIDs(c Cluster) error {
 		}
 		seen[t.ID] = true
 	}
-	for _, id := range sortedKeys(c.Assignments) {
+	for _, id := range slices.Sorted(maps.Keys(c.Assignments)) {
 		if a := c.Assignments[id]; a.TopologyID != "" && a.TopologyID != id {
 			errs = append(errs, fmt.Errorf("the assignment filed under %q is for topology %q", id, a.TopologyID))
 		}
@@ -281,7 +282,7 @@ func newRound(c Cluster) *round {
 		st.err = st.prepare()
 		r.topos = append(r.topos, st)
 	}
-	for _, id := range sortedKeys(c.Assignments) {
+	for _, id := range slices.Sorted(maps.Keys(c.Assignments)) {
 		if !known[id] {
 			r.removed = append(r.removed, id)
 		}
@@ -307,7 +308,7 @@ func (t *topoState) prepare() error {
 	}
 	t.execs = make([]executor, 0, n)
 	flat := make([][]int32, 0, n)
-	for _, comp := range sortedKeys(execs) {
+	for _, comp := range slices.Sorted(maps.Keys(execs)) {
 		for _, e := range execs[comp] {
 			t.execs = append(t.execs, executor{comp, e})
 			flat = append(flat, e)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/executor"
+	"github.com/sparsestream/sparse/internal/retry"
 	"github.com/sparsestream/sparse/internal/wire"
 )
 
@@ -103,7 +103,8 @@ func (s *Sender) Run(ctx context.Context) error {
 // loop keeps one stream open and pumps it, reconnecting with exponential backoff.
 func (s *Sender) loop(ctx context.Context, conn *grpc.ClientConn, ch sparsev1.Channel) {
 	log := s.log.With("channel", ch.String())
-	backoff := minBackoff
+	// Jitter keeps the workers of a restarted peer from dialling in lockstep.
+	pause := retry.New(minBackoff, maxBackoff)
 	failures := 0
 	for ctx.Err() == nil {
 		worked, err := s.session(ctx, conn, ch)
@@ -113,25 +114,22 @@ func (s *Sender) loop(ctx context.Context, conn *grpc.ClientConn, ch sparsev1.Ch
 		if worked {
 			// A stream that had been working broke: reconnect at once, and say so.
 			log.Warn("stream to peer broke; reconnecting", "error", err)
-			backoff, failures = minBackoff, 0
+			pause.Reset()
+			failures = 0
 		}
 		failures++
 		s.Stats.Reconnects.Add(1)
+		d := pause.Next()
 		// The first failures of a run are expected while peers start; say so quietly,
 		// and loudly once it persists.
 		if failures > 20 {
-			log.Warn("cannot send to peer; retrying", "error", err, "backoff", backoff)
+			log.Warn("cannot send to peer; retrying", "error", err, "backoff", d)
 		} else {
-			log.Debug("cannot send to peer; retrying", "error", err, "backoff", backoff)
+			log.Debug("cannot send to peer; retrying", "error", err, "backoff", d)
 		}
-		// Jitter keeps the workers of a restarted peer from dialling in lockstep.
-		wait := backoff/2 + rand.N(backoff/2+1)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
+		if retry.Sleep(ctx, d) != nil {
 			return
 		}
-		backoff = min(backoff*2, maxBackoff)
 	}
 }
 
