@@ -82,6 +82,23 @@ type PendingRebalance struct {
 	Reactivate bool `json:"reactivate,omitempty"`
 }
 
+// Forget drops from a pending rebalance what a later rebalance, applied at once, has
+// set: workers (when above 0) and the given components' executors. A nil p is fine.
+func (p *PendingRebalance) Forget(workers int, executors map[string]int) {
+	if p == nil {
+		return
+	}
+	if workers > 0 {
+		p.Workers = 0
+	}
+	for comp := range executors {
+		delete(p.Executors, comp)
+	}
+	if len(p.Executors) == 0 {
+		p.Executors = nil
+	}
+}
+
 // ArtifactKind is what a topology's artifact is.
 type ArtifactKind string
 

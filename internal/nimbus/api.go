@@ -211,7 +211,11 @@ func (s *Server) rebalanceNow(ctx context.Context, t *term, id string, req *spar
 		if r.Status == cluster.StatusKilled {
 			return status.Errorf(codes.FailedPrecondition, "topology %s is being killed; it cannot be rebalanced", id)
 		}
-		applyRebalance(r, int(req.GetWorkers()), executorCounts(req))
+		execs := executorCounts(req)
+		applyRebalance(r, int(req.GetWorkers()), execs)
+		// The later request wins: a pending rebalance must not set back, when its wait
+		// ends, what this one set now.
+		r.Rebalance.Forget(int(req.GetWorkers()), execs)
 		return nil
 	})
 	if err != nil {
@@ -318,20 +322,25 @@ func applyRebalance(r *cluster.TopologyRecord, workers int, executors map[string
 	r.Generation++
 }
 
-// finishRebalance applies a topology's pending rebalance and activates it again if the
+// finishRebalance applies, at now, a topology's pending rebalance whose wait is over,
+// and activates it again if the
 // rebalance deactivated it and the operator did not deactivate it since. A topology
 // with none, or killed, is left as it is.
-func finishRebalance(r *cluster.TopologyRecord) error {
-	rb := r.Rebalance
-	if rb == nil || r.Status == cluster.StatusKilled {
+func finishRebalance(now time.Time) func(r *cluster.TopologyRecord) error {
+	return func(r *cluster.TopologyRecord) error {
+		rb := r.Rebalance
+		// The record is read again here: a rebalance that joined since the round's
+		// snapshot may have moved the end of the wait.
+		if rb == nil || r.Status == cluster.StatusKilled || now.Before(rb.Until) {
+			return nil
+		}
+		r.Rebalance = nil
+		applyRebalance(r, rb.Workers, rb.Executors)
+		if rb.Reactivate && r.Status == cluster.StatusInactive {
+			r.Status, r.StatusChangedAt = cluster.StatusActive, now
+		}
 		return nil
 	}
-	r.Rebalance = nil
-	applyRebalance(r, rb.Workers, rb.Executors)
-	if rb.Reactivate && r.Status == cluster.StatusInactive {
-		r.Status, r.StatusChangedAt = cluster.StatusActive, time.Now().UTC()
-	}
-	return nil
 }
 
 // checkRebalance refuses a request that cannot apply, listing every problem.

@@ -260,7 +260,7 @@ func (s *Server) finishRebalances(ctx context.Context, t *term, snap *snapshot, 
 			*next = min(*next, r.Rebalance.Until.Sub(now))
 			continue
 		}
-		done, err := t.store.UpdateTopology(ctx, r.ID, finishRebalance)
+		done, err := t.store.UpdateTopology(ctx, r.ID, finishRebalance(now))
 		if err != nil {
 			if errors.Is(err, cluster.ErrNotLeader) {
 				return false
@@ -273,6 +273,10 @@ func (s *Server) finishRebalances(ctx context.Context, t *term, snap *snapshot, 
 			continue
 		}
 		snap.topos[i] = done
+		if done.Rebalance != nil { // joined by a later rebalance: its wait goes on
+			*next = min(*next, done.Rebalance.Until.Sub(now))
+			continue
+		}
 		s.log.Info("rebalanced topology", "topology", done.ID, "workers", max(done.Workers, 1),
 			"executor_overrides", done.ExecutorOverrides, "generation", done.Generation, "status", done.Status)
 	}
