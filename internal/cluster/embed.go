@@ -57,6 +57,14 @@ type EmbedConfig struct {
 	// CompactionRetention is how much history etcd keeps, as a duration (default "1h";
 	// "0" keeps everything).
 	CompactionRetention string
+	// TLS, when set, makes the member serve clients only over TLS (ClientURL must then be
+	// https://) and accept only clients whose certificate ClientCA signed. A PeerURL with
+	// https:// uses the same files for the peers, who then need a certificate that allows
+	// both server and client authentication.
+	TLS ServerTLS
+	// BcryptCost is the cost of hashing etcd users' passwords (default etcd's own);
+	// tests lower it, since the race detector makes each hash take seconds.
+	BcryptCost uint
 }
 
 // Embedded is an etcd member running in this process.
@@ -82,6 +90,9 @@ func StartEmbedded(ctx context.Context, c EmbedConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkEmbedTLS(c.TLS, clientURL, peerURL); err != nil {
+		return nil, err
+	}
 	level := strings.ToLower(cmp.Or(c.LogLevel, DefaultEmbedLogLevel))
 	var zl zapcore.Level
 	if err := zl.Set(level); err != nil {
@@ -102,6 +113,16 @@ func StartEmbedded(ctx context.Context, c EmbedConfig) (*Embedded, error) {
 	cfg.EnableGRPCGateway = false
 	cfg.AutoCompactionMode = "periodic"
 	cfg.AutoCompactionRetention = cmp.Or(c.CompactionRetention, DefaultCompactionKeep)
+	if c.BcryptCost > 0 {
+		cfg.BcryptCost = c.BcryptCost
+	}
+	if !c.TLS.IsZero() {
+		info := &cfg.ClientTLSInfo
+		info.CertFile, info.KeyFile, info.TrustedCAFile, info.ClientCertAuth = c.TLS.Cert, c.TLS.Key, c.TLS.ClientCA, true
+		if peerURL.Scheme == "https" {
+			cfg.PeerTLSInfo = cfg.ClientTLSInfo
+		}
+	}
 	log := c.Logger
 	if log == nil {
 		log = hclog.New(&hclog.LoggerOptions{Output: os.Stderr, Level: hclogLevel(zl)})
@@ -148,10 +169,26 @@ func StartEmbedded(ctx context.Context, c EmbedConfig) (*Embedded, error) {
 	return emb, nil
 }
 
+// checkEmbedTLS refuses URLs whose scheme does not match whether certificates are given:
+// etcd would otherwise serve plain text beside the certificates, or fail obscurely.
+func checkEmbedTLS(t ServerTLS, client, peer *url.URL) error {
+	switch {
+	case !t.IsZero() && (t.Cert == "" || t.Key == "" || t.ClientCA == ""):
+		return errors.New("the embedded etcd's TLS needs a server certificate, its key and a client CA, all three")
+	case !t.IsZero() && client.Scheme != "https":
+		return fmt.Errorf("the embedded etcd has TLS certificates but its client URL %s is plain http; write it as https://%s", client, client.Host)
+	case t.IsZero() && client.Scheme == "https":
+		return fmt.Errorf("the embedded etcd's client URL %s is https but no server certificate is given; give one (with its key and a client CA), or write http://%s", client, client.Host)
+	case t.IsZero() && peer.Scheme == "https":
+		return fmt.Errorf("the embedded etcd's peer URL %s is https but no server certificate is given; give one (with its key and a client CA), or write http://%s", peer, peer.Host)
+	}
+	return nil
+}
+
 func parseURL(what, s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("etcd %s URL %q is not of the form http://host:port", what, s)
+		return nil, fmt.Errorf("etcd %s URL %q is not of the form http://host:port or https://host:port", what, s)
 	}
 	return u, nil
 }
@@ -165,7 +202,8 @@ func (e *Embedded) Name() string { return e.name }
 // Etcd is the underlying embedded server, for what this package does not wrap.
 func (e *Embedded) Etcd() *embed.Etcd { return e.etcd }
 
-// Connect opens a Store on this member.
+// Connect opens a Store on this member. A member that serves TLS needs the package's
+// Connect with a client certificate instead.
 func (e *Embedded) Connect(ctx context.Context, opts Options) (*Store, error) {
 	return Connect(ctx, ConnectConfig{Endpoints: e.Endpoints(), Options: opts})
 }

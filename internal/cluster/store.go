@@ -56,7 +56,8 @@ type Store struct {
 }
 
 // Connect dials etcd and checks that it answers within DialTimeout. An etcd that does not
-// answer is an *UnreachableError that names the endpoints.
+// answer is an *UnreachableError that names the endpoints (and, when TLS is the reason,
+// says what in it is wrong); an etcd that refuses the user is an error that says why.
 func Connect(ctx context.Context, cfg ConnectConfig) (*Store, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("no etcd endpoints given; pass --etcd-endpoints, e.g. http://127.0.0.1:2379")
@@ -75,18 +76,27 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Store, error) {
 		Logger:               zapLogger(cfg.Logger, zapcore.ErrorLevel),
 	})
 	if err != nil {
-		return nil, &UnreachableError{Endpoints: cfg.Endpoints, Err: err}
+		if !unavailable(err) {
+			// With a user, the client signs in as it connects.
+			return nil, refusedError(cfg, NewKeys(cfg.Root).Root(), err)
+		}
+		return nil, unreachableError(ctx, cfg, err)
 	}
 	s := NewStore(cli, cfg.Options)
 	s.owned = true
 	pctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
-	if _, err := cli.Get(pctx, s.keys.Root(), clientv3.WithCountOnly()); err != nil {
+	// Read under the root, as every record is, so that a user without the right to is
+	// found now rather than at the first write.
+	if _, err := cli.Get(pctx, s.keys.Root()+"/", clientv3.WithPrefix(), clientv3.WithKeysOnly(), clientv3.WithLimit(1)); err != nil {
 		cli.Close()
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("connecting to etcd at %v: %w", cfg.Endpoints, ctx.Err())
 		}
-		return nil, &UnreachableError{Endpoints: cfg.Endpoints, Err: err}
+		if !unavailable(err) {
+			return nil, refusedError(cfg, s.keys.Root(), err)
+		}
+		return nil, unreachableError(ctx, cfg, err)
 	}
 	return s, nil
 }

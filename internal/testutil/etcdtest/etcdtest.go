@@ -1,5 +1,7 @@
-// Package etcdtest starts embedded etcd servers for tests. Only tests import it; the
-// cluster package's own tests cannot (this package imports cluster), and keep their own.
+// Package etcdtest starts embedded etcd servers for tests, plain or secured (a throw-away
+// PKI, TLS with client certificates, users). Only tests import it. This package imports
+// cluster, so the cluster package's internal tests keep their own helpers; its external
+// tests (package cluster_test) use this one.
 package etcdtest
 
 import (
@@ -31,8 +33,13 @@ func start(dir string) (*cluster.Embedded, error) {
 	return cluster.StartEmbedded(ctx, cluster.EmbedConfig{
 		DataDir: dir, Name: "test",
 		ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0",
+		BcryptCost: bcryptCost,
 	})
 }
+
+// bcryptCost is the cheapest password hash etcd takes: tests that enable auth would
+// otherwise spend seconds per user under the race detector.
+const bcryptCost = 4
 
 // One etcd shared by every test of a package that calls Shared: starting one costs
 // about a second, and the tests keep apart under key roots of their own.
