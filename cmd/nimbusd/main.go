@@ -54,6 +54,8 @@ host then use --etcd-endpoints http://127.0.0.1:2379.`,
 	f.StringVar(&cfg.EtcdListen, "etcd-listen", nimbus.DefaultEtcdListen, "client address of the embedded etcd")
 	f.StringVar(&cfg.EtcdPeerListen, "etcd-peer-listen", nimbus.DefaultEtcdPeerListen, "peer address of the embedded etcd")
 	f.StringVar(&cfg.EtcdRoot, "etcd-root", "/sparse", "etcd key prefix of the cluster's state")
+	cfg.EtcdSecurity.AddFlags(f)
+	cfg.EtcdServerTLS.AddFlags(f, "etcd-")
 	f.StringVar(&cfg.EtcdLogLevel, "etcd-log-level", "error", "log level of the embedded etcd (debug, info, warn, error)")
 	f.DurationVar(&cfg.WorkerTimeout, "worker-timeout", nimbus.DefaultWorkerTimeout, "a worker without a heartbeat for this long has its executors moved")
 	f.DurationVar(&cfg.WorkerStartGrace, "worker-start-grace", nimbus.DefaultWorkerStartGrace, "time a newly assigned worker has before its heartbeat is checked")

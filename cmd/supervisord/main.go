@@ -84,6 +84,7 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 	f.StringVar(&c.GenericWorker, "generic-worker", "", "the program that runs spec bundles (default: sparse-worker beside supervisord, else on PATH)")
 	f.StringVar(&endpoints, "etcd-endpoints", "127.0.0.1:2379", "etcd client endpoints, comma separated")
 	f.StringVar(&c.EtcdRoot, "etcd-root", cluster.DefaultRoot, "key prefix of the cluster's state in etcd")
+	c.EtcdSecurity.AddFlags(f)
 	f.DurationVar(&c.WorkerTimeout, "worker-timeout", supervisor.DefaultWorkerTimeout, "restart a worker whose heartbeat file is older than this")
 	f.DurationVar(&c.LeaseTTL, "lease-ttl", supervisor.DefaultLeaseTTL, "lease of this supervisor's record and its workers' heartbeats in etcd")
 	f.DurationVar(&c.StopGrace, "stop-grace", supervisor.DefaultStopGrace, "time a worker has to stop after SIGTERM before SIGKILL")

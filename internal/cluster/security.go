@@ -177,6 +177,23 @@ func (t ServerTLS) Validate(flagPrefix string) error {
 	return err
 }
 
+// ClientSecurity is how a process reaches the embedded etcd that t makes serve TLS: with
+// s where it names a CA or a client certificate, else trusting ClientCA (one CA signs
+// both sides in a small cluster) and presenting the server certificate, which must then
+// allow client authentication too.
+func (t ServerTLS) ClientSecurity(s Security) Security {
+	if t.IsZero() {
+		return s
+	}
+	if s.CACert == "" {
+		s.CACert = t.ClientCA
+	}
+	if s.Cert == "" && s.Key == "" {
+		s.Cert, s.Key = t.Cert, t.Key
+	}
+	return s
+}
+
 // refusedError explains an etcd that answered Connect with a refusal.
 func refusedError(cfg ConnectConfig, root string, err error) error {
 	at := strings.Join(cfg.Endpoints, ", ")

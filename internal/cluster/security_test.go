@@ -167,14 +167,21 @@ func TestServerTLSValidate(t *testing.T) {
 	}
 }
 
-func connectWith(t *testing.T, endpoints []string, root string, sec cluster.Security) (*cluster.Store, error) {
+// connectWith connects with sec. A refused client waits out the 2s dial timeout, since
+// etcd's client sees most refusals as a timeout; pass want=true for a client that should
+// get in, which gets longer on a busy host.
+func connectWith(t *testing.T, endpoints []string, root string, sec cluster.Security, want bool) (*cluster.Store, error) {
 	t.Helper()
-	cfg := cluster.ConnectConfig{Endpoints: endpoints, DialTimeout: 2 * time.Second,
+	dial := 2 * time.Second
+	if want {
+		dial = 10 * time.Second
+	}
+	cfg := cluster.ConnectConfig{Endpoints: endpoints, DialTimeout: dial,
 		Options: cluster.Options{Root: root, Logger: hclog.New(&hclog.LoggerOptions{Output: testutil.LogWriter(t)})}}
 	if err := sec.Apply(&cfg, func(string) string { return "" }); err != nil {
 		t.Fatal(err)
 	}
-	return cluster.Connect(ctxT(t, 10*time.Second), cfg)
+	return cluster.Connect(ctxT(t, 20*time.Second), cfg)
 }
 
 // TestEmbeddedServesTLS: an embedded etcd given certificates serves only TLS, accepts a
@@ -187,7 +194,7 @@ func TestEmbeddedServesTLS(t *testing.T) {
 	if !strings.HasPrefix(endpoint, "https://127.0.0.1:") {
 		t.Fatalf("endpoint %s, want https://127.0.0.1:<port>", endpoint)
 	}
-	s, err := connectWith(t, []string{endpoint}, "/tls", p.Security())
+	s, err := connectWith(t, []string{endpoint}, "/tls", p.Security(), true)
 	if err != nil {
 		t.Fatalf("connecting with the CA and a client certificate: %v", err)
 	}
@@ -201,7 +208,7 @@ func TestEmbeddedServesTLS(t *testing.T) {
 	}
 	// The server certificate allows client authentication too, as nimbusd's own
 	// connection to its embedded etcd uses it by default.
-	s2, err := connectWith(t, []string{endpoint}, "/tls", cluster.Security{CACert: p.CA, Cert: p.ServerCert, Key: p.ServerKey})
+	s2, err := connectWith(t, []string{endpoint}, "/tls", cluster.Security{CACert: p.CA, Cert: p.ServerCert, Key: p.ServerKey}, true)
 	if err != nil {
 		t.Fatalf("connecting with the server certificate as the client's: %v", err)
 	}
@@ -221,7 +228,7 @@ func TestEmbeddedServesTLS(t *testing.T) {
 	}
 	for _, c := range refused {
 		t.Run(c.name, func(t *testing.T) {
-			s, err := connectWith(t, []string{c.endpoint}, "/tls", c.sec)
+			s, err := connectWith(t, []string{c.endpoint}, "/tls", c.sec, false)
 			if err == nil {
 				s.Close()
 				t.Fatal("connected; want a refusal")
@@ -272,7 +279,7 @@ func TestConnectWithEtcdUser(t *testing.T) {
 		etcdtest.User{Name: "sparse", Password: "s3cret", Prefix: "/sparse/"},
 		etcdtest.User{Name: "nobody", Password: "pw"})
 	dir := t.TempDir()
-	s, err := connectWith(t, e.Endpoints(), "/sparse", cluster.Security{User: "sparse", PasswordFile: etcdtest.WriteFile(t, dir, "pw", "s3cret\n")})
+	s, err := connectWith(t, e.Endpoints(), "/sparse", cluster.Security{User: "sparse", PasswordFile: etcdtest.WriteFile(t, dir, "pw", "s3cret\n")}, true)
 	if err != nil {
 		t.Fatalf("connecting as the sparse user: %v", err)
 	}
@@ -291,7 +298,7 @@ func TestConnectWithEtcdUser(t *testing.T) {
 	}
 	for _, c := range refused {
 		t.Run(c.name, func(t *testing.T) {
-			s, err := connectWith(t, e.Endpoints(), "/sparse", c.sec)
+			s, err := connectWith(t, e.Endpoints(), "/sparse", c.sec, false)
 			if err == nil {
 				s.Close()
 				t.Fatal("connected; want a refusal")

@@ -50,6 +50,11 @@ type Config struct {
 	EtcdPeerListen string
 	// EtcdRoot is the key prefix of sparse's state (default /sparse).
 	EtcdRoot string
+	// EtcdSecurity is the TLS and user to reach etcd with (default: plain text, no user).
+	EtcdSecurity cluster.Security
+	// EtcdServerTLS makes the embedded etcd serve TLS and accept only clients with a
+	// certificate; this nimbus then connects with EtcdServerTLS.ClientSecurity.
+	EtcdServerTLS cluster.ServerTLS
 
 	// WorkerTimeout: a worker without a heartbeat for this long (after WorkerStartGrace
 	// from its assignment) has its slot marked unhealthy and its executors moved.
@@ -110,6 +115,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.EtcdRoot == "" {
 		c.EtcdRoot = cluster.DefaultRoot
 	}
+	errs = append(errs, c.checkEtcdTLS())
 	durations := []struct {
 		name string
 		d    *time.Duration
@@ -142,10 +148,29 @@ func (c Config) withDefaults() (Config, error) {
 	return c, errors.Join(errs...)
 }
 
-// etcdURL turns "host:port" into "http://host:port"; a URL is kept as it is.
-func etcdURL(s string) string {
+// checkEtcdTLS checks that the etcd TLS flags fit the etcd in use: the server ones are
+// for the embedded etcd, the client ones for a TLS etcd.
+func (c Config) checkEtcdTLS() error {
+	if err := c.EtcdServerTLS.Validate("--etcd-"); err != nil {
+		return err
+	}
+	switch {
+	case len(c.EtcdEndpoints) > 0 && !c.EtcdServerTLS.IsZero():
+		return errors.New("--etcd-server-cert, --etcd-server-key and --etcd-client-ca are for the embedded etcd, which --etcd-endpoints turns off; drop them, or drop --etcd-endpoints")
+	case len(c.EtcdEndpoints) == 0 && c.EtcdServerTLS.IsZero() && c.EtcdSecurity.UsesTLS():
+		return errors.New("--etcd-cacert, --etcd-cert and --etcd-key are for an etcd that serves TLS: give its --etcd-endpoints, or make the embedded etcd serve TLS with --etcd-server-cert, --etcd-server-key and --etcd-client-ca")
+	}
+	return nil
+}
+
+// etcdURL turns "host:port" into "http://host:port", or "https://host:port" when secure;
+// a URL is kept as it is.
+func etcdURL(s string, secure bool) string {
 	if strings.Contains(s, "://") {
 		return s
+	}
+	if secure {
+		return "https://" + s
 	}
 	return "http://" + s
 }

@@ -153,27 +153,35 @@ func (s *Server) listen(ctx context.Context) (string, error) {
 func (s *Server) connectEtcd(ctx context.Context) ([]string, error) {
 	cfg := s.cfg
 	endpoints := cfg.EtcdEndpoints
+	sec := cfg.EtcdSecurity
 	if len(endpoints) == 0 {
 		var err error
+		secure := !cfg.EtcdServerTLS.IsZero()
 		s.emb, err = cluster.StartEmbedded(ctx, cluster.EmbedConfig{
 			DataDir:   filepath.Join(cfg.DataDir, "etcd"),
 			Name:      "sparse",
-			ClientURL: etcdURL(cfg.EtcdListen),
-			PeerURL:   etcdURL(cfg.EtcdPeerListen),
+			ClientURL: etcdURL(cfg.EtcdListen, secure),
+			PeerURL:   etcdURL(cfg.EtcdPeerListen, secure),
 			Logger:    s.log,
 			LogLevel:  cfg.EtcdLogLevel,
+			TLS:       cfg.EtcdServerTLS,
 		})
 		if err != nil {
 			return nil, err
 		}
 		endpoints = s.emb.Endpoints()
-		s.log.Info("embedded etcd serving", "endpoints", endpoints, "data_dir", filepath.Join(cfg.DataDir, "etcd"))
+		sec = cfg.EtcdServerTLS.ClientSecurity(sec)
+		s.log.Info("embedded etcd serving", "endpoints", endpoints, "tls", secure, "data_dir", filepath.Join(cfg.DataDir, "etcd"))
 	}
-	var err error
-	s.store, err = cluster.Connect(ctx, cluster.ConnectConfig{
+	etcd := cluster.ConnectConfig{
 		Endpoints: endpoints,
 		Options:   cluster.Options{Root: cfg.EtcdRoot, SessionTTL: cfg.LeaderTTL, Logger: s.log.Named("etcd")},
-	})
+	}
+	if err := sec.Apply(&etcd, nil); err != nil {
+		return nil, err
+	}
+	var err error
+	s.store, err = cluster.Connect(ctx, etcd)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to etcd: %w", err)
 	}

@@ -70,6 +70,8 @@ type Config struct {
 	// the cluster's state is.
 	EtcdEndpoints []string
 	EtcdRoot      string
+	// EtcdSecurity is the TLS and user to reach etcd with (default: plain text, no user).
+	EtcdSecurity cluster.Security
 	// LeaseTTL is the lease of the supervisor's record and of its workers' heartbeats
 	// (default 10s): they vanish that long after the supervisor dies.
 	LeaseTTL time.Duration
@@ -100,6 +102,7 @@ type Config struct {
 // Supervisor is one node agent.
 type Supervisor struct {
 	c       Config
+	etcd    cluster.ConnectConfig // from c, with the security files loaded
 	log     hclog.Logger
 	reg     *prometheus.Registry
 	metrics *Metrics
@@ -163,7 +166,14 @@ func New(c Config) (*Supervisor, error) {
 	reg := metrics.NewRegistry()
 	sm := NewMetrics(reg)
 	sm.SlotsTotal.Set(float64(len(c.Slots)))
-	return &Supervisor{c: c, log: c.Logger.With("supervisor", c.ID), reg: reg, metrics: sm}, nil
+	s := &Supervisor{c: c, log: c.Logger.With("supervisor", c.ID), reg: reg, metrics: sm}
+	// Load the etcd certificates and password now: a missing file is an error at start,
+	// not something to retry.
+	s.etcd = cluster.ConnectConfig{Endpoints: c.EtcdEndpoints, Options: cluster.Options{Root: c.EtcdRoot, Logger: s.log.Named("etcd")}}
+	if err := c.EtcdSecurity.Apply(&s.etcd, nil); err != nil {
+		return nil, fmt.Errorf("supervisor: %w", err)
+	}
+	return s, nil
 }
 
 // ID is the supervisor's id.
@@ -246,10 +256,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 func (s *Supervisor) connect(ctx context.Context) (*cluster.Store, error) {
 	pause := retry.New(time.Second, 30*time.Second)
 	for {
-		store, err := cluster.Connect(ctx, cluster.ConnectConfig{
-			Endpoints: s.c.EtcdEndpoints,
-			Options:   cluster.Options{Root: s.c.EtcdRoot, Logger: s.log.Named("etcd")},
-		})
+		store, err := cluster.Connect(ctx, s.etcd)
 		if err == nil {
 			return store, nil
 		}
@@ -258,7 +265,12 @@ func (s *Supervisor) connect(ctx context.Context) (*cluster.Store, error) {
 		}
 		s.metrics.EtcdErrors.Inc()
 		d := pause.Next()
-		s.log.Warn("cannot reach etcd; retrying", "error", err, "in", d)
+		msg := "cannot reach etcd; retrying"
+		if !errors.Is(err, cluster.ErrUnreachable) {
+			// Retried too: etcd's users may be fixed without restarting supervisors.
+			msg = "etcd refused this supervisor; retrying"
+		}
+		s.log.Warn(msg, "error", err, "in", d)
 		if retry.Sleep(ctx, d) != nil {
 			return nil, fmt.Errorf("supervisor: stopped before etcd answered (%v): %w", err, ctx.Err())
 		}
