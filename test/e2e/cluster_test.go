@@ -26,7 +26,8 @@ import (
 type testCluster struct {
 	t        *testing.T
 	dir      string
-	etcd     string // client address
+	etcd     string   // client address
+	etcdArgs []string // the daemons' etcd TLS and user flags
 	nimbus   map[string]*proc
 	nimbusAt map[string]string
 	sups     map[string]*proc
@@ -36,30 +37,42 @@ type testCluster struct {
 
 func newTestCluster(t *testing.T, nimbuses []string, supervisors map[string]int) *testCluster {
 	t.Helper()
+	c := newClusterDir(t)
+	addrs := freeAddrs(t, 2)
+	c.etcd = addrs[0]
+	startProc(t, c.dir, "etcd", bins.sparsectl, "dev", "etcd", "--data-dir", filepath.Join(c.dir, "etcd"),
+		"--listen", addrs[0], "--peer-listen", addrs[1])
+	c.start(nimbuses, supervisors)
+	return c
+}
+
+// newClusterDir is a cluster with no etcd and no daemons yet.
+func newClusterDir(t *testing.T) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, dir: t.TempDir(), nimbus: map[string]*proc{}, nimbusAt: map[string]string{},
 		sups: map[string]*proc{}, supDir: map[string]string{}}
 	c.state = filepath.Join(c.dir, "state")
 	if err := os.Mkdir(c.state, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	addrs := freeAddrs(t, 2)
-	c.etcd = addrs[0]
-	startProc(t, c.dir, "etcd", bins.sparsectl, "dev", "etcd", "--data-dir", filepath.Join(c.dir, "etcd"),
-		"--listen", addrs[0], "--peer-listen", addrs[1])
+	return c
+}
+
+// start starts the daemons against c.etcd.
+func (c *testCluster) start(nimbuses []string, supervisors map[string]int) {
 	for _, id := range nimbuses {
-		c.startNimbus(id, freeAddrs(t, 1)[0])
+		c.startNimbus(id, freeAddrs(c.t, 1)[0])
 	}
 	for id, slots := range supervisors {
 		c.startSupervisor(id, slots)
 	}
-	return c
 }
 
 func (c *testCluster) startNimbus(id, addr string) {
 	c.nimbusAt[id] = addr
-	c.nimbus[id] = startProc(c.t, c.dir, "nimbus-"+id, bins.nimbusd, "--id", id, "--listen", addr,
+	c.nimbus[id] = startProc(c.t, c.dir, "nimbus-"+id, bins.nimbusd, append([]string{"--id", id, "--listen", addr,
 		"--data-dir", filepath.Join(c.dir, "nimbus-"+id), "--etcd-endpoints", c.etcd,
-		"--worker-timeout", "5s", "--worker-start-grace", "15s", "--schedule-every", "1s", "--leader-ttl", "3s")
+		"--worker-timeout", "5s", "--worker-start-grace", "15s", "--schedule-every", "1s", "--leader-ttl", "3s"}, c.etcdArgs...)...)
 }
 
 func (c *testCluster) startSupervisor(id string, slots int) {
@@ -71,9 +84,9 @@ func (c *testCluster) startSupervisor(id string, slots int) {
 	if c.supDir[id] == "" {
 		c.supDir[id] = filepath.Join(c.dir, "sup-"+id)
 	}
-	c.sups[id] = startProc(c.t, c.dir, "sup-"+id, bins.supervisord, "--id", id, "--host", "127.0.0.1",
+	c.sups[id] = startProc(c.t, c.dir, "sup-"+id, bins.supervisord, append([]string{"--id", id, "--host", "127.0.0.1",
 		"--slots", strings.Join(list, ","), "--data-dir", c.supDir[id], "--etcd-endpoints", c.etcd,
-		"--lease-ttl", "3s", "--worker-timeout", "5s", "--worker-metrics-offset", "0", "--orphan-timeout", "8s")
+		"--lease-ttl", "3s", "--worker-timeout", "5s", "--worker-metrics-offset", "0", "--orphan-timeout", "8s"}, c.etcdArgs...)...)
 }
 
 func (c *testCluster) nimbusList() string {
