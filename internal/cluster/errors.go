@@ -45,9 +45,15 @@ func (e *InvalidRecordError) Unwrap() error { return e.Err }
 type UnreachableError struct {
 	Endpoints []string
 	Err       error
+	// Hint, when set, is the likely reason found (a TLS set-up that does not match
+	// etcd's) and replaces the generic advice.
+	Hint string
 }
 
 func (e *UnreachableError) Error() string {
+	if e.Hint != "" {
+		return fmt.Sprintf("cannot reach etcd at [%s]: %v; %s", strings.Join(e.Endpoints, ", "), e.Err, e.Hint)
+	}
 	return fmt.Sprintf("cannot reach etcd at [%s]: %v; check --etcd-endpoints and that etcd is running", strings.Join(e.Endpoints, ", "), e.Err)
 }
 

@@ -213,10 +213,7 @@ func refusedError(cfg ConnectConfig, root string, err error) error {
 
 // unreachableError is an etcd that did not answer, with the reason diagnoseTLS finds.
 func unreachableError(ctx context.Context, cfg ConnectConfig, err error) error {
-	if hint := diagnoseTLS(ctx, cfg.Endpoints, cfg.TLS); hint != "" {
-		err = fmt.Errorf("%w (%s)", err, hint)
-	}
-	return &UnreachableError{Endpoints: cfg.Endpoints, Err: err}
+	return &UnreachableError{Endpoints: cfg.Endpoints, Err: err, Hint: diagnoseTLS(ctx, cfg.Endpoints, cfg.TLS)}
 }
 
 // diagnoseTLS looks for the usual reason an etcd does not answer although it listens: a
@@ -252,7 +249,7 @@ func probeTLS(ctx context.Context, endpoint, host string, tc *tls.Config) string
 	_ = raw.SetDeadline(time.Now().Add(2 * time.Second))
 	if tc == nil {
 		// Only asks whether the server speaks TLS; nothing is sent over this connection.
-		c := tls.Client(raw, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}) //nolint:gosec
+		c := tls.Client(raw, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
 		if c.HandshakeContext(ctx) == nil {
 			return fmt.Sprintf("etcd at %s serves TLS: write the endpoint as https://%s and give --etcd-cacert", endpoint, host)
 		}
