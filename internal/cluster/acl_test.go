@@ -14,7 +14,6 @@ func sampleToken(name string, role Role, hash string) *TokenRecord {
 	return &TokenRecord{SecretSHA256: hash, Accessor: "acc-" + name, Name: name, Role: role, CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 }
 
-
 func TestRoles(t *testing.T) {
 	for _, c := range []struct {
 		have, need Role
