@@ -24,14 +24,14 @@ func aclCmd() *cobra.Command {
 
 // newTokenCmd completes a command that makes a token and prints it (or, with --json,
 // its JSON with the secret).
-func newTokenCmd(cmd *cobra.Command, make func(ctx context.Context, c *ctl.Client) (*sparsev1.TokenSecret, error)) *cobra.Command {
+func newTokenCmd(cmd *cobra.Command, mk func(ctx context.Context, c *ctl.Client) (*sparsev1.TokenSecret, error)) *cobra.Command {
 	var (
 		conn   ctl.ConnFlags
 		asJSON bool
 	)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		return withClient(cmd, &conn, func(ctx context.Context, c *ctl.Client) error {
-			t, err := make(ctx, c)
+			t, err := mk(ctx, c)
 			if err != nil {
 				return err
 			}
