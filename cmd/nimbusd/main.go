@@ -61,6 +61,7 @@ host then use --etcd-endpoints http://127.0.0.1:2379.`,
 	f.DurationVar(&cfg.WorkerStartGrace, "worker-start-grace", nimbus.DefaultWorkerStartGrace, "time a newly assigned worker has before its heartbeat is checked")
 	f.DurationVar(&cfg.ScheduleEvery, "schedule-every", nimbus.DefaultScheduleEvery, "period of the leader's scheduling round (it also runs on every change)")
 	f.DurationVar(&cfg.LeaderTTL, "leader-ttl", nimbus.DefaultLeaderTTL, "lease of this nimbus's registration and leadership: how soon a standby takes over from a dead leader")
+	f.BoolVar(&cfg.ACL, "acl", false, "require an API token on every call and enable token management (bootstrap the first token with sparsectl acl bootstrap)")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on http://<addr>/metrics (empty: off)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	return cmd

@@ -35,6 +35,8 @@ func rootCmd() *cobra.Command {
 		rebalanceCmd(),
 		supervisorsCmd(),
 		leaderCmd(),
+		aclCmd(),
+		tokenCmd(),
 		devCmd(),
 		quickstartCmd(),
 	)

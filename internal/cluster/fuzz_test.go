@@ -24,6 +24,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(digestA+"/n1", seed(&ArtifactHolder{Digest: digestA, NimbusID: "n1", Size: 1}))
 	f.Add("x", []byte(`{"id":"x","status":"active","spec":{"components":[null]}}`))
 	f.Add("x", []byte(`{"id":"x","name":"n","status":"active","spec":{"components":[{"inputs":[{"grouping":{"type":7}}]}]},"config":{"a":[1,{"b":null}]}}`))
+	f.Add(digestA, seed(&TokenRecord{SecretSHA256: digestA, Accessor: "a1", Name: "ci", Role: RoleDeployer}))
+	f.Add("bootstrap", seed(&ACLBootstrapRecord{Accessor: "a1", Name: "boot"}))
 	f.Add("x", []byte(`null`))
 	f.Add("x", []byte(`[]`))
 	f.Add("", []byte(`{}`))
@@ -68,6 +70,12 @@ func FuzzDecode(f *testing.F) {
 		check(key, hr, err, func() error {
 			return errors.Join(hr.Validate(), sameID("key", k.Artifact(hr.Digest, hr.NimbusID), key))
 		})
+		key = k.TokensPrefix() + id
+		tk, err := k.DecodeToken(key, value)
+		check(key, tk, err, func() error { return errors.Join(tk.Validate(), sameID("key", k.Token(tk.SecretSHA256), key)) })
+		key = k.Root() + "/acl/" + id
+		br, err := k.DecodeACLBootstrap(key, value)
+		check(key, br, err, func() error { return errors.Join(br.Validate(), sameID("key", k.ACLBootstrap(), key)) })
 		if _, err := decodeLeader("/fuzz/leader/1", value); err != nil && !strings.Contains(err.Error(), "/fuzz/leader/1") {
 			t.Fatalf("leader error does not name the key: %v", err)
 		}

@@ -48,6 +48,8 @@ const (
 	dirWorkers     = "workers"
 	dirArtifacts   = "artifacts"
 	dirVersions    = "assignment-versions"
+	dirTokens      = "acl/tokens"
+	dirBootstrap   = "bootstrap"
 )
 
 func (k Keys) dir(name string) string { return k.Root() + "/" + name + "/" }
@@ -115,6 +117,15 @@ func (k Keys) ArtifactHoldersPrefix(digest string) string {
 func (k Keys) Artifact(digest, nimbusID string) string {
 	return k.ArtifactHoldersPrefix(digest) + nimbusID
 }
+
+// TokensPrefix holds one key per API token, named by the sha256 of its secret.
+func (k Keys) TokensPrefix() string { return k.dir(dirTokens) }
+
+// Token is the key of the token whose secret has this sha256 (lowercase hex).
+func (k Keys) Token(secretSHA256 string) string { return k.TokensPrefix() + secretSHA256 }
+
+// ACLBootstrap is the key that says the first admin token was made.
+func (k Keys) ACLBootstrap() string { return k.Root() + "/acl/" + dirBootstrap }
 
 // maxIDLen keeps ids usable in keys, file names and host names.
 const maxIDLen = 253

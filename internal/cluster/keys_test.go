@@ -18,6 +18,8 @@ func TestKeysLayout(t *testing.T) {
 		{k.TopologyWorkersPrefix("wc-1"), "/sparse/workers/wc-1/"},
 		{k.Artifact(digestA, "n1"), "/sparse/artifacts/" + digestA + "/n1"},
 		{k.ArtifactHoldersPrefix(digestA), "/sparse/artifacts/" + digestA + "/"},
+		{k.Token(digestA), "/sparse/acl/tokens/" + digestA},
+		{k.ACLBootstrap(), "/sparse/acl/bootstrap"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)

@@ -64,7 +64,8 @@ type TopologyRecord struct {
 	KillWaitSecs int `json:"kill_wait_secs,omitempty"`
 	// StatusChangedAt is when Status last changed (for a kill: when the wait started).
 	StatusChangedAt time.Time `json:"status_changed_at,omitzero"`
-	// Owner is who submitted it, for display.
+	// Owner is the name of the token that submitted it (empty with ACLs off). With ACLs
+	// on, only a token of that name or an admin may change the topology.
 	Owner string `json:"owner,omitempty"`
 }
 

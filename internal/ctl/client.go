@@ -37,6 +37,7 @@ type Client struct {
 	from           string
 	connectTimeout time.Duration
 	electionWait   time.Duration
+	token          string
 
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn
@@ -51,6 +52,8 @@ type ClientOptions struct {
 	// ElectionWait is how long a call keeps trying while nimbus says no nimbus leads
 	// (default DefaultElectionWait; negative: do not wait).
 	ElectionWait time.Duration
+	// Token, when set, is sent with every call ("authorization: Bearer <token>").
+	Token string
 }
 
 // NewClient returns a client for the nimbus addresses, tried in order. It connects
@@ -66,7 +69,7 @@ func NewClient(addrs []string, o ClientOptions) (*Client, error) {
 		o.ElectionWait = DefaultElectionWait
 	}
 	return &Client{addrs: append([]string(nil), addrs...), from: o.From, connectTimeout: o.ConnectTimeout, electionWait: o.ElectionWait,
-		conns: map[string]*grpc.ClientConn{}}, nil
+		token: o.Token, conns: map[string]*grpc.ClientConn{}}, nil
 }
 
 // Close closes every connection.
@@ -87,10 +90,14 @@ func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 	if cc, ok := c.conns[addr]; ok {
 		return cc, nil
 	}
-	cc, err := grpc.NewClient("passthrough:///"+addr,
+	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: c.connectTimeout}),
-	)
+	}
+	if c.token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearerToken(c.token)))
+	}
+	cc, err := grpc.NewClient("passthrough:///"+addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("nimbus address %s: %w", addr, err)
 	}

@@ -44,6 +44,9 @@ type ConfigFile struct {
 // Env is one environment of a ConfigFile.
 type Env struct {
 	Nimbus AddrList `json:"nimbus"`
+	// TokenFile names a file holding the API token for this environment (relative to the
+	// config file's directory); it must not be readable by group or others.
+	TokenFile string `json:"token_file,omitempty"`
 }
 
 // AddrList is a list of addresses that reads from JSON as a list of strings or as one
@@ -81,6 +84,9 @@ type Source struct {
 type Resolved struct {
 	Addrs []string
 	From  string // e.g. "--nimbus", "SPARSE_NIMBUS", `environment "prod" of sparse.json`
+	// TokenFile is the environment's token_file, made relative to the working directory,
+	// when the addresses came from a config file environment that names one.
+	TokenFile string
 }
 
 // exampleConfig is the config file shown in error messages.
@@ -225,7 +231,14 @@ func (cf *ConfigFile) env(path, name string) (Resolved, error) {
 	if len(splitAddrs(e.Nimbus)) == 0 {
 		return Resolved{}, fmt.Errorf("environment %q in config file %s lists no nimbus; add \"nimbus\": [\"host:6627\"] to it", name, path)
 	}
-	return resolved(e.Nimbus, fmt.Sprintf("environment %q of %s", name, path))
+	r, err := resolved(e.Nimbus, fmt.Sprintf("environment %q of %s", name, path))
+	if err == nil && e.TokenFile != "" {
+		r.TokenFile = e.TokenFile
+		if !filepath.IsAbs(r.TokenFile) {
+			r.TokenFile = filepath.Join(filepath.Dir(path), r.TokenFile)
+		}
+	}
+	return r, err
 }
 
 func resolved(raw []string, from string) (Resolved, error) {

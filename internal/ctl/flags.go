@@ -18,6 +18,8 @@ type ConnFlags struct {
 	Config         string
 	ConnectTimeout time.Duration
 	Timeout        time.Duration
+	// Token is --token, the API token (see ResolveToken for the other sources).
+	Token string
 	// Getenv reads the process environment; nil: os.Getenv. Tests replace it.
 	Getenv func(string) string
 }
@@ -29,6 +31,7 @@ func (f *ConnFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Config, "config", "", "config file with named environments (default: ./"+DefaultConfigName+", then ~/.config/sparse/config.json)")
 	fs.DurationVar(&f.ConnectTimeout, "connect-timeout", DefaultConnectTimeout, "give up connecting to one nimbus after this long and try the next")
 	fs.DurationVar(&f.Timeout, "timeout", DefaultTimeout, "give up on the command after this long")
+	fs.StringVar(&f.Token, "token", "", "API token of a cluster with ACLs (default: $"+EnvToken+", else the token_file of the config environment)")
 }
 
 // Client resolves the nimbus addresses and returns a client for them.
@@ -37,7 +40,11 @@ func (f *ConnFlags) Client() (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewClient(r.Addrs, ClientOptions{From: r.From, ConnectTimeout: f.ConnectTimeout})
+	token, err := ResolveToken(f.Token, f.Getenv, r.TokenFile)
+	if err != nil {
+		return nil, err
+	}
+	return NewClient(r.Addrs, ClientOptions{From: r.From, ConnectTimeout: f.ConnectTimeout, Token: token})
 }
 
 // Context bounds ctx by --timeout plus extra (for calls that wait on purpose).

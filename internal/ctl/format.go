@@ -29,6 +29,8 @@ type TopologyJSON struct {
 	Tasks            int32  `json:"tasks"`
 	UptimeSecs       int64  `json:"uptime_secs"`
 	Scheduling       string `json:"scheduling"`
+	// Owner is the token that submitted it (clusters with ACLs).
+	Owner string `json:"owner,omitempty"`
 }
 
 // ListJSON is list's output.
@@ -94,7 +96,7 @@ func topologyJSON(s *sparsev1.TopologySummary) TopologyJSON {
 		ID: s.GetId(), Name: s.GetName(), Status: s.GetStatus(),
 		Workers: s.GetWorkers(), RequestedWorkers: s.GetRequestedWorkers(),
 		Executors: s.GetExecutors(), Tasks: s.GetTasks(),
-		UptimeSecs: s.GetUptimeSecs(), Scheduling: s.GetScheduling(),
+		UptimeSecs: s.GetUptimeSecs(), Scheduling: s.GetScheduling(), Owner: s.GetOwner(),
 	}
 }
 
@@ -321,6 +323,9 @@ func WriteDescribe(w io.Writer, d *sparsev1.TopologyDescription) error {
 	fmt.Fprintf(tw, "Topology:\t%s\n", s.Name)
 	fmt.Fprintf(tw, "ID:\t%s\n", s.ID)
 	fmt.Fprintf(tw, "Status:\t%s\n", s.Status)
+	if s.Owner != "" {
+		fmt.Fprintf(tw, "Owner:\ttoken %s\n", s.Owner)
+	}
 	fmt.Fprintf(tw, "Uptime:\t%s\n", FormatUptime(s.UptimeSecs))
 	fmt.Fprintf(tw, "Workers:\t%d of %d requested\n", s.Workers, s.RequestedWorkers)
 	fmt.Fprintf(tw, "Executors:\t%d\n", s.Executors)

@@ -102,6 +102,9 @@ func (s *Server) Kill(ctx context.Context, req *sparsev1.KillRequest) (*sparsev1
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkOwner(ctx, r, "kill"); err != nil {
+		return nil, err
+	}
 	wait := int(req.GetWaitSecs())
 	if wait < 0 {
 		wait = messageTimeout(r.Config)
@@ -158,6 +161,13 @@ func (s *Server) setStatus(ctx context.Context, name string, st cluster.Topology
 	if err != nil {
 		return nil, err
 	}
+	action := "activate"
+	if st == cluster.StatusInactive {
+		action = "deactivate"
+	}
+	if err := s.checkOwner(ctx, r, action); err != nil {
+		return nil, err
+	}
 	changed := false
 	_, err = t.store.UpdateTopology(ctx, r.ID, func(r *cluster.TopologyRecord) error {
 		if r.Status == cluster.StatusKilled {
@@ -190,6 +200,9 @@ func (s *Server) Rebalance(ctx context.Context, req *sparsev1.RebalanceRequest) 
 	}
 	r, err := s.resolve(ctx, req.GetName(), false)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkOwner(ctx, r, "rebalance"); err != nil {
 		return nil, err
 	}
 	if err := checkRebalance(r, req); err != nil {
@@ -580,7 +593,7 @@ func (v *clusterView) summary(r *cluster.TopologyRecord) *sparsev1.TopologySumma
 	}
 	sum := &sparsev1.TopologySummary{
 		Id: r.ID, Name: r.Name, Status: st, RequestedWorkers: int32(ti.requested),
-		Executors: int32(ti.numExecutors()), Scheduling: v.reasons[r.ID],
+		Executors: int32(ti.numExecutors()), Scheduling: v.reasons[r.ID], Owner: r.Owner,
 	}
 	if ti.layout != nil {
 		sum.Tasks = int32(ti.layout.NumTasks())

@@ -75,6 +75,10 @@ type Config struct {
 	// MaxArtifactSize bounds what Submit accepts (default 2 GiB).
 	MaxArtifactSize int64
 
+	// ACL, when set, makes every API call but the daemons' carry a token whose role
+	// allows it (see rpcAccess), and enables token management.
+	ACL bool
+
 	// MetricsAddr, when set, serves Prometheus metrics on http://<addr>/metrics.
 	MetricsAddr string
 

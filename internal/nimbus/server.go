@@ -60,6 +60,8 @@ type Server struct {
 	// submitMu serializes the final checks and writes of submissions, so that two
 	// submissions of one name cannot both pass the uniqueness check.
 	submitMu sync.Mutex
+	// tokenMu serializes token creation and revocation (unique names, the last admin).
+	tokenMu sync.Mutex
 
 	closeOnce sync.Once
 }
@@ -119,7 +121,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	go func() { defer s.wg.Done(); s.replicationLoop(s.ctx) }()
 	go func() { defer s.wg.Done(); s.electionLoop(s.ctx) }()
 
-	s.log.Info("nimbus started", "address", s.addr, "listen", bound, "etcd", endpoints, "root", cfg.EtcdRoot, "data_dir", cfg.DataDir)
+	s.log.Info("nimbus started", "address", s.addr, "listen", bound, "etcd", endpoints, "root", cfg.EtcdRoot, "data_dir", cfg.DataDir, "acl", cfg.ACL)
 	return s, nil
 }
 
@@ -205,10 +207,10 @@ func (s *Server) startMetrics() error {
 
 // serveAPI serves the gRPC API on the listener until Close.
 func (s *Server) serveAPI() {
-	s.grpc = grpc.NewServer(
+	s.grpc = grpc.NewServer(append([]grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-	)
+	}, s.aclServerOptions()...)...)
 	sparsev1.RegisterNimbusServer(s.grpc, s)
 	s.wg.Add(1)
 	go func() {

@@ -142,13 +142,13 @@ func (s *Server) recordSubmission(ctx context.Context, t *term, sub *submission)
 	rec := &cluster.TopologyRecord{
 		ID: id, Name: sub.name, Status: cluster.StatusActive, Spec: sub.spec, Config: sub.config,
 		ArtifactDigest: sub.digest, ArtifactSize: sub.size, ArtifactKind: sub.kind, SubmittedAt: now, StatusChangedAt: now,
-		Workers: sub.workers,
+		Workers: sub.workers, Owner: owner(ctx),
 	}
 	if err := t.store.PutTopology(ctx, rec); err != nil {
 		return "", s.rpcErr(ctx, err)
 	}
 	s.metrics.Submits.Inc()
-	s.log.Info("topology submitted", "topology", id, "artifact", sub.digest, "bytes", sub.size, "workers", sub.workers,
+	s.log.Info("topology submitted", "topology", id, "owner", rec.Owner, "artifact", sub.digest, "bytes", sub.size, "workers", sub.workers,
 		"ackers", sub.config[topology.ConfAckerExecutors])
 	return id, nil
 }

@@ -579,7 +579,9 @@ type TopologySummary struct {
 	Tasks            int32  `protobuf:"varint,7,opt,name=tasks,proto3" json:"tasks,omitempty"`
 	UptimeSecs       int64  `protobuf:"varint,8,opt,name=uptime_secs,json=uptimeSecs,proto3" json:"uptime_secs,omitempty"`
 	// Why the topology is not (fully) scheduled, or empty.
-	Scheduling    string `protobuf:"bytes,9,opt,name=scheduling,proto3" json:"scheduling,omitempty"`
+	Scheduling string `protobuf:"bytes,9,opt,name=scheduling,proto3" json:"scheduling,omitempty"`
+	// The name of the token that submitted it; empty when it was submitted with ACLs off.
+	Owner         string `protobuf:"bytes,10,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -673,6 +675,13 @@ func (x *TopologySummary) GetUptimeSecs() int64 {
 func (x *TopologySummary) GetScheduling() string {
 	if x != nil {
 		return x.Scheduling
+	}
+	return ""
+}
+
+func (x *TopologySummary) GetOwner() string {
+	if x != nil {
+		return x.Owner
 	}
 	return ""
 }
@@ -1317,6 +1326,406 @@ func (x *ArtifactChunk) GetData() []byte {
 	return nil
 }
 
+type ACLBootstrapRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new admin token's name (default "bootstrap").
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ACLBootstrapRequest) Reset() {
+	*x = ACLBootstrapRequest{}
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ACLBootstrapRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ACLBootstrapRequest) ProtoMessage() {}
+
+func (x *ACLBootstrapRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ACLBootstrapRequest.ProtoReflect.Descriptor instead.
+func (*ACLBootstrapRequest) Descriptor() ([]byte, []int) {
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ACLBootstrapRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// TokenInfo describes a token; it never holds the secret.
+type TokenInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's public id: it names the token in lists, logs and revocations.
+	Accessor string `protobuf:"bytes,1,opt,name=accessor,proto3" json:"accessor,omitempty"`
+	Name     string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// viewer, deployer or admin.
+	Role        string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	CreatedUnix int64  `protobuf:"varint,4,opt,name=created_unix,json=createdUnix,proto3" json:"created_unix,omitempty"`
+	// The name of the token that created it ("" for the bootstrap token).
+	CreatedBy     string `protobuf:"bytes,5,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TokenInfo) Reset() {
+	*x = TokenInfo{}
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenInfo) ProtoMessage() {}
+
+func (x *TokenInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenInfo.ProtoReflect.Descriptor instead.
+func (*TokenInfo) Descriptor() ([]byte, []int) {
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *TokenInfo) GetAccessor() string {
+	if x != nil {
+		return x.Accessor
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetCreatedUnix() int64 {
+	if x != nil {
+		return x.CreatedUnix
+	}
+	return 0
+}
+
+func (x *TokenInfo) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+// TokenSecret is a new token. The secret is shown this once: nimbus keeps only its
+// sha256.
+type TokenSecret struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         *TokenInfo             `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Secret        string                 `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TokenSecret) Reset() {
+	*x = TokenSecret{}
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenSecret) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenSecret) ProtoMessage() {}
+
+func (x *TokenSecret) ProtoReflect() protoreflect.Message {
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenSecret.ProtoReflect.Descriptor instead.
+func (*TokenSecret) Descriptor() ([]byte, []int) {
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *TokenSecret) GetToken() *TokenInfo {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *TokenSecret) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+type CreateTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTokenRequest) Reset() {
+	*x = CreateTokenRequest{}
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTokenRequest) ProtoMessage() {}
+
+func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
+func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CreateTokenRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateTokenRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+type ListTokensRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTokensRequest) Reset() {
+	*x = ListTokensRequest{}
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTokensRequest) ProtoMessage() {}
+
+func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
+func (*ListTokensRequest) Descriptor() ([]byte, []int) {
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{25}
+}
+
+type ListTokensReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        []*TokenInfo           `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTokensReply) Reset() {
+	*x = ListTokensReply{}
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTokensReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTokensReply) ProtoMessage() {}
+
+func (x *ListTokensReply) ProtoReflect() protoreflect.Message {
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTokensReply.ProtoReflect.Descriptor instead.
+func (*ListTokensReply) Descriptor() ([]byte, []int) {
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListTokensReply) GetTokens() []*TokenInfo {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+type RevokeTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's name or accessor.
+	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenRequest) Reset() {
+	*x = RevokeTokenRequest{}
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenRequest) ProtoMessage() {}
+
+func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RevokeTokenRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+type RevokeTokenReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         *TokenInfo             `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenReply) Reset() {
+	*x = RevokeTokenReply{}
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenReply) ProtoMessage() {}
+
+func (x *RevokeTokenReply) ProtoReflect() protoreflect.Message {
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenReply.ProtoReflect.Descriptor instead.
+func (*RevokeTokenReply) Descriptor() ([]byte, []int) {
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RevokeTokenReply) GetToken() *TokenInfo {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
 type SetActiveRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Active        bool                   `protobuf:"varint,1,opt,name=active,proto3" json:"active,omitempty"`
@@ -1326,7 +1735,7 @@ type SetActiveRequest struct {
 
 func (x *SetActiveRequest) Reset() {
 	*x = SetActiveRequest{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[21]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +1747,7 @@ func (x *SetActiveRequest) String() string {
 func (*SetActiveRequest) ProtoMessage() {}
 
 func (x *SetActiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[21]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +1760,7 @@ func (x *SetActiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetActiveRequest.ProtoReflect.Descriptor instead.
 func (*SetActiveRequest) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{21}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SetActiveRequest) GetActive() bool {
@@ -1369,7 +1778,7 @@ type SetActiveReply struct {
 
 func (x *SetActiveReply) Reset() {
 	*x = SetActiveReply{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[22]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1790,7 @@ func (x *SetActiveReply) String() string {
 func (*SetActiveReply) ProtoMessage() {}
 
 func (x *SetActiveReply) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[22]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1803,7 @@ func (x *SetActiveReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetActiveReply.ProtoReflect.Descriptor instead.
 func (*SetActiveReply) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{22}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{30}
 }
 
 var File_sparse_v1_nimbus_proto protoreflect.FileDescriptor
@@ -1434,7 +1843,7 @@ const file_sparse_v1_nimbus_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\r\n" +
 	"\vStatusReply\"\r\n" +
-	"\vListRequest\"\x89\x02\n" +
+	"\vListRequest\"\x9f\x02\n" +
 	"\x0fTopologySummary\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -1447,7 +1856,9 @@ const file_sparse_v1_nimbus_proto_rawDesc = "" +
 	"uptimeSecs\x12\x1e\n" +
 	"\n" +
 	"scheduling\x18\t \x01(\tR\n" +
-	"scheduling\"G\n" +
+	"scheduling\x12\x14\n" +
+	"\x05owner\x18\n" +
+	" \x01(\tR\x05owner\"G\n" +
 	"\tListReply\x12:\n" +
 	"\n" +
 	"topologies\x18\x01 \x03(\v2\x1a.sparse.v1.TopologySummaryR\n" +
@@ -1500,14 +1911,36 @@ const file_sparse_v1_nimbus_proto_rawDesc = "" +
 	"\vArtifactRef\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\"#\n" +
 	"\rArtifactChunk\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data\"*\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\")\n" +
+	"\x13ACLBootstrapRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x91\x01\n" +
+	"\tTokenInfo\x12\x1a\n" +
+	"\baccessor\x18\x01 \x01(\tR\baccessor\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12!\n" +
+	"\fcreated_unix\x18\x04 \x01(\x03R\vcreatedUnix\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x05 \x01(\tR\tcreatedBy\"Q\n" +
+	"\vTokenSecret\x12*\n" +
+	"\x05token\x18\x01 \x01(\v2\x14.sparse.v1.TokenInfoR\x05token\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"<\n" +
+	"\x12CreateTokenRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\"\x13\n" +
+	"\x11ListTokensRequest\"?\n" +
+	"\x0fListTokensReply\x12,\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x14.sparse.v1.TokenInfoR\x06tokens\"*\n" +
+	"\x12RevokeTokenRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\">\n" +
+	"\x10RevokeTokenReply\x12*\n" +
+	"\x05token\x18\x01 \x01(\v2\x14.sparse.v1.TokenInfoR\x05token\"*\n" +
 	"\x10SetActiveRequest\x12\x16\n" +
 	"\x06active\x18\x01 \x01(\bR\x06active\"\x10\n" +
 	"\x0eSetActiveReply*i\n" +
 	"\fArtifactKind\x12\x1d\n" +
 	"\x19ARTIFACT_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ARTIFACT_KIND_GO_BINARY\x10\x01\x12\x1d\n" +
-	"\x19ARTIFACT_KIND_SPEC_BUNDLE\x10\x022\x8a\x05\n" +
+	"\x19ARTIFACT_KIND_SPEC_BUNDLE\x10\x022\xab\a\n" +
 	"\x06Nimbus\x12<\n" +
 	"\x06Submit\x12\x18.sparse.v1.SubmitRequest\x1a\x16.sparse.v1.SubmitReply(\x01\x124\n" +
 	"\x04Kill\x12\x16.sparse.v1.KillRequest\x1a\x14.sparse.v1.KillReply\x12:\n" +
@@ -1519,7 +1952,12 @@ const file_sparse_v1_nimbus_proto_rawDesc = "" +
 	"\bDescribe\x12\x16.sparse.v1.TopologyRef\x1a\x1e.sparse.v1.TopologyDescription\x12U\n" +
 	"\x0fListSupervisors\x12!.sparse.v1.ListSupervisorsRequest\x1a\x1f.sparse.v1.ListSupervisorsReply\x12:\n" +
 	"\x06Leader\x12\x18.sparse.v1.LeaderRequest\x1a\x16.sparse.v1.LeaderReply\x12C\n" +
-	"\rFetchArtifact\x12\x16.sparse.v1.ArtifactRef\x1a\x18.sparse.v1.ArtifactChunk0\x012R\n" +
+	"\rFetchArtifact\x12\x16.sparse.v1.ArtifactRef\x1a\x18.sparse.v1.ArtifactChunk0\x01\x12F\n" +
+	"\fACLBootstrap\x12\x1e.sparse.v1.ACLBootstrapRequest\x1a\x16.sparse.v1.TokenSecret\x12D\n" +
+	"\vCreateToken\x12\x1d.sparse.v1.CreateTokenRequest\x1a\x16.sparse.v1.TokenSecret\x12F\n" +
+	"\n" +
+	"ListTokens\x12\x1c.sparse.v1.ListTokensRequest\x1a\x1a.sparse.v1.ListTokensReply\x12I\n" +
+	"\vRevokeToken\x12\x1d.sparse.v1.RevokeTokenRequest\x1a\x1b.sparse.v1.RevokeTokenReply2R\n" +
 	"\vWorkerAdmin\x12C\n" +
 	"\tSetActive\x12\x1b.sparse.v1.SetActiveRequest\x1a\x19.sparse.v1.SetActiveReplyB=Z;github.com/sparsestream/sparse/api/proto/sparse/v1;sparsev1b\x06proto3"
 
@@ -1536,7 +1974,7 @@ func file_sparse_v1_nimbus_proto_rawDescGZIP() []byte {
 }
 
 var file_sparse_v1_nimbus_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sparse_v1_nimbus_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_sparse_v1_nimbus_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_sparse_v1_nimbus_proto_goTypes = []any{
 	(ArtifactKind)(0),              // 0: sparse.v1.ArtifactKind
 	(*SubmitHeader)(nil),           // 1: sparse.v1.SubmitHeader
@@ -1560,55 +1998,74 @@ var file_sparse_v1_nimbus_proto_goTypes = []any{
 	(*LeaderReply)(nil),            // 19: sparse.v1.LeaderReply
 	(*ArtifactRef)(nil),            // 20: sparse.v1.ArtifactRef
 	(*ArtifactChunk)(nil),          // 21: sparse.v1.ArtifactChunk
-	(*SetActiveRequest)(nil),       // 22: sparse.v1.SetActiveRequest
-	(*SetActiveReply)(nil),         // 23: sparse.v1.SetActiveReply
-	nil,                            // 24: sparse.v1.SubmitHeader.ConfigEntry
-	nil,                            // 25: sparse.v1.RebalanceRequest.ExecutorsEntry
-	nil,                            // 26: sparse.v1.TopologyDescription.ConfigEntry
-	(*TopologySpec)(nil),           // 27: sparse.v1.TopologySpec
-	(*Value)(nil),                  // 28: sparse.v1.Value
+	(*ACLBootstrapRequest)(nil),    // 22: sparse.v1.ACLBootstrapRequest
+	(*TokenInfo)(nil),              // 23: sparse.v1.TokenInfo
+	(*TokenSecret)(nil),            // 24: sparse.v1.TokenSecret
+	(*CreateTokenRequest)(nil),     // 25: sparse.v1.CreateTokenRequest
+	(*ListTokensRequest)(nil),      // 26: sparse.v1.ListTokensRequest
+	(*ListTokensReply)(nil),        // 27: sparse.v1.ListTokensReply
+	(*RevokeTokenRequest)(nil),     // 28: sparse.v1.RevokeTokenRequest
+	(*RevokeTokenReply)(nil),       // 29: sparse.v1.RevokeTokenReply
+	(*SetActiveRequest)(nil),       // 30: sparse.v1.SetActiveRequest
+	(*SetActiveReply)(nil),         // 31: sparse.v1.SetActiveReply
+	nil,                            // 32: sparse.v1.SubmitHeader.ConfigEntry
+	nil,                            // 33: sparse.v1.RebalanceRequest.ExecutorsEntry
+	nil,                            // 34: sparse.v1.TopologyDescription.ConfigEntry
+	(*TopologySpec)(nil),           // 35: sparse.v1.TopologySpec
+	(*Value)(nil),                  // 36: sparse.v1.Value
 }
 var file_sparse_v1_nimbus_proto_depIdxs = []int32{
-	27, // 0: sparse.v1.SubmitHeader.spec:type_name -> sparse.v1.TopologySpec
-	24, // 1: sparse.v1.SubmitHeader.config:type_name -> sparse.v1.SubmitHeader.ConfigEntry
+	35, // 0: sparse.v1.SubmitHeader.spec:type_name -> sparse.v1.TopologySpec
+	32, // 1: sparse.v1.SubmitHeader.config:type_name -> sparse.v1.SubmitHeader.ConfigEntry
 	0,  // 2: sparse.v1.SubmitHeader.kind:type_name -> sparse.v1.ArtifactKind
 	1,  // 3: sparse.v1.SubmitRequest.header:type_name -> sparse.v1.SubmitHeader
-	25, // 4: sparse.v1.RebalanceRequest.executors:type_name -> sparse.v1.RebalanceRequest.ExecutorsEntry
+	33, // 4: sparse.v1.RebalanceRequest.executors:type_name -> sparse.v1.RebalanceRequest.ExecutorsEntry
 	10, // 5: sparse.v1.ListReply.topologies:type_name -> sparse.v1.TopologySummary
 	10, // 6: sparse.v1.TopologyDescription.summary:type_name -> sparse.v1.TopologySummary
 	12, // 7: sparse.v1.TopologyDescription.components:type_name -> sparse.v1.ComponentDescription
 	13, // 8: sparse.v1.TopologyDescription.workers:type_name -> sparse.v1.WorkerDescription
-	26, // 9: sparse.v1.TopologyDescription.config:type_name -> sparse.v1.TopologyDescription.ConfigEntry
+	34, // 9: sparse.v1.TopologyDescription.config:type_name -> sparse.v1.TopologyDescription.ConfigEntry
 	16, // 10: sparse.v1.ListSupervisorsReply.supervisors:type_name -> sparse.v1.SupervisorDescription
-	28, // 11: sparse.v1.SubmitHeader.ConfigEntry.value:type_name -> sparse.v1.Value
-	28, // 12: sparse.v1.TopologyDescription.ConfigEntry.value:type_name -> sparse.v1.Value
-	2,  // 13: sparse.v1.Nimbus.Submit:input_type -> sparse.v1.SubmitRequest
-	5,  // 14: sparse.v1.Nimbus.Kill:input_type -> sparse.v1.KillRequest
-	4,  // 15: sparse.v1.Nimbus.Activate:input_type -> sparse.v1.TopologyRef
-	4,  // 16: sparse.v1.Nimbus.Deactivate:input_type -> sparse.v1.TopologyRef
-	7,  // 17: sparse.v1.Nimbus.Rebalance:input_type -> sparse.v1.RebalanceRequest
-	9,  // 18: sparse.v1.Nimbus.List:input_type -> sparse.v1.ListRequest
-	4,  // 19: sparse.v1.Nimbus.Describe:input_type -> sparse.v1.TopologyRef
-	15, // 20: sparse.v1.Nimbus.ListSupervisors:input_type -> sparse.v1.ListSupervisorsRequest
-	18, // 21: sparse.v1.Nimbus.Leader:input_type -> sparse.v1.LeaderRequest
-	20, // 22: sparse.v1.Nimbus.FetchArtifact:input_type -> sparse.v1.ArtifactRef
-	22, // 23: sparse.v1.WorkerAdmin.SetActive:input_type -> sparse.v1.SetActiveRequest
-	3,  // 24: sparse.v1.Nimbus.Submit:output_type -> sparse.v1.SubmitReply
-	6,  // 25: sparse.v1.Nimbus.Kill:output_type -> sparse.v1.KillReply
-	8,  // 26: sparse.v1.Nimbus.Activate:output_type -> sparse.v1.StatusReply
-	8,  // 27: sparse.v1.Nimbus.Deactivate:output_type -> sparse.v1.StatusReply
-	8,  // 28: sparse.v1.Nimbus.Rebalance:output_type -> sparse.v1.StatusReply
-	11, // 29: sparse.v1.Nimbus.List:output_type -> sparse.v1.ListReply
-	14, // 30: sparse.v1.Nimbus.Describe:output_type -> sparse.v1.TopologyDescription
-	17, // 31: sparse.v1.Nimbus.ListSupervisors:output_type -> sparse.v1.ListSupervisorsReply
-	19, // 32: sparse.v1.Nimbus.Leader:output_type -> sparse.v1.LeaderReply
-	21, // 33: sparse.v1.Nimbus.FetchArtifact:output_type -> sparse.v1.ArtifactChunk
-	23, // 34: sparse.v1.WorkerAdmin.SetActive:output_type -> sparse.v1.SetActiveReply
-	24, // [24:35] is the sub-list for method output_type
-	13, // [13:24] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	23, // 11: sparse.v1.TokenSecret.token:type_name -> sparse.v1.TokenInfo
+	23, // 12: sparse.v1.ListTokensReply.tokens:type_name -> sparse.v1.TokenInfo
+	23, // 13: sparse.v1.RevokeTokenReply.token:type_name -> sparse.v1.TokenInfo
+	36, // 14: sparse.v1.SubmitHeader.ConfigEntry.value:type_name -> sparse.v1.Value
+	36, // 15: sparse.v1.TopologyDescription.ConfigEntry.value:type_name -> sparse.v1.Value
+	2,  // 16: sparse.v1.Nimbus.Submit:input_type -> sparse.v1.SubmitRequest
+	5,  // 17: sparse.v1.Nimbus.Kill:input_type -> sparse.v1.KillRequest
+	4,  // 18: sparse.v1.Nimbus.Activate:input_type -> sparse.v1.TopologyRef
+	4,  // 19: sparse.v1.Nimbus.Deactivate:input_type -> sparse.v1.TopologyRef
+	7,  // 20: sparse.v1.Nimbus.Rebalance:input_type -> sparse.v1.RebalanceRequest
+	9,  // 21: sparse.v1.Nimbus.List:input_type -> sparse.v1.ListRequest
+	4,  // 22: sparse.v1.Nimbus.Describe:input_type -> sparse.v1.TopologyRef
+	15, // 23: sparse.v1.Nimbus.ListSupervisors:input_type -> sparse.v1.ListSupervisorsRequest
+	18, // 24: sparse.v1.Nimbus.Leader:input_type -> sparse.v1.LeaderRequest
+	20, // 25: sparse.v1.Nimbus.FetchArtifact:input_type -> sparse.v1.ArtifactRef
+	22, // 26: sparse.v1.Nimbus.ACLBootstrap:input_type -> sparse.v1.ACLBootstrapRequest
+	25, // 27: sparse.v1.Nimbus.CreateToken:input_type -> sparse.v1.CreateTokenRequest
+	26, // 28: sparse.v1.Nimbus.ListTokens:input_type -> sparse.v1.ListTokensRequest
+	28, // 29: sparse.v1.Nimbus.RevokeToken:input_type -> sparse.v1.RevokeTokenRequest
+	30, // 30: sparse.v1.WorkerAdmin.SetActive:input_type -> sparse.v1.SetActiveRequest
+	3,  // 31: sparse.v1.Nimbus.Submit:output_type -> sparse.v1.SubmitReply
+	6,  // 32: sparse.v1.Nimbus.Kill:output_type -> sparse.v1.KillReply
+	8,  // 33: sparse.v1.Nimbus.Activate:output_type -> sparse.v1.StatusReply
+	8,  // 34: sparse.v1.Nimbus.Deactivate:output_type -> sparse.v1.StatusReply
+	8,  // 35: sparse.v1.Nimbus.Rebalance:output_type -> sparse.v1.StatusReply
+	11, // 36: sparse.v1.Nimbus.List:output_type -> sparse.v1.ListReply
+	14, // 37: sparse.v1.Nimbus.Describe:output_type -> sparse.v1.TopologyDescription
+	17, // 38: sparse.v1.Nimbus.ListSupervisors:output_type -> sparse.v1.ListSupervisorsReply
+	19, // 39: sparse.v1.Nimbus.Leader:output_type -> sparse.v1.LeaderReply
+	21, // 40: sparse.v1.Nimbus.FetchArtifact:output_type -> sparse.v1.ArtifactChunk
+	24, // 41: sparse.v1.Nimbus.ACLBootstrap:output_type -> sparse.v1.TokenSecret
+	24, // 42: sparse.v1.Nimbus.CreateToken:output_type -> sparse.v1.TokenSecret
+	27, // 43: sparse.v1.Nimbus.ListTokens:output_type -> sparse.v1.ListTokensReply
+	29, // 44: sparse.v1.Nimbus.RevokeToken:output_type -> sparse.v1.RevokeTokenReply
+	31, // 45: sparse.v1.WorkerAdmin.SetActive:output_type -> sparse.v1.SetActiveReply
+	31, // [31:46] is the sub-list for method output_type
+	16, // [16:31] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_sparse_v1_nimbus_proto_init() }
@@ -1628,7 +2085,7 @@ func file_sparse_v1_nimbus_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sparse_v1_nimbus_proto_rawDesc), len(file_sparse_v1_nimbus_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   26,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -32,6 +32,10 @@ const (
 	Nimbus_ListSupervisors_FullMethodName = "/sparse.v1.Nimbus/ListSupervisors"
 	Nimbus_Leader_FullMethodName          = "/sparse.v1.Nimbus/Leader"
 	Nimbus_FetchArtifact_FullMethodName   = "/sparse.v1.Nimbus/FetchArtifact"
+	Nimbus_ACLBootstrap_FullMethodName    = "/sparse.v1.Nimbus/ACLBootstrap"
+	Nimbus_CreateToken_FullMethodName     = "/sparse.v1.Nimbus/CreateToken"
+	Nimbus_ListTokens_FullMethodName      = "/sparse.v1.Nimbus/ListTokens"
+	Nimbus_RevokeToken_FullMethodName     = "/sparse.v1.Nimbus/RevokeToken"
 )
 
 // NimbusClient is the client API for Nimbus service.
@@ -60,6 +64,14 @@ type NimbusClient interface {
 	Leader(ctx context.Context, in *LeaderRequest, opts ...grpc.CallOption) (*LeaderReply, error)
 	// FetchArtifact streams a stored artifact by digest (supervisors, standby nimbuses).
 	FetchArtifact(ctx context.Context, in *ArtifactRef, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ArtifactChunk], error)
+	// ACL tokens (nimbusd --acl; refused with FAILED_PRECONDITION when ACLs are off).
+	// ACLBootstrap makes the first admin token. It needs no token and succeeds once per
+	// cluster; every later call is refused.
+	ACLBootstrap(ctx context.Context, in *ACLBootstrapRequest, opts ...grpc.CallOption) (*TokenSecret, error)
+	// CreateToken, ListTokens and RevokeToken need an admin token.
+	CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*TokenSecret, error)
+	ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensReply, error)
+	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenReply, error)
 }
 
 type nimbusClient struct {
@@ -182,6 +194,46 @@ func (c *nimbusClient) FetchArtifact(ctx context.Context, in *ArtifactRef, opts 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Nimbus_FetchArtifactClient = grpc.ServerStreamingClient[ArtifactChunk]
 
+func (c *nimbusClient) ACLBootstrap(ctx context.Context, in *ACLBootstrapRequest, opts ...grpc.CallOption) (*TokenSecret, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TokenSecret)
+	err := c.cc.Invoke(ctx, Nimbus_ACLBootstrap_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nimbusClient) CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*TokenSecret, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TokenSecret)
+	err := c.cc.Invoke(ctx, Nimbus_CreateToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nimbusClient) ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTokensReply)
+	err := c.cc.Invoke(ctx, Nimbus_ListTokens_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nimbusClient) RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeTokenReply)
+	err := c.cc.Invoke(ctx, Nimbus_RevokeToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NimbusServer is the server API for Nimbus service.
 // All implementations must embed UnimplementedNimbusServer
 // for forward compatibility.
@@ -208,6 +260,14 @@ type NimbusServer interface {
 	Leader(context.Context, *LeaderRequest) (*LeaderReply, error)
 	// FetchArtifact streams a stored artifact by digest (supervisors, standby nimbuses).
 	FetchArtifact(*ArtifactRef, grpc.ServerStreamingServer[ArtifactChunk]) error
+	// ACL tokens (nimbusd --acl; refused with FAILED_PRECONDITION when ACLs are off).
+	// ACLBootstrap makes the first admin token. It needs no token and succeeds once per
+	// cluster; every later call is refused.
+	ACLBootstrap(context.Context, *ACLBootstrapRequest) (*TokenSecret, error)
+	// CreateToken, ListTokens and RevokeToken need an admin token.
+	CreateToken(context.Context, *CreateTokenRequest) (*TokenSecret, error)
+	ListTokens(context.Context, *ListTokensRequest) (*ListTokensReply, error)
+	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenReply, error)
 	mustEmbedUnimplementedNimbusServer()
 }
 
@@ -247,6 +307,18 @@ func (UnimplementedNimbusServer) Leader(context.Context, *LeaderRequest) (*Leade
 }
 func (UnimplementedNimbusServer) FetchArtifact(*ArtifactRef, grpc.ServerStreamingServer[ArtifactChunk]) error {
 	return status.Error(codes.Unimplemented, "method FetchArtifact not implemented")
+}
+func (UnimplementedNimbusServer) ACLBootstrap(context.Context, *ACLBootstrapRequest) (*TokenSecret, error) {
+	return nil, status.Error(codes.Unimplemented, "method ACLBootstrap not implemented")
+}
+func (UnimplementedNimbusServer) CreateToken(context.Context, *CreateTokenRequest) (*TokenSecret, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateToken not implemented")
+}
+func (UnimplementedNimbusServer) ListTokens(context.Context, *ListTokensRequest) (*ListTokensReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTokens not implemented")
+}
+func (UnimplementedNimbusServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeToken not implemented")
 }
 func (UnimplementedNimbusServer) mustEmbedUnimplementedNimbusServer() {}
 func (UnimplementedNimbusServer) testEmbeddedByValue()                {}
@@ -431,6 +503,78 @@ func _Nimbus_FetchArtifact_Handler(srv interface{}, stream grpc.ServerStream) er
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Nimbus_FetchArtifactServer = grpc.ServerStreamingServer[ArtifactChunk]
 
+func _Nimbus_ACLBootstrap_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ACLBootstrapRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NimbusServer).ACLBootstrap(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Nimbus_ACLBootstrap_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NimbusServer).ACLBootstrap(ctx, req.(*ACLBootstrapRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Nimbus_CreateToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NimbusServer).CreateToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Nimbus_CreateToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NimbusServer).CreateToken(ctx, req.(*CreateTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Nimbus_ListTokens_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTokensRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NimbusServer).ListTokens(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Nimbus_ListTokens_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NimbusServer).ListTokens(ctx, req.(*ListTokensRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Nimbus_RevokeToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NimbusServer).RevokeToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Nimbus_RevokeToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NimbusServer).RevokeToken(ctx, req.(*RevokeTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Nimbus_ServiceDesc is the grpc.ServiceDesc for Nimbus service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -469,6 +613,22 @@ var Nimbus_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Leader",
 			Handler:    _Nimbus_Leader_Handler,
+		},
+		{
+			MethodName: "ACLBootstrap",
+			Handler:    _Nimbus_ACLBootstrap_Handler,
+		},
+		{
+			MethodName: "CreateToken",
+			Handler:    _Nimbus_CreateToken_Handler,
+		},
+		{
+			MethodName: "ListTokens",
+			Handler:    _Nimbus_ListTokens_Handler,
+		},
+		{
+			MethodName: "RevokeToken",
+			Handler:    _Nimbus_RevokeToken_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,151 @@
+package cluster
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sparsestream/sparse/internal/testutil"
+)
+
+func sampleToken(name string, role Role, hash string) *TokenRecord {
+	return &TokenRecord{SecretSHA256: hash, Accessor: "acc-" + name, Name: name, Role: role, CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func TestRoles(t *testing.T) {
+	for _, c := range []struct {
+		have, need Role
+		ok         bool
+	}{
+		{RoleViewer, RoleViewer, true},
+		{RoleViewer, RoleDeployer, false},
+		{RoleDeployer, RoleViewer, true},
+		{RoleDeployer, RoleAdmin, false},
+		{RoleAdmin, RoleDeployer, true},
+		{Role("root"), RoleViewer, false},
+		{Role(""), RoleViewer, false},
+	} {
+		if got := c.have.Allows(c.need); got != c.ok {
+			t.Errorf("%q allows %q = %v, want %v", c.have, c.need, got, c.ok)
+		}
+	}
+	if _, err := ParseRole("owner"); err == nil || !strings.Contains(err.Error(), "viewer, deployer, admin") {
+		t.Errorf("ParseRole(owner) = %v", err)
+	}
+}
+
+// TestACLBootstrapOnce: of many concurrent bootstraps exactly one succeeds; the others
+// (and any later one) are refused with an error that names the first and how to recover.
+func TestACLBootstrapOnce(t *testing.T) {
+	e := startEtcd(t)
+	s := newStore(t, e, Options{})
+	ctx := testutil.Context(t, 20*time.Second)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		won     int
+		refused []error
+	)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hash := strings.Repeat(string("0123456789abcdef"[i]), 64)
+			err := s.BootstrapACL(ctx, sampleToken("boot", RoleAdmin, hash))
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				won++
+			} else {
+				refused = append(refused, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if won != 1 || len(refused) != 7 {
+		t.Fatalf("%d bootstraps succeeded (want 1); refusals: %v", won, refused)
+	}
+	for _, err := range refused {
+		var abe *AlreadyBootstrappedError
+		if !errors.As(err, &abe) || !errors.Is(err, ErrAlreadyBootstrapped) {
+			t.Fatalf("refusal is not an AlreadyBootstrappedError: %v", err)
+		}
+		msg := err.Error()
+		for _, want := range []string{"bootstrapped already", `token "boot"`, "etcdctl del " + s.Keys().ACLBootstrap(), "sparsectl token create"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("refusal %q does not say %q", msg, want)
+			}
+		}
+	}
+	toks, err := s.ListTokens(ctx)
+	if err != nil || len(toks) != 1 || toks[0].Role != RoleAdmin {
+		t.Fatalf("tokens after bootstrap: %v, %v", toks, err)
+	}
+	if err := s.BootstrapACL(ctx, sampleToken("viewer", RoleViewer, digestB)); err == nil || !strings.Contains(err.Error(), "role admin") {
+		t.Errorf("a viewer bootstrap token: %v", err)
+	}
+}
+
+func TestTokenRecords(t *testing.T) {
+	e := startEtcd(t)
+	s := newStore(t, e, Options{})
+	ctx := testutil.Context(t, 20*time.Second)
+	tok := sampleToken("ci", RoleDeployer, digestA)
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateToken(ctx, tok); !errors.Is(err, ErrConflict) {
+		t.Errorf("a second token with the same hash: %v", err)
+	}
+	got, err := s.GetToken(ctx, digestA)
+	if err != nil || *got != *tok {
+		t.Fatalf("GetToken = %+v, %v; want %+v", got, err, tok)
+	}
+	if _, err := s.GetToken(ctx, digestB); !errors.Is(err, ErrNotFound) {
+		t.Errorf("an unknown token: %v", err)
+	}
+	if _, err := s.GetToken(ctx, "../x"); err == nil {
+		t.Error("a malformed hash was looked up")
+	}
+	// A value under the tokens folder that is not a token is an error naming its key,
+	// and never a token that authenticates.
+	bad := s.Keys().Token(digestB)
+	if _, err := s.Client().Put(ctx, bad, `{"secret_sha256":"`+digestB+`","accessor":"a","name":"x","role":"root"}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetToken(ctx, digestB); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("a token with an unknown role: %v", err)
+	}
+	toks, err := s.ListTokens(ctx)
+	if len(toks) != 1 || err == nil {
+		t.Errorf("ListTokens = %v, %v; want the valid one and an error naming the bad one", toks, err)
+	}
+	if err := s.DeleteToken(ctx, digestA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetToken(ctx, digestA); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a deleted token: %v", err)
+	}
+}
+
+func TestTokenRecordValidate(t *testing.T) {
+	good := sampleToken("ci", RoleViewer, digestA)
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, change := range map[string]func(*TokenRecord){
+		"hash":      func(r *TokenRecord) { r.SecretSHA256 = "abc" },
+		"accessor":  func(r *TokenRecord) { r.Accessor = "a/b" },
+		"name":      func(r *TokenRecord) { r.Name = "" },
+		"long name": func(r *TokenRecord) { r.Name = strings.Repeat("n", 65) },
+		"role":      func(r *TokenRecord) { r.Role = "root" },
+	} {
+		r := *good
+		change(&r)
+		if r.Validate() == nil {
+			t.Errorf("%s: an invalid record validates", name)
+		}
+	}
+}
