@@ -61,5 +61,6 @@ host then use --etcd-endpoints http://127.0.0.1:2379.`,
 	f.DurationVar(&cfg.LeaderTTL, "leader-ttl", nimbus.DefaultLeaderTTL, "lease of this nimbus's registration and leadership: how soon a standby takes over from a dead leader")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on http://<addr>/metrics (empty: off)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
+	limitFlags(f, &cfg)
 	return cmd
 }

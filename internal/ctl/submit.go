@@ -155,7 +155,9 @@ func PrepareArtifact(spec *topology.Spec, artifact string, kind sparsev1.Artifac
 	check := *spec
 	check.Name = name
 	check.Config = spec.Config.Merge(overrides)
-	if err := topology.ValidateShape(&check); err != nil {
+	// Nimbus checks the limits it was given; here only the ceiling they may be raised
+	// to, so that a cluster with raised limits accepts what its own check allows.
+	if err := topology.ValidateShapeWithin(&check, topology.MaxLimits); err != nil {
 		return nil, fmt.Errorf("%s cannot be submitted: %w", o.Binary, err)
 	}
 	ps, err := specpb.SpecToProto(spec)

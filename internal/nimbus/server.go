@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/keepalive"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
@@ -60,6 +59,9 @@ type Server struct {
 	// submitMu serializes the final checks and writes of submissions, so that two
 	// submissions of one name cannot both pass the uniqueness check.
 	submitMu sync.Mutex
+	// uploads holds one token per artifact upload in progress (see takeUploadSlot).
+	uploads     chan struct{}
+	uploadsOnce sync.Once
 
 	closeOnce sync.Once
 }
@@ -197,10 +199,7 @@ func (s *Server) startMetrics() error {
 
 // serveAPI serves the gRPC API on the listener until Close.
 func (s *Server) serveAPI() {
-	s.grpc = grpc.NewServer(
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-	)
+	s.grpc = grpc.NewServer(s.apiServerOptions()...)
 	sparsev1.RegisterNimbusServer(s.grpc, s)
 	s.wg.Add(1)
 	go func() {
