@@ -2,6 +2,7 @@ package nimbus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
@@ -28,6 +29,7 @@ const APIMaxConcurrentStreams = 256
 func (s *Server) apiServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxConcurrentStreams(APIMaxConcurrentStreams),
+		grpc.ConnectionTimeout(10 * time.Second), // a client that connects and says nothing
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.ChainUnaryInterceptor(s.recoverUnary),
@@ -84,4 +86,56 @@ func (s *Server) waitSecs(what string, requested int32, conf topology.Config) (i
 			what, requested, limit, s.cfg.MaxWait)
 	}
 	return int(requested), nil
+}
+
+// Keepalives of an artifact fetch from another nimbus: a peer that stops answering
+// pings is given up within fetchKeepaliveTime+fetchKeepaliveTimeout (the API admits a
+// ping every 5s).
+const (
+	fetchKeepaliveTime    = 10 * time.Second
+	fetchKeepaliveTimeout = 5 * time.Second
+)
+
+// fetchDialOptions are the limits of a replication fetch's connection, beside its
+// credentials.
+func fetchDialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: fetchKeepaliveTime, Timeout: fetchKeepaliveTimeout}),
+	}
+}
+
+// errFetchStalled cancels a fetch that received nothing for UploadProgressTimeout.
+var errFetchStalled = errors.New("stalled")
+
+// fetchWatch cancels a fetch that makes no progress, so that one stalled peer cannot
+// hold the replication pass, and with it a standby's readiness to lead, forever.
+type fetchWatch struct {
+	ctx     context.Context
+	timer   *time.Timer
+	timeout time.Duration
+	cancel  context.CancelCauseFunc
+}
+
+// fetchProgress returns a context that ends UploadProgressTimeout after the last
+// progress (made) unless ctx ends first.
+func (s *Server) fetchProgress(ctx context.Context) (context.Context, *fetchWatch) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	w := &fetchWatch{ctx: ctx, timeout: s.cfg.UploadProgressTimeout, cancel: cancel}
+	w.timer = time.AfterFunc(w.timeout, func() { cancel(errFetchStalled) })
+	return ctx, w
+}
+
+func (w *fetchWatch) made() { w.timer.Reset(w.timeout) }
+
+func (w *fetchWatch) stop() {
+	w.timer.Stop()
+	w.cancel(nil)
+}
+
+// explain names the progress timeout when it is what ended the fetch.
+func (w *fetchWatch) explain(err error) error {
+	if errors.Is(context.Cause(w.ctx), errFetchStalled) {
+		return fmt.Errorf("the fetch received nothing for %s and was dropped (nimbusd --upload-progress-timeout): %w", w.timeout, err)
+	}
+	return err
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -368,4 +370,78 @@ func topologyID(t *testing.T, n *Server, name string) string {
 	}
 	t.Fatalf("no topology %q", name)
 	return ""
+}
+
+// stallingSource is a nimbus that sends the first chunk of any artifact and then
+// nothing, holding the stream open: a peer stuck mid-transfer.
+type stallingSource struct {
+	sparsev1.UnimplementedNimbusServer
+}
+
+func (stallingSource) FetchArtifact(_ *sparsev1.ArtifactRef, stream grpc.ServerStreamingServer[sparsev1.ArtifactChunk]) error {
+	if err := stream.Send(&sparsev1.ArtifactChunk{Data: []byte("the first bytes")}); err != nil {
+		return err
+	}
+	<-stream.Context().Done()
+	return stream.Context().Err()
+}
+
+func startStallingSource(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer()
+	sparsev1.RegisterNimbusServer(g, stallingSource{})
+	go func() { _ = g.Serve(lis) }()
+	t.Cleanup(g.Stop)
+	return lis.Addr().String()
+}
+
+// TestStalledFetchIsDropped: a replication fetch from a peer that stops sending is
+// dropped after the progress timeout, its temporary file removed, and the replication
+// pass ends (reporting the artifact missing), so a standby is not held from leading.
+func TestStalledFetchIsDropped(t *testing.T) {
+	cfg := fast(t, testRoot(t))
+	cfg.UploadProgressTimeout = 300 * time.Millisecond
+	n := startNimbus(t, cfg)
+	waitLeader(t, n)
+	ctx := testutil.Context(t, 30*time.Second)
+	src := startStallingSource(t)
+	data := artifact(1000)
+	digest := Digest(data)
+
+	start := time.Now()
+	err := n.fetchFrom(ctx, src, digest, int64(len(data)))
+	if err == nil || !strings.Contains(err.Error(), "received nothing for 300ms and was dropped (nimbusd --upload-progress-timeout)") {
+		t.Fatalf("fetchFrom = %v, want the progress timeout", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("dropped after %s", d)
+	}
+	if fs := incomingFiles(t, cfg.DataDir); len(fs) != 0 {
+		t.Errorf("temporary files left: %v", fs)
+	}
+
+	// Through a replication pass: a topology whose only holder is the stalling peer.
+	st := n.Store()
+	reg, err := st.RegisterNimbus(ctx, &cluster.NimbusRecord{ID: "stalling", Address: src}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close(context.Background()) })
+	if err := st.PutArtifactHolder(ctx, &cluster.ArtifactHolder{Digest: digest, NimbusID: "stalling", Size: int64(len(data)), StoredAt: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := st.PutTopology(ctx, &cluster.TopologyRecord{ID: "stuck-1", Name: "stuck", Status: cluster.StatusInactive, Spec: wordcount("stuck"),
+		ArtifactDigest: digest, ArtifactSize: int64(len(data)), SubmittedAt: now, StatusChangedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := n.replication()
+	testutil.Eventually(t, 10*time.Second, "a replication pass that reports the artifact missing", func() bool {
+		rs, _ := n.replication()
+		return rs.passes > before.passes+1 && slices.Contains(rs.missing, digest)
+	})
 }
