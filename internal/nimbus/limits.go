@@ -52,7 +52,7 @@ func (s *Server) recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 
 func (s *Server) recoverCall(method string, err *error) {
 	if p := recover(); p != nil {
-		s.metrics.RoundPanics.Inc()
+		s.metrics.Panics.Inc()
 		s.log.Error("an API call panicked", "method", method, "panic", p, "stack", string(debug.Stack()))
 		*err = status.Errorf(codes.Internal, "nimbus %s failed on this call (a bug, logged on the nimbus): %v", s.id, p)
 	}
@@ -63,7 +63,7 @@ func (s *Server) recoverCall(method string, err *error) {
 func (s *Server) safeSummary(v *clusterView, r *cluster.TopologyRecord) (sum *sparsev1.TopologySummary) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.metrics.RoundPanics.Inc()
+			s.metrics.Panics.Inc()
 			s.log.Error("summarizing a topology panicked", "topology", r.ID, "panic", p, "stack", string(debug.Stack()))
 			sum = &sparsev1.TopologySummary{Id: r.ID, Name: r.Name, Status: string(r.Status),
 				Scheduling: fmt.Sprintf("cannot be shown: summarizing it panicked (%v)", p)}

@@ -196,7 +196,7 @@ func (s *Server) scheduleLoop(t *term) {
 func (s *Server) round(t *term) (next time.Duration) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.metrics.RoundPanics.Inc()
+			s.metrics.Panics.Inc()
 			s.log.Error("a scheduling round panicked; trying again", "panic", p, "stack", string(debug.Stack()))
 			next = time.Second
 		}
@@ -221,7 +221,7 @@ func (s *Server) round(t *term) (next time.Duration) {
 	c, infos := buildCluster(snap, unhealthy)
 	res, panicked, err := scheduleSafely(c)
 	if len(panicked) > 0 {
-		s.metrics.RoundPanics.Inc()
+		s.metrics.Panics.Inc()
 	}
 	if err != nil {
 		s.log.Error("scheduling failed", "error", err)
