@@ -64,5 +64,6 @@ host then use --etcd-endpoints http://127.0.0.1:2379.`,
 	f.BoolVar(&cfg.ACL, "acl", false, "require an API token on every call and enable token management (bootstrap the first token with sparsectl acl bootstrap)")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on http://<addr>/metrics (empty: off)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
+	limitFlags(f, &cfg)
 	return cmd
 }

@@ -49,7 +49,9 @@ spec's folder) in one archive, which supervisors run with the generic worker.`,
 				return err
 			}
 			defer c.Close()
-			sub, cleanup, err := prepareSubmit(cmd.Context(), args[0], resources, ctl.SubmitOptions{Binary: args[0], Name: name, Workers: workers, Overrides: overrides})
+			pctx, pcancel := conn.Context(cmd.Context(), 0) // describing the binary is bounded by --timeout too
+			sub, cleanup, err := prepareSubmit(pctx, args[0], resources, ctl.SubmitOptions{Binary: args[0], Name: name, Workers: workers, Overrides: overrides})
+			pcancel()
 			if err != nil {
 				return err
 			}

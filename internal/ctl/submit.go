@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,8 +24,18 @@ import (
 // ChunkSize is the size of the artifact chunks Submit streams.
 const ChunkSize = 1 << 20
 
-// DescribeTimeout bounds `<binary> describe`.
+// DescribeTimeout bounds `<binary> describe` (the caller's context may end it sooner).
 const DescribeTimeout = 30 * time.Second
+
+// describeWaitDelay is how long, after the describe process is killed, its output may
+// stay open (held by a process that escaped the kill) before it is abandoned.
+const describeWaitDelay = 2 * time.Second
+
+// nimbusChecksLimits lifts every limit from sparsectl's check of a topology: nimbus
+// checks its own limits (which its flags may raise) from the submission's header, before
+// any byte is uploaded, and its error names them.
+var nimbusChecksLimits = topology.Limits{TasksPerComponent: math.MaxInt, Tasks: math.MaxInt, Executors: math.MaxInt,
+	Workers: math.MaxInt, Ackers: math.MaxInt, ConfigBytes: math.MaxInt, NameLength: math.MaxInt}
 
 // SubmitOptions are what `sparsectl submit` is given.
 type SubmitOptions struct {
@@ -82,15 +93,23 @@ func checkBinary(path string) (string, error) {
 	return filepath.Abs(path)
 }
 
-// DescribeBinary runs `<binary> describe` and decodes the spec it prints.
+// DescribeBinary runs `<binary> describe` and decodes the spec it prints. The binary
+// gets DescribeTimeout, or less when ctx ends sooner (sparsectl's --timeout); then it is
+// killed with everything it started, and DescribeBinary returns.
 func DescribeBinary(ctx context.Context, path string) (*topology.Spec, error) {
 	abs, err := checkBinary(path)
 	if err != nil {
 		return nil, err
 	}
+	limit := DescribeTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		limit = min(limit, time.Until(dl).Round(time.Millisecond))
+	}
 	ctx, cancel := context.WithTimeout(ctx, DescribeTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, abs, "describe")
+	killGroupOnCancel(cmd)
+	cmd.WaitDelay = describeWaitDelay
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	notTopology := func(format string, args ...any) error {
@@ -98,7 +117,7 @@ func DescribeBinary(ctx context.Context, path string) (*topology.Spec, error) {
 	}
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
-			return nil, notTopology("did not finish within %s", DescribeTimeout)
+			return nil, notTopology("did not finish within %s and was stopped; a topology binary prints its spec at once (a slow machine may need a longer --timeout)", limit)
 		}
 		return nil, notTopology("failed: %v%s", err, excerpt("stderr", stderr.Bytes()))
 	}
@@ -155,7 +174,7 @@ func PrepareArtifact(spec *topology.Spec, artifact string, kind sparsev1.Artifac
 	check := *spec
 	check.Name = name
 	check.Config = spec.Config.Merge(overrides)
-	if err := topology.ValidateShape(&check); err != nil {
+	if err := topology.ValidateShapeWithin(&check, nimbusChecksLimits); err != nil {
 		return nil, fmt.Errorf("%s cannot be submitted: %w", o.Binary, err)
 	}
 	ps, err := specpb.SpecToProto(spec)

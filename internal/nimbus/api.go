@@ -18,7 +18,6 @@ import (
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
 	"github.com/sparsestream/sparse/internal/specpb"
-	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -105,9 +104,9 @@ func (s *Server) Kill(ctx context.Context, req *sparsev1.KillRequest) (*sparsev1
 	if err := s.checkOwner(ctx, r, "kill"); err != nil {
 		return nil, err
 	}
-	wait := int(req.GetWaitSecs())
-	if wait < 0 {
-		wait = messageTimeout(r.Config)
+	wait, err := s.waitSecs("kill", req.GetWaitSecs(), r.Config)
+	if err != nil {
+		return nil, err
 	}
 	now := time.Now().UTC()
 	_, err = t.store.UpdateTopology(ctx, r.ID, func(r *cluster.TopologyRecord) error {
@@ -205,12 +204,12 @@ func (s *Server) Rebalance(ctx context.Context, req *sparsev1.RebalanceRequest) 
 	if err := s.checkOwner(ctx, r, "rebalance"); err != nil {
 		return nil, err
 	}
-	if err := checkRebalance(r, req); err != nil {
+	if err := checkRebalance(r, req, s.cfg.Limits); err != nil {
 		return nil, err
 	}
-	wait := int(req.GetWaitSecs())
-	if wait < 0 {
-		wait = messageTimeout(r.Config)
+	wait, err := s.waitSecs("rebalance", req.GetWaitSecs(), r.Config)
+	if err != nil {
+		return nil, err
 	}
 	if wait == 0 {
 		return s.rebalanceNow(ctx, t, r.ID, req)
@@ -357,10 +356,14 @@ func finishRebalance(now time.Time) func(r *cluster.TopologyRecord) error {
 }
 
 // checkRebalance refuses a request that cannot apply, listing every problem.
-func checkRebalance(r *cluster.TopologyRecord, req *sparsev1.RebalanceRequest) error {
+func checkRebalance(r *cluster.TopologyRecord, req *sparsev1.RebalanceRequest, l topology.Limits) error {
 	var problems []string
-	if req.GetWorkers() < 0 {
+	l = l.WithDefaults()
+	switch {
+	case req.GetWorkers() < 0:
 		problems = append(problems, fmt.Sprintf("workers is %d; give at least 1 (or 0 to keep %d)", req.GetWorkers(), max(r.Workers, 1)))
+	case int(req.GetWorkers()) > l.Workers:
+		problems = append(problems, fmt.Sprintf("workers is %d; the limit of %s is %d (nimbusd %s)", req.GetWorkers(), topology.ConfWorkers, l.Workers, LimitFlag("Workers")))
 	}
 	for _, id := range slices.Sorted(maps.Keys(req.GetExecutors())) {
 		n := req.GetExecutors()[id]
@@ -393,7 +396,7 @@ func (s *Server) List(ctx context.Context, _ *sparsev1.ListRequest) (*sparsev1.L
 	}
 	out := &sparsev1.ListReply{}
 	for _, r := range v.snap.topos {
-		out.Topologies = append(out.Topologies, v.summary(r))
+		out.Topologies = append(out.Topologies, s.safeSummary(v, r))
 	}
 	return out, nil
 }
@@ -417,7 +420,7 @@ func (s *Server) Describe(ctx context.Context, ref *sparsev1.TopologyRef) (*spar
 	}
 	ti := v.infos[r.ID]
 	if ti == nil {
-		ti = inspect(r)
+		ti = inspect(r, v.snap.limits)
 	}
 	d := &sparsev1.TopologyDescription{Summary: v.summary(r), ArtifactSha256: r.ArtifactDigest}
 	if ti.layout != nil {
@@ -557,7 +560,7 @@ func (s *Server) view(ctx context.Context) (*clusterView, error) {
 	if t := s.currentTerm(); t != nil {
 		v.infos = map[string]*topoInfo{}
 		for _, r := range snap.topos {
-			v.infos[r.ID] = inspect(r)
+			v.infos[r.ID] = inspect(r, snap.limits)
 		}
 		t.mu.Lock()
 		for id, r := range t.reasons {
@@ -568,8 +571,11 @@ func (s *Server) view(ctx context.Context) (*clusterView, error) {
 	}
 	c, infos := buildCluster(snap, nil)
 	v.infos = infos
-	if res, err := scheduler.Schedule(c); err == nil {
-		v.reasons = res.Reasons
+	if res, panicked, err := scheduleSafely(c); err == nil {
+		if res.Reasons != nil {
+			v.reasons = res.Reasons
+		}
+		maps.Copy(v.reasons, panicked)
 	}
 	for id, ti := range infos {
 		if ti.problem != "" {
@@ -582,7 +588,7 @@ func (s *Server) view(ctx context.Context) (*clusterView, error) {
 func (v *clusterView) summary(r *cluster.TopologyRecord) *sparsev1.TopologySummary {
 	ti := v.infos[r.ID]
 	if ti == nil {
-		ti = inspect(r)
+		ti = inspect(r, v.snap.limits)
 	}
 	st := string(r.Status)
 	switch {

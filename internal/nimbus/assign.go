@@ -1,7 +1,11 @@
 package nimbus
 
 import (
+	"fmt"
 	"maps"
+	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sparsestream/sparse/internal/cluster"
@@ -47,11 +51,55 @@ type topoInfo struct {
 	// execs are the effective executors (overrides applied); nil with problem set.
 	execs   map[string][][]int32
 	problem string
+	// stack is where inspecting the record panicked, if it did.
+	stack string
 }
 
-// inspect derives a topology's layout and executors from its record.
-func inspect(r *cluster.TopologyRecord) *topoInfo {
-	ti := &topoInfo{rec: r, requested: max(r.Workers, 1)}
+// overLimits checks what a record holds beside its spec (which ValidateShapeWithin
+// checks): the workers it asks for, now and after a pending rebalance, and its executor
+// overrides.
+func overLimits(r *cluster.TopologyRecord, l topology.Limits) string {
+	var problems []string
+	if r.Workers > l.Workers {
+		problems = append(problems, fmt.Sprintf("it asks for %d workers; the limit is %d (%s)", r.Workers, l.Workers, LimitFlag("Workers")))
+	}
+	if rb := r.Rebalance; rb != nil && rb.Workers > l.Workers {
+		problems = append(problems, fmt.Sprintf("its pending rebalance asks for %d workers; the limit is %d (%s)", rb.Workers, l.Workers, LimitFlag("Workers")))
+	}
+	for _, comp := range slices.Sorted(maps.Keys(r.ExecutorOverrides)) {
+		if n := r.ExecutorOverrides[comp]; n > l.Executors {
+			problems = append(problems, fmt.Sprintf("component %q is given %d executors; the limit is %d (%s)", comp, n, l.Executors, LimitFlag("Executors")))
+		}
+	}
+	if len(problems) == 0 {
+		return ""
+	}
+	return "the stored topology exceeds this nimbus's limits: " + strings.Join(problems, "; ")
+}
+
+// inspectHook, when set (by tests), runs at the start of every inspect: a panic it
+// raises stands for a bug that a record's contents trigger.
+var inspectHook func(r *cluster.TopologyRecord)
+
+// inspect derives a topology's layout and executors from its record, which is first
+// checked against the limits l: a record an older release stored with absurd values is
+// reported (problem) and never laid out. A panic is recovered into problem (with the
+// stack in ti.stack), so that one topology cannot stop a round or a view.
+func inspect(r *cluster.TopologyRecord, l topology.Limits) (ti *topoInfo) {
+	l = l.WithDefaults()
+	defer func() {
+		if p := recover(); p != nil {
+			ti = &topoInfo{rec: r, requested: 1, problem: fmt.Sprintf("reading the topology panicked: %v", p), stack: string(debug.Stack())}
+		}
+	}()
+	if inspectHook != nil {
+		inspectHook(r)
+	}
+	ti = &topoInfo{rec: r, requested: max(r.Workers, 1)}
+	if problem := overLimits(r, l); problem != "" {
+		ti.requested, ti.problem = 1, problem
+		return ti
+	}
 	if r.Spec == nil {
 		ti.problem = "the topology record has no spec"
 		return ti
@@ -60,7 +108,7 @@ func inspect(r *cluster.TopologyRecord) *topoInfo {
 	if r.Config != nil {
 		spec.Config = r.Config
 	}
-	if err := topology.ValidateShape(&spec); err != nil {
+	if err := topology.ValidateShapeWithin(&spec, l); err != nil {
 		ti.problem = "the stored spec is invalid: " + err.Error()
 		return ti
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sparsestream/sparse/internal/cluster"
+	"github.com/sparsestream/sparse/pkg/topology"
 )
 
 // Defaults for Config.
@@ -25,6 +26,15 @@ const (
 	DefaultReplicateEvery   = 5 * time.Second
 	DefaultArtifactGCGrace  = 10 * time.Minute
 	DefaultMaxArtifactSize  = 2 << 30 // 2 GiB
+	// DefaultMaxConcurrentUploads bounds the submissions that stream an artifact at
+	// once: each holds a temporary file and a goroutine until it commits.
+	DefaultMaxConcurrentUploads = 4
+	// DefaultUploadProgressTimeout is how long a submission or an artifact fetch may go
+	// without receiving a byte before it is dropped.
+	DefaultUploadProgressTimeout = 30 * time.Second
+	// DefaultMaxWait caps the wait of a kill or a rebalance (its wait_secs, or the
+	// topology's message timeout when none is given).
+	DefaultMaxWait = time.Hour
 	// ChunkSize is the size of the chunks FetchArtifact sends, and what clients should
 	// send to Submit.
 	ChunkSize = 1 << 20
@@ -74,6 +84,18 @@ type Config struct {
 	ArtifactGCGrace time.Duration
 	// MaxArtifactSize bounds what Submit accepts (default 2 GiB).
 	MaxArtifactSize int64
+	// Limits bounds the topologies this nimbus accepts and schedules (zero fields:
+	// topology.DefaultLimits); see topology.Limits.
+	Limits topology.Limits
+	// MaxConcurrentUploads bounds the submissions streaming an artifact at once; more
+	// are refused with ResourceExhausted (default 4).
+	MaxConcurrentUploads int
+	// UploadProgressTimeout drops a submission, or a replication fetch, that receives
+	// nothing for this long, and removes its temporary file (default 30s).
+	UploadProgressTimeout time.Duration
+	// MaxWait caps the wait of a kill or a rebalance: a larger wait_secs is refused, and
+	// a topology's message timeout used as the wait is cut to it (default 1h).
+	MaxWait time.Duration
 
 	// ACL, when set, makes every API call but the daemons' carry a token whose role
 	// allows it (see rpcAccess), and enables token management.
@@ -131,6 +153,8 @@ func (c Config) withDefaults() (Config, error) {
 		{"--leader-ttl", &c.LeaderTTL, DefaultLeaderTTL},
 		{"replicate-every", &c.ReplicateEvery, DefaultReplicateEvery},
 		{"artifact-gc-grace", &c.ArtifactGCGrace, DefaultArtifactGCGrace},
+		{"--upload-progress-timeout", &c.UploadProgressTimeout, DefaultUploadProgressTimeout},
+		{"--max-wait", &c.MaxWait, DefaultMaxWait},
 	}
 	for _, d := range durations {
 		switch {
@@ -146,6 +170,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxArtifactSize <= 0 {
 		c.MaxArtifactSize = DefaultMaxArtifactSize
 	}
+	if c.MaxConcurrentUploads <= 0 {
+		c.MaxConcurrentUploads = DefaultMaxConcurrentUploads
+	}
+	c.Limits = c.Limits.WithDefaults()
+	errs = append(errs, c.Limits.Check(LimitFlag)...)
 	if c.Logger == nil {
 		c.Logger = hclog.New(&hclog.LoggerOptions{Name: "nimbus", Level: hclog.Info, Output: os.Stderr})
 	}
@@ -196,4 +225,25 @@ func defaultID(listenAddr string) string {
 		return host
 	}
 	return host + ":" + port
+}
+
+// LimitFlag is the nimbusd flag that sets a topology.Limits field.
+func LimitFlag(field string) string {
+	switch field {
+	case "TasksPerComponent":
+		return "--max-tasks-per-component"
+	case "Tasks":
+		return "--max-tasks"
+	case "Executors":
+		return "--max-executors"
+	case "Workers":
+		return "--max-workers"
+	case "Ackers":
+		return "--max-ackers"
+	case "ConfigBytes":
+		return "--max-config-bytes"
+	case "NameLength":
+		return "--max-name-length"
+	}
+	return field
 }

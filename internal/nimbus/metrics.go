@@ -30,6 +30,8 @@ type Metrics struct {
 	AssignmentWrites prometheus.Counter
 	// EtcdErrors counts failed etcd operations.
 	EtcdErrors prometheus.Counter
+	// Panics counts panics recovered in scheduling rounds, views and API calls.
+	Panics prometheus.Counter
 }
 
 // NewMetrics creates nimbusd's metrics and registers them with reg (nil: they are not
@@ -52,5 +54,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			[]float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}),
 		AssignmentWrites: counter("assignment_writes_total", "Assignment records written or deleted."),
 		EtcdErrors:       counter("etcd_errors_total", "Failed etcd operations."),
+		Panics:           counter("panics_total", "Panics recovered in scheduling rounds, views and API calls."),
 	}
 }

@@ -269,16 +269,16 @@ func (s *Server) forgetUnused(ctx context.Context, v *replView) {
 
 // fetchFrom copies an artifact from the nimbus at addr, verifying its size and sha256.
 func (s *Server) fetchFrom(ctx context.Context, addr, digest string, size int64) error {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, fetchDialOptions()...)...)
 	if err != nil {
 		return fmt.Errorf("dialing %s: %w", addr, err)
 	}
 	defer conn.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, progress := s.fetchProgress(ctx)
+	defer progress.stop()
 	stream, err := sparsev1.NewNimbusClient(conn).FetchArtifact(ctx, &sparsev1.ArtifactRef{Sha256: digest})
 	if err != nil {
-		return err
+		return progress.explain(err)
 	}
 	w, err := s.blobs.Create(digest, size)
 	if err != nil {
@@ -291,8 +291,9 @@ func (s *Server) fetchFrom(ctx context.Context, addr, digest string, size int64)
 			break
 		}
 		if err != nil {
-			return err
+			return progress.explain(err)
 		}
+		progress.made()
 		if _, err := w.Write(c.GetData()); err != nil {
 			return err
 		}

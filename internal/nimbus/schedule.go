@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/sparsestream/sparse/internal/cluster"
 	"github.com/sparsestream/sparse/pkg/scheduler"
+	"github.com/sparsestream/sparse/pkg/topology"
 )
 
 // snapshot is the cluster state one scheduling round (or one Describe) works from.
@@ -20,12 +23,15 @@ type snapshot struct {
 	assigns map[string]*scheduler.Assignment
 	// beats are the live workers' heartbeats by "<topology>/<worker>".
 	beats map[string]*cluster.WorkerHeartbeat
+	// limits are the nimbus's topology limits, which stored topologies are checked
+	// against before they are laid out.
+	limits topology.Limits
 }
 
 // readSnapshot reads supervisors, topologies, assignments and heartbeats. Invalid
 // records are left out (and logged); a failed read is an error.
 func (s *Server) readSnapshot(ctx context.Context) (*snapshot, error) {
-	snap := &snapshot{assigns: map[string]*scheduler.Assignment{}, beats: map[string]*cluster.WorkerHeartbeat{}}
+	snap := &snapshot{assigns: map[string]*scheduler.Assignment{}, beats: map[string]*cluster.WorkerHeartbeat{}, limits: s.cfg.Limits}
 	check := func(what string, err error) error {
 		if err == nil {
 			return nil
@@ -77,7 +83,7 @@ func buildCluster(snap *snapshot, unhealthy map[string][]int) (scheduler.Cluster
 	}
 	infos := map[string]*topoInfo{}
 	for _, r := range snap.topos {
-		ti := inspect(r)
+		ti := inspect(r, snap.limits)
 		infos[r.ID] = ti
 		st := scheduler.Topology{ID: r.ID, Status: scheduler.Active, Workers: ti.requested, ExecutorOverrides: r.ExecutorOverrides, Generation: r.Generation}
 		if r.Status != cluster.StatusActive {
@@ -184,10 +190,19 @@ func (s *Server) scheduleLoop(t *term) {
 }
 
 // round is one scheduling round; it returns when the next is due at the latest. Each
-// step lowers next when it wants to look again sooner.
-func (s *Server) round(t *term) time.Duration {
+// step lowers next when it wants to look again sooner. A panic is recovered and logged
+// (the topologies it concerns are found and reported by inspect and scheduleSafely),
+// so that the leader keeps leading and scheduling the others.
+func (s *Server) round(t *term) (next time.Duration) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.metrics.Panics.Inc()
+			s.log.Error("a scheduling round panicked; trying again", "panic", p, "stack", string(debug.Stack()))
+			next = time.Second
+		}
+	}()
 	start := time.Now()
-	next := s.cfg.ScheduleEvery
+	next = s.cfg.ScheduleEvery
 	ctx, cancel := context.WithTimeout(t.ctx, 30*time.Second)
 	defer cancel()
 	snap, err := s.readSnapshot(ctx)
@@ -204,7 +219,10 @@ func (s *Server) round(t *term) time.Duration {
 	unhealthy, wake := t.health(s, snap, now)
 	next = min(next, wake)
 	c, infos := buildCluster(snap, unhealthy)
-	res, err := scheduler.Schedule(c)
+	res, panicked, err := scheduleSafely(c)
+	if len(panicked) > 0 {
+		s.metrics.Panics.Inc()
+	}
 	if err != nil {
 		s.log.Error("scheduling failed", "error", err)
 		return next
@@ -212,6 +230,10 @@ func (s *Server) round(t *term) time.Duration {
 	if !s.writeAssignments(ctx, t, snap, infos, res, now, &next) || !s.removeAssignments(ctx, t, snap, res, &next) {
 		return next
 	}
+	if res.Reasons == nil {
+		res.Reasons = map[string]string{}
+	}
+	maps.Copy(res.Reasons, panicked)
 	t.noteReasons(s, res, infos)
 	s.recordRound(snap, res, start)
 	return max(next, 10*time.Millisecond)
@@ -373,6 +395,10 @@ func (t *term) noteReasons(s *Server, res scheduler.Result, infos map[string]*to
 	defer t.mu.Unlock()
 	for id, r := range reasons {
 		if t.reasons[id] != r {
+			if ti := infos[id]; ti != nil && ti.stack != "" {
+				s.log.Error("topology not scheduled: reading it panicked", "topology", id, "reason", r, "stack", ti.stack)
+				continue
+			}
 			s.log.Warn("topology not fully scheduled", "topology", id, "reason", r)
 		}
 	}
@@ -428,4 +454,67 @@ func slotList(a scheduler.Assignment) []string {
 		out = append(out, w.ID())
 	}
 	return out
+}
+
+// scheduleFunc is the scheduler; tests replace it to inject a panic.
+var scheduleFunc = scheduler.Schedule
+
+// scheduleSafely runs the scheduler on c, recovering a panic. After one, each topology
+// is scheduled alone to find those the panic comes from; they are left out of the round
+// (their assignments stay as they are, and their slots are kept out of use) and the
+// others scheduled. It returns the left-out topologies with their reasons.
+func scheduleSafely(c scheduler.Cluster) (scheduler.Result, map[string]string, error) {
+	res, err, p := scheduleRecovering(c)
+	if p == nil {
+		return res, nil, err
+	}
+	bad := map[string]string{}
+	for _, t := range c.Topologies {
+		one := scheduler.Cluster{Supervisors: c.Supervisors, Topologies: []scheduler.Topology{t}, Assignments: map[string]scheduler.Assignment{}}
+		if a, ok := c.Assignments[t.ID]; ok {
+			one.Assignments[t.ID] = a
+		}
+		if _, _, p := scheduleRecovering(one); p != nil {
+			bad[t.ID] = fmt.Sprintf("cannot be scheduled: the scheduler panicked on it (%v); its current assignment is left as it is", p)
+		}
+	}
+	if len(bad) == 0 {
+		return scheduler.Result{}, nil, fmt.Errorf("the scheduler panicked (on no topology alone): %v", p)
+	}
+	rest := scheduler.Cluster{Assignments: map[string]scheduler.Assignment{}}
+	held := map[string][]int{}
+	for id, a := range c.Assignments {
+		if bad[id] == "" {
+			rest.Assignments[id] = a
+			continue
+		}
+		for _, w := range a.Workers {
+			held[w.Supervisor] = append(held[w.Supervisor], w.Port)
+		}
+	}
+	for _, sup := range c.Supervisors {
+		sup.Unhealthy = append(slices.Clone(sup.Unhealthy), held[sup.ID]...)
+		rest.Supervisors = append(rest.Supervisors, sup)
+	}
+	for _, t := range c.Topologies {
+		if bad[t.ID] == "" {
+			rest.Topologies = append(rest.Topologies, t)
+		}
+	}
+	res, err, p = scheduleRecovering(rest)
+	if p != nil {
+		return scheduler.Result{}, bad, fmt.Errorf("the scheduler panicked without the topologies it panicked on alone: %v", p)
+	}
+	return res, bad, err
+}
+
+// scheduleRecovering runs scheduleFunc, returning what it panicked with, if it did.
+func scheduleRecovering(c scheduler.Cluster) (res scheduler.Result, err error, panicked any) {
+	defer func() {
+		if p := recover(); p != nil {
+			panicked = p
+		}
+	}()
+	res, err = scheduleFunc(c)
+	return res, err, nil
 }

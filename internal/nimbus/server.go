@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/keepalive"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
@@ -62,6 +61,9 @@ type Server struct {
 	submitMu sync.Mutex
 	// tokenMu serializes token creation and revocation (unique names, the last admin).
 	tokenMu sync.Mutex
+	// uploads holds one token per artifact upload in progress (see takeUploadSlot).
+	uploads     chan struct{}
+	uploadsOnce sync.Once
 
 	closeOnce sync.Once
 }
@@ -207,10 +209,9 @@ func (s *Server) startMetrics() error {
 
 // serveAPI serves the gRPC API on the listener until Close.
 func (s *Server) serveAPI() {
-	s.grpc = grpc.NewServer(append([]grpc.ServerOption{
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-	}, s.aclServerOptions()...)...)
+	// The panic recovery of apiServerOptions is chained first, so it also covers the
+	// ACL check.
+	s.grpc = grpc.NewServer(append(s.apiServerOptions(), s.aclServerOptions()...)...)
 	sparsev1.RegisterNimbusServer(s.grpc, s)
 	s.wg.Add(1)
 	go func() {

@@ -46,14 +46,24 @@ func (s *Server) Submit(stream grpc.ClientStreamingServer[sparsev1.SubmitRequest
 	if err != nil {
 		return err
 	}
-	sub, err := s.receiveHeader(ctx, stream)
-	if err != nil {
-		return err
-	}
-	if err := s.receiveArtifact(stream, sub); err != nil {
-		return err
-	}
-	id, err := s.recordSubmission(ctx, t, sub)
+	id, err := s.receiveGuarded(stream, func(in *guardedStream) (string, error) {
+		sub, err := s.receiveHeader(ctx, in)
+		if err != nil {
+			return "", err
+		}
+		release, err := s.takeUploadSlot(sub)
+		if err != nil {
+			return "", err
+		}
+		defer release()
+		if err := s.receiveArtifact(in, sub); err != nil {
+			return "", err
+		}
+		if !in.finish() {
+			return "", errStalled
+		}
+		return s.recordSubmission(ctx, t, sub)
+	})
 	if err != nil {
 		return err
 	}
@@ -63,7 +73,7 @@ func (s *Server) Submit(stream grpc.ClientStreamingServer[sparsev1.SubmitRequest
 }
 
 // receiveHeader reads and checks the submission's first message, its SubmitHeader.
-func (s *Server) receiveHeader(ctx context.Context, stream grpc.ClientStreamingServer[sparsev1.SubmitRequest, sparsev1.SubmitReply]) (*submission, error) {
+func (s *Server) receiveHeader(ctx context.Context, stream submitStream) (*submission, error) {
 	first, err := stream.Recv()
 	if errors.Is(err, io.EOF) {
 		return nil, status.Error(codes.InvalidArgument, "empty submission: send a SubmitHeader, then the artifact's bytes")
@@ -87,7 +97,7 @@ func (s *Server) receiveHeader(ctx context.Context, stream grpc.ClientStreamingS
 
 // receiveArtifact streams the artifact's chunks into the blob store, which checks its
 // size and digest against the header's as it commits.
-func (s *Server) receiveArtifact(stream grpc.ClientStreamingServer[sparsev1.SubmitRequest, sparsev1.SubmitReply], sub *submission) error {
+func (s *Server) receiveArtifact(stream submitStream, sub *submission) error {
 	w, err := s.blobs.Create(sub.digest, sub.size)
 	if err != nil {
 		return status.Errorf(codes.Internal, "cannot store the artifact: %v", err)
@@ -186,7 +196,7 @@ func (s *Server) checkHeader(h *sparsev1.SubmitHeader) (*submission, error) {
 	if spec != nil {
 		spec.Name = sub.name
 		spec.Config = spec.Config.Merge(overrides)
-		if err := topology.ValidateShape(spec); err != nil {
+		if err := topology.ValidateShapeWithin(spec, s.cfg.Limits); err != nil {
 			add(err)
 		} else {
 			workers, _ := spec.Config.Int(topology.ConfWorkers, 1)

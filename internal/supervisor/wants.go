@@ -101,6 +101,13 @@ func checkAssignment(a *scheduler.Assignment, t *cluster.TopologyRecord) error {
 	if _, set := conf[topology.ConfWorkers]; !set {
 		conf[topology.ConfWorkers] = int64(len(a.Workers))
 	}
+	// The record comes from etcd: within the ceiling of every nimbus's limits it can be
+	// laid out without exhausting this supervisor's memory.
+	sized := *spec
+	sized.Config = conf
+	if err := topology.ValidateShapeWithin(&sized, topology.MaxLimits); err != nil {
+		return fmt.Errorf("topology %s cannot run here: %w", t.ID, err)
+	}
 	if err := a.CheckLayout(topology.NewLayout(spec, conf.AckerTasks())); err != nil {
 		return fmt.Errorf("assignment version %d does not fit topology %s: %w", a.Version, t.ID, err)
 	}

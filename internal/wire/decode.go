@@ -664,9 +664,16 @@ func (d *decoder) list(prev []any, m []byte, base, depth int) ([]any, error) {
 		}
 		d.vals = append(d.vals, st.v)
 	}
-	l := make([]any, len(prev)+len(d.vals)-start)
-	copy(l, prev)
-	copy(l[len(prev):], d.vals[start:])
+	var l []any
+	if prev == nil {
+		l = make([]any, len(d.vals)-start)
+		copy(l, d.vals[start:])
+	} else {
+		// A repeated list_value merges into the list before it. prev is this decoder's
+		// own, held by nothing but the value being decoded, so it grows in place:
+		// appending keeps K merges linear, where copying prev each time would be O(K²).
+		l = append(prev, d.vals[start:]...)
+	}
 	clear(d.vals[start:])
 	d.vals = d.vals[:start]
 	return l, nil

@@ -49,13 +49,19 @@ func plural(n int) string {
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // Validate checks a topology and returns a *ValidationError listing every problem, or nil.
-func Validate(s *Spec) error { return validate(s, true) }
+func Validate(s *Spec) error { return validate(s, true, nil) }
 
-// ValidateShape checks everything Validate does except the factories: it is what nimbus
-// runs on a submitted spec, which arrives as data without code.
-func ValidateShape(s *Spec) error { return validate(s, false) }
+// ValidateShape checks everything Validate does except the factories, and the
+// DefaultLimits: it is what runs on a spec that arrives as data without code.
+func ValidateShape(s *Spec) error { return ValidateShapeWithin(s, DefaultLimits) }
 
-func validate(s *Spec, factories bool) error {
+// ValidateShapeWithin is ValidateShape with the given limits (zero fields take
+// DefaultLimits'): nimbus checks submissions and stored topologies with its own.
+func ValidateShapeWithin(s *Spec, l Limits) error { return validate(s, false, &l) }
+
+// validate checks s; with factories it checks the spout and bolt factories too, and with
+// limits its size.
+func validate(s *Spec, factories bool, limits *Limits) error {
 	v := &validator{}
 	if s.Name == "" {
 		v.add("", "the topology has no name; give NewBuilder a name such as \"wordcount\"")
@@ -139,6 +145,9 @@ func validate(s *Spec, factories bool) error {
 				v.add(c.ID, fmt.Sprintf("input from %q %s: %v", in.Component, streamName(in.Stream), err))
 			}
 		}
+	}
+	if limits != nil {
+		v.limits(s, limits.WithDefaults())
 	}
 	if len(v.problems) == 0 {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
@@ -26,6 +27,8 @@ type Server struct {
 	rt    *executor.Runtime
 	log   hclog.Logger
 	Stats Stats
+	// helloTimeout is SetHelloTimeout's, in nanoseconds.
+	helloTimeout atomic.Int64
 }
 
 // NewServer returns the WorkerTransport service of a worker.
@@ -39,14 +42,14 @@ func (s *Server) Register(g *grpc.Server) { sparsev1.RegisterWorkerTransportServ
 // ServerOptions are the gRPC server options a worker needs for this service; the
 // keepalive policy admits the senders' pings.
 func ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{
+	return append(limitOptions(),
 		grpc.MaxRecvMsgSize(maxRecvMsg),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveTime / 2, PermitWithoutStream: true}),
 		experimental.BufferPool(framePool),
 		// Its Unmarshal gathers frames without zeroing; other messages pass through.
 		grpc.ForceServerCodecV2(newFrameCodec()),
-	}
+	)
 }
 
 // Transfer serves one stream from a peer. A bad handshake is answered with the reason
@@ -59,7 +62,7 @@ func (s *Server) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparse
 	if p, ok := peer.FromContext(ctx); ok {
 		from = p.Addr.String()
 	}
-	first, err := stream.Recv()
+	first, err := s.recvHello(stream, from)
 	if err != nil {
 		return err
 	}
