@@ -37,6 +37,7 @@ func rootCmd() *cobra.Command {
 		leaderCmd(),
 		devCmd(),
 		quickstartCmd(),
+		tlsCmd(),
 	)
 	return root
 }
