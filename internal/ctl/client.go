@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
@@ -37,6 +38,7 @@ type Client struct {
 	from           string
 	connectTimeout time.Duration
 	electionWait   time.Duration
+	creds          credentials.TransportCredentials
 
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn
@@ -51,6 +53,8 @@ type ClientOptions struct {
 	// ElectionWait is how long a call keeps trying while nimbus says no nimbus leads
 	// (default DefaultElectionWait; negative: do not wait).
 	ElectionWait time.Duration
+	// Creds secure the connections (nil: plaintext, for a cluster without TLS).
+	Creds credentials.TransportCredentials
 }
 
 // NewClient returns a client for the nimbus addresses, tried in order. It connects
@@ -65,8 +69,11 @@ func NewClient(addrs []string, o ClientOptions) (*Client, error) {
 	if o.ElectionWait == 0 {
 		o.ElectionWait = DefaultElectionWait
 	}
+	if o.Creds == nil {
+		o.Creds = insecure.NewCredentials()
+	}
 	return &Client{addrs: append([]string(nil), addrs...), from: o.From, connectTimeout: o.ConnectTimeout, electionWait: o.ElectionWait,
-		conns: map[string]*grpc.ClientConn{}}, nil
+		creds: o.Creds, conns: map[string]*grpc.ClientConn{}}, nil
 }
 
 // Close closes every connection.
@@ -88,7 +95,7 @@ func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 		return cc, nil
 	}
 	cc, err := grpc.NewClient("passthrough:///"+addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(c.creds),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: c.connectTimeout}),
 	)
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/sparsestream/sparse/internal/tlsconf"
 )
 
 // Where nimbus addresses come from.
@@ -44,6 +46,11 @@ type ConfigFile struct {
 // Env is one environment of a ConfigFile.
 type Env struct {
 	Nimbus AddrList `json:"nimbus"`
+	// TLS files of the environment's cluster (see --tls-ca, --tls-cert, --tls-key); a
+	// relative path is read from the config file's directory.
+	TLSCA   string `json:"tls_ca,omitempty"`
+	TLSCert string `json:"tls_cert,omitempty"`
+	TLSKey  string `json:"tls_key,omitempty"`
 }
 
 // AddrList is a list of addresses that reads from JSON as a list of strings or as one
@@ -81,6 +88,8 @@ type Source struct {
 type Resolved struct {
 	Addrs []string
 	From  string // e.g. "--nimbus", "SPARSE_NIMBUS", `environment "prod" of sparse.json`
+	// TLS are the TLS files of a config file's environment (none otherwise).
+	TLS tlsconf.Files
 }
 
 // exampleConfig is the config file shown in error messages.
@@ -225,7 +234,15 @@ func (cf *ConfigFile) env(path, name string) (Resolved, error) {
 	if len(splitAddrs(e.Nimbus)) == 0 {
 		return Resolved{}, fmt.Errorf("environment %q in config file %s lists no nimbus; add \"nimbus\": [\"host:6627\"] to it", name, path)
 	}
-	return resolved(e.Nimbus, fmt.Sprintf("environment %q of %s", name, path))
+	r, err := resolved(e.Nimbus, fmt.Sprintf("environment %q of %s", name, path))
+	rel := func(f string) string {
+		if f == "" || filepath.IsAbs(f) {
+			return f
+		}
+		return filepath.Join(filepath.Dir(path), f)
+	}
+	r.TLS = tlsconf.Files{CA: rel(e.TLSCA), Cert: rel(e.TLSCert), Key: rel(e.TLSKey)}
+	return r, err
 }
 
 func resolved(raw []string, from string) (Resolved, error) {

@@ -2,9 +2,12 @@ package ctl
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/sparsestream/sparse/internal/tlsconf"
 )
 
 // DefaultTimeout bounds one command's calls to nimbus.
@@ -18,6 +21,9 @@ type ConnFlags struct {
 	Config         string
 	ConnectTimeout time.Duration
 	Timeout        time.Duration
+	// TLS: --tls-ca and, for a cluster that asks for client certificates,
+	// --tls-cert and --tls-key; else the config file environment's.
+	TLS tlsconf.Files
 	// Getenv reads the process environment; nil: os.Getenv. Tests replace it.
 	Getenv func(string) string
 }
@@ -29,6 +35,9 @@ func (f *ConnFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Config, "config", "", "config file with named environments (default: ./"+DefaultConfigName+", then ~/.config/sparse/config.json)")
 	fs.DurationVar(&f.ConnectTimeout, "connect-timeout", DefaultConnectTimeout, "give up connecting to one nimbus after this long and try the next")
 	fs.DurationVar(&f.Timeout, "timeout", DefaultTimeout, "give up on the command after this long")
+	fs.StringVar(&f.TLS.CA, "tls-ca", "", "CA certificate of a cluster that runs TLS (default: the config file environment's tls_ca)")
+	fs.StringVar(&f.TLS.Cert, "tls-cert", "", "client certificate to present to nimbus (made with sparsectl tls cert create --client)")
+	fs.StringVar(&f.TLS.Key, "tls-key", "", "key of --tls-cert")
 }
 
 // Client resolves the nimbus addresses and returns a client for them.
@@ -37,7 +46,19 @@ func (f *ConnFlags) Client() (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewClient(r.Addrs, ClientOptions{From: r.From, ConnectTimeout: f.ConnectTimeout})
+	o := ClientOptions{From: r.From, ConnectTimeout: f.ConnectTimeout}
+	files := r.TLS
+	if f.TLS.Enabled() {
+		files = f.TLS
+	}
+	if files.Enabled() {
+		store, err := tlsconf.Load(files, nil)
+		if err != nil {
+			return nil, fmt.Errorf("TLS to nimbus: %w", err)
+		}
+		o.Creds = store.ClientCredentials(tlsconf.RoleServer, true)
+	}
+	return NewClient(r.Addrs, o)
 }
 
 // Context bounds ctx by --timeout plus extra (for calls that wait on purpose).

@@ -99,6 +99,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.warnInsecure()
 	s.blobs, err = OpenBlobStore(filepath.Join(cfg.DataDir, "blobs"))
 	if err != nil {
 		return nil, err
@@ -186,7 +187,7 @@ func (s *Server) startMetrics() error {
 	if s.cfg.MetricsAddr != "" {
 		reg := metrics.NewRegistry()
 		s.metrics = NewMetrics(reg)
-		if _, err := metrics.Serve(s.ctx, s.cfg.MetricsAddr, reg, s.log); err != nil {
+		if _, err := metrics.ServeTLS(s.ctx, s.cfg.MetricsAddr, reg, s.log, s.cfg.MetricsTLS); err != nil {
 			return err
 		}
 	} else {
@@ -198,6 +199,7 @@ func (s *Server) startMetrics() error {
 // serveAPI serves the gRPC API on the listener until Close.
 func (s *Server) serveAPI() {
 	s.grpc = grpc.NewServer(
+		s.serverCreds(),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 	)
