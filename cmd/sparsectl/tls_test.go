@@ -3,10 +3,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc"
 
 	"github.com/sparsestream/sparse/internal/tlsconf"
 )
@@ -67,4 +70,38 @@ func TestTLSCreate(t *testing.T) {
 	if err := kp.Cert.VerifyHostname("127.0.0.1"); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestClusterCommandsOverTLS: sparsectl reaches a nimbus that serves TLS with --tls-ca
+// (and a client certificate, or from its config file environment), and fails clearly
+// without it.
+func TestClusterCommandsOverTLS(t *testing.T) {
+	isolate(t)
+	mustRun(t, "tls", "ca", "create")
+	mustRun(t, "tls", "cert", "create", "--server")
+	mustRun(t, "tls", "cert", "create", "--client", "--name", "ops")
+	srv, err := tlsconf.Load(tlsconf.Files{CA: "sparse-ca.pem", Cert: "sparse-server-server-0.pem", Key: "sparse-server-server-0-key.pem"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &fakeNimbus{id: "nimbus-1"}
+	addr := startNimbus(t, n, grpc.Creds(srv.ServerCredentials(false, tlsconf.RoleServer, tlsconf.RoleSupervisor, tlsconf.RoleClient)))
+	mustRun(t, "leader", "--nimbus", addr, "--tls-ca", "sparse-ca.pem")
+	mustRun(t, "leader", "--nimbus", addr, "--tls-ca", "sparse-ca.pem", "--tls-cert", "sparse-client-ops.pem", "--tls-key", "sparse-client-ops-key.pem")
+	mustFail(t, []string{"give --tls-cert and --tls-key together"}, "leader", "--nimbus", addr, "--tls-ca", "sparse-ca.pem", "--tls-cert", "sparse-client-ops.pem")
+	mustFail(t, []string{"if the cluster runs TLS, pass --tls-ca"}, "leader", "--nimbus", addr, "--connect-timeout", "2s", "--timeout", "5s")
+	// From the config file's environment; its paths are relative to the file.
+	if err := os.Mkdir("conf", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"sparse-ca.pem", "sparse-client-ops.pem", "sparse-client-ops-key.pem"} {
+		if err := os.Rename(f, filepath.Join("conf", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := fmt.Sprintf(`{"envs": {"tls": {"nimbus": %q, "tls_ca": "sparse-ca.pem", "tls_cert": "sparse-client-ops.pem", "tls_key": "sparse-client-ops-key.pem"}}}`, addr)
+	if err := os.WriteFile(filepath.Join("conf", "sparse.json"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "leader", "--config", filepath.Join("conf", "sparse.json"))
 }

@@ -185,9 +185,14 @@ func (c *Client) reason(err error) string {
 	if st, ok := status.FromError(err); ok {
 		msg = st.Message()
 	}
+	plaintext := c.creds.Info().SecurityProtocol != "tls"
 	switch {
+	case notGRPC(err) && plaintext:
+		return "something answers there, but not a nimbus gRPC server (" + msg + "); if the cluster runs TLS, pass --tls-ca"
 	case notGRPC(err):
 		return "something answers there, but not a nimbus gRPC server (" + msg + ")"
+	case !plaintext && strings.Contains(msg, "authentication handshake failed"):
+		return "the TLS handshake failed (" + msg + "); check --tls-ca, --tls-cert and --tls-key"
 	case strings.Contains(msg, "connection refused"):
 		return "connection refused"
 	case strings.Contains(msg, "no such host"):
