@@ -14,6 +14,7 @@ import (
 
 	"github.com/sparsestream/sparse/internal/logging"
 	"github.com/sparsestream/sparse/internal/nimbus"
+	"github.com/sparsestream/sparse/internal/tlsconf"
 )
 
 func main() {
@@ -26,6 +27,7 @@ func main() {
 func command() *cobra.Command {
 	var cfg nimbus.Config
 	var logLevel string
+	var tlsFlags tlsconf.Flags
 	cmd := &cobra.Command{
 		Use:   "nimbusd",
 		Short: "Run a sparse nimbus (the master: API, artifact store, scheduler)",
@@ -42,6 +44,10 @@ host then use --etcd-endpoints http://127.0.0.1:2379.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if cfg.TLS, cfg.MetricsTLS, err = tlsFlags.Load(ctx, cfg.Logger); err != nil {
+				return err
+			}
+			cfg.Insecure = tlsFlags.Insecure
 			return nimbus.Run(ctx, cfg)
 		},
 	}
@@ -65,5 +71,6 @@ host then use --etcd-endpoints http://127.0.0.1:2379.`,
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on http://<addr>/metrics (empty: off)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	limitFlags(f, &cfg)
+	tlsFlags.Register(f)
 	return cmd
 }

@@ -32,6 +32,8 @@ func run() int {
 	child := flag.String("child", "", "internal: run as the second process of a two-worker benchmark (raw or worker)")
 	assignment := flag.String("assignment", "", "internal: the assignment file of -child worker")
 	rate := flag.Float64("rate", 0, "internal: the spout rate of -child worker")
+	withTLS := flag.Bool("tls", false, "also run the two-worker shapes with mutual TLS on the transport between the workers, and report both (the TLS lines' shapes end in +tls)")
+	tlsDir := flag.String("tls-dir", "", "internal: the TLS files of -child worker")
 	latencyAt := flag.String("latency-at", "", "instead of measuring, run the two-worker shapes at these comma-separated spout rates and print their latency")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -65,7 +67,7 @@ func run() int {
 		return 2
 	}
 	if *child != "" {
-		if err := perf.ChildMain(*child, *only, *assignment, *rate); err != nil {
+		if err := perf.ChildMain(*child, *only, *assignment, *rate, *tlsDir); err != nil {
 			fmt.Fprintln(os.Stderr, "error:", err)
 			return 1
 		}
@@ -121,19 +123,41 @@ func run() int {
 			fmt.Fprintln(os.Stderr, "error: cannot find this program to start the second worker:", err)
 			return 1
 		}
+		// With -tls each shape runs in plaintext, then over TLS, one after the other, so
+		// that both see the same machine.
+		dirs := []string{""}
+		if *withTLS {
+			dir, err := perf.NewTLSDir()
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "error: -tls:", err)
+				return 1
+			}
+			defer os.RemoveAll(dir)
+			dirs = append(dirs, dir)
+		}
 		for _, s := range perf.TwoWorkerShapes() {
 			if !re.MatchString(s.Name) {
 				continue
 			}
-			cpu0 := perf.ReadCPU()
-			r, err := perf.MeasureTwoWorker(s, self, perf.Options{Warmup: *warm, Duration: *d})
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "error: %s: %v\n", s.Name, err)
-				return 1
+			var plain float64
+			for _, dir := range dirs {
+				cpu0 := perf.ReadCPU()
+				r, err := perf.MeasureTwoWorker(s, self, perf.Options{Warmup: *warm, Duration: *d, TLSDir: dir})
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "error: %s: %v\n", s.Name, err)
+					return 1
+				}
+				note := ""
+				if dir == "" {
+					plain = r.TPS
+				} else {
+					r.Shape += "+tls"
+					note = fmt.Sprintf(" (TLS costs %.1f%% of the plaintext rate)", 100*(1-r.TPS/plain))
+				}
+				fmt.Fprintf(os.Stderr, "%s: engine %.0f/s across two processes (%.1f bytes and %.0f tuples per frame), raw gRPC %.0f/s, raw gRPC encoding and decoding every tuple %.0f/s (engine %.2f of it), latency at %.0f/s: p50 %v p99 %v%s%s\n",
+					r.Shape, r.TPS, r.BytesPerTuple, r.TuplesPerFrame, r.Baseline, r.CodecBaseline, r.TPS/r.CodecBaseline, r.Rate, r.P50, r.P99, note, stealNote(cpu0))
+				lines = append(lines, r.Line())
 			}
-			fmt.Fprintf(os.Stderr, "%s: engine %.0f/s across two processes (%.1f bytes and %.0f tuples per frame), raw gRPC %.0f/s, raw gRPC encoding and decoding every tuple %.0f/s (engine %.2f of it), latency at %.0f/s: p50 %v p99 %v%s\n",
-				s.Name, r.TPS, r.BytesPerTuple, r.TuplesPerFrame, r.Baseline, r.CodecBaseline, r.TPS/r.CodecBaseline, r.Rate, r.P50, r.P99, stealNote(cpu0))
-			lines = append(lines, r.Line())
 		}
 	}
 	for _, l := range lines {

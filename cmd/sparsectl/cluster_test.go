@@ -196,7 +196,7 @@ func (n *fakeNimbus) snapshot() fakeNimbus {
 }
 
 // startNimbus serves n on a loopback port until the test ends.
-func startNimbus(t *testing.T, n *fakeNimbus) string {
+func startNimbus(t *testing.T, n *fakeNimbus, opts ...grpc.ServerOption) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -206,7 +206,7 @@ func startNimbus(t *testing.T, n *fakeNimbus) string {
 	if n.describe == nil {
 		n.describe = testDescription()
 	}
-	s := grpc.NewServer()
+	s := grpc.NewServer(opts...)
 	sparsev1.RegisterNimbusServer(s, n)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.Serve(lis) }()

@@ -39,6 +39,7 @@ func rootCmd() *cobra.Command {
 		tokenCmd(),
 		devCmd(),
 		quickstartCmd(),
+		tlsCmd(),
 	)
 	return root
 }

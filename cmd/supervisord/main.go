@@ -18,6 +18,7 @@ import (
 	"github.com/sparsestream/sparse/internal/cluster"
 	"github.com/sparsestream/sparse/internal/logging"
 	"github.com/sparsestream/sparse/internal/supervisor"
+	"github.com/sparsestream/sparse/internal/tlsconf"
 )
 
 func main() {
@@ -31,6 +32,7 @@ func command() *cobra.Command {
 	var c supervisor.Config
 	var slots, endpoints, logLevel string
 	var slotCount, slotBase, metricsOffset int
+	var tlsFlags tlsconf.Flags
 	cmd := &cobra.Command{
 		Use:   "supervisord",
 		Short: "Run sparse's node agent: offer worker slots and run the workers assigned to them",
@@ -61,12 +63,16 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 			if metricsOffset == 0 {
 				c.WorkerMetricsOffset = -1
 			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if c.TLS, c.MetricsTLS, err = tlsFlags.Load(ctx, c.Logger); err != nil {
+				return err
+			}
+			c.Insecure = tlsFlags.Insecure
 			s, err := supervisor.New(c)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			err = s.Run(ctx)
 			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 				return nil // stopped by a signal
@@ -93,6 +99,9 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 	f.BoolVar(&c.StopWorkersOnExit, "stop-workers-on-exit", false, "stop the workers when supervisord stops (default: leave them for the next supervisord to adopt)")
 	f.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this host:port (default: none)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
+	tlsFlags.Register(f)
+	f.StringVar(&c.WorkerTLSCert, "worker-tls-cert", "", "the workers' certificate (sparsectl tls cert create --worker), copied with the CA into each worker's directory")
+	f.StringVar(&c.WorkerTLSKey, "worker-tls-key", "", "the key of --worker-tls-cert (copied mode 0600, never on a command line)")
 	_ = cmd.MarkFlagRequired("data-dir")
 	return cmd
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
@@ -38,6 +39,7 @@ type Client struct {
 	connectTimeout time.Duration
 	electionWait   time.Duration
 	token          string
+	creds          credentials.TransportCredentials
 
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn
@@ -54,6 +56,8 @@ type ClientOptions struct {
 	ElectionWait time.Duration
 	// Token, when set, is sent with every call ("authorization: Bearer <token>").
 	Token string
+	// Creds secure the connections (nil: plaintext, for a cluster without TLS).
+	Creds credentials.TransportCredentials
 }
 
 // NewClient returns a client for the nimbus addresses, tried in order. It connects
@@ -68,8 +72,11 @@ func NewClient(addrs []string, o ClientOptions) (*Client, error) {
 	if o.ElectionWait == 0 {
 		o.ElectionWait = DefaultElectionWait
 	}
+	if o.Creds == nil {
+		o.Creds = insecure.NewCredentials()
+	}
 	return &Client{addrs: append([]string(nil), addrs...), from: o.From, connectTimeout: o.ConnectTimeout, electionWait: o.ElectionWait,
-		token: o.Token, conns: map[string]*grpc.ClientConn{}}, nil
+		token: o.Token, creds: o.Creds, conns: map[string]*grpc.ClientConn{}}, nil
 }
 
 // Close closes every connection.
@@ -91,7 +98,7 @@ func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 		return cc, nil
 	}
 	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(c.creds),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: c.connectTimeout}),
 	}
 	if c.token != "" {
@@ -185,9 +192,14 @@ func (c *Client) reason(err error) string {
 	if st, ok := status.FromError(err); ok {
 		msg = st.Message()
 	}
+	plaintext := c.creds.Info().SecurityProtocol != "tls"
 	switch {
+	case notGRPC(err) && plaintext:
+		return "something answers there, but not a nimbus gRPC server (" + msg + "); if the cluster runs TLS, pass --tls-ca"
 	case notGRPC(err):
 		return "something answers there, but not a nimbus gRPC server (" + msg + ")"
+	case !plaintext && strings.Contains(msg, "authentication handshake failed"):
+		return "the TLS handshake failed (" + msg + "); check --tls-ca, --tls-cert and --tls-key"
 	case strings.Contains(msg, "connection refused"):
 		return "connection refused"
 	case strings.Contains(msg, "no such host"):

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/sparsestream/sparse/internal/tlsconf"
 )
 
 // Where nimbus addresses come from.
@@ -47,6 +49,11 @@ type Env struct {
 	// TokenFile names a file holding the API token for this environment (relative to the
 	// config file's directory); it must not be readable by group or others.
 	TokenFile string `json:"token_file,omitempty"`
+	// TLS files of the environment's cluster (see --tls-ca, --tls-cert, --tls-key); a
+	// relative path is read from the config file's directory.
+	TLSCA   string `json:"tls_ca,omitempty"`
+	TLSCert string `json:"tls_cert,omitempty"`
+	TLSKey  string `json:"tls_key,omitempty"`
 }
 
 // AddrList is a list of addresses that reads from JSON as a list of strings or as one
@@ -87,6 +94,8 @@ type Resolved struct {
 	// TokenFile is the environment's token_file, made relative to the working directory,
 	// when the addresses came from a config file environment that names one.
 	TokenFile string
+	// TLS are the TLS files of a config file's environment (none otherwise).
+	TLS tlsconf.Files
 }
 
 // exampleConfig is the config file shown in error messages.
@@ -238,6 +247,13 @@ func (cf *ConfigFile) env(path, name string) (Resolved, error) {
 			r.TokenFile = filepath.Join(filepath.Dir(path), r.TokenFile)
 		}
 	}
+	rel := func(f string) string {
+		if f == "" || filepath.IsAbs(f) {
+			return f
+		}
+		return filepath.Join(filepath.Dir(path), f)
+	}
+	r.TLS = tlsconf.Files{CA: rel(e.TLSCA), Cert: rel(e.TLSCert), Key: rel(e.TLSKey)}
 	return r, err
 }
 

@@ -2,9 +2,12 @@ package ctl
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/sparsestream/sparse/internal/tlsconf"
 )
 
 // DefaultTimeout bounds one command's calls to nimbus.
@@ -20,6 +23,9 @@ type ConnFlags struct {
 	Timeout        time.Duration
 	// Token is --token, the API token (see ResolveToken for the other sources).
 	Token string
+	// TLS: --tls-ca and, for a cluster that asks for client certificates,
+	// --tls-cert and --tls-key; else the config file environment's.
+	TLS tlsconf.Files
 	// Getenv reads the process environment; nil: os.Getenv. Tests replace it.
 	Getenv func(string) string
 }
@@ -32,6 +38,9 @@ func (f *ConnFlags) Register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.ConnectTimeout, "connect-timeout", DefaultConnectTimeout, "give up connecting to one nimbus after this long and try the next")
 	fs.DurationVar(&f.Timeout, "timeout", DefaultTimeout, "give up on the command after this long")
 	fs.StringVar(&f.Token, "token", "", "API token of a cluster with ACLs (default: $"+EnvToken+", else the token_file of the config environment)")
+	fs.StringVar(&f.TLS.CA, "tls-ca", "", "CA certificate of a cluster that runs TLS (default: the config file environment's tls_ca)")
+	fs.StringVar(&f.TLS.Cert, "tls-cert", "", "client certificate to present to nimbus (made with sparsectl tls cert create --client)")
+	fs.StringVar(&f.TLS.Key, "tls-key", "", "key of --tls-cert")
 }
 
 // Client resolves the nimbus addresses and returns a client for them.
@@ -44,7 +53,19 @@ func (f *ConnFlags) Client() (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewClient(r.Addrs, ClientOptions{From: r.From, ConnectTimeout: f.ConnectTimeout, Token: token})
+	o := ClientOptions{From: r.From, ConnectTimeout: f.ConnectTimeout, Token: token}
+	files := r.TLS
+	if f.TLS.Enabled() {
+		files = f.TLS
+	}
+	if files.Enabled() {
+		store, err := tlsconf.Load(files, nil)
+		if err != nil {
+			return nil, fmt.Errorf("TLS to nimbus: %w", err)
+		}
+		o.Creds = store.ClientCredentials(tlsconf.RoleServer, true)
+	}
+	return NewClient(r.Addrs, o)
 }
 
 // Context bounds ctx by --timeout plus extra (for calls that wait on purpose).

@@ -1,6 +1,7 @@
 package nimbus
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sparsestream/sparse/internal/cluster"
+	"github.com/sparsestream/sparse/internal/tlsconf"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -104,6 +106,14 @@ type Config struct {
 	// MetricsAddr, when set, serves Prometheus metrics on http://<addr>/metrics.
 	MetricsAddr string
 
+	// TLS, when set, serves the API over TLS and dials other nimbus with this
+	// certificate (of role server); see tls.go. Insecure lets the API listen off
+	// loopback without it.
+	TLS      *tlsconf.Store
+	Insecure bool
+	// MetricsTLS, when set, serves the metrics over HTTPS.
+	MetricsTLS *tls.Config
+
 	// Logger receives nimbus's log; nil writes to stderr at info level.
 	Logger hclog.Logger
 	// EtcdLogLevel is the embedded etcd's own log level (default error).
@@ -167,6 +177,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.LeaderTTL > 0 && c.LeaderTTL < time.Second {
 		errs = append(errs, fmt.Errorf("--leader-ttl is %s; etcd leases last whole seconds, give at least 1s", c.LeaderTTL))
 	}
+	errs = append(errs, c.checkTLS())
 	if c.MaxArtifactSize <= 0 {
 		c.MaxArtifactSize = DefaultMaxArtifactSize
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
@@ -269,7 +268,7 @@ func (s *Server) forgetUnused(ctx context.Context, v *replView) {
 
 // fetchFrom copies an artifact from the nimbus at addr, verifying its size and sha256.
 func (s *Server) fetchFrom(ctx context.Context, addr, digest string, size int64) error {
-	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, fetchDialOptions()...)...)
+	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(s.dialCreds())}, fetchDialOptions()...)...)
 	if err != nil {
 		return fmt.Errorf("dialing %s: %w", addr, err)
 	}

@@ -103,6 +103,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.warnInsecure()
 	s.blobs, err = OpenBlobStore(filepath.Join(cfg.DataDir, "blobs"))
 	if err != nil {
 		return nil, err
@@ -198,7 +199,7 @@ func (s *Server) startMetrics() error {
 	if s.cfg.MetricsAddr != "" {
 		reg := metrics.NewRegistry()
 		s.metrics = NewMetrics(reg)
-		if _, err := metrics.Serve(s.ctx, s.cfg.MetricsAddr, reg, s.log); err != nil {
+		if _, err := metrics.ServeTLS(s.ctx, s.cfg.MetricsAddr, reg, s.log, s.cfg.MetricsTLS); err != nil {
 			return err
 		}
 	} else {
@@ -211,7 +212,7 @@ func (s *Server) startMetrics() error {
 func (s *Server) serveAPI() {
 	// The panic recovery of apiServerOptions is chained first, so it also covers the
 	// ACL check.
-	s.grpc = grpc.NewServer(append(s.apiServerOptions(), s.aclServerOptions()...)...)
+	s.grpc = grpc.NewServer(append(append([]grpc.ServerOption{s.serverCreds()}, s.apiServerOptions()...), s.aclServerOptions()...)...)
 	sparsev1.RegisterNimbusServer(s.grpc, s)
 	s.wg.Add(1)
 	go func() {

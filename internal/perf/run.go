@@ -32,6 +32,9 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // Options for Measure.
 type Options struct {
 	Warmup, Duration time.Duration
+	// TLSDir, for the two-worker shapes, runs the transport between the workers over
+	// mutual TLS with the files NewTLSDir made there ("": plaintext).
+	TLSDir string
 }
 
 // Rounds is how many times Measure alternates the baseline and the engine. The machines

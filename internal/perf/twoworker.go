@@ -158,6 +158,13 @@ func runTwo(s TwoWorkerShape, self string, rate float64, o Options) (twoRun, err
 		return twoRun{}, err
 	}
 	args := []string{"-child", "worker", "-shape", s.Name, "-assignment", path, "-rate", strconv.FormatFloat(rate, 'f', 0, 64)}
+	if o.TLSDir != "" {
+		args = append(args, "-tls-dir", o.TLSDir)
+	}
+	tlsStore, err := loadTLS(o.TLSDir)
+	if err != nil {
+		return twoRun{}, err
+	}
 	if p := os.Getenv("SPARSE_BENCH_CHILD_CPUPROFILE"); p != "" {
 		// One profile per run: the full-speed one ends in .full, the rate-limited in .half.
 		which := ".full"
@@ -176,7 +183,7 @@ func runTwo(s TwoWorkerShape, self string, rate float64, o Options) (twoRun, err
 		return twoRun{}, fmt.Errorf("starting the second worker: %w", err)
 	}
 	defer child.Process.Kill() //nolint:errcheck // best effort if we return early
-	w, err := worker.New(worker.Options{Spec: spec, Config: s.Conf, Assignment: a, WorkerID: "w1"})
+	w, err := worker.New(worker.Options{Spec: spec, Config: s.Conf, Assignment: a, WorkerID: "w1", TLS: tlsStore})
 	if err != nil {
 		return twoRun{}, err
 	}
@@ -382,8 +389,9 @@ func (s rawServer) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, spar
 }
 
 // ChildMain is the second process of a two-worker benchmark: "raw" serves the raw
-// baseline's receiver ("rawdecode": the one that decodes every tuple), "worker" runs worker w2 of a shape until SIGTERM.
-func ChildMain(mode, shape, assignment string, rate float64) error {
+// baseline's receiver ("rawdecode": the one that decodes every tuple), "worker" runs worker w2 of a shape until SIGTERM
+// (over TLS with the files in tlsDir, when set).
+func ChildMain(mode, shape, assignment string, rate float64, tlsDir string) error {
 	switch mode {
 	case "raw", "rawdecode":
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -422,7 +430,11 @@ func ChildMain(mode, shape, assignment string, rate float64) error {
 		if err != nil {
 			return err
 		}
-		w, err := worker.New(worker.Options{Spec: spec, Config: s.Conf, Assignment: a, WorkerID: "w2"})
+		tlsStore, err := loadTLS(tlsDir)
+		if err != nil {
+			return err
+		}
+		w, err := worker.New(worker.Options{Spec: spec, Config: s.Conf, Assignment: a, WorkerID: "w2", TLS: tlsStore})
 		if err != nil {
 			return err
 		}

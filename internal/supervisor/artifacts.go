@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
@@ -221,6 +222,15 @@ type NimbusFetcher struct {
 	Store *cluster.Store
 	// Timeout bounds one attempt at one nimbus (default 10 minutes).
 	Timeout time.Duration
+	// Creds secure the calls to nimbus (nil: plaintext).
+	Creds credentials.TransportCredentials
+}
+
+func (f *NimbusFetcher) creds() credentials.TransportCredentials {
+	if f.Creds == nil {
+		return insecure.NewCredentials()
+	}
+	return f.Creds
 }
 
 // Sources implements Fetcher.
@@ -239,7 +249,7 @@ func (f *NimbusFetcher) Sources(ctx context.Context, digest string) ([]Source, e
 	out := make([]Source, 0, len(addrs))
 	for _, addr := range addrs {
 		out = append(out, Source{Name: "nimbus at " + addr, Fetch: func(ctx context.Context, w io.Writer) error {
-			return fetchFrom(ctx, addr, digest, w, timeout)
+			return fetchFrom(ctx, addr, digest, w, timeout, f.creds())
 		}})
 	}
 	return out, nil
@@ -266,7 +276,7 @@ func (f *NimbusFetcher) candidates(ctx context.Context, digest string) ([]string
 	} else {
 		// No leader key (or no answer): ask the nimbus instances themselves.
 		for _, n := range nimbuses {
-			if addr := askLeader(rctx, n.Address); addr != "" {
+			if addr := askLeader(rctx, n.Address, f.creds()); addr != "" {
 				add(addr)
 				break
 			}
@@ -288,8 +298,8 @@ func (f *NimbusFetcher) candidates(ctx context.Context, digest string) ([]string
 }
 
 // askLeader asks a nimbus who leads; "" if it cannot tell.
-func askLeader(ctx context.Context, addr string) string {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func askLeader(ctx context.Context, addr string, creds credentials.TransportCredentials) string {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return ""
 	}
@@ -304,8 +314,8 @@ func askLeader(ctx context.Context, addr string) string {
 }
 
 // fetchFrom streams one artifact from one nimbus into w.
-func fetchFrom(ctx context.Context, addr, digest string, w io.Writer, timeout time.Duration) error {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+func fetchFrom(ctx context.Context, addr, digest string, w io.Writer, timeout time.Duration, creds credentials.TransportCredentials) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
 	if err != nil {
 		return err

@@ -15,10 +15,12 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
+	"github.com/sparsestream/sparse/internal/tlsconf"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
@@ -73,8 +75,14 @@ type ManagerConfig struct {
 	OrphanTimeout time.Duration
 	Logger        hclog.Logger
 	// Admin tells a worker whether its spouts should run; nil calls WorkerAdmin.SetActive
-	// over gRPC at the worker's address.
-	Admin func(ctx context.Context, address string, active bool) error
+	// over gRPC at the worker's address, with AdminCreds (nil: plaintext).
+	Admin      func(ctx context.Context, address string, active bool) error
+	AdminCreds credentials.TransportCredentials
+	// WorkerTLS, when set, are the CA, certificate and key copied into each worker's
+	// directory (mode 0600) for it to serve and dial with; see tls.go. WorkerInsecure
+	// lets workers listen off loopback without TLS.
+	WorkerTLS      tlsconf.Files
+	WorkerInsecure bool
 	// Heartbeats, when set, keeps each healthy worker's heartbeat in etcd.
 	Heartbeats HeartbeatKeeper
 	// Metrics, when set, gets the used slots, the running workers and the restarts.
@@ -183,7 +191,7 @@ func NewManager(c ManagerConfig) (*Manager, error) {
 	def(&c.Tick, DefaultTick)
 	def(&c.OrphanTimeout, DefaultOrphanTimeout)
 	if c.Admin == nil {
-		c.Admin = setActiveGRPC
+		c.Admin = setActiveGRPC(c.AdminCreds)
 	}
 	log := c.Logger
 	if log == nil {
@@ -623,7 +631,11 @@ func (m *Manager) start(ctx context.Context, w Want) (*proc, error) {
 			metricsAddr = net.JoinHostPort(host, strconv.Itoa(port))
 		}
 	}
-	exe, args, err := m.workerCommand(w, exe, workerArgs(dir, w.WorkerID, metricsAddr, m.c.OrphanTimeout))
+	sec, err := m.workerSecurity(dir)
+	if err != nil {
+		return nil, err
+	}
+	exe, args, err := m.workerCommand(w, exe, append(workerArgs(dir, w.WorkerID, metricsAddr, m.c.OrphanTimeout), sec...))
 	if err != nil {
 		return nil, err
 	}
@@ -697,13 +709,19 @@ func (m *Manager) publish() {
 	m.mu.Unlock()
 }
 
-// setActiveGRPC calls WorkerAdmin.SetActive on the worker at address.
-func setActiveGRPC(ctx context.Context, address string, active bool) error {
-	conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
+// setActiveGRPC calls WorkerAdmin.SetActive on the worker at address over creds (nil:
+// plaintext).
+func setActiveGRPC(creds credentials.TransportCredentials) func(ctx context.Context, address string, active bool) error {
+	if creds == nil {
+		creds = insecure.NewCredentials()
+	}
+	return func(ctx context.Context, address string, active bool) error {
+		conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(creds))
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_, err = sparsev1.NewWorkerAdminClient(conn).SetActive(ctx, &sparsev1.SetActiveRequest{Active: active})
 		return err
 	}
-	defer conn.Close()
-	_, err = sparsev1.NewWorkerAdminClient(conn).SetActive(ctx, &sparsev1.SetActiveRequest{Active: active})
-	return err
 }

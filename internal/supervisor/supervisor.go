@@ -27,6 +27,7 @@ package supervisor
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -43,6 +44,7 @@ import (
 	"github.com/sparsestream/sparse/internal/cluster"
 	"github.com/sparsestream/sparse/internal/metrics"
 	"github.com/sparsestream/sparse/internal/retry"
+	"github.com/sparsestream/sparse/internal/tlsconf"
 )
 
 // Defaults of Config.
@@ -89,8 +91,18 @@ type Config struct {
 	// OrphanTimeout is how long a worker runs on when no supervisor vouches for it
 	// (default 30s); see ManagerConfig.
 	OrphanTimeout time.Duration
-	// MetricsAddr, when set, is where /metrics is served (host:port).
+	// MetricsAddr, when set, is where /metrics is served (host:port); over HTTPS with
+	// MetricsTLS.
 	MetricsAddr string
+	MetricsTLS  *tls.Config
+
+	// TLS, when set, is the supervisor's certificate (role supervisor) for its calls to
+	// nimbus and to its workers; WorkerTLSCert and WorkerTLSKey are the workers'
+	// certificate (role worker), copied with the CA into each worker's directory. See
+	// tls.go. Insecure lets the workers listen off loopback (Host) without TLS.
+	TLS                         *tlsconf.Store
+	WorkerTLSCert, WorkerTLSKey string
+	Insecure                    bool
 
 	// BackoffMin, BackoffMax, HealthyAfter and Tick tune the restart backoff and the
 	// checks (see ManagerConfig); zero values take the defaults.
@@ -163,6 +175,9 @@ func New(c Config) (*Supervisor, error) {
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()
 	}
+	if err := c.checkTLS(); err != nil {
+		return nil, err
+	}
 	reg := metrics.NewRegistry()
 	sm := NewMetrics(reg)
 	sm.SlotsTotal.Set(float64(len(c.Slots)))
@@ -200,7 +215,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if s.c.MetricsAddr != "" {
-		if _, err := metrics.Serve(ctx, s.c.MetricsAddr, s.reg, s.log); err != nil {
+		if _, err := metrics.ServeTLS(ctx, s.c.MetricsAddr, s.reg, s.log, s.c.MetricsTLS); err != nil {
 			return fmt.Errorf("supervisor: %w", err)
 		}
 	}
@@ -212,7 +227,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.log.Info("connected to etcd", "endpoints", strings.Join(s.c.EtcdEndpoints, ","), "root", store.Keys().Root())
 
 	heartbeats := &etcdHeartbeats{ctx: ctx, store: store, ttl: s.c.LeaseTTL, log: s.log, metrics: s.metrics}
-	artifacts := NewArtifactCache(filepath.Join(s.c.DataDir, "artifacts"), &NimbusFetcher{Store: store}, s.log.Named("artifacts"))
+	if warn, _ := tlsconf.CheckListen("", s.c.Host, s.c.TLS != nil, s.c.Insecure); warn {
+		tlsconf.WarnInsecure(ctx, s.log, "workers at "+s.c.Host)
+	}
+	artifacts := NewArtifactCache(filepath.Join(s.c.DataDir, "artifacts"), &NimbusFetcher{Store: store, Creds: s.c.dialCreds(tlsconf.RoleServer)}, s.log.Named("artifacts"))
 	artifacts.Metrics = s.metrics
 	defer heartbeats.wg.Wait()
 	mgr, err := NewManager(ManagerConfig{
@@ -224,6 +242,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		WorkerMetricsOffset: s.c.WorkerMetricsOffset, StopWorkersOnExit: s.c.StopWorkersOnExit, OrphanTimeout: s.c.OrphanTimeout,
 		Logger:     s.log,
 		Heartbeats: heartbeats, Metrics: s.metrics,
+		AdminCreds: s.c.dialCreds(tlsconf.RoleWorker), WorkerTLS: s.c.workerFiles(), WorkerInsecure: s.c.Insecure,
 	})
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sparsestream/sparse/internal/tlsconf"
 )
 
 // Subcommand is the subcommand of a topology binary (and of the generic worker) that
@@ -27,6 +29,11 @@ type Flags struct {
 	MetricsAddr string
 	// StartInactive keeps the spouts paused until the supervisor activates them.
 	StartInactive bool
+	// TLSDir holds the worker's TLS files, written by its supervisor (see
+	// tlsconf.WorkerFiles): the key material never appears on a command line.
+	TLSDir string
+	// Insecure lets the worker listen off loopback without TLS.
+	Insecure bool
 }
 
 // The flag names of Flags.
@@ -39,6 +46,8 @@ const (
 	flagSupervisedFile = "supervised-file"
 	flagOrphanTimeout  = "orphan-timeout"
 	flagStartInactive  = "start-inactive"
+	flagTLSDir         = "tls-dir"
+	flagInsecure       = "insecure"
 )
 
 // Register adds the flags to a command; --assignment and --id are required.
@@ -52,6 +61,8 @@ func (f *Flags) Register(cmd *cobra.Command) {
 	fs.StringVar(&f.SupervisedFile, flagSupervisedFile, "", "file the supervisor touches while it looks after this worker (with --orphan-timeout)")
 	fs.DurationVar(&f.OrphanTimeout, flagOrphanTimeout, 0, "stop when --supervised-file has not been touched this long (0: never)")
 	fs.BoolVar(&f.StartInactive, flagStartInactive, false, "keep the spouts paused until the supervisor activates them through WorkerAdmin.SetActive")
+	fs.StringVar(&f.TLSDir, flagTLSDir, "", "directory of this worker's "+tlsconf.WorkerCAFile+", "+tlsconf.WorkerCertFile+" and "+tlsconf.WorkerKeyFile+" (written by the supervisor): serve and dial peers with mutual TLS")
+	fs.BoolVar(&f.Insecure, flagInsecure, false, "allow listening on a non-loopback address without TLS")
 	_ = cmd.MarkFlagRequired(flagAssignment)
 	_ = cmd.MarkFlagRequired(flagID)
 }
@@ -77,5 +88,9 @@ func (f *Flags) Args() []string {
 		args = append(args, "--"+flagStartInactive)
 	}
 	add(flagMetricsAddr, f.MetricsAddr)
+	add(flagTLSDir, f.TLSDir)
+	if f.Insecure {
+		args = append(args, "--"+flagInsecure)
+	}
 	return args
 }

@@ -12,10 +12,13 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/executor"
 	"github.com/sparsestream/sparse/internal/graceful"
+	"github.com/sparsestream/sparse/internal/tlsconf"
 	"github.com/sparsestream/sparse/pkg/local"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/transport"
@@ -50,6 +53,11 @@ type Options struct {
 	// HeartbeatFile, when set, is created when Run starts, touched every second while
 	// the worker runs, and removed when Run returns: a supervisor reads its age.
 	HeartbeatFile string
+	// TLS, when set, serves the transport and WorkerAdmin with mutual TLS (workers and
+	// the supervisor of this cluster only) and dials peers with it. Insecure lets the
+	// worker listen off loopback without it.
+	TLS      *tlsconf.Store
+	Insecure bool
 }
 
 // HeartbeatInterval is how often a worker touches its heartbeat file.
@@ -117,8 +125,18 @@ func New(o Options) (*Worker, error) {
 	}
 	id := transport.Identity{TopologyID: o.Assignment.TopologyID, WorkerID: o.WorkerID, Address: self.Address(), Version: o.Assignment.Version}
 	w := &Worker{o: o, rt: rt, server: transport.NewServer(id, rt, log), log: log, adminActive: !o.StartInactive}
+	if o.TLS != nil && o.TLS.Identity().Role != tlsconf.RoleWorker {
+		return nil, fmt.Errorf("worker: its certificate names %s, not a worker; give the supervisor a certificate made with sparsectl tls cert create --worker", o.TLS.Identity())
+	}
+	if _, err := tlsconf.CheckListen("worker "+o.WorkerID+" at", self.Address(), o.TLS != nil, o.Insecure); err != nil {
+		return nil, err
+	}
 	for _, ob := range rt.Outbound() {
-		w.senders = append(w.senders, transport.NewSender(id, ob.Peer, addr[ob.Peer], ob, log))
+		snd := transport.NewSender(id, ob.Peer, addr[ob.Peer], ob, log)
+		if o.TLS != nil {
+			snd.UseCredentials(o.TLS.ClientCredentials(tlsconf.RoleWorker, false))
+		}
+		w.senders = append(w.senders, snd)
 	}
 	return w, nil
 }
@@ -144,7 +162,15 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		defer os.Remove(w.o.HeartbeatFile)
 	}
-	g := grpc.NewServer(transport.ServerOptions()...)
+	opts := transport.ServerOptions()
+	if w.o.TLS != nil {
+		// The transport takes workers only (transport.Server checks), WorkerAdmin the
+		// supervisor only (adminServer checks).
+		opts = append(opts, grpc.Creds(w.o.TLS.ServerCredentials(true, tlsconf.RoleWorker, tlsconf.RoleSupervisor)))
+	} else if warn, _ := tlsconf.CheckListen("", self.Address(), false, w.o.Insecure); warn {
+		tlsconf.WarnInsecure(ctx, w.log, "worker transport at "+self.Address())
+	}
+	g := grpc.NewServer(opts...)
 	w.server.Register(g)
 	sparsev1.RegisterWorkerAdminServer(g, adminServer{w: w})
 	ctx, cancel := context.WithCancel(ctx)
@@ -301,7 +327,13 @@ type adminServer struct {
 	w *Worker
 }
 
-func (s adminServer) SetActive(_ context.Context, req *sparsev1.SetActiveRequest) (*sparsev1.SetActiveReply, error) {
+func (s adminServer) SetActive(ctx context.Context, req *sparsev1.SetActiveRequest) (*sparsev1.SetActiveReply, error) {
+	if tlsconf.PeerIsTLS(ctx) {
+		if id, ok := tlsconf.PeerIdentity(ctx); !ok || id.Role != tlsconf.RoleSupervisor {
+			s.w.log.Error("refused a WorkerAdmin call: only the supervisor may call it", "peer", id.String())
+			return nil, status.Error(codes.PermissionDenied, transport.Refused)
+		}
+	}
 	s.w.SetActive(req.GetActive())
 	return &sparsev1.SetActiveReply{}, nil
 }

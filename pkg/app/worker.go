@@ -15,6 +15,7 @@ import (
 
 	"github.com/sparsestream/sparse/internal/executor/execmetrics"
 	"github.com/sparsestream/sparse/internal/metrics"
+	"github.com/sparsestream/sparse/internal/tlsconf"
 	"github.com/sparsestream/sparse/internal/worker"
 	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
@@ -74,14 +75,23 @@ func RunWorker(ctx context.Context, spec *topology.Spec, f RunFlags, wf WorkerFl
 		return err
 	}
 	log := base.With("topology", a.TopologyID, "worker", wf.ID)
-	w, err := worker.New(worker.Options{Spec: spec, Config: conf, Assignment: a, WorkerID: wf.ID, Logger: log,
+	o := worker.Options{Spec: spec, Config: conf, Assignment: a, WorkerID: wf.ID, Logger: log,
 		StatsEvery: f.StatsEvery, Out: out, StartInactive: wf.StartInactive, HeartbeatFile: wf.HeartbeatFile,
-		SupervisedFile: wf.SupervisedFile, OrphanTimeout: wf.OrphanTimeout})
+		SupervisedFile: wf.SupervisedFile, OrphanTimeout: wf.OrphanTimeout, Insecure: wf.Insecure}
+	if wf.TLSDir != "" {
+		if o.TLS, err = tlsconf.Load(tlsconf.WorkerFiles(wf.TLSDir), log); err != nil {
+			return fmt.Errorf("the worker's TLS files: %w", err)
+		}
+	}
+	w, err := worker.New(o)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.TLS != nil {
+		o.TLS.ReloadOnSignal(ctx) // after new files are written into its directory
+	}
 	if f.Time > 0 {
 		var cancel func()
 		ctx, cancel = context.WithTimeout(ctx, f.Time)

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/keepalive"
@@ -39,6 +40,7 @@ type Sender struct {
 	ob       *executor.Outbound
 	log      hclog.Logger
 	maxFrame int
+	creds    credentials.TransportCredentials
 	Stats    Stats
 
 	readyOnce [2]sync.Once
@@ -53,6 +55,10 @@ func NewSender(id Identity, peerID, peerAddr string, ob *executor.Outbound, log 
 	s.readyLeft.Store(2)
 	return s
 }
+
+// UseCredentials makes Run dial the peer over creds (TLS) instead of plaintext; call it
+// before Run.
+func (s *Sender) UseCredentials(creds credentials.TransportCredentials) { s.creds = creds }
 
 // streamReady counts one stream accepted (once per channel) and closes ready with the
 // second.
@@ -72,9 +78,15 @@ func (s *Sender) Ready() <-chan struct{} { return s.ready }
 // reconnect backoff (1s growing to 2 minutes by default) is shortened to ours: a peer that
 // restarts must be found again within a second, not minutes. Keepalives notice a peer
 // that vanished without closing its connection.
-func DialOptions() []grpc.DialOption {
+func DialOptions() []grpc.DialOption { return DialOptionsWith(nil) }
+
+// DialOptionsWith are DialOptions over creds (nil: plaintext).
+func DialOptionsWith(creds credentials.TransportCredentials) []grpc.DialOption {
+	if creds == nil {
+		creds = insecure.NewCredentials()
+	}
 	return []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsg), grpc.MaxCallSendMsgSize(maxRecvMsg), sendCodec),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: minBackoff, Multiplier: 2, Jitter: 0.2, MaxDelay: maxBackoff},
@@ -87,7 +99,7 @@ func DialOptions() []grpc.DialOption {
 
 // Run sends until ctx ends. It returns an error only when the peer address is unusable.
 func (s *Sender) Run(ctx context.Context) error {
-	conn, err := grpc.NewClient(s.peerAddr, DialOptions()...)
+	conn, err := grpc.NewClient(s.peerAddr, DialOptionsWith(s.creds)...)
 	if err != nil {
 		return fmt.Errorf("peer worker %s: address %q is unusable: %w", s.peerID, s.peerAddr, err)
 	}
@@ -158,7 +170,7 @@ func (s *Sender) session(ctx context.Context, conn *grpc.ClientConn, ch sparsev1
 	}
 	if !h.GetAccepted() {
 		s.Stats.Refused.Add(1)
-		return false, fmt.Errorf("the peer refused the stream (%s): %s", h.GetRefusal(), h.GetError())
+		return false, fmt.Errorf("the peer refused the stream (%s); its log says why", h.GetError())
 	}
 	s.readyOnce[ch-sparsev1.Channel_CHANNEL_DATA].Do(s.streamReady)
 	// Read replies until the stream ends, so that a peer that dies or closes the stream

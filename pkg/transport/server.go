@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/executor"
+	"github.com/sparsestream/sparse/internal/tlsconf"
 	"github.com/sparsestream/sparse/internal/wire"
 	"github.com/sparsestream/sparse/pkg/tuple"
 )
@@ -52,8 +54,12 @@ func ServerOptions() []grpc.ServerOption {
 	)
 }
 
-// Transfer serves one stream from a peer. A bad handshake is answered with the reason
-// and the stream closed; a malformed or misrouted batch closes the stream with an error
+// Refused is all a peer is told when its handshake is refused; the reason goes to this
+// worker's log.
+const Refused = "refused"
+
+// Transfer serves one stream from a peer. A bad handshake is answered with Refused, the
+// reason logged here, and the stream closed; a malformed or misrouted batch closes the stream with an error
 // naming the peer. Either way only this stream ends: the worker keeps running, and the
 // sender's lost tuples time out and are replayed.
 func (s *Server) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparsev1.FrameReply]) error {
@@ -67,20 +73,23 @@ func (s *Server) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparse
 		return err
 	}
 	hello := first.GetHello()
-	channel, refusal, why := s.check(hello)
+	var channel sparsev1.Channel
+	refusal := sparsev1.HelloRefusal_HELLO_REFUSAL_BAD_HELLO
+	why := checkPeerCert(ctx)
+	if why == "" {
+		channel, refusal, why = s.check(hello)
+	}
 	if refusal != sparsev1.HelloRefusal_HELLO_REFUSAL_UNSPECIFIED {
 		s.Stats.Refused.Add(1)
 		who := from
 		if hello != nil && hello.GetSenderWorkerId() != "" {
 			who = fmt.Sprintf("worker %s at %s", hello.GetSenderWorkerId(), from)
 		}
-		s.log.Error("refused a transfer stream", "peer", who, "reason", why)
-		// Best effort: the stream ends with the same reason in its status either way.
-		_ = stream.Send(&sparsev1.FrameReply{Body: &sparsev1.FrameReply_Hello{Hello: &sparsev1.HelloReply{
-			Accepted: false, Error: why, Refusal: refusal,
-			ReceiverWorkerId: s.id.WorkerID, AssignmentVersion: s.id.Version, ProtocolVersion: wire.ProtocolVersion,
-		}}})
-		return status.Error(codes.FailedPrecondition, why)
+		// The reason stays here: a peer that is not one of ours learns nothing about
+		// this worker's topology, id or version.
+		s.log.Error("refused a transfer stream", "peer", who, "reason", why, "refusal", refusal.String())
+		_ = stream.Send(&sparsev1.FrameReply{Body: &sparsev1.FrameReply_Hello{Hello: &sparsev1.HelloReply{Accepted: false, Error: Refused}}})
+		return status.Error(codes.PermissionDenied, Refused)
 	}
 	if err := stream.Send(&sparsev1.FrameReply{Body: &sparsev1.FrameReply_Hello{Hello: &sparsev1.HelloReply{
 		Accepted: true, ReceiverWorkerId: s.id.WorkerID, AssignmentVersion: s.id.Version, ProtocolVersion: wire.ProtocolVersion,
@@ -123,6 +132,23 @@ func (s *Server) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparse
 			return status.Error(codes.InvalidArgument, err.Error())
 		}
 	}
+}
+
+// checkPeerCert: over TLS, only a worker of this worker's cluster may open a transfer
+// stream (the TLS handshake checked the CA and the cluster; the worker's gRPC server also
+// admits its supervisor, for WorkerAdmin). Without TLS there is nothing to check.
+func checkPeerCert(ctx context.Context) string {
+	if !tlsconf.PeerIsTLS(ctx) {
+		return ""
+	}
+	id, ok := tlsconf.PeerIdentity(ctx)
+	switch {
+	case !ok:
+		return "the peer presented no worker certificate"
+	case id.Role != tlsconf.RoleWorker:
+		return fmt.Sprintf("the peer's certificate %s is a %s's, not a worker's", id, id.Role)
+	}
+	return ""
 }
 
 // check validates a handshake. It returns the stream's channel, or a refusal and why.

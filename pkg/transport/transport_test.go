@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/executor"
@@ -29,7 +32,13 @@ func (nopBolt) Prepare(*topology.Context, topology.BoltCollector) error { return
 func (nopBolt) Execute(*tuple.Tuple)                                    {}
 
 // serve starts a transport server for a runtime that runs only the bolt's task.
-func serve(t *testing.T, id Identity) (*Server, string) {
+func serve(t *testing.T, id Identity, opts ...grpc.ServerOption) (*Server, string) {
+	t.Helper()
+	return serveLogged(t, id, nil, opts...)
+}
+
+// serveLogged is serve with the server's log going to log.
+func serveLogged(t *testing.T, id Identity, log hclog.Logger, opts ...grpc.ServerOption) (*Server, string) {
 	t.Helper()
 	b := topology.NewBuilder("t")
 	b.Config(topology.ConfAckerExecutors, 0)
@@ -51,8 +60,8 @@ func serve(t *testing.T, id Identity) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := grpc.NewServer(ServerOptions()...)
-	s := NewServer(id, rt, nil)
+	g := grpc.NewServer(append(ServerOptions(), opts...)...)
+	s := NewServer(id, rt, log)
 	s.Register(g)
 	wg.Go(func() { _ = g.Serve(lis) })
 	t.Cleanup(func() {
@@ -63,9 +72,12 @@ func serve(t *testing.T, id Identity) (*Server, string) {
 	return s, lis.Addr().String()
 }
 
+// TestHandshakeRefusals: a bad hello is answered with only "refused"; the reason is in
+// the receiving worker's log.
 func TestHandshakeRefusals(t *testing.T) {
 	id := Identity{TopologyID: "t", WorkerID: "w1", Version: 3}
-	s, addr := serve(t, id)
+	logs := &syncBuf{}
+	s, addr := serveLogged(t, id, hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}))
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -82,9 +94,9 @@ func TestHandshakeRefusals(t *testing.T) {
 		want    string
 	}{
 		{"accepted", func(*sparsev1.Hello) {}, 0, ""},
-		{"topology", func(h *sparsev1.Hello) { h.TopologyId = "u" }, sparsev1.HelloRefusal_HELLO_REFUSAL_UNKNOWN_TOPOLOGY, `not "u"`},
+		{"topology", func(h *sparsev1.Hello) { h.TopologyId = "u" }, sparsev1.HelloRefusal_HELLO_REFUSAL_UNKNOWN_TOPOLOGY, `not \"u\"`},
 		{"version", func(h *sparsev1.Hello) { h.AssignmentVersion = 2 }, sparsev1.HelloRefusal_HELLO_REFUSAL_ASSIGNMENT_VERSION, "version 2"},
-		{"receiver", func(h *sparsev1.Hello) { h.ReceiverWorkerId = "w9" }, sparsev1.HelloRefusal_HELLO_REFUSAL_WRONG_WORKER, `not "w9"`},
+		{"receiver", func(h *sparsev1.Hello) { h.ReceiverWorkerId = "w9" }, sparsev1.HelloRefusal_HELLO_REFUSAL_WRONG_WORKER, `not \"w9\"`},
 		{"protocol", func(h *sparsev1.Hello) { h.ProtocolVersion = 0 }, sparsev1.HelloRefusal_HELLO_REFUSAL_PROTOCOL_VERSION, "protocol version 0"},
 		{"channel", func(h *sparsev1.Hello) { h.Channel = 0 }, sparsev1.HelloRefusal_HELLO_REFUSAL_BAD_HELLO, "unknown channel"},
 		{"sender", func(h *sparsev1.Hello) { h.SenderWorkerId = "" }, sparsev1.HelloRefusal_HELLO_REFUSAL_BAD_HELLO, "which worker sends"},
@@ -113,8 +125,15 @@ func TestHandshakeRefusals(t *testing.T) {
 				}
 				return
 			}
-			if got.GetAccepted() || got.GetRefusal() != tc.refusal || !strings.Contains(got.GetError(), tc.want) {
-				t.Fatalf("got %v, want refusal %v mentioning %q", got, tc.refusal, tc.want)
+			if got.GetAccepted() || got.GetError() != Refused || got.GetRefusal() != 0 || got.GetReceiverWorkerId() != "" || got.GetAssignmentVersion() != 0 {
+				t.Fatalf("got %v, want only %q", got, Refused)
+			}
+			if _, err := st.Recv(); status.Code(err) != codes.PermissionDenied || !strings.HasSuffix(err.Error(), "desc = "+Refused) {
+				t.Fatalf("stream ended with %v, want PermissionDenied %q", err, Refused)
+			}
+			// The detail is logged here, with the refusal's kind.
+			if l := logs.String(); !strings.Contains(l, tc.want) || !strings.Contains(l, tc.refusal.String()) {
+				t.Fatalf("the log does not say %q (%v):\n%s", tc.want, tc.refusal, l)
 			}
 		})
 	}
@@ -173,4 +192,22 @@ func TestMisroutedBatchResetsOnlyThatStream(t *testing.T) {
 	if s.Stats.TuplesRecv.Load() != 1 {
 		t.Fatalf("tuples received %d, want 1", s.Stats.TuplesRecv.Load())
 	}
+}
+
+// syncBuf is a log output safe for the server's goroutines.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,11 +34,21 @@ type testCluster struct {
 	sups     map[string]*proc
 	supDir   map[string]string
 	state    string // wordcount.state.dir shared by the workers
+	tls      *clusterPKI
 }
 
 func newTestCluster(t *testing.T, nimbuses []string, supervisors map[string]int) *testCluster {
 	t.Helper()
+	return newTestClusterWith(t, nimbuses, supervisors, false)
+}
+
+// newTestClusterWith is newTestCluster, with TLS on every connection when withTLS.
+func newTestClusterWith(t *testing.T, nimbuses []string, supervisors map[string]int, withTLS bool) *testCluster {
+	t.Helper()
 	c := newClusterDir(t)
+	if withTLS {
+		c.tls = newClusterPKI(t, filepath.Join(c.dir, "tls"))
+	}
 	addrs := freeAddrs(t, 2)
 	c.etcd = addrs[0]
 	startProc(t, c.dir, "etcd", bins.sparsectl, "dev", "etcd", "--data-dir", filepath.Join(c.dir, "etcd"),
@@ -72,7 +83,8 @@ func (c *testCluster) startNimbus(id, addr string) {
 	c.nimbusAt[id] = addr
 	c.nimbus[id] = startProc(c.t, c.dir, "nimbus-"+id, bins.nimbusd, append([]string{"--id", id, "--listen", addr,
 		"--data-dir", filepath.Join(c.dir, "nimbus-"+id), "--etcd-endpoints", c.etcd,
-		"--worker-timeout", "5s", "--worker-start-grace", "15s", "--schedule-every", "1s", "--leader-ttl", "3s"}, c.etcdArgs...)...)
+		"--worker-timeout", "5s", "--worker-start-grace", "15s", "--schedule-every", "1s", "--leader-ttl", "3s"},
+		slices.Concat(c.etcdArgs, c.tls.nimbusArgs())...)...)
 }
 
 func (c *testCluster) startSupervisor(id string, slots int) {
@@ -86,7 +98,8 @@ func (c *testCluster) startSupervisor(id string, slots int) {
 	}
 	c.sups[id] = startProc(c.t, c.dir, "sup-"+id, bins.supervisord, append([]string{"--id", id, "--host", "127.0.0.1",
 		"--slots", strings.Join(list, ","), "--data-dir", c.supDir[id], "--etcd-endpoints", c.etcd,
-		"--lease-ttl", "3s", "--worker-timeout", "5s", "--worker-metrics-offset", "0", "--orphan-timeout", "8s"}, c.etcdArgs...)...)
+		"--lease-ttl", "3s", "--worker-timeout", "5s", "--worker-metrics-offset", "0", "--orphan-timeout", "8s"},
+		slices.Concat(c.etcdArgs, c.tls.supervisorArgs())...)...)
 }
 
 func (c *testCluster) nimbusList() string {
@@ -101,7 +114,7 @@ func (c *testCluster) nimbusList() string {
 func (c *testCluster) ctl(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bins.sparsectl, append([]string{"--nimbus", c.nimbusList()}, args...)...)
+	cmd := exec.CommandContext(ctx, bins.sparsectl, append(append([]string{"--nimbus", c.nimbusList()}, c.tls.ctlArgs()...), args...)...)
 	cmd.Env = append(os.Environ(), "HOME="+c.dir)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
