@@ -464,7 +464,7 @@ var scheduleFunc = scheduler.Schedule
 // (their assignments stay as they are, and their slots are kept out of use) and the
 // others scheduled. It returns the left-out topologies with their reasons.
 func scheduleSafely(c scheduler.Cluster) (scheduler.Result, map[string]string, error) {
-	res, err, p := scheduleRecovering(c)
+	res, p, err := scheduleRecovering(c)
 	if p == nil {
 		return res, nil, err
 	}
@@ -474,7 +474,7 @@ func scheduleSafely(c scheduler.Cluster) (scheduler.Result, map[string]string, e
 		if a, ok := c.Assignments[t.ID]; ok {
 			one.Assignments[t.ID] = a
 		}
-		if _, _, p := scheduleRecovering(one); p != nil {
+		if _, p, _ := scheduleRecovering(one); p != nil {
 			bad[t.ID] = fmt.Sprintf("cannot be scheduled: the scheduler panicked on it (%v); its current assignment is left as it is", p)
 		}
 	}
@@ -501,7 +501,7 @@ func scheduleSafely(c scheduler.Cluster) (scheduler.Result, map[string]string, e
 			rest.Topologies = append(rest.Topologies, t)
 		}
 	}
-	res, err, p = scheduleRecovering(rest)
+	res, p, err = scheduleRecovering(rest)
 	if p != nil {
 		return scheduler.Result{}, bad, fmt.Errorf("the scheduler panicked without the topologies it panicked on alone: %v", p)
 	}
@@ -509,12 +509,12 @@ func scheduleSafely(c scheduler.Cluster) (scheduler.Result, map[string]string, e
 }
 
 // scheduleRecovering runs scheduleFunc, returning what it panicked with, if it did.
-func scheduleRecovering(c scheduler.Cluster) (res scheduler.Result, err error, panicked any) {
+func scheduleRecovering(c scheduler.Cluster) (res scheduler.Result, panicked any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			panicked = p
 		}
 	}()
 	res, err = scheduleFunc(c)
-	return res, err, nil
+	return res, nil, err
 }

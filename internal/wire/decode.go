@@ -672,7 +672,8 @@ func (d *decoder) list(prev []any, m []byte, base, depth int) ([]any, error) {
 		// A repeated list_value merges into the list before it. prev is this decoder's
 		// own, held by nothing but the value being decoded, so it grows in place:
 		// appending keeps K merges linear, where copying prev each time would be O(K²).
-		l = append(prev, d.vals[start:]...)
+		prev = append(prev, d.vals[start:]...)
+		l = prev
 	}
 	clear(d.vals[start:])
 	d.vals = d.vals[:start]
