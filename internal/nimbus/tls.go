@@ -28,13 +28,13 @@ func (c Config) checkTLS() error {
 			return fmt.Errorf("--tls-cert names %s, a %s; nimbusd needs a server certificate (sparsectl tls cert create --server)", id, id.Role)
 		}
 	}
-	_, err := tlsconf.CheckListen("nimbusd --listen", c.Listen, c.TLS != nil, c.Insecure)
+	_, err := tlsconf.CheckAPIListen("nimbusd --listen", c.Listen, c.TLS != nil, c.ACL, c.Insecure)
 	return err
 }
 
 // warnInsecure logs, now and hourly, that the API runs without TLS off loopback.
 func (s *Server) warnInsecure() {
-	if warn, _ := tlsconf.CheckListen("", s.cfg.Listen, s.cfg.TLS != nil, s.cfg.Insecure); warn {
+	if warn, _ := tlsconf.CheckAPIListen("", s.cfg.Listen, s.cfg.TLS != nil, s.cfg.ACL, s.cfg.Insecure); warn {
 		tlsconf.WarnInsecure(s.ctx, s.log, "nimbusd --listen "+s.cfg.Listen)
 	}
 }

@@ -82,9 +82,9 @@ func TestAPIOverTLS(t *testing.T) {
 	}
 }
 
-// TestAPIOffLoopbackNeedsTLS: nimbusd refuses a non-loopback --listen without TLS,
-// unless --insecure; with TLS its certificate must be a server's.
-func TestAPIOffLoopbackNeedsTLS(t *testing.T) {
+// TestAPIOffLoopbackNeedsTLSAndTokens: nimbusd refuses a non-loopback --listen without
+// TLS and API tokens both, unless --insecure; with TLS its certificate must be a server's.
+func TestAPIOffLoopbackNeedsTLSAndTokens(t *testing.T) {
 	p := tlstest.New(t, "c1")
 	for _, tc := range []struct {
 		name string
@@ -93,7 +93,11 @@ func TestAPIOffLoopbackNeedsTLS(t *testing.T) {
 	}{
 		{"plaintext everywhere", func(c *Config) { c.Listen = "0.0.0.0:6627" }, "--insecure"},
 		{"insecure", func(c *Config) { c.Listen = "0.0.0.0:6627"; c.Insecure = true }, ""},
-		{"TLS", func(c *Config) { c.Listen = "0.0.0.0:6627"; c.TLS = p.Store(tlsconf.RoleServer, "n") }, ""},
+		{"TLS without tokens", func(c *Config) { c.Listen = "0.0.0.0:6627"; c.TLS = p.Store(tlsconf.RoleServer, "n") }, "pass --acl"},
+		{"tokens without TLS", func(c *Config) { c.Listen = "0.0.0.0:6627"; c.ACL = true }, "TLS is off"},
+		{"TLS and tokens", func(c *Config) {
+			c.Listen, c.ACL, c.TLS = "0.0.0.0:6627", true, p.Store(tlsconf.RoleServer, "n")
+		}, ""},
 		{"a client certificate", func(c *Config) { c.TLS = p.Store(tlsconf.RoleClient, "n") }, "needs a server certificate"},
 		{"only the CA", func(c *Config) { c.TLS = p.CAOnly() }, "--tls-cert"},
 	} {

@@ -33,16 +33,28 @@ func IsLoopback(addr string) bool {
 // operator passed --insecure. It returns whether the process runs insecurely off
 // loopback (then call WarnInsecure), or an error that names the fix.
 func CheckListen(what, addr string, tlsOn, insecure bool) (bool, error) {
-	// ACLs: once API tokens exist, "secure" here becomes "TLS on and ACLs on" for the
-	// processes that serve the nimbus API; add that condition beside tlsOn.
-	secure := tlsOn
-	if secure || IsLoopback(addr) {
+	return CheckAPIListen(what, addr, tlsOn, true, insecure)
+}
+
+// CheckAPIListen is CheckListen for a process that serves the nimbus API, where
+// secure means TLS and API tokens (aclOn) both: either alone still lets anyone who
+// reaches the port submit code (no tokens), or read the tokens on the wire (no TLS).
+func CheckAPIListen(what, addr string, tlsOn, aclOn, insecure bool) (bool, error) {
+	if (tlsOn && aclOn) || IsLoopback(addr) {
 		return false, nil
 	}
 	if insecure {
 		return true, nil
 	}
-	return false, fmt.Errorf("%s %s is not a loopback address and TLS is off: anyone who reaches it could run code on the cluster; pass --tls-ca, --tls-cert and --tls-key (see docs/security.md), or --insecure to accept that", what, addr)
+	var off, fix []string
+	if !tlsOn {
+		off, fix = append(off, "TLS is off"), append(fix, "--tls-ca, --tls-cert and --tls-key")
+	}
+	if !aclOn {
+		off, fix = append(off, "API tokens are off"), append(fix, "--acl")
+	}
+	return false, fmt.Errorf("%s %s is not a loopback address and %s: anyone who reaches it could run code on the cluster; pass %s (see docs/security.md), or --insecure to accept that",
+		what, addr, strings.Join(off, " and "), strings.Join(fix, " and "))
 }
 
 // WarnInsecure logs that the process runs without TLS off loopback, now and every

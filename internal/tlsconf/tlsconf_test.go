@@ -385,6 +385,30 @@ func TestWriteFilesRefusesOverwriteAndKeepsKeyPrivate(t *testing.T) {
 	}
 }
 
+// TestCheckAPIListen: off loopback, the nimbus API needs TLS and tokens both, and the
+// error names what is missing.
+func TestCheckAPIListen(t *testing.T) {
+	for _, tc := range []struct {
+		addr               string
+		tls, acl, insecure bool
+		warn               bool
+		errHas             string
+	}{
+		{"127.0.0.1:6627", false, false, false, false, ""},
+		{"10.1.2.3:6627", true, true, false, false, ""},
+		{"10.1.2.3:6627", true, false, false, false, "API tokens are off: anyone who reaches it could run code on the cluster; pass --acl (see"},
+		{"10.1.2.3:6627", false, true, false, false, "TLS is off: anyone"},
+		{"10.1.2.3:6627", false, false, false, false, "TLS is off and API tokens are off"},
+		{"10.1.2.3:6627", true, false, true, true, ""},
+	} {
+		warn, err := CheckAPIListen("nimbusd --listen", tc.addr, tc.tls, tc.acl, tc.insecure)
+		if warn != tc.warn || (err != nil) != (tc.errHas != "") || (err != nil && !strings.Contains(err.Error(), tc.errHas)) {
+			t.Errorf("CheckAPIListen(%q, tls=%v, acl=%v, insecure=%v) = %v, %v; want warn %v, an error with %q",
+				tc.addr, tc.tls, tc.acl, tc.insecure, warn, err, tc.warn, tc.errHas)
+		}
+	}
+}
+
 func TestCheckListen(t *testing.T) {
 	for _, tc := range []struct {
 		addr          string

@@ -24,7 +24,7 @@ func TestClusterSpecBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newTestCluster(t, []string{"n1"}, map[string]int{"s1": 2})
+	c := newTestClusterWith(t, []string{"n1"}, map[string]int{"s1": 2}, clusterInsecure) // the loopback mode of make demo
 	c.waitFor("the supervisor registered", time.Minute, func() bool {
 		out, err := c.ctl("supervisors")
 		return err == nil && strings.Contains(out, "s1")

@@ -35,20 +35,35 @@ type testCluster struct {
 	supDir   map[string]string
 	state    string // wordcount.state.dir shared by the workers
 	tls      *clusterPKI
+	acl      bool   // nimbusd --acl
+	token    string // the admin token sparsectl passes, once bootstrapped
 }
 
+// newTestCluster is a cluster run as it should be off loopback: TLS on every
+// connection and API tokens (nimbusd --acl), with sparsectl holding the admin token
+// made by `acl bootstrap`. The secure path is the tested path.
 func newTestCluster(t *testing.T, nimbuses []string, supervisors map[string]int) *testCluster {
 	t.Helper()
-	return newTestClusterWith(t, nimbuses, supervisors, false)
+	return newTestClusterWith(t, nimbuses, supervisors, clusterSecure)
 }
 
-// newTestClusterWith is newTestCluster, with TLS on every connection when withTLS.
-func newTestClusterWith(t *testing.T, nimbuses []string, supervisors map[string]int, withTLS bool) *testCluster {
+// clusterSecurity is how a test cluster is protected.
+type clusterSecurity int
+
+const (
+	clusterInsecure clusterSecurity = iota // plaintext, no tokens: loopback only
+	clusterTLS                             // TLS on every connection, no tokens
+	clusterSecure                          // TLS and tokens
+)
+
+// newTestClusterWith is newTestCluster with the given protection.
+func newTestClusterWith(t *testing.T, nimbuses []string, supervisors map[string]int, sec clusterSecurity) *testCluster {
 	t.Helper()
 	c := newClusterDir(t)
-	if withTLS {
+	if sec >= clusterTLS {
 		c.tls = newClusterPKI(t, filepath.Join(c.dir, "tls"))
 	}
+	c.acl = sec == clusterSecure
 	addrs := freeAddrs(t, 2)
 	c.etcd = addrs[0]
 	startProc(t, c.dir, "etcd", bins.sparsectl, "dev", "etcd", "--data-dir", filepath.Join(c.dir, "etcd"),
@@ -69,10 +84,14 @@ func newClusterDir(t *testing.T) *testCluster {
 	return c
 }
 
-// start starts the daemons against c.etcd.
+// start starts the daemons against c.etcd; with ACLs, it makes the first admin token
+// once a nimbus leads, before the supervisors start.
 func (c *testCluster) start(nimbuses []string, supervisors map[string]int) {
 	for _, id := range nimbuses {
 		c.startNimbus(id, freeAddrs(c.t, 1)[0])
+	}
+	if c.acl && len(nimbuses) > 0 && c.token == "" {
+		c.bootstrapACL()
 	}
 	for id, slots := range supervisors {
 		c.startSupervisor(id, slots)
@@ -84,7 +103,39 @@ func (c *testCluster) startNimbus(id, addr string) {
 	c.nimbus[id] = startProc(c.t, c.dir, "nimbus-"+id, bins.nimbusd, append([]string{"--id", id, "--listen", addr,
 		"--data-dir", filepath.Join(c.dir, "nimbus-"+id), "--etcd-endpoints", c.etcd,
 		"--worker-timeout", "5s", "--worker-start-grace", "15s", "--schedule-every", "1s", "--leader-ttl", "3s"},
-		slices.Concat(c.etcdArgs, c.tls.nimbusArgs())...)...)
+		slices.Concat(c.etcdArgs, c.tls.nimbusArgs(), c.aclArgs())...)...)
+}
+
+func (c *testCluster) aclArgs() []string {
+	if !c.acl {
+		return nil
+	}
+	return []string{"--acl"}
+}
+
+// bootstrapACL makes the cluster's first admin token, which every later sparsectl call
+// of the test passes; a cluster that had one already refuses, so it is done once.
+func (c *testCluster) bootstrapACL() {
+	c.t.Helper()
+	var last string
+	c.waitFor("the first admin token", time.Minute, func() bool {
+		out, err := c.ctl("acl", "bootstrap", "--json")
+		last = out
+		if err != nil {
+			return false
+		}
+		var tok struct {
+			Secret string `json:"secret"`
+		}
+		if err := json.Unmarshal([]byte(out), &tok); err != nil || tok.Secret == "" {
+			c.t.Fatalf("acl bootstrap printed no secret (%v):\n%s", err, out)
+		}
+		c.token = tok.Secret
+		return true
+	})
+	if c.token == "" {
+		c.t.Fatalf("acl bootstrap: %s", last)
+	}
 }
 
 func (c *testCluster) startSupervisor(id string, slots int) {
@@ -116,6 +167,9 @@ func (c *testCluster) ctl(args ...string) (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bins.sparsectl, append(append([]string{"--nimbus", c.nimbusList()}, c.tls.ctlArgs()...), args...)...)
 	cmd.Env = append(os.Environ(), "HOME="+c.dir)
+	if c.token != "" {
+		cmd.Env = append(cmd.Env, "SPARSE_TOKEN="+c.token)
+	}
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

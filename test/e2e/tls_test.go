@@ -72,7 +72,7 @@ func (p *clusterPKI) ctlArgs() []string {
 // command line; sparsectl without the CA is told to pass it.
 func TestClusterTLS(t *testing.T) {
 	const n = 3000
-	c := newTestClusterWith(t, []string{"n1"}, map[string]int{"s1": 1, "s2": 1}, true)
+	c := newTestClusterWith(t, []string{"n1"}, map[string]int{"s1": 1, "s2": 1}, clusterTLS)
 	c.waitFor("two supervisors registered", time.Minute, func() bool {
 		out, err := c.ctl("supervisors")
 		return err == nil && strings.Contains(out, "s1") && strings.Contains(out, "s2")
