@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/internal/tlsconf"
 )
 
 // testCluster is a whole sparse cluster on loopback, every piece its own process: etcd
@@ -448,11 +449,8 @@ func TestClusterFailures(t *testing.T) {
 // refused with errors that say what is wrong, and nothing is stored.
 func TestClusterRefusesBadSubmissions(t *testing.T) {
 	c := newTestCluster(t, []string{"n1"}, nil)
-	conn, err := grpc.NewClient(c.nimbusAt["n1"], grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := c.dialNimbus("n1")
+	var err error
 	client := sparsev1.NewNimbusClient(conn)
 	artifact := []byte("#!/bin/sh\necho not really a topology\n")
 	sum := sha256.Sum256(artifact)
@@ -509,3 +507,36 @@ func TestClusterRefusesBadSubmissions(t *testing.T) {
 		}
 	}
 }
+
+// dialNimbus is a gRPC connection to nimbus id as sparsectl makes it: with the
+// cluster's client certificate and the admin token when the cluster has them.
+func (c *testCluster) dialNimbus(id string) *grpc.ClientConn {
+	c.t.Helper()
+	creds := insecure.NewCredentials()
+	if c.tls != nil {
+		store, err := tlsconf.Load(tlsconf.Files{CA: c.tls.file("ca"), Cert: c.tls.file("client-ops"), Key: c.tls.file("client-ops-key")}, nil)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		creds = store.ClientCredentials(tlsconf.RoleServer, true)
+	}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	if c.token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer(c.token)))
+	}
+	conn, err := grpc.NewClient(c.nimbusAt[id], opts...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// bearer sends an API token with every call, as sparsectl does.
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+func (bearer) RequireTransportSecurity() bool { return true }
