@@ -31,6 +31,7 @@ func command() *cobra.Command {
 	var c supervisor.Config
 	var slots, endpoints, logLevel string
 	var slotCount, slotBase, metricsOffset int
+	var hygiene hygieneFlags
 	cmd := &cobra.Command{
 		Use:   "supervisord",
 		Short: "Run sparse's node agent: offer worker slots and run the workers assigned to them",
@@ -58,6 +59,9 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 				}
 			}
 			c.WorkerMetricsOffset = metricsOffset
+			if err := hygiene.apply(&c); err != nil {
+				return err
+			}
 			if metricsOffset == 0 {
 				c.WorkerMetricsOffset = -1
 			}
@@ -92,6 +96,7 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 	f.BoolVar(&c.StopWorkersOnExit, "stop-workers-on-exit", false, "stop the workers when supervisord stops (default: leave them for the next supervisord to adopt)")
 	f.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this host:port (default: none)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
+	hygiene.register(f)
 	_ = cmd.MarkFlagRequired("data-dir")
 	return cmd
 }

@@ -79,6 +79,10 @@ type ManagerConfig struct {
 	Heartbeats HeartbeatKeeper
 	// Metrics, when set, gets the used slots, the running workers and the restarts.
 	Metrics *Metrics
+	// WorkerEnv names variables of the supervisor's environment that workers get
+	// beyond the base ones (PATH, HOME, LANG, LC_*, TZ, TMPDIR, PYTHONPATH and the Go
+	// runtime's); nothing else of it reaches them.
+	WorkerEnv []string
 }
 
 // Manager runs the worker processes of one supervisor: it starts what Update asks for,
@@ -221,7 +225,7 @@ func (m *Manager) Status() []SlotStatus {
 func (m *Manager) Run(ctx context.Context) error {
 	defer close(m.done)
 	defer m.closeQuit()
-	if err := os.MkdirAll(filepath.Join(m.c.DataDir, "workers"), 0o755); err != nil {
+	if err := makePrivateDir(filepath.Join(m.c.DataDir, "workers")); err != nil {
 		return fmt.Errorf("supervisor: creating the data directory: %w", err)
 	}
 	m.findLiveWorkers()
@@ -350,7 +354,7 @@ func (m *Manager) observe(now time.Time) {
 // touch sets a file's modification time, creating it if needed.
 func touch(path string, now time.Time) {
 	if err := os.Chtimes(path, now, now); err != nil {
-		if f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+		if f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, privateFileMode); err == nil {
 			f.Close()
 		}
 	}
@@ -593,7 +597,10 @@ func (m *Manager) start(ctx context.Context, w Want) (*proc, error) {
 		return nil, err
 	}
 	dir := workerDir(m.c.DataDir, w.TopologyID, w.Port)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := makePrivateDir(filepath.Dir(dir)); err != nil {
+		return nil, fmt.Errorf("creating the topology's directory: %w", err)
+	}
+	if err := makePrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("creating the worker's directory: %w", err)
 	}
 	// A heartbeat file left by an earlier process must not vouch for this one.
@@ -627,7 +634,11 @@ func (m *Manager) start(ctx context.Context, w Want) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return launch(exe, args, dir, PidFile{Port: w.Port, Identity: w.Identity()})
+	env, err := workerEnv(supervisorEnviron(), m.c.WorkerEnv, conf)
+	if err != nil {
+		return nil, fmt.Errorf("topology %s: %w", w.TopologyID, err)
+	}
+	return launch(exe, args, dir, env, PidFile{Port: w.Port, Identity: w.Identity()})
 }
 
 // shutdown ends Run: starts in progress are cancelled; workers keep running unless

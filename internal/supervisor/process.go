@@ -78,7 +78,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'), 0o644)
+	return writePrivateFile(path, append(b, '\n'))
 }
 
 // proc is one worker process, started by this supervisor or adopted from an earlier one.
@@ -129,17 +129,22 @@ func (p *proc) signal(sig syscall.Signal) error {
 	return err
 }
 
-// launch starts a worker process in its own process group, with stdout and stderr
-// appended to its log file, and writes its pid file. The caller owns the returned proc.
-func launch(exe string, args []string, dir string, pf PidFile) (*proc, error) {
-	log, err := os.OpenFile(filepath.Join(dir, logFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// launch starts a worker process in its own process group, with the environment env and
+// stdout and stderr appended to its log file, and writes its pid file. The caller owns
+// the returned proc.
+func launch(exe string, args []string, dir string, env []string, pf PidFile) (*proc, error) {
+	log, err := os.OpenFile(filepath.Join(dir, logFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, privateFileMode)
 	if err != nil {
 		return nil, fmt.Errorf("opening the worker's log: %w", err)
 	}
 	defer log.Close() // the child has its own descriptor
+	if err := log.Chmod(privateFileMode); err != nil { // as an older supervisor left it
+		return nil, fmt.Errorf("making the worker's log private: %w", err)
+	}
 	fmt.Fprintf(log, "--- %s supervisor starting %s %s\n", time.Now().UTC().Format(time.RFC3339), exe, strings.Join(args, " "))
 	cmd := exec.Command(exe, args...)
 	cmd.Dir = dir
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = log, log
 	// Its own process group: the worker outlives this supervisor (a restarted one adopts
 	// it), a terminal's Ctrl-C does not reach it, and stopping it stops its children.

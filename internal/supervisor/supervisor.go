@@ -94,6 +94,10 @@ type Config struct {
 	// checks (see ManagerConfig); zero values take the defaults.
 	BackoffMin, BackoffMax, HealthyAfter, Tick time.Duration
 
+	// WorkerEnv names variables of the supervisor's environment that workers get
+	// beyond the base ones (see ManagerConfig.WorkerEnv).
+	WorkerEnv []string
+
 	Logger hclog.Logger
 }
 
@@ -184,7 +188,7 @@ func (s *Supervisor) Status() []SlotStatus {
 // ends. etcd may be unreachable at first or for a while later: Run waits and retries,
 // and the workers keep running meanwhile.
 func (s *Supervisor) Run(ctx context.Context) error {
-	if err := os.MkdirAll(s.c.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(s.c.DataDir, privateDirMode); err != nil {
 		return fmt.Errorf("supervisor: creating the data directory: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -214,6 +218,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		WorkerMetricsOffset: s.c.WorkerMetricsOffset, StopWorkersOnExit: s.c.StopWorkersOnExit, OrphanTimeout: s.c.OrphanTimeout,
 		Logger:     s.log,
 		Heartbeats: heartbeats, Metrics: s.metrics,
+		WorkerEnv: s.c.WorkerEnv,
 	})
 	if err != nil {
 		return err

@@ -179,7 +179,7 @@ func TestSupervisorWithEtcd(t *testing.T) {
 		t.Errorf("the supervisor's /metrics lacks a running worker or the download:\n%.4000s", body)
 	}
 	cached := filepath.Join(dataDir, "artifacts", nimbus.digest)
-	if st, err := os.Stat(cached); err != nil || st.Mode().Perm() != 0o755 || st.Size() != int64(len(bin)) {
+	if st, err := os.Stat(cached); err != nil || st.Mode().Perm() != privateExecMode || st.Size() != int64(len(bin)) {
 		t.Fatalf("cached artifact: %v, %v", st, err)
 	}
 	conf, err := os.ReadFile(filepath.Join(workerDir(dataDir, tid, port), configFile))
@@ -286,8 +286,8 @@ func TestArtifactCacheRefusesBadBytes(t *testing.T) {
 	if b, _ := os.ReadFile(path); string(b) != string(good) || len(tried) != 2 {
 		t.Fatalf("cached %q after trying %v", b, tried)
 	}
-	if st, _ := os.Stat(path); st.Mode().Perm() != 0o755 {
-		t.Errorf("mode %v, want 0755", st.Mode().Perm())
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o700 {
+		t.Errorf("mode %v, want 0700 (executable by the supervisor's user only)", st.Mode().Perm())
 	}
 	// Cached: no source is asked again.
 	if _, err := c.Path(context.Background(), digest, 0); err != nil || len(tried) != 2 {
