@@ -137,7 +137,7 @@ func launch(exe string, args []string, dir string, env []string, pf PidFile) (*p
 	if err != nil {
 		return nil, fmt.Errorf("opening the worker's log: %w", err)
 	}
-	defer log.Close() // the child has its own descriptor
+	defer log.Close()                                  // the child has its own descriptor
 	if err := log.Chmod(privateFileMode); err != nil { // as an older supervisor left it
 		return nil, fmt.Errorf("making the worker's log private: %w", err)
 	}
