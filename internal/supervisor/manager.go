@@ -83,6 +83,14 @@ type ManagerConfig struct {
 	// beyond the base ones (PATH, HOME, LANG, LC_*, TZ, TMPDIR, PYTHONPATH and the Go
 	// runtime's); nothing else of it reaches them.
 	WorkerEnv []string
+	// CleanupGrace: the worker directories, artifacts and bundles of topologies no
+	// longer assigned here are removed once unused this long (default 10m).
+	CleanupGrace time.Duration
+	// WorkerLogMaxSize: a worker.log larger than this many bytes is rotated (default
+	// 100 MiB; negative: never), keeping WorkerLogBackups older copies (default 3;
+	// negative: none).
+	WorkerLogMaxSize int64
+	WorkerLogBackups int
 }
 
 // Manager runs the worker processes of one supervisor: it starts what Update asks for,
@@ -100,6 +108,7 @@ type Manager struct {
 	ops     sync.WaitGroup
 
 	// Owned by Run.
+	janitor   *janitor
 	slots     map[int]*slot
 	wants     []Want
 	haveWants bool
@@ -186,6 +195,13 @@ func NewManager(c ManagerConfig) (*Manager, error) {
 	def(&c.HealthyAfter, DefaultHealthyAfter)
 	def(&c.Tick, DefaultTick)
 	def(&c.OrphanTimeout, DefaultOrphanTimeout)
+	def(&c.CleanupGrace, DefaultCleanupGrace)
+	if c.WorkerLogMaxSize == 0 {
+		c.WorkerLogMaxSize = DefaultWorkerLogMaxSize
+	}
+	if c.WorkerLogBackups == 0 {
+		c.WorkerLogBackups = DefaultWorkerLogBackups
+	}
 	if c.Admin == nil {
 		c.Admin = setActiveGRPC
 	}
@@ -194,7 +210,8 @@ func NewManager(c ManagerConfig) (*Manager, error) {
 		log = hclog.NewNullLogger()
 	}
 	return &Manager{c: c, log: log, updates: make(chan []Want, 1), events: make(chan event, 64),
-		quit: make(chan struct{}), done: make(chan struct{}), slots: map[int]*slot{}}, nil
+		quit: make(chan struct{}), done: make(chan struct{}), slots: map[int]*slot{},
+		janitor: &janitor{dataDir: c.DataDir, grace: c.CleanupGrace, log: log, unused: map[string]time.Time{}}}, nil
 }
 
 // Update sets the workers that should run. Nothing is started or stopped before the
@@ -228,6 +245,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	if err := makePrivateDir(filepath.Join(m.c.DataDir, "workers")); err != nil {
 		return fmt.Errorf("supervisor: creating the data directory: %w", err)
 	}
+	removeLeftovers(m.c.DataDir, m.log)
 	m.findLiveWorkers()
 	m.publish()
 	tick := time.NewTicker(m.c.Tick)
@@ -251,7 +269,32 @@ func (m *Manager) Run(ctx context.Context) error {
 			}
 		}
 		m.escalate(now)
+		m.upkeep(now)
 		m.publish()
+	}
+}
+
+// upkeep keeps the data directory from growing: it rotates the workers' logs and
+// removes what unassigned topologies left.
+func (m *Manager) upkeep(now time.Time) {
+	topologies, digests := map[string]bool{}, map[string]bool{}
+	for _, w := range m.wants {
+		topologies[w.TopologyID], digests[w.Digest] = true, true
+	}
+	for _, s := range m.slots {
+		topologies[s.want.TopologyID], digests[s.want.Digest] = true, true
+		if s.proc == nil || m.c.WorkerLogMaxSize < 0 {
+			continue
+		}
+		path := filepath.Join(s.proc.dir, logFile)
+		if rotated, err := rotateLog(path, m.c.WorkerLogMaxSize, max(m.c.WorkerLogBackups, 0)); err != nil {
+			m.slotLog(s).Warn("cannot rotate the worker's log", "path", path, "error", err)
+		} else if rotated {
+			m.slotLog(s).Debug("rotated the worker's log", "path", path)
+		}
+	}
+	if m.haveWants { // before the first assignments, everything looks unassigned
+		m.janitor.sweep(now, topologies, digests)
 	}
 }
 

@@ -137,8 +137,9 @@ func launch(exe string, args []string, dir string, env []string, pf PidFile) (*p
 	if err != nil {
 		return nil, fmt.Errorf("opening the worker's log: %w", err)
 	}
-	defer log.Close()                                  // the child has its own descriptor
-	if err := log.Chmod(privateFileMode); err != nil { // as an older supervisor left it
+	defer log.Close() // the child has its own descriptor
+	// 0600 even when an older supervisor created it wider.
+	if err := log.Chmod(privateFileMode); err != nil {
 		return nil, fmt.Errorf("making the worker's log private: %w", err)
 	}
 	fmt.Fprintf(log, "--- %s supervisor starting %s %s\n", time.Now().UTC().Format(time.RFC3339), exe, strings.Join(args, " "))

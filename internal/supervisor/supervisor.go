@@ -97,6 +97,11 @@ type Config struct {
 	// WorkerEnv names variables of the supervisor's environment that workers get
 	// beyond the base ones (see ManagerConfig.WorkerEnv).
 	WorkerEnv []string
+	// CleanupGrace, WorkerLogMaxSize and WorkerLogBackups keep the data directory's
+	// size bounded (see ManagerConfig); zero values take the defaults.
+	CleanupGrace     time.Duration
+	WorkerLogMaxSize int64
+	WorkerLogBackups int
 
 	Logger hclog.Logger
 }
@@ -218,7 +223,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		WorkerMetricsOffset: s.c.WorkerMetricsOffset, StopWorkersOnExit: s.c.StopWorkersOnExit, OrphanTimeout: s.c.OrphanTimeout,
 		Logger:     s.log,
 		Heartbeats: heartbeats, Metrics: s.metrics,
-		WorkerEnv: s.c.WorkerEnv,
+		WorkerEnv:    s.c.WorkerEnv,
+		CleanupGrace: s.c.CleanupGrace, WorkerLogMaxSize: s.c.WorkerLogMaxSize, WorkerLogBackups: s.c.WorkerLogBackups,
 	})
 	if err != nil {
 		return err

@@ -40,6 +40,15 @@ type fixtureNimbus struct {
 	digest   string
 	data     []byte
 	fetches  atomic.Int64
+	more     sync.Map // more artifacts: digest → []byte
+}
+
+// serve adds an artifact and returns its digest.
+func (n *fixtureNimbus) serve(data []byte) string {
+	sum := sha256.Sum256(data)
+	d := hex.EncodeToString(sum[:])
+	n.more.Store(d, data)
+	return d
 }
 
 func (n *fixtureNimbus) Leader(context.Context, *sparsev1.LeaderRequest) (*sparsev1.LeaderReply, error) {
@@ -47,12 +56,17 @@ func (n *fixtureNimbus) Leader(context.Context, *sparsev1.LeaderRequest) (*spars
 }
 
 func (n *fixtureNimbus) FetchArtifact(ref *sparsev1.ArtifactRef, stream grpc.ServerStreamingServer[sparsev1.ArtifactChunk]) error {
+	data := n.data
 	if ref.GetSha256() != n.digest {
-		return status.Errorf(codes.NotFound, "no artifact %s", ref.GetSha256())
+		more, ok := n.more.Load(ref.GetSha256())
+		if !ok {
+			return status.Errorf(codes.NotFound, "no artifact %s", ref.GetSha256())
+		}
+		data = more.([]byte)
 	}
 	n.fetches.Add(1)
-	for off := 0; off < len(n.data); off += 256 << 10 {
-		if err := stream.Send(&sparsev1.ArtifactChunk{Data: n.data[off:min(off+256<<10, len(n.data))]}); err != nil {
+	for off := 0; off < len(data); off += 256 << 10 {
+		if err := stream.Send(&sparsev1.ArtifactChunk{Data: data[off:min(off+256<<10, len(data))]}); err != nil {
 			return err
 		}
 	}
