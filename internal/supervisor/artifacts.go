@@ -213,12 +213,13 @@ func (c *ArtifactCache) fetchFrom(ctx context.Context, src Source, path, digest 
 	if err := os.Chmod(tmp.Name(), privateExecMode); err != nil {
 		return err
 	}
-	stamp, err := stampFile(tmp.Name())
-	if err != nil {
-		return err
-	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("storing the artifact: %w", err)
+	}
+	// After the rename, which changes the file's ctime.
+	stamp, err := stampFile(path)
+	if err != nil {
+		return err
 	}
 	c.mu.Lock()
 	c.verified[digest] = stamp

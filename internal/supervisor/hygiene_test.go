@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/sparsestream/sparse/internal/testutil"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
@@ -119,17 +121,21 @@ func TestArtifactCacheReverifies(t *testing.T) {
 	digest := hex.EncodeToString(sum[:])
 	fetches := 0
 	var served []byte
+	var logs bytes.Buffer
 	c := NewArtifactCache(t.TempDir(), fetcherFunc(func(context.Context, string) ([]Source, error) {
 		return []Source{{Name: "nimbus", Fetch: func(_ context.Context, w io.Writer) error {
 			fetches++
 			_, err := w.Write(served)
 			return err
 		}}}, nil
-	}), nil)
+	}), hclog.New(&hclog.LoggerOptions{Output: &logs}))
 	served = good
 	path, err := c.Path(context.Background(), digest, int64(len(good)))
 	if err != nil || fetches != 1 {
 		t.Fatalf("first Path: %v after %d fetches", err, fetches)
+	}
+	if _, err := c.Path(context.Background(), digest, int64(len(good))); err != nil || fetches != 1 || strings.Contains(logs.String(), "changed on disk") {
+		t.Fatalf("an unchanged artifact: %v after %d fetches; log:\n%s", err, fetches, logs.String())
 	}
 	evil := bytes.Replace(good, []byte("real"), []byte("evil"), 1)
 	if err := os.WriteFile(path, evil, 0o700); err != nil {
@@ -140,6 +146,9 @@ func TestArtifactCacheReverifies(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(path); !bytes.Equal(b, good) {
 		t.Fatalf("the cache holds %q", b)
+	}
+	if !strings.Contains(logs.String(), "changed on disk") {
+		t.Errorf("the re-verification was not logged:\n%s", logs.String())
 	}
 	if _, err := c.Path(context.Background(), digest, int64(len(good))); err != nil || fetches != 2 {
 		t.Fatalf("an unchanged artifact: %v after %d fetches; want no fetch", err, fetches)

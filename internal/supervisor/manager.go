@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -115,6 +116,10 @@ type Manager struct {
 
 	mu       sync.Mutex
 	statuses []SlotStatus
+
+	fenced    atomic.Bool // set by SetFenced, read by Run
+	wasFenced bool        // owned by Run
+	fencedAt  time.Time   // owned by Run
 }
 
 // slot is the state of one port.
@@ -262,8 +267,21 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-tick.C:
 		}
 		now := time.Now()
-		m.observe(now)
-		if m.haveWants {
+		fenced := m.fenced.Load()
+		if fenced != m.wasFenced {
+			m.wasFenced = fenced
+			if fenced {
+				m.fencedAt = now
+				m.log.Warn("fenced: this supervisor's lease in etcd has expired, so the cluster may already run its workers elsewhere; no longer vouching for them (they stop themselves after the orphan timeout unless etcd answers before) and starting none",
+					"workers", len(m.slots), "orphan_timeout", m.c.OrphanTimeout)
+			} else {
+				m.log.Info("no longer fenced: etcd answers again; running the assigned workers")
+			}
+		}
+		m.observe(now, !fenced)
+		if fenced {
+			m.fence(ctx, now)
+		} else if m.haveWants {
 			for _, a := range Plan(m.wants, m.haves(), now, PlanParams{WorkerTimeout: m.c.WorkerTimeout}) {
 				m.do(ctx, a, now)
 			}
@@ -380,9 +398,9 @@ func (m *Manager) haves() []Have {
 // DefaultOrphanTimeout is how long a worker runs on without a supervisor vouching for it.
 const DefaultOrphanTimeout = 30 * time.Second
 
-// observe reads the heartbeat files of the running workers, and vouches for each by
-// touching its supervised file.
-func (m *Manager) observe(now time.Time) {
+// observe reads the heartbeat files of the running workers, and unless fenced vouches
+// for each by touching its supervised file.
+func (m *Manager) observe(now time.Time, vouch bool) {
 	for _, s := range m.slots {
 		if s.phase != Running || s.proc == nil {
 			continue
@@ -390,7 +408,34 @@ func (m *Manager) observe(now time.Time) {
 		if st, err := os.Stat(filepath.Join(s.proc.dir, heartbeatFile)); err == nil {
 			s.heartbeatAt = st.ModTime()
 		}
-		touch(filepath.Join(s.proc.dir, supervisedFile), now)
+		if vouch {
+			touch(filepath.Join(s.proc.dir, supervisedFile), now)
+		}
+	}
+}
+
+// SetFenced fences the manager (true) or lifts the fence (false). A supervisor whose
+// lease in etcd has expired is fenced: nimbus takes it for dead and may already run its
+// workers on other nodes. The fenced manager starts no worker and no longer vouches for
+// its workers, which stop themselves after the orphan timeout; the ones still running a
+// little later (the orphan check is once a second) it stops itself, SIGKILL following
+// after the stop grace. A short etcd outage, lifted before the orphan timeout, thus
+// stops nothing. Once lifted, the manager runs the assigned workers again.
+func (m *Manager) SetFenced(fenced bool) { m.fenced.Store(fenced) }
+
+// fence cancels the starts in progress and, once the workers have had the orphan
+// timeout (and a little more) to stop themselves, stops the ones still running.
+func (m *Manager) fence(ctx context.Context, now time.Time) {
+	late := now.Sub(m.fencedAt) > m.c.OrphanTimeout+2*time.Second
+	for port, s := range m.slots {
+		switch {
+		case s.phase == Starting:
+			m.do(ctx, Action{Kind: Stop, Port: port, Reason: "the supervisor is fenced"}, now)
+		case late && s.phase != Stopping && s.proc != nil && s.proc.alive():
+			s.restart = false
+			m.slotLog(s).Warn("stopping the worker, which did not stop itself: the supervisor is fenced", "fenced_for", now.Sub(m.fencedAt).Round(time.Second))
+			m.stop(s, now)
+		}
 	}
 }
 
@@ -575,6 +620,11 @@ func (m *Manager) reap(ev procExited, now time.Time) {
 	}
 	if (s.phase == Stopping && !s.restart) || s.phase == Found {
 		log.Info("worker stopped", "exit", how)
+		delete(m.slots, ev.port)
+		return
+	}
+	if m.wasFenced { // it stopped itself, as it should: nobody vouches for it
+		log.Info("worker stopped while the supervisor is fenced; it starts again once etcd answers", "exit", how)
 		delete(m.slots, ev.port)
 		return
 	}
