@@ -33,6 +33,7 @@ func command() *cobra.Command {
 	var slots, endpoints, logLevel string
 	var slotCount, slotBase, metricsOffset int
 	var tlsFlags tlsconf.Flags
+	var hygiene hygieneFlags
 	cmd := &cobra.Command{
 		Use:   "supervisord",
 		Short: "Run sparse's node agent: offer worker slots and run the workers assigned to them",
@@ -60,6 +61,9 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 				}
 			}
 			c.WorkerMetricsOffset = metricsOffset
+			if err := hygiene.apply(&c); err != nil {
+				return err
+			}
 			if metricsOffset == 0 {
 				c.WorkerMetricsOffset = -1
 			}
@@ -102,6 +106,7 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 	tlsFlags.Register(f)
 	f.StringVar(&c.WorkerTLSCert, "worker-tls-cert", "", "the workers' certificate (sparsectl tls cert create --worker), copied with the CA into each worker's directory")
 	f.StringVar(&c.WorkerTLSKey, "worker-tls-key", "", "the key of --worker-tls-cert (copied mode 0600, never on a command line)")
+	hygiene.register(f)
 	_ = cmd.MarkFlagRequired("data-dir")
 	return cmd
 }

@@ -33,6 +33,8 @@ type Registration[T any] struct {
 	rec   T
 	lease clientv3.LeaseID
 	count int // registrations so far (1 + re-registrations)
+	// expiry is when the lease ends unless it is refreshed, as etcd last said.
+	expiry time.Time
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -98,6 +100,7 @@ func register[T any, P interface {
 // grant takes a new lease, writes the record under it and starts refreshing it.
 func (r *Registration[T]) grant(ctx context.Context) (<-chan *clientv3.LeaseKeepAliveResponse, error) {
 	cli := r.s.cli
+	asked := time.Now()
 	lresp, err := cli.Grant(ctx, r.ttl)
 	if err != nil {
 		return nil, r.s.wrap("registering "+r.key+": taking a lease", err)
@@ -121,15 +124,20 @@ func (r *Registration[T]) grant(ctx context.Context) (<-chan *clientv3.LeaseKeep
 	}
 	r.lease = lresp.ID
 	r.count++
+	r.expiry = asked.Add(time.Duration(lresp.TTL) * time.Second)
 	return ka, nil
 }
 
 func (r *Registration[T]) run(ctx context.Context, ka <-chan *clientv3.LeaseKeepAliveResponse) {
 	defer close(r.done)
 	for {
-		for range ka {
+		for resp := range ka {
 			// Each response is a refresh; the channel closes when the lease is lost or
-			// ctx ends.
+			// ctx ends. The remaining TTL is counted from now, a little after etcd
+			// counted it: LeaseExpiry errs late by the time the answer took.
+			r.mu.Lock()
+			r.expiry = time.Now().Add(time.Duration(resp.TTL) * time.Second)
+			r.mu.Unlock()
 		}
 		if ctx.Err() != nil || r.s.cli.Ctx().Err() != nil {
 			return
@@ -152,6 +160,15 @@ func (r *Registration[T]) run(ctx context.Context, ka <-chan *clientv3.LeaseKeep
 			}
 		}
 	}
+}
+
+// LeaseExpiry is when the record's lease ends unless etcd hears from this process
+// before: the last refresh that etcd answered plus the TTL it gave. Past it, the rest of
+// the cluster may take the record's owner for dead (see the supervisor's self-fencing).
+func (r *Registration[T]) LeaseExpiry() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.expiry
 }
 
 // Key is the etcd key of the registered record.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -39,7 +40,7 @@ type Source struct {
 	Fetch func(ctx context.Context, w io.Writer) error
 }
 
-// ArtifactCache keeps artifacts under a directory, one executable file (0755) per
+// ArtifactCache keeps artifacts under a directory, one executable file (0700) per
 // sha256, named by it. A missing artifact is fetched once even when several workers
 // want it at the same time, and is verified before it is used: its digest and size must
 // match, or nothing is stored.
@@ -52,7 +53,35 @@ type ArtifactCache struct {
 
 	mu       sync.Mutex
 	inflight map[string]*fetchCall
-	verified map[string]bool
+	// verified records, per digest, the file as it was when its bytes were checked: a
+	// file that no longer matches its record is checked again before it is run.
+	verified map[string]fileStamp
+}
+
+// fileStamp identifies a file's contents without reading them: any write, truncation,
+// replacement or chmod changes one of these.
+type fileStamp struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64 // nanoseconds
+}
+
+func stampOf(st os.FileInfo) fileStamp {
+	fs := fileStamp{size: st.Size(), mtime: st.ModTime().UnixNano()}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		fs.dev, fs.ino = uint64(sys.Dev), sys.Ino
+		fs.ctime = sys.Ctim.Nano()
+	}
+	return fs
+}
+
+// stampFile is the stamp of the file at path now.
+func stampFile(path string) (fileStamp, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}, err
+	}
+	return stampOf(st), nil
 }
 
 type fetchCall struct {
@@ -66,11 +95,13 @@ func NewArtifactCache(dir string, f Fetcher, log hclog.Logger) *ArtifactCache {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &ArtifactCache{dir: dir, fetcher: f, log: log, inflight: map[string]*fetchCall{}, verified: map[string]bool{}}
+	return &ArtifactCache{dir: dir, fetcher: f, log: log, inflight: map[string]*fetchCall{}, verified: map[string]fileStamp{}}
 }
 
 // Path returns the path of the artifact with this digest, fetching it first if it is
-// not in the cache. size, when above 0, must match too.
+// not in the cache. size, when above 0, must match too. A cached file is re-verified
+// (its sha256 read again) whenever it is not exactly as it was when it was verified, so
+// that what a worker runs is what nimbus stored.
 func (c *ArtifactCache) Path(ctx context.Context, digest string, size int64) (string, error) {
 	if err := cluster.ValidateDigest(digest); err != nil {
 		return "", fmt.Errorf("artifact: %w", err)
@@ -99,28 +130,35 @@ func (c *ArtifactCache) Path(ctx context.Context, digest string, size int64) (st
 
 func (c *ArtifactCache) get(ctx context.Context, digest string, size int64) (string, error) {
 	path := filepath.Join(c.dir, digest)
-	if _, err := os.Stat(path); err == nil {
+	if stamp, err := stampFile(path); err == nil {
 		c.mu.Lock()
-		ok := c.verified[digest]
+		rec, ok := c.verified[digest]
 		c.mu.Unlock()
-		if ok {
+		if ok && rec == stamp && (size <= 0 || stamp.size == size) {
 			return path, nil
 		}
-		// Check a file left by an earlier run once, in case the disk changed it.
+		if ok {
+			c.log.Warn("a cached artifact changed on disk since it was verified; checking it again", "digest", digest, "path", path)
+		}
+		// The stamp is taken before the bytes are read: a change while they are read
+		// makes the next use check them again.
 		if err := verifyFile(path, digest, size); err == nil {
 			c.mu.Lock()
-			c.verified[digest] = true
+			c.verified[digest] = stamp
 			c.mu.Unlock()
 			return path, nil
 		} else {
 			c.log.Warn("a cached artifact is damaged; fetching it again", "digest", digest, "error", err)
+			c.mu.Lock()
+			delete(c.verified, digest)
+			c.mu.Unlock()
 			os.Remove(path)
 		}
 	}
 	if c.fetcher == nil {
 		return "", fmt.Errorf("artifact %s is not in %s and there is nowhere to fetch it from", digest, c.dir)
 	}
-	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+	if err := makePrivateDir(c.dir); err != nil {
 		return "", fmt.Errorf("creating the artifact cache: %w", err)
 	}
 	sources, err := c.fetcher.Sources(ctx, digest)
@@ -157,8 +195,10 @@ func (c *ArtifactCache) fetchFrom(ctx context.Context, src Source, path, digest 
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	start := time.Now()
 	h := sha256.New()
-	n := &countWriter{}
-	err = src.Fetch(ctx, io.MultiWriter(tmp, h, n))
+	n := &countWriter{limit: size}
+	// n comes first: it refuses the bytes beyond the declared size before they are
+	// written anywhere.
+	err = src.Fetch(ctx, io.MultiWriter(n, tmp, h))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -171,14 +211,19 @@ func (c *ArtifactCache) fetchFrom(ctx context.Context, src Source, path, digest 
 	if size > 0 && n.n != size {
 		return fmt.Errorf("%d bytes arrived, the topology says %d; refusing them", n.n, size)
 	}
-	if err := os.Chmod(tmp.Name(), 0o755); err != nil {
+	if err := os.Chmod(tmp.Name(), privateExecMode); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("storing the artifact: %w", err)
 	}
+	// After the rename, which changes the file's ctime.
+	stamp, err := stampFile(path)
+	if err != nil {
+		return err
+	}
 	c.mu.Lock()
-	c.verified[digest] = true
+	c.verified[digest] = stamp
 	c.mu.Unlock()
 	if c.Metrics != nil {
 		c.Metrics.ArtifactDownloads.Inc()
@@ -188,9 +233,13 @@ func (c *ArtifactCache) fetchFrom(ctx context.Context, src Source, path, digest 
 	return nil
 }
 
-type countWriter struct{ n int64 }
+// countWriter counts bytes, and with a limit above 0 refuses more than it.
+type countWriter struct{ n, limit int64 }
 
 func (w *countWriter) Write(p []byte) (int, error) {
+	if w.limit > 0 && w.n+int64(len(p)) > w.limit {
+		return 0, fmt.Errorf("more than the %d bytes the topology declares arrived; refusing them", w.limit)
+	}
 	w.n += int64(len(p))
 	return len(p), nil
 }

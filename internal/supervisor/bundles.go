@@ -23,6 +23,9 @@ func (m *Manager) workerCommand(w Want, artifact string, args []string) (string,
 		return artifact, args, nil
 	}
 	dir := filepath.Join(m.c.DataDir, "bundles", w.Digest)
+	if err := makePrivateDir(filepath.Dir(dir)); err != nil {
+		return "", nil, fmt.Errorf("creating the bundles' directory: %w", err)
+	}
 	if err := spec.UnpackFile(artifact, dir); err != nil {
 		return "", nil, fmt.Errorf("unpacking the spec bundle %s of topology %s: %w", short(w.Digest), w.TopologyID, err)
 	}

@@ -20,8 +20,9 @@ import (
 	"github.com/sparsestream/sparse/pkg/topology"
 )
 
-// topoBin is the test topology binary (testdata/topo), built once by TestMain.
-var topoBin string
+// topoBin is the test topology binary (testdata/topo), and pyTopoBin the one with
+// Python bolts (testdata/pytopo), built once by TestMain.
+var topoBin, pyTopoBin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -35,11 +36,22 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	topoBin = filepath.Join(dir, "topo")
-	build := exec.Command("go", "build", "-o", topoBin, "./testdata/topo")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the test topology failed:", err)
+	pyTopoBin = filepath.Join(dir, "pytopo")
+	script, err := filepath.Abs(filepath.Join("testdata", "pytopo", "bolt.py"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	for _, args := range [][]string{
+		{"build", "-o", topoBin, "./testdata/topo"},
+		{"build", "-ldflags", "-X main.script=" + script, "-o", pyTopoBin, "./testdata/pytopo"},
+	} {
+		build := exec.Command("go", args...)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building a test topology failed:", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -56,7 +68,13 @@ func needBinary(t *testing.T) {
 // topoSpec is the test topology's spec, as its describe prints it.
 func topoSpec(t *testing.T) *topology.Spec {
 	t.Helper()
-	out, err := exec.Command(topoBin, "describe").Output()
+	return binSpec(t, topoBin)
+}
+
+// binSpec is a topology binary's spec, as its describe prints it.
+func binSpec(t *testing.T, bin string) *topology.Spec {
+	t.Helper()
+	out, err := exec.Command(bin, "describe").Output()
 	if err != nil {
 		t.Fatalf("describe: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -87,6 +88,18 @@ type ManagerConfig struct {
 	Heartbeats HeartbeatKeeper
 	// Metrics, when set, gets the used slots, the running workers and the restarts.
 	Metrics *Metrics
+	// WorkerEnv names variables of the supervisor's environment that workers get
+	// beyond the base ones (PATH, HOME, LANG, LC_*, TZ, TMPDIR, PYTHONPATH and the Go
+	// runtime's); nothing else of it reaches them.
+	WorkerEnv []string
+	// CleanupGrace: the worker directories, artifacts and bundles of topologies no
+	// longer assigned here are removed once unused this long (default 10m).
+	CleanupGrace time.Duration
+	// WorkerLogMaxSize: a worker.log larger than this many bytes is rotated (default
+	// 100 MiB; negative: never), keeping WorkerLogBackups older copies (default 3;
+	// negative: none).
+	WorkerLogMaxSize int64
+	WorkerLogBackups int
 }
 
 // Manager runs the worker processes of one supervisor: it starts what Update asks for,
@@ -104,12 +117,17 @@ type Manager struct {
 	ops     sync.WaitGroup
 
 	// Owned by Run.
+	janitor   *janitor
 	slots     map[int]*slot
 	wants     []Want
 	haveWants bool
 
 	mu       sync.Mutex
 	statuses []SlotStatus
+
+	fenced    atomic.Bool // set by SetFenced, read by Run
+	wasFenced bool        // owned by Run
+	fencedAt  time.Time   // owned by Run
 }
 
 // slot is the state of one port.
@@ -190,6 +208,13 @@ func NewManager(c ManagerConfig) (*Manager, error) {
 	def(&c.HealthyAfter, DefaultHealthyAfter)
 	def(&c.Tick, DefaultTick)
 	def(&c.OrphanTimeout, DefaultOrphanTimeout)
+	def(&c.CleanupGrace, DefaultCleanupGrace)
+	if c.WorkerLogMaxSize == 0 {
+		c.WorkerLogMaxSize = DefaultWorkerLogMaxSize
+	}
+	if c.WorkerLogBackups == 0 {
+		c.WorkerLogBackups = DefaultWorkerLogBackups
+	}
 	if c.Admin == nil {
 		c.Admin = setActiveGRPC(c.AdminCreds)
 	}
@@ -198,7 +223,8 @@ func NewManager(c ManagerConfig) (*Manager, error) {
 		log = hclog.NewNullLogger()
 	}
 	return &Manager{c: c, log: log, updates: make(chan []Want, 1), events: make(chan event, 64),
-		quit: make(chan struct{}), done: make(chan struct{}), slots: map[int]*slot{}}, nil
+		quit: make(chan struct{}), done: make(chan struct{}), slots: map[int]*slot{},
+		janitor: &janitor{dataDir: c.DataDir, grace: c.CleanupGrace, log: log, unused: map[string]time.Time{}}}, nil
 }
 
 // Update sets the workers that should run. Nothing is started or stopped before the
@@ -229,9 +255,10 @@ func (m *Manager) Status() []SlotStatus {
 func (m *Manager) Run(ctx context.Context) error {
 	defer close(m.done)
 	defer m.closeQuit()
-	if err := os.MkdirAll(filepath.Join(m.c.DataDir, "workers"), 0o755); err != nil {
+	if err := makePrivateDir(filepath.Join(m.c.DataDir, "workers")); err != nil {
 		return fmt.Errorf("supervisor: creating the data directory: %w", err)
 	}
+	removeLeftovers(m.c.DataDir, m.log)
 	m.findLiveWorkers()
 	m.publish()
 	tick := time.NewTicker(m.c.Tick)
@@ -248,14 +275,52 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-tick.C:
 		}
 		now := time.Now()
-		m.observe(now)
-		if m.haveWants {
+		fenced := m.fenced.Load()
+		if fenced != m.wasFenced {
+			m.wasFenced = fenced
+			if fenced {
+				m.fencedAt = now
+				m.log.Warn("fenced: this supervisor's lease in etcd has expired, so the cluster may already run its workers elsewhere; no longer vouching for them (they stop themselves after the orphan timeout unless etcd answers before) and starting none",
+					"workers", len(m.slots), "orphan_timeout", m.c.OrphanTimeout)
+			} else {
+				m.log.Info("no longer fenced: etcd answers again; running the assigned workers")
+			}
+		}
+		m.observe(now, !fenced)
+		if fenced {
+			m.fence(ctx, now)
+		} else if m.haveWants {
 			for _, a := range Plan(m.wants, m.haves(), now, PlanParams{WorkerTimeout: m.c.WorkerTimeout}) {
 				m.do(ctx, a, now)
 			}
 		}
 		m.escalate(now)
+		m.upkeep(now)
 		m.publish()
+	}
+}
+
+// upkeep keeps the data directory from growing: it rotates the workers' logs and
+// removes what unassigned topologies left.
+func (m *Manager) upkeep(now time.Time) {
+	topologies, digests := map[string]bool{}, map[string]bool{}
+	for _, w := range m.wants {
+		topologies[w.TopologyID], digests[w.Digest] = true, true
+	}
+	for _, s := range m.slots {
+		topologies[s.want.TopologyID], digests[s.want.Digest] = true, true
+		if s.proc == nil || m.c.WorkerLogMaxSize < 0 {
+			continue
+		}
+		path := filepath.Join(s.proc.dir, logFile)
+		if rotated, err := rotateLog(path, m.c.WorkerLogMaxSize, max(m.c.WorkerLogBackups, 0)); err != nil {
+			m.slotLog(s).Warn("cannot rotate the worker's log", "path", path, "error", err)
+		} else if rotated {
+			m.slotLog(s).Debug("rotated the worker's log", "path", path)
+		}
+	}
+	if m.haveWants { // before the first assignments, everything looks unassigned
+		m.janitor.sweep(now, topologies, digests)
 	}
 }
 
@@ -341,9 +406,9 @@ func (m *Manager) haves() []Have {
 // DefaultOrphanTimeout is how long a worker runs on without a supervisor vouching for it.
 const DefaultOrphanTimeout = 30 * time.Second
 
-// observe reads the heartbeat files of the running workers, and vouches for each by
-// touching its supervised file.
-func (m *Manager) observe(now time.Time) {
+// observe reads the heartbeat files of the running workers, and unless fenced vouches
+// for each by touching its supervised file.
+func (m *Manager) observe(now time.Time, vouch bool) {
 	for _, s := range m.slots {
 		if s.phase != Running || s.proc == nil {
 			continue
@@ -351,14 +416,41 @@ func (m *Manager) observe(now time.Time) {
 		if st, err := os.Stat(filepath.Join(s.proc.dir, heartbeatFile)); err == nil {
 			s.heartbeatAt = st.ModTime()
 		}
-		touch(filepath.Join(s.proc.dir, supervisedFile), now)
+		if vouch {
+			touch(filepath.Join(s.proc.dir, supervisedFile), now)
+		}
+	}
+}
+
+// SetFenced fences the manager (true) or lifts the fence (false). A supervisor whose
+// lease in etcd has expired is fenced: nimbus takes it for dead and may already run its
+// workers on other nodes. The fenced manager starts no worker and no longer vouches for
+// its workers, which stop themselves after the orphan timeout; the ones still running a
+// little later (the orphan check is once a second) it stops itself, SIGKILL following
+// after the stop grace. A short etcd outage, lifted before the orphan timeout, thus
+// stops nothing. Once lifted, the manager runs the assigned workers again.
+func (m *Manager) SetFenced(fenced bool) { m.fenced.Store(fenced) }
+
+// fence cancels the starts in progress and, once the workers have had the orphan
+// timeout (and a little more) to stop themselves, stops the ones still running.
+func (m *Manager) fence(ctx context.Context, now time.Time) {
+	late := now.Sub(m.fencedAt) > m.c.OrphanTimeout+2*time.Second
+	for port, s := range m.slots {
+		switch {
+		case s.phase == Starting:
+			m.do(ctx, Action{Kind: Stop, Port: port, Reason: "the supervisor is fenced"}, now)
+		case late && s.phase != Stopping && s.proc != nil && s.proc.alive():
+			s.restart = false
+			m.slotLog(s).Warn("stopping the worker, which did not stop itself: the supervisor is fenced", "fenced_for", now.Sub(m.fencedAt).Round(time.Second))
+			m.stop(s, now)
+		}
 	}
 }
 
 // touch sets a file's modification time, creating it if needed.
 func touch(path string, now time.Time) {
 	if err := os.Chtimes(path, now, now); err != nil {
-		if f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+		if f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, privateFileMode); err == nil {
 			f.Close()
 		}
 	}
@@ -539,6 +631,11 @@ func (m *Manager) reap(ev procExited, now time.Time) {
 		delete(m.slots, ev.port)
 		return
 	}
+	if m.wasFenced { // it stopped itself, as it should: nobody vouches for it
+		log.Info("worker stopped while the supervisor is fenced; it starts again once etcd answers", "exit", how)
+		delete(m.slots, ev.port)
+		return
+	}
 	ranFor := now.Sub(s.startedAt)
 	s.phase, s.proc = Exited, nil
 	s.failures = NextFailures(s.failures, ranFor, m.c.HealthyAfter)
@@ -601,7 +698,10 @@ func (m *Manager) start(ctx context.Context, w Want) (*proc, error) {
 		return nil, err
 	}
 	dir := workerDir(m.c.DataDir, w.TopologyID, w.Port)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := makePrivateDir(filepath.Dir(dir)); err != nil {
+		return nil, fmt.Errorf("creating the topology's directory: %w", err)
+	}
+	if err := makePrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("creating the worker's directory: %w", err)
 	}
 	// A heartbeat file left by an earlier process must not vouch for this one.
@@ -639,7 +739,11 @@ func (m *Manager) start(ctx context.Context, w Want) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return launch(exe, args, dir, PidFile{Port: w.Port, Identity: w.Identity()})
+	env, err := workerEnv(supervisorEnviron(), m.c.WorkerEnv, conf)
+	if err != nil {
+		return nil, fmt.Errorf("topology %s: %w", w.TopologyID, err)
+	}
+	return launch(exe, args, dir, env, PidFile{Port: w.Port, Identity: w.Identity()})
 }
 
 // shutdown ends Run: starts in progress are cancelled; workers keep running unless

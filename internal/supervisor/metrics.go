@@ -20,6 +20,9 @@ type Metrics struct {
 	ArtifactDownloads, ArtifactDownloadBytes, ArtifactDownloadFailures prometheus.Counter
 	// EtcdErrors counts failed etcd operations.
 	EtcdErrors prometheus.Counter
+	// Fenced is 1 while the supervisor's lease has expired and it vouches for no worker
+	// (self-fencing), else 0.
+	Fenced prometheus.Gauge
 }
 
 // NewMetrics creates supervisord's metrics and registers them with reg (nil: they are
@@ -36,5 +39,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ArtifactDownloadBytes:    counter("artifact_downloaded_bytes_total", "Bytes of topology artifacts fetched."),
 		ArtifactDownloadFailures: counter("artifact_download_failures_total", "Artifact fetches that failed or did not match their digest."),
 		EtcdErrors:               counter("etcd_errors_total", "Failed etcd operations."),
+		Fenced:                   gauge("fenced", "1 while this supervisor's lease in etcd has expired: it vouches for no worker and starts none."),
 	}
 }

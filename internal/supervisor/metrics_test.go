@@ -35,8 +35,8 @@ sparse_supervisor_artifact_downloaded_bytes_total 12345
 		"sparse_supervisor_artifact_downloaded_bytes_total"); err != nil {
 		t.Error(err)
 	}
-	if got, err := testutil.GatherAndCount(reg); err != nil || got != 8 {
-		t.Errorf("gathered %d series (error %v), want 8 supervisor metrics", got, err)
+	if got, err := testutil.GatherAndCount(reg); err != nil || got != 9 {
+		t.Errorf("gathered %d series (error %v), want 9 supervisor metrics", got, err)
 	}
 
 	// A registry refuses a second set: one daemon, one set of metrics.

@@ -37,6 +37,11 @@ type PidFile struct {
 	// run it to be adopted.
 	Executable string    `json:"executable"`
 	StartedAt  time.Time `json:"started_at"`
+	// StartTime is the process's start time in clock ticks since boot, from
+	// /proc/<pid>/stat: a process with the pid but another start time is not the
+	// worker, whatever it runs (the pid was reused). 0 where /proc is missing, and in
+	// pid files written before it was recorded.
+	StartTime uint64 `json:"start_time,omitempty"`
 }
 
 // workerDir is the directory of a topology's worker on a port.
@@ -73,15 +78,16 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'), 0o644)
+	return writePrivateFile(path, append(b, '\n'))
 }
 
 // proc is one worker process, started by this supervisor or adopted from an earlier one.
 type proc struct {
-	pid     int
-	adopted bool
-	dir     string
-	exe     string
+	pid       int
+	startTime uint64 // see PidFile.StartTime; 0 if unknown
+	adopted   bool
+	dir       string
+	exe       string
 	// exited is closed once the process is gone; err then says how it ended (nil for
 	// an adopted process, whose status is not ours to read).
 	exited chan struct{}
@@ -98,30 +104,48 @@ func (p *proc) alive() bool {
 	}
 }
 
-// signal sends sig to the worker's whole process group (the worker and whatever it
-// started, such as multi-lang subprocesses).
+// signal sends sig to the worker. SIGKILL goes to its whole process group (the worker
+// and whatever it started, such as multi-lang subprocesses, which stay in it); any other
+// signal goes to the worker alone, so that it stops its subprocesses in order (a
+// multi-lang bolt gets the end of its stdin and finishes its tuples) before the group
+// kill that follows its exit ends what is left.
 func (p *proc) signal(sig syscall.Signal) error {
 	if !p.alive() {
 		return nil
 	}
-	err := syscall.Kill(-p.pid, sig)
+	if p.adopted && !sameStart(p.pid, p.startTime) {
+		// Not our child, so its pid may have been reused since the last poll: signal
+		// only the process that was verified at adoption.
+		return nil
+	}
+	target := p.pid
+	if sig == syscall.SIGKILL {
+		target = -p.pid
+	}
+	err := syscall.Kill(target, sig)
 	if errors.Is(err, syscall.ESRCH) {
 		return nil
 	}
 	return err
 }
 
-// launch starts a worker process in its own process group, with stdout and stderr
-// appended to its log file, and writes its pid file. The caller owns the returned proc.
-func launch(exe string, args []string, dir string, pf PidFile) (*proc, error) {
-	log, err := os.OpenFile(filepath.Join(dir, logFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// launch starts a worker process in its own process group, with the environment env and
+// stdout and stderr appended to its log file, and writes its pid file. The caller owns
+// the returned proc.
+func launch(exe string, args []string, dir string, env []string, pf PidFile) (*proc, error) {
+	log, err := os.OpenFile(filepath.Join(dir, logFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, privateFileMode)
 	if err != nil {
 		return nil, fmt.Errorf("opening the worker's log: %w", err)
 	}
 	defer log.Close() // the child has its own descriptor
+	// 0600 even when an older supervisor created it wider.
+	if err := log.Chmod(privateFileMode); err != nil {
+		return nil, fmt.Errorf("making the worker's log private: %w", err)
+	}
 	fmt.Fprintf(log, "--- %s supervisor starting %s %s\n", time.Now().UTC().Format(time.RFC3339), exe, strings.Join(args, " "))
 	cmd := exec.Command(exe, args...)
 	cmd.Dir = dir
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = log, log
 	// Its own process group: the worker outlives this supervisor (a restarted one adopts
 	// it), a terminal's Ctrl-C does not reach it, and stopping it stops its children.
@@ -129,7 +153,8 @@ func launch(exe string, args []string, dir string, pf PidFile) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", exe, err)
 	}
-	p := &proc{pid: cmd.Process.Pid, dir: dir, exe: exe, exited: make(chan struct{})}
+	// The child cannot be reaped before Wait, so its pid names it until then.
+	p := &proc{pid: cmd.Process.Pid, startTime: processStartTime(cmd.Process.Pid), dir: dir, exe: exe, exited: make(chan struct{})}
 	go func() {
 		// Always reap the child, even after the supervisor stopped caring, then end
 		// whatever it left behind in its process group.
@@ -137,7 +162,7 @@ func launch(exe string, args []string, dir string, pf PidFile) (*proc, error) {
 		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
 		close(p.exited)
 	}()
-	pf.PID = p.pid
+	pf.PID, pf.StartTime = p.pid, p.startTime
 	pf.Executable = exe
 	if pf.StartedAt.IsZero() {
 		pf.StartedAt = time.Now().UTC()
@@ -201,13 +226,31 @@ func procfs() bool {
 	return err == nil
 }
 
-// sameProcess checks that a live pid is the worker a pid file describes: it runs the
-// same executable and was given the same heartbeat file, so a pid reused by another
-// process is never adopted or killed. Without /proc nothing can be verified and the
-// answer is no.
+// sameStart reports whether pid is alive and is the process that started at start (as
+// /proc/<pid>/stat says; start 0 checks only that it is alive).
+func sameStart(pid int, start uint64) bool {
+	if !processAlive(pid) {
+		return false
+	}
+	return start == 0 || processStartTime(pid) == start
+}
+
+// sameProcess checks that a live pid is the worker a pid file describes: it started at
+// the recorded time, runs the same executable and was given the same heartbeat file, so
+// a pid reused by another process is never adopted or killed. Without /proc nothing can
+// be verified and the answer is no.
 func sameProcess(pf *PidFile, dir string) (bool, string) {
 	if !processAlive(pf.PID) {
 		return false, "the process is gone"
+	}
+	if pf.StartTime != 0 {
+		st, err := readProcStat(pf.PID)
+		if err != nil {
+			return false, fmt.Sprintf("cannot read when process %d started: %v", pf.PID, err)
+		}
+		if st.StartTime != pf.StartTime {
+			return false, fmt.Sprintf("process %d started at tick %d, not %d: the pid was reused", pf.PID, st.StartTime, pf.StartTime)
+		}
 	}
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pf.PID))
 	if err != nil {
@@ -235,7 +278,11 @@ func sameProcess(pf *PidFile, dir string) (bool, string) {
 // adopt watches a live worker that another supervisor process started: it is not our
 // child, so its exit is noticed by polling.
 func adopt(pf *PidFile, dir string, stop <-chan struct{}) *proc {
-	p := &proc{pid: pf.PID, adopted: true, dir: dir, exe: pf.Executable, exited: make(chan struct{})}
+	start := pf.StartTime
+	if start == 0 { // an older pid file: take the time of the process verified now
+		start = processStartTime(pf.PID)
+	}
+	p := &proc{pid: pf.PID, startTime: start, adopted: true, dir: dir, exe: pf.Executable, exited: make(chan struct{})}
 	go func() {
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
@@ -245,7 +292,12 @@ func adopt(pf *PidFile, dir string, stop <-chan struct{}) *proc {
 				return
 			case <-t.C:
 			}
-			if !processAlive(p.pid) {
+			if !sameStart(p.pid, p.startTime) {
+				// What it started (multi-lang subprocesses) stays in its group; end it as
+				// launch does for a child of ours.
+				if len(groupMembers(p.pid)) > 0 {
+					_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+				}
 				close(p.exited)
 				return
 			}

@@ -108,6 +108,15 @@ type Config struct {
 	// checks (see ManagerConfig); zero values take the defaults.
 	BackoffMin, BackoffMax, HealthyAfter, Tick time.Duration
 
+	// WorkerEnv names variables of the supervisor's environment that workers get
+	// beyond the base ones (see ManagerConfig.WorkerEnv).
+	WorkerEnv []string
+	// CleanupGrace, WorkerLogMaxSize and WorkerLogBackups keep the data directory's
+	// size bounded (see ManagerConfig); zero values take the defaults.
+	CleanupGrace     time.Duration
+	WorkerLogMaxSize int64
+	WorkerLogBackups int
+
 	Logger hclog.Logger
 }
 
@@ -209,7 +218,7 @@ func (s *Supervisor) Status() []SlotStatus {
 // ends. etcd may be unreachable at first or for a while later: Run waits and retries,
 // and the workers keep running meanwhile.
 func (s *Supervisor) Run(ctx context.Context) error {
-	if err := os.MkdirAll(s.c.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(s.c.DataDir, privateDirMode); err != nil {
 		return fmt.Errorf("supervisor: creating the data directory: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -243,6 +252,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		Logger:     s.log,
 		Heartbeats: heartbeats, Metrics: s.metrics,
 		AdminCreds: s.c.dialCreds(tlsconf.RoleWorker), WorkerTLS: s.c.workerFiles(), WorkerInsecure: s.c.Insecure,
+		WorkerEnv:    s.c.WorkerEnv,
+		CleanupGrace: s.c.CleanupGrace, WorkerLogMaxSize: s.c.WorkerLogMaxSize, WorkerLogBackups: s.c.WorkerLogBackups,
 	})
 	if err != nil {
 		return err
@@ -261,7 +272,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			cancel()
 		}
 	})
-	wg.Go(func() { s.register(ctx, store) })
+	wg.Go(func() { s.register(ctx, store, mgr) })
 	err = s.follow(ctx, store, mgr)
 	cancel()
 	<-mgrDone
@@ -296,16 +307,17 @@ func (s *Supervisor) connect(ctx context.Context) (*cluster.Store, error) {
 	}
 }
 
-// register keeps the supervisor's record under a lease until ctx ends. The registration
-// itself re-registers when its lease is lost; this only retries the first one.
-func (s *Supervisor) register(ctx context.Context, store *cluster.Store) {
+// register keeps the supervisor's record under a lease until ctx ends, and fences mgr
+// while the lease has expired. The registration itself re-registers when its lease is
+// lost; this only retries the first one.
+func (s *Supervisor) register(ctx context.Context, store *cluster.Store, mgr *Manager) {
 	rec := &cluster.SupervisorRecord{ID: s.c.ID, Host: s.c.Host, Slots: s.c.Slots}
 	pause := retry.New(time.Second, 30*time.Second)
 	for {
 		reg, err := store.RegisterSupervisor(ctx, rec, s.c.LeaseTTL)
 		if err == nil {
 			s.log.Info("registered", "host", s.c.Host, "slots", s.c.Slots, "key", reg.Key())
-			<-ctx.Done()
+			s.fence(ctx, reg, mgr)
 			if s.c.StopWorkersOnExit {
 				// Nothing runs here any more: let nimbus know at once.
 				cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -324,6 +336,36 @@ func (s *Supervisor) register(ctx context.Context, store *cluster.Store) {
 		s.log.Warn("cannot register in etcd; retrying", "error", err, "in", d)
 		if retry.Sleep(ctx, d) != nil {
 			return
+		}
+	}
+}
+
+// fence watches the supervisor's lease until ctx ends. Once it has expired (etcd has
+// not answered a refresh for the lease TTL), nimbus takes this supervisor for dead and
+// may start its workers elsewhere, so the manager is fenced (Manager.SetFenced): its
+// workers stop within the orphan timeout, and it starts none until the registration has
+// a live lease again.
+func (s *Supervisor) fence(ctx context.Context, reg *cluster.Registration[cluster.SupervisorRecord], mgr *Manager) {
+	t := time.NewTicker(min(s.c.LeaseTTL/10, 500*time.Millisecond))
+	defer t.Stop()
+	fenced := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		expiry := reg.LeaseExpiry()
+		if now := time.Now(); now.After(expiry) != fenced {
+			fenced = !fenced
+			if fenced {
+				s.log.Error("etcd has not renewed this supervisor's lease in time; fencing: its workers stop within the orphan timeout unless etcd answers before", "lease_ttl", s.c.LeaseTTL, "expired", now.Sub(expiry).Round(time.Millisecond))
+				s.metrics.Fenced.Set(1)
+			} else {
+				s.log.Info("the supervisor's lease is live again; lifting the fence")
+				s.metrics.Fenced.Set(0)
+			}
+			mgr.SetFenced(fenced)
 		}
 	}
 }

@@ -40,6 +40,15 @@ type fixtureNimbus struct {
 	digest   string
 	data     []byte
 	fetches  atomic.Int64
+	more     sync.Map // more artifacts: digest → []byte
+}
+
+// serve adds an artifact and returns its digest.
+func (n *fixtureNimbus) serve(data []byte) string {
+	sum := sha256.Sum256(data)
+	d := hex.EncodeToString(sum[:])
+	n.more.Store(d, data)
+	return d
 }
 
 func (n *fixtureNimbus) Leader(context.Context, *sparsev1.LeaderRequest) (*sparsev1.LeaderReply, error) {
@@ -47,12 +56,17 @@ func (n *fixtureNimbus) Leader(context.Context, *sparsev1.LeaderRequest) (*spars
 }
 
 func (n *fixtureNimbus) FetchArtifact(ref *sparsev1.ArtifactRef, stream grpc.ServerStreamingServer[sparsev1.ArtifactChunk]) error {
+	data := n.data
 	if ref.GetSha256() != n.digest {
-		return status.Errorf(codes.NotFound, "no artifact %s", ref.GetSha256())
+		more, ok := n.more.Load(ref.GetSha256())
+		if !ok {
+			return status.Errorf(codes.NotFound, "no artifact %s", ref.GetSha256())
+		}
+		data = more.([]byte)
 	}
 	n.fetches.Add(1)
-	for off := 0; off < len(n.data); off += 256 << 10 {
-		if err := stream.Send(&sparsev1.ArtifactChunk{Data: n.data[off:min(off+256<<10, len(n.data))]}); err != nil {
+	for off := 0; off < len(data); off += 256 << 10 {
+		if err := stream.Send(&sparsev1.ArtifactChunk{Data: data[off:min(off+256<<10, len(data))]}); err != nil {
 			return err
 		}
 	}
@@ -179,7 +193,7 @@ func TestSupervisorWithEtcd(t *testing.T) {
 		t.Errorf("the supervisor's /metrics lacks a running worker or the download:\n%.4000s", body)
 	}
 	cached := filepath.Join(dataDir, "artifacts", nimbus.digest)
-	if st, err := os.Stat(cached); err != nil || st.Mode().Perm() != 0o755 || st.Size() != int64(len(bin)) {
+	if st, err := os.Stat(cached); err != nil || st.Mode().Perm() != privateExecMode || st.Size() != int64(len(bin)) {
 		t.Fatalf("cached artifact: %v, %v", st, err)
 	}
 	conf, err := os.ReadFile(filepath.Join(workerDir(dataDir, tid, port), configFile))
@@ -286,8 +300,8 @@ func TestArtifactCacheRefusesBadBytes(t *testing.T) {
 	if b, _ := os.ReadFile(path); string(b) != string(good) || len(tried) != 2 {
 		t.Fatalf("cached %q after trying %v", b, tried)
 	}
-	if st, _ := os.Stat(path); st.Mode().Perm() != 0o755 {
-		t.Errorf("mode %v, want 0755", st.Mode().Perm())
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o700 {
+		t.Errorf("mode %v, want 0700 (executable by the supervisor's user only)", st.Mode().Perm())
 	}
 	// Cached: no source is asked again.
 	if _, err := c.Path(context.Background(), digest, 0); err != nil || len(tried) != 2 {

@@ -3,6 +3,8 @@ package testutil
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -54,5 +56,48 @@ func TestContext(t *testing.T) {
 	})
 	if ctx.Err() == nil {
 		t.Error("the context outlived its test")
+	}
+}
+
+func TestProxy(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); c.Close() }() // echo
+		}
+	}()
+	p := NewProxy(t, l.Addr().String())
+	echo := func() error {
+		c, err := net.DialTimeout("tcp", p.Addr(), time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(300 * time.Millisecond))
+		if _, err := c.Write([]byte("hi")); err != nil {
+			return err
+		}
+		b := make([]byte, 2)
+		_, err = io.ReadFull(c, b)
+		return err
+	}
+	if err := echo(); err != nil {
+		t.Fatalf("through the proxy: %v", err)
+	}
+	p.Cut()
+	if err := echo(); err == nil {
+		t.Fatal("a cut proxy forwarded bytes")
+	}
+	p.Restore()
+	if err := echo(); err != nil {
+		t.Fatalf("after Restore: %v", err)
 	}
 }

@@ -4,10 +4,10 @@ package multilang
 
 import "os/exec"
 
-func ownProcessGroup(*exec.Cmd) {}
+func setProcessGroup(*exec.Cmd) bool { return false }
 
 // killTree kills the subprocess.
-func killTree(cmd *exec.Cmd) error {
+func killTree(cmd *exec.Cmd, _ bool) error {
 	if cmd.Process == nil {
 		return nil
 	}

@@ -58,6 +58,7 @@ var errEOF = errors.New("closed its stdout")
 // to out and receives from in.
 type process struct {
 	cmd      *exec.Cmd
+	ownGroup bool // the subprocess leads a process group of its own (setProcessGroup)
 	desc     string
 	started  time.Time
 	reported int // the pid the subprocess reported in the handshake
@@ -97,22 +98,23 @@ func startProcess(ctx context.Context, wg *sync.WaitGroup, c ShellCommand, o opt
 	cmd := exec.CommandContext(ctx, c.Command, c.Args...)
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), c.Env...)
-	ownProcessGroup(cmd)
-	cmd.Cancel = func() error { return killTree(cmd) }
+	ownGroup := setProcessGroup(cmd)
+	cmd.Cancel = func() error { return killTree(cmd, ownGroup) }
 	// Wait must not hang on a grandchild that inherited stderr.
 	cmd.WaitDelay = 2 * time.Second
 	p := &process{
-		cmd:     cmd,
-		desc:    c.String(),
-		in:      make(chan map[string]any, inboxSize),
-		notify:  notify,
-		out:     make(chan []byte, outboxSize),
-		hb:      make(chan struct{}, 1),
-		gone:    make(chan struct{}),
-		dead:    make(chan struct{}),
-		killed:  make(chan struct{}),
-		closing: make(chan struct{}),
-		stderr:  &stderrLog{log: log},
+		cmd:      cmd,
+		ownGroup: ownGroup,
+		desc:     c.String(),
+		in:       make(chan map[string]any, inboxSize),
+		notify:   notify,
+		out:      make(chan []byte, outboxSize),
+		hb:       make(chan struct{}, 1),
+		gone:     make(chan struct{}),
+		dead:     make(chan struct{}),
+		killed:   make(chan struct{}),
+		closing:  make(chan struct{}),
+		stderr:   &stderrLog{log: log},
 	}
 	cmd.Stderr = p.stderr
 	stdin, err := cmd.StdinPipe()
@@ -178,7 +180,7 @@ func (p *process) wake() {
 	}
 }
 
-// kill ends the subprocess (and its process group) at once; reason says why.
+// kill ends the subprocess (and its process group, when it has one) at once; reason says why.
 func (p *process) kill(reason error) {
 	p.killOnce.Do(func() {
 		p.setReason(reason)
@@ -187,7 +189,7 @@ func (p *process) kill(reason error) {
 		select {
 		case <-p.dead: // reaped already: its pid may belong to another process by now
 		default:
-			_ = killTree(p.cmd)
+			_ = killTree(p.cmd, p.ownGroup)
 		}
 	})
 }
