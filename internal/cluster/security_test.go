@@ -1,12 +1,10 @@
 package cluster_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,24 +21,6 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// syncBuffer is a log output the test reads while the client may still write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestSecurityApply(t *testing.T) {
@@ -102,7 +82,7 @@ func TestSecurityApply(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var log syncBuffer
+			var log testutil.SyncBuffer
 			cfg := cluster.ConnectConfig{Endpoints: c.endpoints, Options: cluster.Options{Logger: hclog.New(&hclog.LoggerOptions{Output: &log})}}
 			err := c.sec.Apply(&cfg, func(k string) string {
 				if k == cluster.PasswordEnv {

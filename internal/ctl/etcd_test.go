@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,31 +14,13 @@ import (
 	"github.com/sparsestream/sparse/internal/testutil/etcdtest"
 )
 
-// lockedBuffer is RunEtcd's output, read by the test while RunEtcd writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestRunEtcdServesTLS: `sparsectl dev etcd` with a server certificate, its key and a
 // client CA serves only TLS at the https URL it prints, says which flags the daemons need,
 // and lets in only clients with a certificate of the client CA.
 func TestRunEtcdServesTLS(t *testing.T) {
 	p := etcdtest.NewPKI(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- RunEtcd(ctx, EtcdOptions{DataDir: filepath.Join(t.TempDir(), "etcd"), Listen: "127.0.0.1:0", PeerListen: "127.0.0.1:0",

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -110,7 +109,7 @@ func call(t *testing.T, addr string, opt grpc.DialOption) error {
 func TestMutualTLSRefusals(t *testing.T) {
 	p := newPKI(t, "c1")
 	other := newPKI(t, "c1")
-	logs := &syncBuf{}
+	logs := &testutil.SyncBuffer{}
 	log := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})
 	// A worker transport: only workers of cluster c1, with a certificate.
 	srv := mustLoad(t, p.files(role(RoleWorker, "w1")), log)
@@ -242,7 +241,7 @@ func TestAPIServerRoles(t *testing.T) {
 // and keeps the old certificates when the new files are bad.
 func TestReload(t *testing.T) {
 	p := newPKI(t, "c1")
-	logs := &syncBuf{}
+	logs := &testutil.SyncBuffer{}
 	log := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})
 	f := p.files(role(RoleWorker, "w1"))
 	srv := mustLoad(t, f, log)
@@ -433,22 +432,4 @@ func TestCheckListen(t *testing.T) {
 			t.Errorf("error %q does not name --insecure", err)
 		}
 	}
-}
-
-// syncBuf is a log output safe for the server's goroutines.
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,38 +1,18 @@
 package app_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sparsestream/sparse/internal/testutil"
 	"github.com/sparsestream/sparse/pkg/app"
 	"github.com/sparsestream/sparse/pkg/grouping"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/tuple"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the concurrent writers of a run (the stats
-// printer and the loggers of every executor).
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // numbersSpout emits the ids 0..n-1 reliably, replaying failed ones.
 type numbersSpout struct {
@@ -92,7 +72,7 @@ type groupingSpec struct {
 func execute(t *testing.T, b *topology.Builder, args ...string) (string, string, error) {
 	t.Helper()
 	cmd := app.Command(b)
-	var out, errOut lockedBuffer
+	var out, errOut testutil.SyncBuffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetArgs(args)

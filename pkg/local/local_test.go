@@ -1,39 +1,20 @@
 package local_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sparsestream/sparse/internal/testutil"
 	"github.com/sparsestream/sparse/pkg/local"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/tuple"
 )
-
-// lockedBuffer is a bytes.Buffer that the stats printer and the test may share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // countingSpout emits the ids 0..n-1 reliably (n = 0: without end), replaying failures.
 type countingSpout struct {
@@ -139,7 +120,7 @@ var summaryLine = regexp.MustCompile(`^(\S+)\s+(spout|bolt|acker)\s+emitted=\d+ 
 // the final summary: a line per component with emitted= acked= failed=, and the spout's
 // complete latency.
 func TestRunStopsAfterDuration(t *testing.T) {
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	took, err := run(t, context.Background(), local.Options{Spec: spec(t, 1000), Duration: time.Second, Out: &out}, 15*time.Second)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -171,7 +152,7 @@ func TestRunStopsAfterDuration(t *testing.T) {
 // TestRunPrintsPeriodicStats: with StatsEvery a summary is printed while running, then
 // the final one.
 func TestRunPrintsPeriodicStats(t *testing.T) {
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	_, err := run(t, context.Background(), local.Options{Spec: spec(t, 0), Duration: 600 * time.Millisecond, StatsEvery: 100 * time.Millisecond, Out: &out}, 15*time.Second)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -194,7 +175,7 @@ func TestRunPrintsPeriodicStats(t *testing.T) {
 // TestRunStopsOnCancel: without a Duration the run lasts until the context ends, then
 // stops cleanly, prints the final summary and returns nil.
 func TestRunStopsOnCancel(t *testing.T) {
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	took, err := run(t, ctx, local.Options{Spec: spec(t, 0), Out: &out}, 15*time.Second)
@@ -214,7 +195,7 @@ func TestRunStopsOnCancel(t *testing.T) {
 // stats printer, timers) has ended, whether it stopped on time or on cancel.
 func TestRunLeavesNoGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	if _, err := run(t, context.Background(), local.Options{Spec: spec(t, 0), Duration: 300 * time.Millisecond, StatsEvery: 50 * time.Millisecond, Out: &out}, 15*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +229,7 @@ func TestRunReportsStartErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	_, err = run(t, context.Background(), local.Options{Spec: broken, Duration: 5 * time.Second, Out: &out}, 15*time.Second)
 	if err == nil || !strings.Contains(err.Error(), `component "source"`) || !strings.Contains(err.Error(), "no such queue") {
 		t.Errorf("Run with a failing Open = %v, want the component and the cause", err)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/internal/testutil"
 	"github.com/sparsestream/sparse/internal/tlsconf"
 	"github.com/sparsestream/sparse/internal/tlsconf/tlstest"
 	"github.com/sparsestream/sparse/internal/wire"
@@ -24,7 +25,7 @@ import (
 // handshake, and plaintext gets nowhere.
 func TestTLSTransportAdmitsOnlyWorkers(t *testing.T) {
 	p := tlstest.New(t, "c1")
-	logs := &syncBuf{}
+	logs := &testutil.SyncBuffer{}
 	log := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})
 	srv, err := tlsconf.Load(p.Files(tlsconf.RoleWorker, "w1", time.Time{}), log)
 	if err != nil {

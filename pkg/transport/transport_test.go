@@ -16,6 +16,7 @@ import (
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/executor"
+	"github.com/sparsestream/sparse/internal/testutil"
 	"github.com/sparsestream/sparse/internal/wire"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/tuple"
@@ -76,7 +77,7 @@ func serveLogged(t *testing.T, id Identity, log hclog.Logger, opts ...grpc.Serve
 // the receiving worker's log.
 func TestHandshakeRefusals(t *testing.T) {
 	id := Identity{TopologyID: "t", WorkerID: "w1", Version: 3}
-	logs := &syncBuf{}
+	logs := &testutil.SyncBuffer{}
 	s, addr := serveLogged(t, id, hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}))
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -192,22 +193,4 @@ func TestMisroutedBatchResetsOnlyThatStream(t *testing.T) {
 	if s.Stats.TuplesRecv.Load() != 1 {
 		t.Fatalf("tuples received %d, want 1", s.Stats.TuplesRecv.Load())
 	}
-}
-
-// syncBuf is a log output safe for the server's goroutines.
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
