@@ -33,6 +33,7 @@ func run() int {
 	assignment := flag.String("assignment", "", "internal: the assignment file of -child worker")
 	rate := flag.Float64("rate", 0, "internal: the spout rate of -child worker")
 	withTLS := flag.Bool("tls", false, "also run the two-worker shapes with mutual TLS on the transport between the workers, and report both (the TLS lines' shapes end in +tls)")
+	tlsRounds := flag.Int("tls-rounds", 3, "with -tls: alternated plaintext and TLS full-speed runs per shape for the TLSCOST line")
 	tlsDir := flag.String("tls-dir", "", "internal: the TLS files of -child worker")
 	latencyAt := flag.String("latency-at", "", "instead of measuring, run the two-worker shapes at these comma-separated spout rates and print their latency")
 	flag.Parse()
@@ -157,6 +158,14 @@ func run() int {
 				fmt.Fprintf(os.Stderr, "%s: engine %.0f/s across two processes (%.1f bytes and %.0f tuples per frame), raw gRPC %.0f/s, raw gRPC encoding and decoding every tuple %.0f/s (engine %.2f of it), latency at %.0f/s: p50 %v p99 %v%s%s\n",
 					r.Shape, r.TPS, r.BytesPerTuple, r.TuplesPerFrame, r.Baseline, r.CodecBaseline, r.TPS/r.CodecBaseline, r.Rate, r.P50, r.P99, note, stealNote(cpu0))
 				lines = append(lines, r.Line())
+			}
+			if *withTLS {
+				plain, withTLS, cost, err := perf.TLSCost(s, self, dirs[1], *tlsRounds, perf.Options{Warmup: *warm, Duration: *d})
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "error: %s: %v\n", s.Name, err)
+					return 1
+				}
+				lines = append(lines, fmt.Sprintf("TLSCOST shape=%s rounds=%d plain_tps=%.0f tls_tps=%.0f median_cost=%.3f", s.Name, *tlsRounds, plain, withTLS, cost))
 			}
 		}
 	}

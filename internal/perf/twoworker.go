@@ -90,6 +90,26 @@ func MeasureTwoWorker(s TwoWorkerShape, self string, o Options) (TwoWorkerResult
 	return r, err
 }
 
+// TLSCost measures what mutual TLS on the transport costs shape s at full speed: rounds
+// pairs of runs, plaintext then TLS (with the files of tlsDir), alternated so that a
+// drift of the machine falls on both; it returns the median of each and the median of
+// the rounds' costs (1 - tls/plain), which a noisy host disturbs least.
+func TLSCost(s TwoWorkerShape, self, tlsDir string, rounds int, o Options) (plain, withTLS, cost float64, err error) {
+	var plains, tlss, costs []float64
+	for range max(rounds, 1) {
+		p, err := runTwo(s, self, 0, Options{Warmup: o.Warmup, Duration: o.Duration})
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		t, err := runTwo(s, self, 0, Options{Warmup: o.Warmup, Duration: o.Duration, TLSDir: tlsDir})
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		plains, tlss, costs = append(plains, p.rate), append(tlss, t.rate), append(costs, 1-t.rate/p.rate)
+	}
+	return median(plains), median(tlss), median(costs), nil
+}
+
 type twoRun struct {
 	rate, allocs, bytesPerTuple, tuplesPerFrame float64
 	p50, p99                                    time.Duration
