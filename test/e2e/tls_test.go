@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -104,4 +108,62 @@ func TestClusterTLS(t *testing.T) {
 		t.Errorf("sparsectl list without the CA: %v\n%s", err, out)
 	}
 	c.mustCtl("kill", "wc", "--wait=1s")
+}
+
+// TestNimbusReloadsCertificatesOnSIGHUP: an operator replaces nimbusd's certificate
+// files and sends SIGHUP; new connections get the new certificate without a restart,
+// and sparsectl keeps working throughout.
+func TestNimbusReloadsCertificatesOnSIGHUP(t *testing.T) {
+	c := newTestClusterWith(t, []string{"n1"}, nil, clusterTLS)
+	c.waitFor("a leader", time.Minute, func() bool { _, err := c.ctl("leader"); return err == nil })
+	before := servedName(t, c)
+
+	renewed := filepath.Join(c.dir, "renewed")
+	args := []string{"tls", "cert", "create", "--server", "--name", "nimbus-renewed", "--out-dir", renewed,
+		"--ca", c.tls.file("ca"), "--ca-key", c.tls.file("ca-key")}
+	if out, err := exec.Command(bins.sparsectl, args...).CombinedOutput(); err != nil {
+		t.Fatalf("sparsectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	for _, f := range []string{"", "-key"} {
+		b, err := os.ReadFile(filepath.Join(renewed, "e2e-server-nimbus-renewed"+f+".pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(c.tls.file("server-nimbus"+f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.nimbus["n1"].cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor("the renewed certificate served", 30*time.Second, func() bool {
+		return strings.HasSuffix(servedName(t, c), "/nimbus-renewed")
+	})
+	if !strings.HasSuffix(before, "/nimbus") {
+		t.Errorf("before the reload nimbus served %q", before)
+	}
+	c.mustCtl("leader")
+}
+
+// servedName is the identity (URI SAN) of the certificate nimbus n1 presents now.
+func servedName(t *testing.T, c *testCluster) string {
+	t.Helper()
+	ca, err := os.ReadFile(c.tls.file("ca"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	host, _, _ := net.SplitHostPort(c.nimbusAt["n1"])
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", c.nimbusAt["n1"],
+		&tls.Config{RootCAs: pool, ServerName: host, NextProtos: []string{"h2"}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("TLS to nimbus: %v", err)
+	}
+	defer conn.Close()
+	certs := conn.ConnectionState().PeerCertificates
+	if len(certs) == 0 || len(certs[0].URIs) == 0 {
+		t.Fatal("nimbus presented no certificate with an identity")
+	}
+	return certs[0].URIs[0].String()
 }
