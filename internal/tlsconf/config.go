@@ -155,6 +155,11 @@ func certExpiry(st *state) string {
 
 // ReloadOnSignal reloads the files on every SIGHUP until ctx ends.
 func (s *Store) ReloadOnSignal(ctx context.Context) {
+	onSignal(ctx, func() { _ = s.Reload() })
+}
+
+// onSignal calls reload on every SIGHUP until ctx ends.
+func onSignal(ctx context.Context, reload func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGHUP)
 	go func() {
@@ -164,7 +169,7 @@ func (s *Store) ReloadOnSignal(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-ch:
-				_ = s.Reload()
+				reload()
 			}
 		}
 	}()

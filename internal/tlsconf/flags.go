@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/pflag"
@@ -44,23 +45,51 @@ func (f *Flags) Load(ctx context.Context, log hclog.Logger) (*Store, *tls.Config
 		}
 		store.ReloadOnSignal(ctx)
 	}
-	metrics, err := MetricsConfig(f.MetricsCert, f.MetricsKey)
+	metrics, err := MetricsConfig(ctx, f.MetricsCert, f.MetricsKey, log)
 	return store, metrics, err
 }
 
 // MetricsConfig is the TLS config of a metrics server with the certificate in certFile
-// and keyFile (nil when both are empty). Scrapers need no client certificate: the
-// server holds nothing but metrics and health.
-func MetricsConfig(certFile, keyFile string) (*tls.Config, error) {
+// and its key in keyFile (nil when both are empty). The pair is read again on every
+// SIGHUP until ctx ends; a pair that does not load keeps the one in use, logged.
+func MetricsConfig(ctx context.Context, certFile, keyFile string, log hclog.Logger) (*tls.Config, error) {
 	if certFile == "" && keyFile == "" {
 		return nil, nil
 	}
 	if certFile == "" || keyFile == "" {
 		return nil, errors.New("give --metrics-tls-cert and --metrics-tls-key together")
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
+	kp := &keyPairFile{cert: certFile, key: keyFile}
+	if err := kp.reload(); err != nil {
 		return nil, fmt.Errorf("the metrics certificate (--metrics-tls-cert, --metrics-tls-key): %w", err)
 	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	onSignal(ctx, func() {
+		if err := kp.reload(); err != nil {
+			log.Error("cannot reload the metrics certificate; kept the one in use", "cert", certFile, "error", err)
+			return
+		}
+		log.Info("reloaded the metrics certificate", "cert", certFile)
+	})
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: kp.get}, nil
 }
+
+// keyPairFile is a certificate and key read from files, swapped whole on reload so that
+// a handshake never sees half of a new pair.
+type keyPairFile struct {
+	cert, key string
+	cur       atomic.Pointer[tls.Certificate]
+}
+
+func (k *keyPairFile) reload() error {
+	c, err := tls.LoadX509KeyPair(k.cert, k.key)
+	if err != nil {
+		return err
+	}
+	k.cur.Store(&c)
+	return nil
+}
+
+func (k *keyPairFile) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return k.cur.Load(), nil }
