@@ -664,20 +664,17 @@ func (d *decoder) list(prev []any, m []byte, base, depth int) ([]any, error) {
 		}
 		d.vals = append(d.vals, st.v)
 	}
-	var l []any
+	// A repeated list_value merges into the list before it. prev is this decoder's own,
+	// held by nothing but the value being decoded, so it grows in place: appending keeps
+	// K merges linear, where copying prev each time would be O(K²). A first list gets
+	// exactly its length.
 	if prev == nil {
-		l = make([]any, len(d.vals)-start)
-		copy(l, d.vals[start:])
-	} else {
-		// A repeated list_value merges into the list before it. prev is this decoder's
-		// own, held by nothing but the value being decoded, so it grows in place:
-		// appending keeps K merges linear, where copying prev each time would be O(K²).
-		prev = append(prev, d.vals[start:]...)
-		l = prev
+		prev = make([]any, 0, len(d.vals)-start)
 	}
+	prev = append(prev, d.vals[start:]...)
 	clear(d.vals[start:])
 	d.vals = d.vals[:start]
-	return l, nil
+	return prev, nil
 }
 
 // mapValue decodes the Map message m (at offset base, holding the entries of a map at
