@@ -62,8 +62,7 @@ type Server struct {
 	// tokenMu serializes token creation and revocation (unique names, the last admin).
 	tokenMu sync.Mutex
 	// uploads holds one token per artifact upload in progress (see takeUploadSlot).
-	uploads     chan struct{}
-	uploadsOnce sync.Once
+	uploads chan struct{}
 
 	closeOnce sync.Once
 }
@@ -91,7 +90,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the data directory %s: %w", cfg.DataDir, err)
 	}
-	s := &Server{cfg: cfg, kick: make(chan struct{}, 1), replKick: make(chan struct{}, 1), replDone: make(chan struct{})}
+	s := &Server{cfg: cfg, kick: make(chan struct{}, 1), replKick: make(chan struct{}, 1), replDone: make(chan struct{}),
+		uploads: make(chan struct{}, cfg.MaxConcurrentUploads)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {

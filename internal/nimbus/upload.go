@@ -108,7 +108,6 @@ func (s *Server) stalledError() error {
 // the submission with ResourceExhausted when all are taken: each upload holds a
 // temporary file until it commits. The returned func frees the slot.
 func (s *Server) takeUploadSlot(sub *submission) (func(), error) {
-	s.uploadsOnce.Do(func() { s.uploads = make(chan struct{}, s.cfg.MaxConcurrentUploads) })
 	select {
 	case s.uploads <- struct{}{}:
 		return func() { <-s.uploads }, nil
