@@ -167,14 +167,16 @@ func (w *Worker) Run(ctx context.Context) error {
 		// The transport takes workers only (transport.Server checks), WorkerAdmin the
 		// supervisor only (adminServer checks).
 		opts = append(opts, grpc.Creds(w.o.TLS.ServerCredentials(true, tlsconf.RoleWorker, tlsconf.RoleSupervisor)))
-	} else if warn, _ := tlsconf.CheckListen("", self.Address(), false, w.o.Insecure); warn {
-		tlsconf.WarnInsecure(ctx, w.log, "worker transport at "+self.Address())
 	}
 	g := grpc.NewServer(opts...)
 	w.server.Register(g)
 	sparsev1.RegisterWorkerAdminServer(g, adminServer{w: w})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// New checked the address; here only the hourly warning, which ends with the worker.
+	if warn, _ := tlsconf.CheckListen("", self.Address(), w.o.TLS != nil, w.o.Insecure); warn {
+		tlsconf.WarnInsecure(ctx, w.log, "worker transport at "+self.Address())
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := g.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
