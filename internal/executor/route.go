@@ -16,10 +16,8 @@ type streamOut struct {
 
 // subscriber is one component that consumes a stream, with its prepared grouping.
 type subscriber struct {
-	component string
-	grouper   grouping.Grouper
-	direct    bool
-	targets   []int32
+	grouper grouping.Grouper
+	direct  bool
 }
 
 // route picks a subscriber's tasks that receive a tuple emitted by task from: the task
@@ -52,11 +50,10 @@ func (r *Runtime) buildRoutes(e *executor, t *task) error {
 				}
 				gctx := grouping.Context{SourceComponent: e.comp.ID, Stream: st.ID, TargetComponent: c.ID, OutputFields: st.Fields,
 					IsLocal: r.isLocal}
-				targets := r.layout.Tasks[c.ID]
-				if err := g.Prepare(gctx, targets); err != nil {
+				if err := g.Prepare(gctx, r.layout.Tasks[c.ID]); err != nil {
 					return fmt.Errorf("component %q input from %q stream %q: %w", c.ID, in.Component, in.Stream, err)
 				}
-				so.subs = append(so.subs, subscriber{component: c.ID, grouper: g, direct: in.Grouping.Type == grouping.Direct, targets: targets})
+				so.subs = append(so.subs, subscriber{grouper: g, direct: in.Grouping.Type == grouping.Direct})
 			}
 		}
 		t.out[st.ID] = so
