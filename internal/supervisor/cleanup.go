@@ -118,7 +118,13 @@ func (j *janitor) sweep(now time.Time, topologies, digests map[string]bool) {
 // the last copy and the truncation (microseconds) is lost.
 func rotateLog(path string, maxSize int64, backups int) (bool, error) {
 	st, err := os.Stat(path)
-	if err != nil || st.Size() <= maxSize {
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("rotating %s: %w", path, err)
+	}
+	if st.Size() <= maxSize {
 		return false, nil
 	}
 	for i := backups - 1; i >= 1; i-- {
