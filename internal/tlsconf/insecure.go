@@ -57,11 +57,11 @@ func CheckAPIListen(what, addr string, tlsOn, aclOn, insecure bool) (bool, error
 		what, addr, strings.Join(off, " and "), strings.Join(fix, " and "))
 }
 
-// WarnInsecure logs that the process runs without TLS off loopback, now and every
+// WarnInsecure logs that the process runs insecurely off loopback, now and every
 // InsecureWarnEvery until ctx ends.
 func WarnInsecure(ctx context.Context, log hclog.Logger, what string) {
 	warn := func() {
-		log.Warn("running with --insecure: TLS is off on a non-loopback address; anyone who can reach it can use it", "listener", what)
+		log.Warn("running with --insecure on a non-loopback address, without the TLS (and, for nimbus, the API tokens) that would keep others out; anyone who can reach it can use it", "listener", what)
 	}
 	warn()
 	go func() {
