@@ -9,9 +9,13 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+
+	"github.com/sparsestream/sparse/internal/tlsconf"
 )
 
 // PasswordEnv is the environment variable read for the etcd password when neither
@@ -43,7 +47,8 @@ func (s Security) UsesTLS() bool {
 	return s.CACert != "" || s.Cert != "" || s.Key != ""
 }
 
-// Apply loads the files s names into cfg, whose Endpoints must already be set; getenv
+// Apply loads the files s names into cfg, whose Endpoints must already be set, and sets
+// cfg.ReloadTLS to read them again (on SIGHUP) for the connections made after; getenv
 // reads the environment (os.Getenv when nil). Every error names the flag to fix and none
 // holds the password. Endpoints with an https:// scheme get TLS with the system's roots
 // even when s sets nothing; TLS settings with an http:// endpoint are refused, since
@@ -63,11 +68,12 @@ func (s Security) Apply(cfg *ConnectConfig, getenv func(string) string) error {
 		}
 	}
 	if s.UsesTLS() || https {
-		tc, err := s.tlsConfig()
-		if err != nil {
+		c := &clientTLS{s: s}
+		if err := c.reload(); err != nil {
 			return err
 		}
-		cfg.TLS = tc
+		cfg.TLS = c.config()
+		cfg.ReloadTLS = c.reload
 	}
 	password, err := s.password(getenv)
 	if err != nil || s.User == "" {
@@ -114,26 +120,72 @@ func (s Security) password(getenv func(string) string) (string, error) {
 	return password, nil
 }
 
-func (s Security) tlsConfig() (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if s.CACert != "" {
-		pool, err := loadCAPool("--etcd-cacert", s.CACert)
+// clientTLS is the etcd client's CA and certificate, read from Security's files and
+// read again by reload, so that a daemon takes new certificates on SIGHUP without
+// reconnecting: each new connection to etcd uses the ones of the moment.
+type clientTLS struct {
+	s   Security
+	cur atomic.Pointer[clientTLSFiles]
+}
+
+type clientTLSFiles struct {
+	roots *x509.CertPool   // nil: the system's roots
+	cert  *tls.Certificate // nil: no client certificate
+}
+
+func (c *clientTLS) reload() error {
+	var f clientTLSFiles
+	if c.s.CACert != "" {
+		pool, err := loadCAPool("--etcd-cacert", c.s.CACert)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		tc.RootCAs = pool
+		f.roots = pool
 	}
 	switch {
-	case (s.Cert == "") != (s.Key == ""):
-		return nil, errors.New("--etcd-cert and --etcd-key go together: give both, or neither")
-	case s.Cert != "":
-		pair, err := tls.LoadX509KeyPair(s.Cert, s.Key)
+	case (c.s.Cert == "") != (c.s.Key == ""):
+		return errors.New("--etcd-cert and --etcd-key go together: give both, or neither")
+	case c.s.Cert != "":
+		pair, err := tls.LoadX509KeyPair(c.s.Cert, c.s.Key)
 		if err != nil {
-			return nil, fmt.Errorf("loading the client certificate --etcd-cert %s with --etcd-key %s: %w", s.Cert, s.Key, err)
+			return fmt.Errorf("loading the client certificate --etcd-cert %s with --etcd-key %s: %w", c.s.Cert, c.s.Key, err)
 		}
-		tc.Certificates = []tls.Certificate{pair}
+		f.cert = &pair
 	}
-	return tc, nil
+	c.cur.Store(&f)
+	return nil
+}
+
+// config verifies etcd's certificate itself, against the CA of the moment, with the
+// checks the standard library makes (chain, server usage, the host dialled).
+func (c *clientTLS) config() *tls.Config {
+	tc := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, // verified in VerifyConnection, against the current CA
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("etcd presented no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, ic := range cs.PeerCertificates[1:] {
+				inter.AddCert(ic)
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{
+				Roots: c.cur.Load().roots, Intermediates: inter, DNSName: cs.ServerName,
+				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+			})
+			if err != nil {
+				return fmt.Errorf("tls: %w", err)
+			}
+			return nil
+		},
+	}
+	if c.s.Cert != "" {
+		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return c.cur.Load().cert, nil
+		}
+	}
+	return tc
 }
 
 // loadCAPool reads a PEM file of CA certificates named by flag.
@@ -278,11 +330,26 @@ func probeTLS(ctx context.Context, endpoint, host string, tc *tls.Config) string
 	if _, err := c.Read(b[:]); err != nil {
 		var ne net.Error
 		if !errors.As(err, &ne) || !ne.Timeout() {
-			if len(cfg.Certificates) == 0 {
+			if len(cfg.Certificates) == 0 && cfg.GetClientCertificate == nil {
 				return fmt.Sprintf("etcd at %s closed the TLS connection: %v; it checks client certificates: give --etcd-cert and --etcd-key signed by its client CA", endpoint, err)
 			}
 			return fmt.Sprintf("etcd at %s refused the client certificate: %v; --etcd-cert must be signed by the CA etcd trusts for clients (its --trusted-ca-file) and allow client authentication", endpoint, err)
 		}
 	}
 	return ""
+}
+
+// ReloadTLSOnSignal reads the etcd client's TLS files again on every SIGHUP until ctx
+// ends (nothing to do without them); a file that does not load keeps the ones in use.
+func (c ConnectConfig) ReloadTLSOnSignal(ctx context.Context, log hclog.Logger) {
+	if c.ReloadTLS == nil {
+		return
+	}
+	tlsconf.OnSignal(ctx, func() {
+		if err := c.ReloadTLS(); err != nil {
+			log.Error("kept the etcd client certificates in use: the new files do not load", "error", err)
+			return
+		}
+		log.Info("reloaded the etcd client certificates")
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -107,8 +108,16 @@ func TestSecurityApply(t *testing.T) {
 			if (cfg.TLS != nil) != c.wantTLS {
 				t.Fatalf("TLS set %v, want %v", cfg.TLS != nil, c.wantTLS)
 			}
-			if cfg.TLS != nil && len(cfg.TLS.Certificates) != c.wantCerts {
-				t.Fatalf("%d client certificates, want %d", len(cfg.TLS.Certificates), c.wantCerts)
+			if cfg.TLS != nil {
+				certs := 0
+				if cfg.TLS.GetClientCertificate != nil {
+					if cert, err := cfg.TLS.GetClientCertificate(nil); err == nil && cert != nil && len(cert.Certificate) > 0 {
+						certs = 1
+					}
+				}
+				if certs != c.wantCerts {
+					t.Fatalf("%d client certificates, want %d", certs, c.wantCerts)
+				}
 			}
 			if cfg.Username != c.wantUser || cfg.Password != c.wantPW {
 				t.Fatalf("user %q password %q, want %q %q", cfg.Username, cfg.Password, c.wantUser, c.wantPW)
@@ -290,5 +299,73 @@ func TestConnectWithEtcdUser(t *testing.T) {
 				t.Fatalf("the error shows a password: %v", err)
 			}
 		})
+	}
+}
+
+// TestEtcdClientTLSReload: ReloadTLS (a daemon's SIGHUP) makes the connections made
+// afterwards use the CA and client certificate now in the files, and files that do not
+// load keep the ones in use.
+func TestEtcdClientTLSReload(t *testing.T) {
+	p := etcdtest.NewPKI(t)
+	e := etcdtest.StartTLS(t, p)
+	other := etcdtest.NewPKI(t)
+	read := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// The files start wrong: a CA that did not sign etcd, a client certificate of
+	// another CA.
+	dir := t.TempDir()
+	sec := cluster.Security{
+		CACert: etcdtest.WriteFile(t, dir, "ca.pem", read(p.OtherCA)),
+		Cert:   etcdtest.WriteFile(t, dir, "cert.pem", read(other.ClientCert)),
+		Key:    etcdtest.WriteFile(t, dir, "key.pem", read(other.ClientKey)),
+	}
+	cfg := cluster.ConnectConfig{Endpoints: e.Endpoints(), DialTimeout: 2 * time.Second,
+		Options: cluster.Options{Root: "/reload", Logger: hclog.New(&hclog.LoggerOptions{Output: testutil.LogWriter(t)})}}
+	if err := sec.Apply(&cfg, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ReloadTLS == nil {
+		t.Fatal("Apply with TLS files set no ReloadTLS")
+	}
+	connect := func() error {
+		s, err := cluster.Connect(ctxT(t, 20*time.Second), cfg)
+		if err == nil {
+			s.Close()
+		}
+		return err
+	}
+	if err := connect(); err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
+		t.Fatalf("with the wrong CA: %v; want a refusal of etcd's certificate", err)
+	}
+
+	etcdtest.WriteFile(t, dir, "ca.pem", read(p.CA))
+	if err := cfg.ReloadTLS(); err != nil {
+		t.Fatal(err)
+	}
+	if err := connect(); err == nil || !strings.Contains(err.Error(), "refused the client certificate") {
+		t.Fatalf("with the right CA and a client certificate of another CA: %v; want the client certificate refused", err)
+	}
+
+	etcdtest.WriteFile(t, dir, "cert.pem", read(p.ClientCert))
+	etcdtest.WriteFile(t, dir, "key.pem", read(p.ClientKey))
+	if err := cfg.ReloadTLS(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.DialTimeout = 10 * time.Second
+	if err := connect(); err != nil {
+		t.Fatalf("after reloading the right files: %v", err)
+	}
+
+	etcdtest.WriteFile(t, dir, "ca.pem", "not a certificate")
+	if err := cfg.ReloadTLS(); err == nil || !strings.Contains(err.Error(), "--etcd-cacert") {
+		t.Fatalf("reloading a broken CA file: %v; want an error naming --etcd-cacert", err)
+	}
+	if err := connect(); err != nil {
+		t.Fatalf("a failed reload should keep the certificates in use: %v", err)
 	}
 }

@@ -39,6 +39,10 @@ type ConnectConfig struct {
 	DialTimeout time.Duration
 	// TLS, when set, is used for client connections.
 	TLS *tls.Config
+	// ReloadTLS, set by Security.Apply with TLS files, reads them again: connections
+	// made afterwards use the new CA and client certificate. A file that does not load
+	// keeps the ones in use, and the error says why.
+	ReloadTLS func() error
 	// Username and Password, when set, authenticate to etcd.
 	Username, Password string
 	Options

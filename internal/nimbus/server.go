@@ -185,6 +185,7 @@ func (s *Server) connectEtcd(ctx context.Context) ([]string, error) {
 	if err := sec.Apply(&etcd, nil); err != nil {
 		return nil, err
 	}
+	etcd.ReloadTLSOnSignal(s.ctx, s.log)
 	var err error
 	s.store, err = cluster.Connect(ctx, etcd)
 	if err != nil {

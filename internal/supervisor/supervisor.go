@@ -228,6 +228,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			return fmt.Errorf("supervisor: %w", err)
 		}
 	}
+	s.etcd.ReloadTLSOnSignal(ctx, s.log)
 	store, err := s.connect(ctx)
 	if err != nil {
 		return err

@@ -155,11 +155,12 @@ func certExpiry(st *state) string {
 
 // ReloadOnSignal reloads the files on every SIGHUP until ctx ends.
 func (s *Store) ReloadOnSignal(ctx context.Context) {
-	onSignal(ctx, func() { _ = s.Reload() })
+	OnSignal(ctx, func() { _ = s.Reload() })
 }
 
-// onSignal calls reload on every SIGHUP until ctx ends.
-func onSignal(ctx context.Context, reload func()) {
+// OnSignal calls reload on every SIGHUP until ctx ends: the one way a process reloads
+// its certificates.
+func OnSignal(ctx context.Context, reload func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGHUP)
 	go func() {

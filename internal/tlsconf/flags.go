@@ -66,7 +66,7 @@ func MetricsConfig(ctx context.Context, certFile, keyFile string, log hclog.Logg
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	onSignal(ctx, func() {
+	OnSignal(ctx, func() {
 		if err := kp.reload(); err != nil {
 			log.Error("cannot reload the metrics certificate; kept the one in use", "cert", certFile, "error", err)
 			return
