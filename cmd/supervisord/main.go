@@ -73,6 +73,7 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 				return err
 			}
 			c.Insecure = tlsFlags.Insecure
+			c.WorkerMetricsCert, c.WorkerMetricsKey = tlsFlags.MetricsCert, tlsFlags.MetricsKey
 			s, err := supervisor.New(c)
 			if err != nil {
 				return err

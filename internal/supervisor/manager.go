@@ -84,6 +84,9 @@ type ManagerConfig struct {
 	// lets workers listen off loopback without TLS.
 	WorkerTLS      tlsconf.Files
 	WorkerInsecure bool
+	// WorkerMetricsCert and WorkerMetricsKey, when set, are copied into each worker's
+	// directory (mode 0600) for it to serve /metrics over HTTPS with.
+	WorkerMetricsCert, WorkerMetricsKey string
 	// Heartbeats, when set, keeps each healthy worker's heartbeat in etcd.
 	Heartbeats HeartbeatKeeper
 	// Metrics, when set, gets the used slots, the running workers and the restarts.
@@ -574,6 +577,8 @@ func (m *Manager) handle(ev event, now time.Time) {
 		m.reap(ev, now)
 	case adminDone:
 		m.confirmActive(ev, now)
+	case reloadTLS:
+		m.reloadTLS()
 	}
 }
 

@@ -103,6 +103,10 @@ type Config struct {
 	TLS                         *tlsconf.Store
 	WorkerTLSCert, WorkerTLSKey string
 	Insecure                    bool
+	// WorkerMetricsCert and WorkerMetricsKey are what workers serve /metrics over
+	// HTTPS with (the supervisor's own --metrics-tls-cert and --metrics-tls-key: a
+	// certificate for this host serves every metrics port on it).
+	WorkerMetricsCert, WorkerMetricsKey string
 
 	// BackoffMin, BackoffMax, HealthyAfter and Tick tune the restart backoff and the
 	// checks (see ManagerConfig); zero values take the defaults.
@@ -253,6 +257,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		Logger:     s.log,
 		Heartbeats: heartbeats, Metrics: s.metrics,
 		AdminCreds: s.c.dialCreds(tlsconf.RoleWorker), WorkerTLS: s.c.workerFiles(), WorkerInsecure: s.c.Insecure,
+		WorkerMetricsCert: s.c.WorkerMetricsCert, WorkerMetricsKey: s.c.WorkerMetricsKey,
 		WorkerEnv:    s.c.WorkerEnv,
 		CleanupGrace: s.c.CleanupGrace, WorkerLogMaxSize: s.c.WorkerLogMaxSize, WorkerLogBackups: s.c.WorkerLogBackups,
 	})
@@ -262,6 +267,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.mgr = mgr
 	s.mu.Unlock()
+	// On SIGHUP, beside the supervisor's own certificates (reloaded by its Store), the
+	// running workers get the workers' files as they are now.
+	tlsconf.OnSignal(ctx, mgr.ReloadTLS)
 
 	var wg sync.WaitGroup
 	defer wg.Wait()

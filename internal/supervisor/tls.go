@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"google.golang.org/grpc/credentials"
 
@@ -63,16 +64,70 @@ func (c *Config) dialCreds(server tlsconf.Role) credentials.TransportCredentials
 // worker flags that point at them, or --insecure.
 func (m *Manager) workerSecurity(dir string) ([]string, error) {
 	f := worker.Flags{Insecure: m.c.WorkerInsecure}
+	if err := m.giveTLSFiles(dir); err != nil {
+		return nil, err
+	}
 	if m.c.WorkerTLS.Enabled() {
-		dst := tlsconf.WorkerFiles(dir)
-		for _, c := range []struct{ from, to string }{{m.c.WorkerTLS.CA, dst.CA}, {m.c.WorkerTLS.Cert, dst.Cert}, {m.c.WorkerTLS.Key, dst.Key}} {
-			if err := copyPrivate(c.from, c.to); err != nil {
-				return nil, fmt.Errorf("giving the worker its TLS files: %w", err)
-			}
-		}
 		f.TLSDir = dir
 	}
+	if m.workerMetricsTLS() {
+		f.MetricsTLSDir = dir
+	}
 	return f.Args()[1:], nil // without the subcommand
+}
+
+func (m *Manager) workerMetricsTLS() bool { return m.c.WorkerMetricsCert != "" }
+
+// giveTLSFiles copies the workers' TLS files, and their metrics certificate, into a
+// worker's directory.
+func (m *Manager) giveTLSFiles(dir string) error {
+	type pair struct{ from, to string }
+	var files []pair
+	if m.c.WorkerTLS.Enabled() {
+		dst := tlsconf.WorkerFiles(dir)
+		files = append(files, pair{m.c.WorkerTLS.CA, dst.CA}, pair{m.c.WorkerTLS.Cert, dst.Cert}, pair{m.c.WorkerTLS.Key, dst.Key})
+	}
+	if m.workerMetricsTLS() {
+		files = append(files, pair{m.c.WorkerMetricsCert, filepath.Join(dir, tlsconf.WorkerMetricsCertFile)},
+			pair{m.c.WorkerMetricsKey, filepath.Join(dir, tlsconf.WorkerMetricsKeyFile)})
+	}
+	for _, c := range files {
+		if err := copyPrivate(c.from, c.to); err != nil {
+			return fmt.Errorf("giving the worker its TLS files: %w", err)
+		}
+	}
+	return nil
+}
+
+// reloadTLS event: the supervisor got SIGHUP.
+type reloadTLS struct{}
+
+// ReloadTLS hands the running workers the TLS files as they are now (after a
+// certificate rotation) and tells them to read them again, without a restart. Workers
+// not yet running get them when they start.
+func (m *Manager) ReloadTLS() { m.send(reloadTLS{}) }
+
+func (m *Manager) reloadTLS() {
+	if !m.c.WorkerTLS.Enabled() && !m.workerMetricsTLS() {
+		return
+	}
+	for _, s := range m.slots {
+		// Only a worker seen running has its SIGHUP handler in place; one still
+		// starting reads the files just copied.
+		if s.proc == nil || s.phase != Running {
+			continue
+		}
+		log := m.slotLog(s)
+		if err := m.giveTLSFiles(s.proc.dir); err != nil {
+			log.Error("cannot hand the worker its new TLS files; it keeps the ones it has", "error", err)
+			continue
+		}
+		if err := s.proc.signal(syscall.SIGHUP); err != nil {
+			log.Error("cannot tell the worker to reload its TLS files", "error", err)
+			continue
+		}
+		log.Info("handed the worker new TLS files and told it to reload them")
+	}
 }
 
 // copyPrivate copies from to a file to of mode 0600, replacing it whole.

@@ -47,6 +47,9 @@ const (
 	WorkerCAFile   = "tls-ca.pem"
 	WorkerCertFile = "tls-cert.pem"
 	WorkerKeyFile  = "tls-key.pem"
+	// The certificate and key a worker serves /metrics over HTTPS with.
+	WorkerMetricsCertFile = "metrics-tls-cert.pem"
+	WorkerMetricsKeyFile  = "metrics-tls-key.pem"
 )
 
 // WorkerFiles are the files a supervisor writes into a worker's directory dir.

@@ -34,6 +34,10 @@ type Flags struct {
 	TLSDir string
 	// Insecure lets the worker listen off loopback without TLS.
 	Insecure bool
+	// MetricsTLSDir holds the certificate and key (tlsconf.WorkerMetricsCertFile and
+	// WorkerMetricsKeyFile, written by the supervisor) that /metrics is served over
+	// HTTPS with; read again on SIGHUP.
+	MetricsTLSDir string
 }
 
 // The flag names of Flags.
@@ -48,6 +52,7 @@ const (
 	flagStartInactive  = "start-inactive"
 	flagTLSDir         = "tls-dir"
 	flagInsecure       = "insecure"
+	flagMetricsTLSDir  = "metrics-tls-dir"
 )
 
 // Register adds the flags to a command; --assignment and --id are required.
@@ -63,6 +68,7 @@ func (f *Flags) Register(cmd *cobra.Command) {
 	fs.BoolVar(&f.StartInactive, flagStartInactive, false, "keep the spouts paused until the supervisor activates them through WorkerAdmin.SetActive")
 	fs.StringVar(&f.TLSDir, flagTLSDir, "", "directory of this worker's "+tlsconf.WorkerCAFile+", "+tlsconf.WorkerCertFile+" and "+tlsconf.WorkerKeyFile+" (written by the supervisor): serve and dial peers with mutual TLS")
 	fs.BoolVar(&f.Insecure, flagInsecure, false, "allow listening on a non-loopback address without TLS")
+	fs.StringVar(&f.MetricsTLSDir, flagMetricsTLSDir, "", "directory of the "+tlsconf.WorkerMetricsCertFile+" and "+tlsconf.WorkerMetricsKeyFile+" (written by the supervisor) to serve /metrics over HTTPS with")
 	_ = cmd.MarkFlagRequired(flagAssignment)
 	_ = cmd.MarkFlagRequired(flagID)
 }
@@ -89,6 +95,7 @@ func (f *Flags) Args() []string {
 	}
 	add(flagMetricsAddr, f.MetricsAddr)
 	add(flagTLSDir, f.TLSDir)
+	add(flagMetricsTLSDir, f.MetricsTLSDir)
 	if f.Insecure {
 		args = append(args, "--"+flagInsecure)
 	}

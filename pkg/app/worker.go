@@ -2,11 +2,13 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -98,7 +100,15 @@ func RunWorker(ctx context.Context, spec *topology.Spec, f RunFlags, wf WorkerFl
 		defer cancel()
 	}
 	if wf.MetricsAddr != "" {
-		serveWorkerMetrics(ctx, wf.MetricsAddr, a.TopologyID, wf.ID, w, log)
+		var metricsTLS *tls.Config
+		if wf.MetricsTLSDir != "" {
+			metricsTLS, err = tlsconf.MetricsConfig(ctx, filepath.Join(wf.MetricsTLSDir, tlsconf.WorkerMetricsCertFile),
+				filepath.Join(wf.MetricsTLSDir, tlsconf.WorkerMetricsKeyFile), log)
+			if err != nil {
+				return fmt.Errorf("the worker's metrics certificate (--metrics-tls-dir): %w", err)
+			}
+		}
+		serveWorkerMetrics(ctx, wf.MetricsAddr, a.TopologyID, wf.ID, w, log, metricsTLS)
 	}
 	return w.Run(ctx)
 }
@@ -153,9 +163,10 @@ func assignCommand(b specFunc) *cobra.Command {
 }
 
 // serveWorkerMetrics serves the worker's Prometheus /metrics (and /healthz) on addr
-// until ctx ends: its executors, its transport and its queues. A port that cannot be
-// bound is logged, not fatal: the worker's tuples matter more than its metrics.
-func serveWorkerMetrics(ctx context.Context, addr, topologyID, workerID string, w *worker.Worker, log hclog.Logger) {
+// until ctx ends (over HTTPS with tc): its executors, its transport and its queues. A
+// port that cannot be bound is logged, not fatal: the worker's tuples matter more than
+// its metrics.
+func serveWorkerMetrics(ctx context.Context, addr, topologyID, workerID string, w *worker.Worker, log hclog.Logger, tc *tls.Config) {
 	reg := metrics.NewRegistry()
 	rt := w.Runtime()
 	reg.MustRegister(
@@ -164,7 +175,7 @@ func serveWorkerMetrics(ctx context.Context, addr, topologyID, workerID string, 
 		execmetrics.NewTransferQueueCollector(topologyID, workerID, rt.Outbound),
 		execmetrics.NewReceiveQueueCollector(topologyID, rt.QueueDepths),
 	)
-	if _, err := metrics.Serve(ctx, addr, reg, log); err != nil {
+	if _, err := metrics.ServeTLS(ctx, addr, reg, log, tc); err != nil {
 		log.Error("the worker runs without /metrics", "error", err)
 	}
 }
