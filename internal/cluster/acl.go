@@ -201,21 +201,122 @@ func (s *Store) BootstrapACL(ctx context.Context, tok *TokenRecord) error {
 	return refusal
 }
 
-// CreateToken stores a new token; it fails with ErrConflict if one with the same secret
-// hash exists (which a random secret never gives).
+// TokenNameTakenError is CreateToken's refusal: a token of that name exists.
+type TokenNameTakenError struct{ Existing *TokenRecord }
+
+func (e *TokenNameTakenError) Error() string {
+	return fmt.Sprintf("a token named %q exists (accessor %s, role %s)", e.Existing.Name, e.Existing.Accessor, e.Existing.Role)
+}
+
+// LastAdminError is RevokeToken's refusal: the token is the last admin token, and
+// without one nobody could manage tokens again.
+type LastAdminError struct{ Token *TokenRecord }
+
+func (e *LastAdminError) Error() string {
+	return fmt.Sprintf("token %q is the last admin token", e.Token.Name)
+}
+
+// tokenTries bounds the retries of a token change that lost a race with another.
+const tokenTries = 8
+
+// tokenEntry is a token read with its key's create revision, which a transaction
+// compares to know the key was neither deleted nor replaced meanwhile.
+type tokenEntry struct {
+	rec       *TokenRecord
+	key       string
+	createRev int64
+}
+
+// tokensAt reads every valid token and the store revision of the read.
+func (s *Store) tokensAt(ctx context.Context) ([]tokenEntry, int64, error) {
+	prefix := s.keys.TokensPrefix()
+	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, 0, s.wrap("listing "+prefix, err)
+	}
+	out := make([]tokenEntry, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		r, err := decode(s.keys, tokenKind, string(kv.Key), kv.Value)
+		if err != nil {
+			continue // ListTokens reports it; here it neither names nor admins anything
+		}
+		out = append(out, tokenEntry{rec: r, key: string(kv.Key), createRev: kv.CreateRevision})
+	}
+	return out, resp.Header.Revision, nil
+}
+
+// CreateToken stores a new token unless one of the same name exists
+// (*TokenNameTakenError). The check and the write are one transaction that runs only if
+// no token was written since the check, so two nimbuses (or calls) creating the same
+// name at once cannot both succeed.
 func (s *Store) CreateToken(ctx context.Context, tok *TokenRecord) error {
 	key, val, err := encode(s.keys, tokenKind, tok)
 	if err != nil {
 		return err
 	}
-	ok, err := s.txn(ctx, "writing "+key, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}, clientv3.OpPut(key, string(val)))
-	if err != nil {
-		return err
+	for range tokenTries {
+		toks, rev, err := s.tokensAt(ctx)
+		if err != nil {
+			return err
+		}
+		for _, t := range toks {
+			switch {
+			case t.rec.Name == tok.Name:
+				return &TokenNameTakenError{Existing: t.rec}
+			case t.key == key: // which a random secret never gives
+				return fmt.Errorf("token %s: %w: a token with this secret exists", tok.Name, ErrConflict)
+			}
+		}
+		ok, err := s.txn(ctx, "writing "+key, []clientv3.Cmp{
+			clientv3.Compare(clientv3.ModRevision(s.keys.TokensPrefix()).WithPrefix(), "<", rev+1),
+			clientv3.Compare(clientv3.CreateRevision(key), "=", 0),
+		}, clientv3.OpPut(key, string(val)))
+		if err != nil || ok {
+			return err
+		}
 	}
-	if !ok {
-		return fmt.Errorf("token %s: %w: a token with this secret exists", tok.Name, ErrConflict)
+	return fmt.Errorf("token %s: %w by other token changes %d times in a row; try again", tok.Name, ErrConflict, tokenTries)
+}
+
+// RevokeToken deletes the token whose name or accessor is which, and returns it:
+// ErrNotFound when there is none, *LastAdminError when it is the last admin token. The
+// check and the delete are one transaction, conditioned on another admin token still
+// existing, so two revocations at once cannot remove the last two admins.
+func (s *Store) RevokeToken(ctx context.Context, which string) (*TokenRecord, error) {
+	for range tokenTries {
+		toks, _, err := s.tokensAt(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var found *tokenEntry
+		var otherAdmin *tokenEntry
+		for i := range toks {
+			t := &toks[i]
+			if found == nil && (t.rec.Name == which || t.rec.Accessor == which) {
+				found = t
+			} else if t.rec.Role == RoleAdmin && otherAdmin == nil {
+				otherAdmin = t
+			}
+		}
+		if found == nil {
+			return nil, fmt.Errorf("token %q: %w", which, ErrNotFound)
+		}
+		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(found.key), "=", found.createRev)}
+		if found.rec.Role == RoleAdmin {
+			if otherAdmin == nil {
+				return nil, &LastAdminError{Token: found.rec}
+			}
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(otherAdmin.key), "=", otherAdmin.createRev))
+		}
+		ok, err := s.txn(ctx, "revoking token "+found.rec.Name, cmps, clientv3.OpDelete(found.key))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return found.rec, nil
+		}
 	}
-	return nil
+	return nil, fmt.Errorf("revoking token %q: %w by other token changes %d times in a row; try again", which, ErrConflict, tokenTries)
 }
 
 // GetToken finds the token whose secret has this sha256; ErrNotFound if there is none.

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -96,7 +97,13 @@ func TestTokenRecords(t *testing.T) {
 	if err := s.CreateToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateToken(ctx, tok); !errors.Is(err, ErrConflict) {
+	var taken *TokenNameTakenError
+	if err := s.CreateToken(ctx, tok); !errors.As(err, &taken) || taken.Existing.Accessor != tok.Accessor {
+		t.Errorf("a second token of the same name: %v", err)
+	}
+	same := *tok
+	same.Name = "other"
+	if err := s.CreateToken(ctx, &same); !errors.Is(err, ErrConflict) {
 		t.Errorf("a second token with the same hash: %v", err)
 	}
 	got, err := s.GetToken(ctx, digestA)
@@ -147,5 +154,67 @@ func TestTokenRecordValidate(t *testing.T) {
 		if r.Validate() == nil {
 			t.Errorf("%s: an invalid record validates", name)
 		}
+	}
+}
+
+// TestTokenChangesRace: token creation and revocation hold their checks in the same
+// etcd transaction as the write, so calls racing through two stores (two nimbuses
+// around a leader change) cannot create two tokens of one name or revoke the last two
+// admins.
+func TestTokenChangesRace(t *testing.T) {
+	e := startEtcd(t)
+	stores := []*Store{newStore(t, e, Options{}), newStore(t, e, Options{})}
+	ctx := testutil.Context(t, 60*time.Second)
+	digest := func(round, i int) string { return fmt.Sprintf("%064x", round*100+i+1) }
+	for round := range 5 {
+		name := fmt.Sprintf("ci-%d", round)
+		const n = 6
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { errs[i] = stores[i%2].CreateToken(ctx, sampleToken(name, RoleDeployer, digest(round, i))) })
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			var taken *TokenNameTakenError
+			switch {
+			case err == nil:
+				won++
+			case !errors.As(err, &taken):
+				t.Fatalf("round %d: a losing creation failed with %v; want *TokenNameTakenError", round, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d creations of token %q succeeded; want exactly 1", round, won, name)
+		}
+
+		// Two admins revoked at once: one revocation wins, the other finds the last admin.
+		a, b := sampleToken(fmt.Sprintf("a-%d", round), RoleAdmin, digest(round, 50)), sampleToken(fmt.Sprintf("b-%d", round), RoleAdmin, digest(round, 51))
+		for _, tok := range []*TokenRecord{a, b} {
+			if err := stores[0].CreateToken(ctx, tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var revErrs [2]error
+		wg.Go(func() { _, revErrs[0] = stores[0].RevokeToken(ctx, a.Name) })
+		wg.Go(func() { _, revErrs[1] = stores[1].RevokeToken(ctx, b.Accessor) })
+		wg.Wait()
+		var last *LastAdminError
+		if !((revErrs[0] == nil && errors.As(revErrs[1], &last)) || (revErrs[1] == nil && errors.As(revErrs[0], &last))) {
+			t.Fatalf("round %d: revoking both admins at once gave %v and %v; want one success and one *LastAdminError", round, revErrs[0], revErrs[1])
+		}
+		// Clean up the survivor for the next round, through the store's own delete.
+		toks, _ := stores[0].ListTokens(ctx)
+		for _, tok := range toks {
+			if tok.Role == RoleAdmin {
+				if err := stores[0].DeleteToken(ctx, tok.SecretSHA256); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if _, err := stores[0].RevokeToken(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("revoking an unknown token: %v", err)
 	}
 }

@@ -388,23 +388,16 @@ func (s *Server) CreateToken(ctx context.Context, req *sparsev1.CreateTokenReque
 	if err != nil {
 		return nil, err
 	}
-	s.tokenMu.Lock()
-	defer s.tokenMu.Unlock()
-	toks, err := s.listTokens(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, tok := range toks {
-		if tok.Name == req.GetName() {
-			return nil, status.Errorf(codes.AlreadyExists, "a token named %q exists (accessor %s, role %s); revoke it first (sparsectl token revoke %s) or choose another --name",
-				tok.Name, tok.Accessor, tok.Role, tok.Name)
-		}
-	}
 	rec, secret, err := newToken(req.GetName(), role, owner(ctx))
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
+	// The store checks that the name is free in the same etcd transaction as the write,
+	// so that creations through two nimbuses (around a leader change) cannot both win.
 	if err := t.store.CreateToken(ctx, rec); err != nil {
+		if taken := (*cluster.TokenNameTakenError)(nil); errors.As(err, &taken) {
+			return nil, status.Errorf(codes.AlreadyExists, "%v; revoke it first (sparsectl token revoke %s) or choose another --name", taken, taken.Existing.Name)
+		}
 		return nil, s.rpcErr(ctx, err)
 	}
 	return &sparsev1.TokenSecret{Token: tokenInfo(rec), Secret: secret}, nil
@@ -453,29 +446,16 @@ func (s *Server) RevokeToken(ctx context.Context, req *sparsev1.RevokeTokenReque
 	if err != nil {
 		return nil, err
 	}
-	s.tokenMu.Lock()
-	defer s.tokenMu.Unlock()
-	toks, err := s.listTokens(ctx)
-	if err != nil {
-		return nil, err
+	// The last-admin check and the delete are one etcd transaction (see
+	// cluster.Store.RevokeToken).
+	found, err := t.store.RevokeToken(ctx, which)
+	if last := (*cluster.LastAdminError)(nil); errors.As(err, &last) {
+		return nil, status.Errorf(codes.FailedPrecondition, "token %q is the last admin token; create another admin token first (sparsectl token create --role admin --name NAME), then revoke this one", last.Token.Name)
 	}
-	var found *cluster.TokenRecord
-	admins := 0
-	for _, tok := range toks {
-		if tok.Name == which || tok.Accessor == which {
-			found = tok
-		}
-		if tok.Role == cluster.RoleAdmin {
-			admins++
-		}
-	}
-	if found == nil {
+	if errors.Is(err, cluster.ErrNotFound) {
 		return nil, status.Errorf(codes.NotFound, "no token has the name or accessor %q; sparsectl token list shows them", which)
 	}
-	if found.Role == cluster.RoleAdmin && admins == 1 {
-		return nil, status.Errorf(codes.FailedPrecondition, "token %q is the last admin token; create another admin token first (sparsectl token create --role admin --name NAME), then revoke this one", found.Name)
-	}
-	if err := t.store.DeleteToken(ctx, found.SecretSHA256); err != nil {
+	if err != nil {
 		return nil, s.rpcErr(ctx, err)
 	}
 	return &sparsev1.RevokeTokenReply{Token: tokenInfo(found)}, nil

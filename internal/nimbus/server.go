@@ -59,8 +59,6 @@ type Server struct {
 	// submitMu serializes the final checks and writes of submissions, so that two
 	// submissions of one name cannot both pass the uniqueness check.
 	submitMu sync.Mutex
-	// tokenMu serializes token creation and revocation (unique names, the last admin).
-	tokenMu sync.Mutex
 	// uploads holds one token per artifact upload in progress (see takeUploadSlot).
 	uploads chan struct{}
 
