@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,7 +152,8 @@ func (c *testCluster) startSupervisor(id string, slots int) {
 	}
 	c.sups[id] = startProc(c.t, c.dir, "sup-"+id, bins.supervisord, append([]string{"--id", id, "--host", "127.0.0.1",
 		"--slots", strings.Join(list, ","), "--data-dir", c.supDir[id], "--etcd-endpoints", c.etcd,
-		"--lease-ttl", "3s", "--worker-timeout", "5s", "--worker-metrics-offset", "0", "--orphan-timeout", "8s"},
+		"--lease-ttl", "3s", "--worker-timeout", "5s", "--worker-metrics-offset", "0", "--orphan-timeout", "8s",
+		"--cleanup-grace", "2s"},
 		slices.Concat(c.etcdArgs, c.tls.supervisorArgs())...)...)
 }
 
@@ -286,6 +289,10 @@ func TestClusterSubmitExactCounts(t *testing.T) {
 		out, err := c.ctl("supervisors")
 		return err == nil && strings.Contains(out, "s1") && strings.Contains(out, "s2")
 	})
+	before := map[string]dirSize{}
+	for id, dir := range c.supDir {
+		before[id] = usage(t, dir)
+	}
 	out := c.mustCtl(append([]string{"submit", bins.wordcount, "--name", "wc", "--workers", "2"}, wordcountOpts(n, c.state)...)...)
 	t.Logf("submit: %s", strings.TrimSpace(out))
 	c.waitFor("every sentence acked", 3*time.Minute, func() bool { return acked(t, c.state) >= n })
@@ -331,6 +338,59 @@ func TestClusterSubmitExactCounts(t *testing.T) {
 		out, err := c.ctl("list")
 		return err == nil && !strings.Contains(out, "wc")
 	})
+
+	// Submitted and killed once more, the topologies leave nothing on the nodes: once
+	// the cleanup grace has passed, each supervisor's data directory holds what it held
+	// before the first submission.
+	again := filepath.Join(c.dir, "state-again")
+	if err := os.Mkdir(again, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.mustCtl(append([]string{"submit", bins.wordcount, "--name", "wc-again", "--workers", "2"}, wordcountOpts(100, again)...)...)
+	c.waitFor("the second topology's sentences acked", 2*time.Minute, func() bool { return acked(t, again) >= 100 })
+	for id, dir := range c.supDir {
+		if u := usage(t, dir); u.files <= before[id].files {
+			t.Errorf("supervisor %s holds %d files while it runs a worker; want its artifact, worker files and log", id, u.files)
+		}
+	}
+	c.mustCtl("kill", "wc-again", "--wait=1s")
+	for id, dir := range c.supDir {
+		var now dirSize
+		c.waitFor("supervisor "+id+"'s data directory to return to its size", time.Minute, func() bool {
+			now = usage(t, dir)
+			return now.files == before[id].files && now.bytes == before[id].bytes
+		})
+		t.Logf("supervisor %s: %d files, %d bytes before the submissions and after the kills", id, now.files, now.bytes)
+	}
+}
+
+// dirSize is what a directory tree holds.
+type dirSize struct {
+	files int
+	bytes int64
+}
+
+// usage sums the regular files under dir; what a daemon removes meanwhile is not counted.
+func usage(t *testing.T, dir string) dirSize {
+	t.Helper()
+	var u dirSize
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if info, err := d.Info(); err == nil && info.Mode().IsRegular() {
+			u.files++
+			u.bytes += info.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 // TestClusterFailures: with two nimbuses and three supervisors, a long wordcount run
