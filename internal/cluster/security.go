@@ -136,7 +136,7 @@ type clientTLSFiles struct {
 func (c *clientTLS) reload() error {
 	var f clientTLSFiles
 	if c.s.CACert != "" {
-		pool, err := loadCAPool("--etcd-cacert", c.s.CACert)
+		pool, err := tlsconf.ReadCAPool("--etcd-cacert", c.s.CACert)
 		if err != nil {
 			return err
 		}
@@ -188,19 +188,6 @@ func (c *clientTLS) config() *tls.Config {
 	return tc
 }
 
-// loadCAPool reads a PEM file of CA certificates named by flag.
-func loadCAPool(flag, path string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", flag, err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s %s holds no PEM certificate (a file starting with -----BEGIN CERTIFICATE-----)", flag, path)
-	}
-	return pool, nil
-}
-
 // ServerTLS makes an embedded etcd serve its clients over TLS and accept only clients
 // with a certificate signed by ClientCA. The zero value serves plain text.
 type ServerTLS struct {
@@ -225,7 +212,7 @@ func (t ServerTLS) Validate(flagPrefix string) error {
 	if _, err := tls.LoadX509KeyPair(t.Cert, t.Key); err != nil {
 		return fmt.Errorf("loading the etcd server certificate %s %s with %s %s: %w", cert, t.Cert, key, t.Key, err)
 	}
-	_, err := loadCAPool(ca, t.ClientCA)
+	_, err := tlsconf.ReadCAPool(ca, t.ClientCA)
 	return err
 }
 

@@ -55,7 +55,7 @@ func TestSecurityApply(t *testing.T) {
 		{name: "mismatched key", endpoints: []string{"https://a:2379"}, sec: cluster.Security{Cert: p.ClientCert, Key: p.ServerKey},
 			wantErr: "loading the client certificate --etcd-cert"},
 		{name: "missing CA file", endpoints: []string{"https://a:2379"}, sec: cluster.Security{CACert: filepath.Join(p.Dir, "nope.pem")},
-			wantErr: "reading --etcd-cacert"},
+			wantErr: "reading the CA (--etcd-cacert)"},
 		{name: "CA file not PEM", endpoints: []string{"https://a:2379"}, sec: cluster.Security{CACert: notPEM},
 			wantErr: "holds no PEM certificate"},
 		{name: "password from file", endpoints: []string{"a:2379"}, sec: cluster.Security{User: "sparse", PasswordFile: pwFile},

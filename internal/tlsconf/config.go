@@ -102,14 +102,24 @@ func (s *Store) Identity() Identity { return s.st.Load().self }
 // HasCert reports whether this process has a certificate of its own.
 func (s *Store) HasCert() bool { return s.st.Load().cert != nil }
 
-func load(f Files) (*state, error) {
-	caPEM, err := os.ReadFile(f.CA)
+// ReadCAPool reads a PEM file of CA certificates, named in errors by the flag that
+// gave it.
+func ReadCAPool(flag, path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading the CA (--tls-ca): %w", err)
+		return nil, fmt.Errorf("reading the CA (%s): %w", flag, err)
 	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("the CA file %s holds no PEM certificate", f.CA)
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s %s holds no PEM certificate (a file starting with -----BEGIN CERTIFICATE-----)", flag, path)
+	}
+	return pool, nil
+}
+
+func load(f Files) (*state, error) {
+	pool, err := ReadCAPool("--tls-ca", f.CA)
+	if err != nil {
+		return nil, err
 	}
 	st := &state{pool: pool}
 	if f.Cert == "" {
