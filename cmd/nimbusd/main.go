@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sparsestream/sparse/internal/flagfile"
 	"github.com/sparsestream/sparse/internal/logging"
 	"github.com/sparsestream/sparse/internal/nimbus"
 	"github.com/sparsestream/sparse/internal/tlsconf"
@@ -72,5 +73,6 @@ host then use --etcd-endpoints http://127.0.0.1:2379.`,
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	limitFlags(f, &cfg)
 	tlsFlags.Register(f)
+	flagfile.Register(cmd)
 	return cmd
 }

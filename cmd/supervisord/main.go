@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sparsestream/sparse/internal/cluster"
+	"github.com/sparsestream/sparse/internal/flagfile"
 	"github.com/sparsestream/sparse/internal/logging"
 	"github.com/sparsestream/sparse/internal/supervisor"
 	"github.com/sparsestream/sparse/internal/tlsconf"
@@ -91,7 +92,7 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 	f.StringVar(&slots, "slots", "", "worker slot ports, comma separated, e.g. 6700,6701,6702,6703")
 	f.IntVar(&slotCount, "slot-count", 0, "number of worker slots, on consecutive ports from --slot-base (default 4 when --slots is not given)")
 	f.IntVar(&slotBase, "slot-base", 6700, "first slot port for --slot-count")
-	f.StringVar(&c.DataDir, "data-dir", "", "directory for artifacts and worker files (required)")
+	f.StringVar(&c.DataDir, "data-dir", "", "directory for artifacts and worker files (required, here or in --config)")
 	f.StringVar(&c.GenericWorker, "generic-worker", "", "the program that runs spec bundles (default: sparse-worker beside supervisord, else on PATH)")
 	f.StringVar(&endpoints, "etcd-endpoints", "127.0.0.1:2379", "etcd client endpoints, comma separated")
 	f.StringVar(&c.EtcdRoot, "etcd-root", cluster.DefaultRoot, "key prefix of the cluster's state in etcd")
@@ -108,6 +109,6 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 	f.StringVar(&c.WorkerTLSCert, "worker-tls-cert", "", "the workers' certificate (sparsectl tls cert create --worker), copied with the CA into each worker's directory")
 	f.StringVar(&c.WorkerTLSKey, "worker-tls-key", "", "the key of --worker-tls-cert (copied mode 0600, never on a command line)")
 	hygiene.register(f)
-	_ = cmd.MarkFlagRequired("data-dir")
+	flagfile.Register(cmd)
 	return cmd
 }
