@@ -40,6 +40,8 @@ type testCluster struct {
 	tls      *clusterPKI
 	acl      bool   // nimbusd --acl
 	token    string // the admin token sparsectl passes, once bootstrapped
+	// nimbusArgs and supArgs, when set, give a daemon flags beyond the usual ones.
+	nimbusArgs, supArgs func(id string) []string
 }
 
 // newTestCluster is a cluster run as it should be off loopback: TLS on every
@@ -60,9 +62,12 @@ const (
 )
 
 // newTestClusterWith is newTestCluster with the given protection.
-func newTestClusterWith(t *testing.T, nimbuses []string, supervisors map[string]int, sec clusterSecurity) *testCluster {
+func newTestClusterWith(t *testing.T, nimbuses []string, supervisors map[string]int, sec clusterSecurity, opts ...func(*testCluster)) *testCluster {
 	t.Helper()
 	c := newClusterDir(t)
+	for _, o := range opts {
+		o(c)
+	}
 	if sec >= clusterTLS {
 		c.tls = newClusterPKI(t, filepath.Join(c.dir, "tls"))
 	}
@@ -106,7 +111,15 @@ func (c *testCluster) startNimbus(id, addr string) {
 	c.nimbus[id] = startProc(c.t, c.dir, "nimbus-"+id, bins.nimbusd, append([]string{"--id", id, "--listen", addr,
 		"--data-dir", filepath.Join(c.dir, "nimbus-"+id), "--etcd-endpoints", c.etcd,
 		"--worker-timeout", "5s", "--worker-start-grace", "15s", "--schedule-every", "1s", "--leader-ttl", "3s"},
-		slices.Concat(c.etcdArgs, c.tls.nimbusArgs(), c.aclArgs())...)...)
+		slices.Concat(c.etcdArgs, c.tls.nimbusArgs(), c.aclArgs(), extra(c.nimbusArgs, id))...)...)
+}
+
+// extra is what f gives daemon id (nothing when f is nil).
+func extra(f func(string) []string, id string) []string {
+	if f == nil {
+		return nil
+	}
+	return f(id)
 }
 
 func (c *testCluster) aclArgs() []string {
@@ -154,7 +167,7 @@ func (c *testCluster) startSupervisor(id string, slots int) {
 		"--slots", strings.Join(list, ","), "--data-dir", c.supDir[id], "--etcd-endpoints", c.etcd,
 		"--lease-ttl", "3s", "--worker-timeout", "5s", "--worker-metrics-offset", "0", "--orphan-timeout", "8s",
 		"--cleanup-grace", "2s"},
-		slices.Concat(c.etcdArgs, c.tls.supervisorArgs())...)...)
+		slices.Concat(c.etcdArgs, c.tls.supervisorArgs(), extra(c.supArgs, id))...)...)
 }
 
 func (c *testCluster) nimbusList() string {
@@ -235,6 +248,7 @@ func (c *testCluster) workerPIDs(sup string) []int {
 
 type describedWorker struct {
 	Supervisor string `json:"supervisor"`
+	Port       int    `json:"port"`
 	Tasks      []int  `json:"tasks"`
 	Alive      bool   `json:"alive"`
 }
