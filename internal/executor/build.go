@@ -66,6 +66,8 @@ func newRuntime(o Options) (*Runtime, error) {
 		ackers:  conf.AckerTasks(),
 		timeout: time.Duration(timeoutSecs) * time.Second,
 		stopped: make(chan struct{}),
+
+		userMetrics: topology.NewUserMetrics(),
 	}
 	if r.id == "" {
 		r.id = eff.Name
@@ -222,6 +224,7 @@ func (r *Runtime) newExecutor(comp *topology.ComponentSpec, kind string, conf to
 func (r *Runtime) newTask(comp *topology.ComponentSpec, conf topology.Config, id int32, in *inbox) (*task, error) {
 	t := &task{id: id, log: r.log.Named(comp.ID).With("task", id)}
 	t.ctx = topology.NewContext(r.id, r.layout, comp.ID, id, conf, t.log)
+	t.ctx.SetMetrics(r.userMetrics)
 	switch comp.Kind {
 	case topology.KindSpout:
 		t.spout = comp.Spout()

@@ -80,6 +80,9 @@ type Runtime struct {
 
 	active  atomic.Bool
 	running atomic.Bool
+
+	// userMetrics are what the tasks register through their Context.
+	userMetrics *topology.UserMetrics
 }
 
 // QueueDepth is how many batches wait in an executor's queues.
@@ -102,6 +105,9 @@ func (r *Runtime) QueueDepths() []QueueDepth {
 
 // Layout returns the topology's task numbering.
 func (r *Runtime) Layout() *topology.Layout { return r.layout }
+
+// UserMetrics are the metrics the runtime's tasks registered through their Context.
+func (r *Runtime) UserMetrics() *topology.UserMetrics { return r.userMetrics }
 
 // Config returns the effective topology configuration.
 func (r *Runtime) Config() topology.Config { return r.conf }

@@ -174,6 +174,7 @@ func serveWorkerMetrics(ctx context.Context, addr, topologyID, workerID string, 
 		transport.NewCollector(topologyID, workerID, w.Transport),
 		execmetrics.NewTransferQueueCollector(topologyID, workerID, rt.Outbound),
 		execmetrics.NewReceiveQueueCollector(topologyID, rt.QueueDepths),
+		execmetrics.NewUserCollector(topologyID, rt.UserMetrics()),
 	)
 	if _, err := metrics.ServeTLS(ctx, addr, reg, log, tc); err != nil {
 		log.Error("the worker runs without /metrics", "error", err)

@@ -462,3 +462,37 @@ func TestSlowBoltWithABacklogIsNotKilled(t *testing.T) {
 		t.Errorf("%d errors reported, want none; last: %s", sum.Errors, sum.LastError)
 	}
 }
+
+// TestShellMetrics: the metrics command of a Python bolt feeds the runtime's user
+// metrics: a whole number adds to a counter, {"gauge": v} sets a gauge, {"histogram": v}
+// observes; a malformed one is dropped without restarting the subprocess.
+func TestShellMetrics(t *testing.T) {
+	needPython(t)
+	const n = 40
+	l := newLedger(n)
+	b := topology.NewBuilder("metrics")
+	b.Spout("spout", func() topology.Spout {
+		return &replaySpout{l: l, values: func(id int64) []any { return []any{id} }}
+	}, 1).Output("id")
+	multilang.Bolt(b, "metered", py(t, testdata(t), "metrics.py"), 1).Shuffle("spout").Output("id")
+	b.Bolt("sink", (&sink{}).factory(), 1).Shuffle("metered")
+	rt, stop := run(t, b, nil)
+	l.wait(t, 60*time.Second)
+	stop()
+	got := map[string]*topology.UserMetric{}
+	rt.UserMetrics().Each(func(um *topology.UserMetric) { got[um.Name] = um })
+	if um := got["items"]; um == nil || um.Kind != topology.MetricCounter || um.Counter.Value() != 2*n || um.Component != "metered" {
+		t.Errorf("counter items: %+v; want %d from component metered", um, 2*n)
+	}
+	if um := got["last_item"]; um == nil || um.Kind != topology.MetricGauge || um.Gauge.Value() < 0 || um.Gauge.Value() >= n {
+		t.Errorf("gauge last_item: %+v", um)
+	}
+	if um := got["item_size"]; um == nil || um.Kind != topology.MetricHistogram {
+		t.Errorf("histogram item_size: %+v", um)
+	} else if _, _, count, sum := um.Histogram.Snapshot(); count != n || sum < 0.003*n*0.99 {
+		t.Errorf("histogram item_size: %d observations summing to %v; want %d of 0.003", count, sum, n)
+	}
+	if sum := summary(rt, "metered"); sum.Errors != 0 {
+		t.Errorf("the malformed metrics command counted as an error (%q); it should only be logged", sum.LastError)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -48,6 +49,8 @@ type shell struct {
 	// wake asks for pump to run on the task's goroutine soon; any goroutine may call it
 	// (bolts: the context's Wake; nil for spouts, whose NextTuple runs all the time).
 	wake func()
+
+	badMetric map[string]bool // metric names whose bad params were logged
 }
 
 type startResult struct {
@@ -431,9 +434,49 @@ func (s *shell) metricsMessage(m map[string]any) error {
 	if !ok {
 		return badValue(m, "a metrics command needs a \"name\" string")
 	}
-	// The engine has no user metrics registry yet; the values are logged.
-	s.log.Debug("metric from the subprocess", "name", name, "params", m["params"])
+	// Storm's shell metrics update a metric the component registered by name; here the
+	// name is the metric, made on first use: a number adds to a counter (Storm's
+	// CountShellMetric), {"gauge": v} sets a gauge, {"histogram": v} observes a value.
+	switch p := m["params"].(type) {
+	case map[string]any:
+		if v, ok := floatValue(p["gauge"]); ok {
+			s.tctx.RegisterGauge(name).Set(v)
+			return nil
+		}
+		if v, ok := floatValue(p["histogram"]); ok {
+			s.tctx.RegisterHistogram(name).Observe(v)
+			return nil
+		}
+	default:
+		if v, ok := floatValue(p); ok && v >= 0 && v == math.Trunc(v) && v <= math.MaxInt64 {
+			s.tctx.RegisterCounter(name).Add(int64(v))
+			return nil
+		}
+	}
+	// A metric is not worth restarting the subprocess for: the value is dropped, said once.
+	if !s.badMetric[name] {
+		if s.badMetric == nil {
+			s.badMetric = map[string]bool{}
+		}
+		s.badMetric[name] = true
+		s.log.Warn("dropped a metrics command: \"params\" must be a whole number to add to a counter, {\"gauge\": <number>} or {\"histogram\": <number>}",
+			"name", name, "params", m["params"])
+	}
 	return nil
+}
+
+// floatValue reads a JSON or msgpack number.
+func floatValue(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	}
+	if i, ok := intValue(v); ok {
+		return float64(i), true
+	}
+	return 0, false
 }
 
 func (s *shell) reportedPid() int {

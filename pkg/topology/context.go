@@ -17,9 +17,10 @@ type Context struct {
 	// Config is the topology's configuration overlaid with the component's own.
 	Config Config
 
-	layout *Layout
-	log    hclog.Logger
-	wake   func()
+	layout  *Layout
+	log     hclog.Logger
+	wake    func()
+	metrics *UserMetrics
 }
 
 // NewContext is used by the engine to make a task's context.
