@@ -183,12 +183,16 @@ func (*SplitBolt) Cleanup() {}
 type CountBolt struct {
 	ctx    *topology.Context
 	counts map[string]int64
+	// distinct is a metric of the topology's own: a worker exports it as
+	// sparse_user_distinct_words on its /metrics.
+	distinct *topology.Gauge
 }
 
 // Prepare starts empty counts.
 func (c *CountBolt) Prepare(ctx *topology.Context) error {
 	c.ctx = ctx
 	c.counts = map[string]int64{}
+	c.distinct = ctx.RegisterGauge("distinct_words")
 	return nil
 }
 
@@ -196,6 +200,9 @@ func (c *CountBolt) Prepare(ctx *topology.Context) error {
 func (c *CountBolt) Execute(in *tuple.Tuple, out topology.BasicCollector) error {
 	w := in.String(0)
 	c.counts[w]++
+	if c.counts[w] == 1 {
+		c.distinct.Set(float64(len(c.counts)))
+	}
 	out.Emit(w, c.counts[w])
 	return nil
 }
