@@ -33,9 +33,11 @@ package scheduler
 
 import (
 	"cmp"
+	"container/heap"
 	"errors"
 	"fmt"
 	"maps"
+	"math/bits"
 	"net"
 	"slices"
 	"strconv"
@@ -177,6 +179,7 @@ type slotKey struct {
 
 type supState struct {
 	id, host string
+	idx      int   // position in round.sups
 	ports    []int // usable ports, sorted
 	free     []int // free usable ports, sorted
 }
@@ -217,6 +220,9 @@ func (t *topoState) demand() int {
 type round struct {
 	sups    []*supState // sorted by id; live ones only
 	supByID map[string]*supState
+	// byFree[f] has bit i set when sups[i] has exactly f free slots (f >= 1): take
+	// finds the supervisor with the most free slots without looking at every one.
+	byFree  [][]uint64
 	usable  map[slotKey]bool
 	claimed map[slotKey]bool
 	topos   []*topoState // sorted by id; not killed
@@ -237,7 +243,7 @@ func newRound(c Cluster) *round {
 			continue
 		}
 		r.liveSups++
-		st := &supState{id: sup.ID, host: sup.Host}
+		st := &supState{id: sup.ID, host: sup.Host, idx: len(r.sups)}
 		r.sups = append(r.sups, st)
 		r.supByID[sup.ID] = st
 		ports := slices.Clone(sup.Slots)
@@ -380,12 +386,32 @@ func (r *round) claim() {
 		}
 		t.reserved = min(n, t.want)
 	}
+	words := (len(r.sups) + 63) / 64
 	for _, sup := range r.sups {
 		for _, p := range sup.ports {
 			if !r.claimed[slotKey{sup.id, p}] {
 				sup.free = append(sup.free, p)
 			}
 		}
+		for len(r.byFree) <= len(sup.free) {
+			r.byFree = append(r.byFree, make([]uint64, words))
+		}
+		r.setFreeBit(sup, true)
+	}
+}
+
+// setFreeBit marks (or unmarks) sup in the set of supervisors with its number of free
+// slots.
+func (r *round) setFreeBit(sup *supState, on bool) {
+	f := len(sup.free)
+	if f == 0 {
+		return
+	}
+	w, bit := sup.idx/64, uint64(1)<<(sup.idx%64)
+	if on {
+		r.byFree[f][w] |= bit
+	} else {
+		r.byFree[f][w] &^= bit
 	}
 }
 
@@ -408,32 +434,55 @@ func (r *round) reserve() {
 // fill hands out the free slots one at a time to the topology that wants more and holds
 // the fewest (ties by id), until no one wants more or no slot is left.
 func (r *round) fill() {
-	for {
-		var next *topoState
-		for _, t := range r.topos {
-			if t.demand() > 0 && (next == nil || t.held() < next.held()) {
-				next = t
-			}
-		}
-		if next == nil || !r.take(next) {
-			return
+	// A heap of the topologies that want more, by (held, id order): the one at the top is
+	// the one the rule picks, and only it changes when it gets a slot.
+	h := &fillHeap{}
+	for i, t := range r.topos {
+		if t.demand() > 0 {
+			h.items = append(h.items, fillItem{t, i})
 		}
 	}
+	heap.Init(h)
+	for h.Len() > 0 {
+		next := h.items[0].t
+		if !r.take(next) {
+			return
+		}
+		if next.demand() > 0 {
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+}
+
+type fillItem struct {
+	t     *topoState
+	order int // position in round.topos: ties go to the smaller id
+}
+
+type fillHeap struct{ items []fillItem }
+
+func (h *fillHeap) Len() int { return len(h.items) }
+func (h *fillHeap) Less(i, j int) bool {
+	a, b := h.items[i], h.items[j]
+	if ha, hb := a.t.held(), b.t.held(); ha != hb {
+		return ha < hb
+	}
+	return a.order < b.order
+}
+func (h *fillHeap) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *fillHeap) Push(x any)    { h.items = append(h.items, x.(fillItem)) }
+func (h *fillHeap) Pop() any {
+	x := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return x
 }
 
 // take gives t one free slot: on the supervisor with the fewest of t's workers, then the
 // most free slots, then the smallest id; t's old port there if free, else the lowest.
 func (r *round) take(t *topoState) bool {
-	var best *supState
-	for _, s := range r.sups {
-		if len(s.free) == 0 {
-			continue
-		}
-		if best == nil || t.onSup[s.id] < t.onSup[best.id] ||
-			(t.onSup[s.id] == t.onSup[best.id] && len(s.free) > len(best.free)) {
-			best = s
-		}
-	}
+	best := r.bestFor(t)
 	if best == nil {
 		return false
 	}
@@ -445,10 +494,42 @@ func (r *round) take(t *topoState) bool {
 		}
 	}
 	port := best.free[i]
+	r.setFreeBit(best, false)
 	best.free = slices.Delete(best.free, i, i+1)
+	r.setFreeBit(best, true)
 	t.granted = append(t.granted, WorkerSlot{Supervisor: best.id, Host: best.host, Port: port})
 	t.onSup[best.id]++
 	return true
+}
+
+// bestFor is the supervisor take picks for t. A supervisor that holds none of t's
+// workers beats every one that holds some, so it is the first, in id order, among those
+// with the most free slots, skipping the few that t is on; only when every supervisor
+// with a free slot holds some of t's workers are those compared.
+func (r *round) bestFor(t *topoState) *supState {
+	for f := len(r.byFree) - 1; f >= 1; f-- {
+		for w, word := range r.byFree[f] {
+			for word != 0 {
+				i := w*64 + bits.TrailingZeros64(word)
+				word &= word - 1
+				if s := r.sups[i]; t.onSup[s.id] == 0 {
+					return s
+				}
+			}
+		}
+	}
+	var best *supState
+	for id, n := range t.onSup {
+		s := r.supByID[id]
+		if n == 0 || s == nil || len(s.free) == 0 {
+			continue
+		}
+		if best == nil || n < t.onSup[best.id] ||
+			(n == t.onSup[best.id] && (len(s.free) > len(best.free) || (len(s.free) == len(best.free) && s.idx < best.idx))) {
+			best = s
+		}
+	}
+	return best
 }
 
 func (r *round) build() Result {
