@@ -60,11 +60,14 @@ type TwoWorkerResult struct {
 	// is reported beside the ratio, which is against the raw baseline, to show what the
 	// per-tuple work alone costs.
 	CodecBaseline float64
+	// NATS is the NATS peer's rate: the same payloads between two processes through a
+	// nats-server (see nats.go).
+	NATS float64
 }
 
 // Line is the result in the `make bench` format.
 func (r TwoWorkerResult) Line() string {
-	return fmt.Sprintf("%s bytes_per_tuple=%.1f", r.Result.Line(), r.BytesPerTuple)
+	return fmt.Sprintf("%s bytes_per_tuple=%.1f codec_ratio=%.2f nats_ratio=%.2f", r.Result.Line(), r.BytesPerTuple, r.TPS/r.CodecBaseline, r.TPS/r.NATS)
 }
 
 // MeasureTwoWorker runs the engine across two processes at full speed, then at half speed
@@ -86,7 +89,10 @@ func MeasureTwoWorker(s TwoWorkerShape, self string, o Options) (TwoWorkerResult
 	if r.Baseline, err = rawBaseline(s, self, max(1, int(r.TuplesPerFrame)), false, o.Duration); err != nil {
 		return r, err
 	}
-	r.CodecBaseline, err = rawBaseline(s, self, max(1, int(r.TuplesPerFrame)), true, o.Duration)
+	if r.CodecBaseline, err = rawBaseline(s, self, max(1, int(r.TuplesPerFrame)), true, o.Duration); err != nil {
+		return r, err
+	}
+	r.NATS, err = natsBaseline(s, self, o.Duration)
 	return r, err
 }
 
@@ -413,6 +419,8 @@ func (s rawServer) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, spar
 // (over TLS with the files in tlsDir, when set).
 func ChildMain(mode, shape, assignment string, rate float64, tlsDir string) error {
 	switch mode {
+	case "natssub":
+		return natsSubscriber()
 	case "raw", "rawdecode":
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
