@@ -1,0 +1,325 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/internal/ctl"
+	"github.com/sparsestream/sparse/internal/generic"
+	"github.com/sparsestream/sparse/internal/spec"
+	"github.com/sparsestream/sparse/internal/streamparse"
+	"github.com/sparsestream/sparse/pkg/app"
+	"github.com/sparsestream/sparse/pkg/topology"
+)
+
+// streamparse projects (config.json with topology_specs, topologies/NAME.py, src/,
+// virtualenvs/NAME.txt) are run and submitted here: the topology file is evaluated by
+// the bundled Python client into a spec, which runs like any other spec with src/ as
+// its resources folder.
+
+// projectArg returns the streamparse project an invocation names: the argument when it
+// is a project folder (and not a spec folder), or the working directory when there is
+// no argument and it is a project.
+func projectArg(args []string) (string, bool) {
+	switch len(args) {
+	case 0:
+		return ".", streamparse.IsProject(".")
+	case 1:
+		st, err := os.Stat(args[0])
+		return args[0], err == nil && st.IsDir() && !isSpec(args[0]) && streamparse.IsProject(args[0])
+	}
+	return "", false
+}
+
+// errNoArgument is returned by run and submit with no argument outside a project.
+func errNoArgument(verb string) error {
+	return fmt.Errorf("nothing to %s: pass a Go main package, a topology binary or a spec (topology.yaml), or run in a streamparse project folder (one holding a config.json with topology_specs)", verb)
+}
+
+// projectFlags are the flags of run and submit that only streamparse projects take.
+type projectFlags struct {
+	ackers  int
+	workers int
+	debug   bool
+	noVenv  bool
+	verbose bool
+}
+
+// overrides are the config values the flags set, for any kind of topology.
+func (pf *projectFlags) overrides(cmd *cobra.Command) []string {
+	var out []string
+	if cmd.Flags().Changed("ackers") {
+		out = append(out, topology.ConfAckerExecutors+"="+strconv.Itoa(pf.ackers))
+	}
+	if cmd.Flags().Changed("workers") && cmd.Name() == "run" {
+		out = append(out, topology.ConfWorkers+"="+strconv.Itoa(pf.workers))
+	}
+	if pf.debug {
+		out = append(out, topology.ConfDebug+"=true")
+	}
+	return out
+}
+
+// projectSpec is a streamparse topology made a spec: a temporary folder holding the
+// spec file, and the resources folder its components run in.
+type projectSpec struct {
+	project   *streamparse.Project
+	name      string
+	specPath  string
+	resources string
+	topology  *streamparse.Topology
+	dir       string // temporary; removed by cleanup
+}
+
+func (ps *projectSpec) cleanup() {
+	if ps.dir != "" {
+		os.RemoveAll(ps.dir)
+	}
+}
+
+// loadProject evaluates topology name of the project in dir and writes its spec.
+func loadProject(ctx context.Context, dir, name, python string, logOut io.Writer, verbose bool) (*projectSpec, error) {
+	p, err := streamparse.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	name, _, err = p.Resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	client, err := generic.ExtractPythonClient()
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(client)
+	topo, err := p.Evaluate(ctx, name, streamparse.EvalOptions{Python: python, ClientDir: client})
+	if err != nil {
+		return nil, err
+	}
+	yml, err := topo.Spec(streamparse.SpecOptions{Serializer: p.Config.Serializer})
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "sparse-streamparse-")
+	if err != nil {
+		return nil, fmt.Errorf("making a folder for the spec: %w", err)
+	}
+	ps := &projectSpec{project: p, name: name, topology: topo, dir: tmp, resources: p.SrcDir(),
+		specPath: filepath.Join(tmp, spec.BundleSpecName)}
+	if err := os.WriteFile(ps.specPath, yml, 0o644); err != nil {
+		ps.cleanup()
+		return nil, fmt.Errorf("writing the spec: %w", err)
+	}
+	if verbose {
+		fmt.Fprintf(logOut, "topology %s of %s as a spec:\n%s", name, p.Dir, yml)
+	}
+	return ps, nil
+}
+
+// runProject runs a streamparse topology in local mode, in this process.
+func runProject(cmd *cobra.Command, dir, name string, f app.RunFlags, pf *projectFlags) error {
+	ps, err := loadProject(cmd.Context(), dir, name, "", cmd.ErrOrStderr(), pf.verbose)
+	if err != nil {
+		return err
+	}
+	defer ps.cleanup()
+	w := generic.New(nil)
+	defer w.Close()
+	b, err := w.Load(ps.specPath, ps.resources)
+	if err != nil {
+		return fmt.Errorf("topology %s: %w", ps.name, err)
+	}
+	sp, err := b.Build()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // the next signal has its default effect
+	}()
+	return app.RunLocal(ctx, sp, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+}
+
+// prepareProjectSubmit packs a streamparse topology into a spec bundle: the spec, the
+// project's src folder as its resources, and under .sparse/ the topology file and the
+// requirements.
+func prepareProjectSubmit(ctx context.Context, dir string, pf *projectFlags, o ctl.SubmitOptions, logOut io.Writer) (*ctl.Submission, func(), error) {
+	noop := func() {}
+	ps, err := loadProject(ctx, dir, o.Name, "", logOut, pf.verbose)
+	if err != nil {
+		return nil, noop, err
+	}
+	defer ps.cleanup()
+	o.Name = ps.name
+	stage := filepath.Join(ps.dir, "bundle")
+	if err := copyTree(ps.resources, stage); err != nil {
+		return nil, noop, fmt.Errorf("packing %s: %w", ps.resources, err)
+	}
+	meta := filepath.Join(stage, ".sparse")
+	if err := os.MkdirAll(meta, 0o755); err != nil {
+		return nil, noop, err
+	}
+	_, file, _ := ps.project.Resolve(ps.name)
+	if err := copyFile(file, filepath.Join(meta, "topology.py")); err != nil {
+		return nil, noop, err
+	}
+	w := generic.New(nil)
+	defer w.Close()
+	b, err := w.Load(ps.specPath, stage)
+	if err != nil {
+		return nil, noop, fmt.Errorf("topology %s: %w", ps.name, err)
+	}
+	sp, err := b.Build()
+	if err != nil {
+		return nil, noop, err
+	}
+	tmp, err := os.CreateTemp("", "sparse-bundle-*.tar.gz")
+	if err != nil {
+		return nil, noop, fmt.Errorf("making the bundle: %w", err)
+	}
+	cleanup := func() { os.Remove(tmp.Name()) }
+	err = spec.Pack(tmp, ps.specPath, stage)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		cleanup()
+		return nil, noop, fmt.Errorf("making the bundle of topology %s: %w", ps.name, err)
+	}
+	o.Binary = file
+	sub, err := ctl.PrepareArtifact(sp, tmp.Name(), sparsev1.ArtifactKind_ARTIFACT_KIND_SPEC_BUNDLE, o)
+	if err != nil {
+		cleanup()
+		return nil, noop, err
+	}
+	return sub, cleanup, nil
+}
+
+// copyTree copies the regular files under src to dst (links to files as files),
+// leaving out what bundles leave out anyway.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == "__pycache__" || (strings.HasPrefix(d.Name(), ".") && rel != ".") {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		return copyFile(p, filepath.Join(dst, rel))
+	})
+}
+
+func copyFile(src, dst string) error {
+	st, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", src)
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, st.Mode().Perm()|0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// secondsOrDuration is a --time value: seconds ("20", as streamparse's -t takes) or a
+// Go duration ("20s", "1m30s").
+type secondsOrDuration struct{ d *time.Duration }
+
+func (v secondsOrDuration) String() string {
+	if v.d == nil || *v.d == 0 {
+		return "0s"
+	}
+	return v.d.String()
+}
+
+func (v secondsOrDuration) Set(s string) error {
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		if n < 0 {
+			return fmt.Errorf("%q is negative; give seconds (20) or a duration (20s)", s)
+		}
+		*v.d = time.Duration(n * float64(time.Second))
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return fmt.Errorf("%q is neither seconds (20) nor a duration (20s, 1m30s)", s)
+	}
+	*v.d = d
+	return nil
+}
+
+func (v secondsOrDuration) Type() string { return "seconds|duration" }
+
+// registerConnFlags adds the connection flags with -e for --env, as streamparse has it.
+func registerConnFlags(fs *pflag.FlagSet, conn *ctl.ConnFlags) {
+	tmp := pflag.NewFlagSet("conn", pflag.ContinueOnError)
+	conn.Register(tmp)
+	tmp.VisitAll(func(fl *pflag.Flag) {
+		if fl.Name == "env" {
+			fl.Shorthand = "e"
+		}
+		fs.AddFlag(fl)
+	})
+}
+
+// useProjectConfig makes a streamparse project's config.json the config file of the
+// connection (its envs name nimbus), unless --config or --nimbus says otherwise; with
+// --verbose it notes the keys of the environment that sparse ignores.
+func useProjectConfig(conn *ctl.ConnFlags, dir string, logOut io.Writer, verbose bool) {
+	// SPARSE_NIMBUS still wins over the project's default environment, not over -e.
+	if conn.Config == "" && len(conn.Nimbus) == 0 && (conn.Env != "" || os.Getenv(ctl.EnvNimbus) == "") {
+		conn.Config = filepath.Join(dir, streamparse.ConfigName)
+	}
+	if !verbose {
+		return
+	}
+	p, err := streamparse.Open(dir)
+	if err != nil {
+		return
+	}
+	env := conn.Env
+	if env == "" && len(p.Config.Envs) == 1 {
+		for name := range p.Config.Envs {
+			env = name
+		}
+	}
+	for _, note := range p.EnvNotes(env) {
+		fmt.Fprintln(logOut, "note:", note)
+	}
+}

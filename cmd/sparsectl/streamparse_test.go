@@ -1,0 +1,128 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/internal/spec"
+	"github.com/sparsestream/sparse/internal/specpb"
+	"github.com/sparsestream/sparse/internal/streamparse/sptest"
+)
+
+// TestRunStreamparseProject: in a streamparse project written in streamparse's
+// quickstart layout, `sparsectl run -t 8` (no argument, no -n: there is one topology)
+// evaluates topologies/wordcount.py and runs it; the two count tasks reach the exact
+// counts, each word counted by one task (a fields grouping).
+func TestRunStreamparseProject(t *testing.T) {
+	dir, out := t.TempDir(), t.TempDir()
+	p := sptest.Project{OutDir: out}
+	sptest.WriteWordCount(t, dir, p)
+	r := runSparsectlIn(t, dir, 2*time.Minute, "run", "-t", "6", "--no-venv", "--stats-every", "0")
+	if r.code != 0 {
+		t.Fatalf("sparsectl run exited %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	got, err := sptest.ReadCounts(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(got, p.Expected()) {
+		t.Fatalf("counts = %v, want %v\nstderr:\n%s", got, p.Expected(), r.stderr)
+	}
+	if line := finalLine(t, r.stdout, "word_spout"); !strings.Contains(line, "acked=60") || !strings.Contains(line, "failed=0") {
+		t.Errorf("spout: %s", line)
+	}
+}
+
+// TestRunStreamparseProblems: a Python error in the topology file comes back with its
+// traceback (file and line), -n names an unknown topology, and -n outside a project is
+// refused; nothing runs.
+func TestRunStreamparseProblems(t *testing.T) {
+	dir := t.TempDir()
+	sptest.WriteWordCount(t, dir, sptest.Project{OutDir: t.TempDir()})
+	topo := filepath.Join(dir, "topologies", "wordcount.py")
+	src, err := os.ReadFile(topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(topo, bytes.Replace(src, []byte(`Grouping.fields("word")`), []byte(`Grouping.fields("wrd")`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		dir  string
+		args []string
+		want []string
+	}{
+		{dir, []string{"run", "--no-venv"}, []string{"evaluating topologies/wordcount.py failed", "wordcount.py\", line 11, in <module>", "TopologyError", "field 'wrd'"}},
+		{dir, []string{"run", "--no-venv", "-n", "nope"}, []string{`topology "nope" is not in topologies/ (it has: wordcount)`}},
+		{t.TempDir(), []string{"run", "-n", "x", "../../examples/wordcount"}, []string{"-n/--name chooses a topology of a streamparse project"}},
+	}
+	for _, tc := range cases {
+		r := runSparsectlIn(t, tc.dir, time.Minute, tc.args...)
+		if r.code == 0 {
+			t.Errorf("sparsectl %v exited 0", tc.args)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("sparsectl %v: stderr lacks %q:\n%s", tc.args, w, r.stderr)
+			}
+		}
+		if strings.Contains(r.stdout, "final:") {
+			t.Errorf("sparsectl %v ran a topology", tc.args)
+		}
+	}
+}
+
+// TestSubmitStreamparseProject: `sparsectl submit -n wordcount -e prod` in a project
+// finds nimbus in config.json's envs and uploads a spec bundle of src/ with the topology
+// file and the requirements under .sparse/; --verbose notes the ssh-only keys it ignores.
+func TestSubmitStreamparseProject(t *testing.T) {
+	isolate(t)
+	n := &fakeNimbus{id: "nimbus-1"}
+	startNimbus(t, n)
+	dir, _ := os.Getwd()
+	sptest.WriteWordCount(t, dir, sptest.Project{OutDir: "/out", Envs: map[string]any{
+		"prod": map[string]any{"nimbus": n.addr, "user": "storm", "workers": []string{"w1"}},
+		"beta": map[string]any{"nimbus": "192.0.2.1"},
+	}})
+	r := mustRunBoth(t, "submit", "-n", "wordcount", "-e", "prod", "--verbose", "--no-venv")
+	for _, w := range []string{`ignoring "user": sparse uses no ssh`, `ignoring "workers"`} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("--verbose does not note %q:\n%s", w, r.stderr)
+		}
+	}
+	ups := n.snapshot().uploads
+	if len(ups) != 1 {
+		t.Fatalf("nimbus received %d uploads, want 1", len(ups))
+	}
+	h := ups[0].header
+	if h.GetKind() != sparsev1.ArtifactKind_ARTIFACT_KIND_SPEC_BUNDLE || h.GetName() != "wordcount" {
+		t.Errorf("header: kind %v name %q", h.GetKind(), h.GetName())
+	}
+	s, err := specpb.SpecFromProto(h.GetSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := s.Component("count_bolt"); c == nil || c.Parallelism != 2 || c.Inputs[0].Grouping.Type != "fields" {
+		t.Errorf("count_bolt = %+v", c)
+	}
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	if err := spec.Unpack(bytes.NewReader(ups[0].data), bundle); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"topology.yaml", "bolts/wordcount.py", "spouts/words.py", ".sparse/topology.py"} {
+		if _, err := os.Stat(filepath.Join(bundle, f)); err != nil {
+			t.Errorf("the bundle lacks %s: %v", f, err)
+		}
+	}
+	// Without -n and with one topology, the same; with an unknown -e, a clear error.
+	mustRun(t, "submit", "-e", "prod", "--no-venv")
+	mustFail(t, []string{`environment "nope" is not in config file`}, "submit", "-e", "nope", "--no-venv")
+}
