@@ -70,6 +70,8 @@ there is one), as streamparse's "sparse run" does.`,
 	fl.IntVar(&pf.workers, "workers", 0, "number of workers (sets topology.workers; local mode runs them all in this process)")
 	fl.BoolVar(&pf.debug, "debug", false, "sets topology.debug=true (components log at debug level)")
 	fl.BoolVarP(&pf.verbose, "verbose", "v", false, "streamparse project: print the spec the topology becomes")
+	fl.StringVar(&pf.wheelhouse, "wheelhouse", "", "streamparse project: install the virtualenv from the wheels (*.whl) of this folder, with no index")
+	fl.StringVar(&pf.pipIndex, "pip-index", "", "streamparse project: the package index (or proxy) to install the virtualenv from")
 	fl.BoolVar(&pf.noVenv, "no-venv", false, "streamparse project: run with python3 as it is, without the topology's virtualenv (virtualenvs/NAME.txt)")
 	return cmd
 }

@@ -18,6 +18,7 @@ import (
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/ctl"
 	"github.com/sparsestream/sparse/internal/generic"
+	"github.com/sparsestream/sparse/internal/pyenv"
 	"github.com/sparsestream/sparse/internal/spec"
 	"github.com/sparsestream/sparse/internal/streamparse"
 	"github.com/sparsestream/sparse/pkg/app"
@@ -50,11 +51,57 @@ func errNoArgument(verb string) error {
 
 // projectFlags are the flags of run and submit that only streamparse projects take.
 type projectFlags struct {
-	ackers  int
-	workers int
-	debug   bool
-	noVenv  bool
-	verbose bool
+	ackers     int
+	workers    int
+	debug      bool
+	noVenv     bool
+	verbose    bool
+	wheelhouse string
+	pipIndex   string
+}
+
+// localVenvCache is where sparsectl keeps the virtualenvs of local runs:
+// $XDG_CACHE_HOME/sparse/venvs, else ~/.cache/sparse/venvs.
+func localVenvCache() (string, error) {
+	if x := os.Getenv("XDG_CACHE_HOME"); x != "" {
+		return filepath.Join(x, "sparse", "venvs"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding a folder for virtualenvs: %w; set XDG_CACHE_HOME or pass --no-venv", err)
+	}
+	return filepath.Join(home, ".cache", "sparse", "venvs"), nil
+}
+
+// projectVenv returns the local virtualenv of topology name (built from
+// virtualenvs/NAME.txt if needed), or "" when the topology has no requirements beyond
+// streamparse or --no-venv is given.
+func projectVenv(ctx context.Context, dir, name string, pf *projectFlags, logOut io.Writer) (string, error) {
+	if pf.noVenv {
+		return "", nil
+	}
+	p, err := streamparse.Open(dir)
+	if err != nil {
+		return "", err
+	}
+	name, _, err = p.Resolve(name)
+	if err != nil {
+		return "", err
+	}
+	reqs := p.Requirements(name)
+	if reqs == "" {
+		return "", nil
+	}
+	cache, err := localVenvCache()
+	if err != nil {
+		return "", err
+	}
+	venv, _, err := pyenv.Ensure(ctx, cache, reqs, pyenv.Options{Wheelhouse: pf.wheelhouse, Index: pf.pipIndex,
+		Log: func(msg string) { fmt.Fprintln(logOut, msg) }})
+	if err != nil {
+		return "", fmt.Errorf("the virtualenv of topology %s (%s, or run with --no-venv): %w", name, p.Requirements(name), err)
+	}
+	return venv, nil
 }
 
 // overrides are the config values the flags set, for any kind of topology.
@@ -80,6 +127,7 @@ type projectSpec struct {
 	specPath  string
 	resources string
 	topology  *streamparse.Topology
+	venv      string // the local virtualenv, if any
 	dir       string // temporary; removed by cleanup
 }
 
@@ -90,7 +138,15 @@ func (ps *projectSpec) cleanup() {
 }
 
 // loadProject evaluates topology name of the project in dir and writes its spec.
-func loadProject(ctx context.Context, dir, name, python string, logOut io.Writer, verbose bool) (*projectSpec, error) {
+func loadProject(ctx context.Context, dir, name string, pf *projectFlags, logOut io.Writer) (*projectSpec, error) {
+	venv, err := projectVenv(ctx, dir, name, pf, logOut)
+	if err != nil {
+		return nil, err
+	}
+	python := ""
+	if venv != "" {
+		python = filepath.Join(pyenv.BinDir(venv), streamparse.PythonCommand)
+	}
 	p, err := streamparse.Open(dir)
 	if err != nil {
 		return nil, err
@@ -116,13 +172,13 @@ func loadProject(ctx context.Context, dir, name, python string, logOut io.Writer
 	if err != nil {
 		return nil, fmt.Errorf("making a folder for the spec: %w", err)
 	}
-	ps := &projectSpec{project: p, name: name, topology: topo, dir: tmp, resources: p.SrcDir(),
+	ps := &projectSpec{project: p, name: name, topology: topo, dir: tmp, resources: p.SrcDir(), venv: venv,
 		specPath: filepath.Join(tmp, spec.BundleSpecName)}
 	if err := os.WriteFile(ps.specPath, yml, 0o644); err != nil {
 		ps.cleanup()
 		return nil, fmt.Errorf("writing the spec: %w", err)
 	}
-	if verbose {
+	if pf.verbose {
 		fmt.Fprintf(logOut, "topology %s of %s as a spec:\n%s", name, p.Dir, yml)
 	}
 	return ps, nil
@@ -130,11 +186,20 @@ func loadProject(ctx context.Context, dir, name, python string, logOut io.Writer
 
 // runProject runs a streamparse topology in local mode, in this process.
 func runProject(cmd *cobra.Command, dir, name string, f app.RunFlags, pf *projectFlags) error {
-	ps, err := loadProject(cmd.Context(), dir, name, "", cmd.ErrOrStderr(), pf.verbose)
+	ps, err := loadProject(cmd.Context(), dir, name, pf, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
 	defer ps.cleanup()
+	if ps.venv != "" {
+		// Shell components find python3 through PATH: the virtualenv's comes first.
+		for _, kv := range pyenv.Environ([]string{"PATH=" + os.Getenv("PATH")}, ps.venv) {
+			k, v, _ := strings.Cut(kv, "=")
+			if err := os.Setenv(k, v); err != nil {
+				return err
+			}
+		}
+	}
 	w := generic.New(nil)
 	defer w.Close()
 	b, err := w.Load(ps.specPath, ps.resources)
@@ -159,7 +224,7 @@ func runProject(cmd *cobra.Command, dir, name string, f app.RunFlags, pf *projec
 // requirements.
 func prepareProjectSubmit(ctx context.Context, dir string, pf *projectFlags, o ctl.SubmitOptions, logOut io.Writer) (*ctl.Submission, func(), error) {
 	noop := func() {}
-	ps, err := loadProject(ctx, dir, o.Name, "", logOut, pf.verbose)
+	ps, err := loadProject(ctx, dir, o.Name, pf, logOut)
 	if err != nil {
 		return nil, noop, err
 	}
@@ -176,6 +241,16 @@ func prepareProjectSubmit(ctx context.Context, dir string, pf *projectFlags, o c
 	_, file, _ := ps.project.Resolve(ps.name)
 	if err := copyFile(file, filepath.Join(meta, "topology.py")); err != nil {
 		return nil, noop, err
+	}
+	if reqs := ps.project.Requirements(ps.name); reqs != "" {
+		if err := copyFile(reqs, filepath.Join(meta, bundleRequirements)); err != nil {
+			return nil, noop, err
+		}
+	}
+	if pf.wheelhouse != "" {
+		if err := copyWheels(pf.wheelhouse, filepath.Join(meta, bundleWheelhouse)); err != nil {
+			return nil, noop, err
+		}
 	}
 	w := generic.New(nil)
 	defer w.Close()
@@ -207,6 +282,30 @@ func prepareProjectSubmit(ctx context.Context, dir string, pf *projectFlags, o c
 		return nil, noop, err
 	}
 	return sub, cleanup, nil
+}
+
+// Where a bundle of a streamparse topology keeps its requirements and wheels (read by
+// supervisors: internal/supervisor's venv.go).
+const (
+	bundleRequirements = "requirements.txt"
+	bundleWheelhouse   = "wheelhouse"
+)
+
+// copyWheels copies the *.whl files of dir (and no others) to dst.
+func copyWheels(dir, dst string) error {
+	wheels, err := filepath.Glob(filepath.Join(dir, "*.whl"))
+	if err != nil {
+		return err
+	}
+	if len(wheels) == 0 {
+		return fmt.Errorf("--wheelhouse %s holds no wheels (*.whl); fill it with pip wheel -r virtualenvs/NAME.txt -w %s on a machine with an index", dir, dir)
+	}
+	for _, w := range wheels {
+		if err := copyFile(w, filepath.Join(dst, filepath.Base(w))); err != nil {
+			return fmt.Errorf("--wheelhouse: %w", err)
+		}
+	}
+	return nil
 }
 
 // copyTree copies the regular files under src to dst (links to files as files),
@@ -322,4 +421,70 @@ func useProjectConfig(conn *ctl.ConnFlags, dir string, logOut io.Writer, verbose
 	for _, note := range p.EnvNotes(env) {
 		fmt.Fprintln(logOut, "note:", note)
 	}
+}
+
+func updateVirtualenvCmd() *cobra.Command {
+	var pf projectFlags
+	cmd := &cobra.Command{
+		Use:   "update-virtualenv [NAME]",
+		Short: "Build a streamparse topology's virtualenv again, from virtualenvs/NAME.txt",
+		Long: `Build the local virtualenv of a streamparse topology again (the one "sparsectl run"
+uses), from virtualenvs/NAME.txt, run in the project's folder. Supervisors build the
+virtualenv of a submitted topology themselves, from the requirements in its bundle, once
+per content hash; a failed build is tried again a minute later. To change a submitted
+topology's requirements, kill it and submit it again.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			dir, ok := projectArg(nil)
+			if !ok {
+				return fmt.Errorf("update-virtualenv runs in a streamparse project folder (one holding a config.json with topology_specs)")
+			}
+			p, err := streamparse.Open(dir)
+			if err != nil {
+				return err
+			}
+			name, _, err = p.Resolve(name)
+			if err != nil {
+				return err
+			}
+			reqs := p.Requirements(name)
+			if reqs == "" {
+				return fmt.Errorf("topology %s has no %s%s.txt, so it needs no virtualenv", name, p.Config.VirtualenvSpecs, name)
+			}
+			cache, err := localVenvCache()
+			if err != nil {
+				return err
+			}
+			data, err := os.ReadFile(reqs)
+			if err != nil {
+				return err
+			}
+			kept, _ := pyenv.Requirements(data)
+			if len(kept) == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "topology %s needs nothing beyond streamparse, which sparse provides\n", name)
+				return nil
+			}
+			o := pyenv.Options{Wheelhouse: pf.wheelhouse, Index: pf.pipIndex, Log: func(msg string) { fmt.Fprintln(cmd.ErrOrStderr(), msg) }}
+			key, err := pyenv.Key(kept, o)
+			if err != nil {
+				return err
+			}
+			if err := pyenv.Remove(cache, key); err != nil {
+				return err
+			}
+			venv, _, err := pyenv.Ensure(cmd.Context(), cache, reqs, o)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "virtualenv of topology %s: %s\n", name, venv)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&pf.wheelhouse, "wheelhouse", "", "install from the wheels (*.whl) of this folder, with no index")
+	cmd.Flags().StringVar(&pf.pipIndex, "pip-index", "", "the package index (or proxy) to install from")
+	return cmd
 }

@@ -126,3 +126,41 @@ func TestSubmitStreamparseProject(t *testing.T) {
 	mustRun(t, "submit", "-e", "prod", "--no-venv")
 	mustFail(t, []string{`environment "nope" is not in config file`}, "submit", "-e", "nope", "--no-venv")
 }
+
+// TestRunStreamparseVirtualenv: a topology whose virtualenvs/NAME.txt lists a package
+// found in a wheelhouse runs in a virtualenv built from it (the count bolt applies the
+// package's transform), which the next run reuses and update-virtualenv builds again.
+func TestRunStreamparseVirtualenv(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir, out, wheels := t.TempDir(), t.TempDir(), t.TempDir()
+	sptest.WriteWheel(t, wheels, "sparsetestpkg", "w-")
+	p := sptest.Project{OutDir: out, Requirements: []string{"streamparse", "sparsetestpkg"}, Import: "sparsetestpkg", Repeat: 1}
+	sptest.WriteWordCount(t, dir, p)
+	r := runSparsectlIn(t, dir, 2*time.Minute, "run", "-t", "5s", "--wheelhouse", wheels, "--stats-every", "0")
+	if r.code != 0 {
+		t.Fatalf("sparsectl run exited %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "making virtualenv") {
+		t.Errorf("no virtualenv was made:\n%s", r.stderr)
+	}
+	got, err := sptest.ReadCounts(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{}
+	for w, n := range p.Expected() {
+		want["w-"+w] = n
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("counts = %v, want %v", got, want)
+	}
+	// Without the package, --no-venv fails to import it, and says so.
+	r = runSparsectlIn(t, dir, time.Minute, "run", "-t", "1", "--no-venv")
+	if !strings.Contains(r.stderr, "No module named 'sparsetestpkg'") {
+		t.Errorf("--no-venv: stderr lacks the import error:\n%s", r.stderr)
+	}
+	r = runSparsectlIn(t, dir, time.Minute, "update-virtualenv", "--wheelhouse", wheels)
+	if r.code != 0 || !strings.Contains(r.stdout, "virtualenv of topology wordcount:") || !strings.Contains(r.stderr, "making virtualenv") {
+		t.Errorf("update-virtualenv: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -126,6 +126,8 @@ requirements (virtualenvs/NAME.txt), and finds nimbus in config.json's envs (-e 
 	registerResources(cmd, &resources)
 	f.IntVar(&pf.ackers, "ackers", 0, "number of acker executors (sets topology.acker.executors)")
 	f.BoolVar(&pf.debug, "debug", false, "sets topology.debug=true (components log at debug level)")
+	f.StringVar(&pf.wheelhouse, "wheelhouse", "", "streamparse project: ship the wheels (*.whl) of this folder in the bundle; supervisors install the requirements from them with no index")
+	f.StringVar(&pf.pipIndex, "pip-index", "", "streamparse project: the package index (or proxy) to build the local virtualenv from")
 	f.BoolVar(&pf.noVenv, "no-venv", false, "streamparse project: evaluate the topology file with python3 as it is, not in the topology's local virtualenv")
 	f.BoolVarP(&pf.verbose, "verbose", "v", false, "streamparse project: print the spec the topology becomes and the config.json keys sparse ignores")
 	return cmd
