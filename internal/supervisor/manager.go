@@ -100,6 +100,10 @@ type ManagerConfig struct {
 	// negative: none).
 	WorkerLogMaxSize int64
 	WorkerLogBackups int
+	// PipIndex is the package index (or proxy) the virtualenvs of spec bundles install
+	// from (see venv.go); empty: pip's default, or only the bundle's wheels when it has
+	// some.
+	PipIndex string
 }
 
 // Manager runs the worker processes of one supervisor: it starts what Update asks for,
@@ -742,6 +746,9 @@ func (m *Manager) start(ctx context.Context, w Want) (*proc, error) {
 	env, err := workerEnv(supervisorEnviron(), m.c.WorkerEnv, conf)
 	if err != nil {
 		return nil, fmt.Errorf("topology %s: %w", w.TopologyID, err)
+	}
+	if env, err = m.bundleVenv(ctx, w, env); err != nil {
+		return nil, err
 	}
 	return launch(exe, args, dir, env, PidFile{Port: w.Port, Identity: w.Identity()})
 }
