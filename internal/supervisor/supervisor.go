@@ -252,7 +252,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		BackoffMin: s.c.BackoffMin, BackoffMax: s.c.BackoffMax, HealthyAfter: s.c.HealthyAfter, Tick: s.c.Tick,
 		WorkerMetricsOffset: s.c.WorkerMetricsOffset, StopWorkersOnExit: s.c.StopWorkersOnExit, OrphanTimeout: s.c.OrphanTimeout,
 		Logger:     s.log,
-		Heartbeats: heartbeats, Metrics: s.metrics,
+		Heartbeats: heartbeats, Problems: heartbeats, Metrics: s.metrics,
 		AdminCreds: s.c.dialCreds(tlsconf.RoleWorker), WorkerTLS: s.c.workerFiles(), WorkerInsecure: s.c.Insecure,
 		WorkerEnv:    s.c.WorkerEnv,
 		CleanupGrace: s.c.CleanupGrace, WorkerLogMaxSize: s.c.WorkerLogMaxSize, WorkerLogBackups: s.c.WorkerLogBackups,

@@ -87,3 +87,35 @@ func TestClusterStreamparseProject(t *testing.T) {
 		t.Errorf("counts after the kill = %v, want %v", after, want)
 	}
 }
+
+// TestClusterStreamparseBadRequirement: a topology whose requirement pip cannot install
+// starts no worker process; `sparsectl describe` shows, for each worker, the failing
+// requirement and pip's own error.
+func TestClusterStreamparseBadRequirement(t *testing.T) {
+	c := newTestClusterWith(t, []string{"n1"}, map[string]int{"s1": 1}, clusterInsecure)
+	project, wheels := filepath.Join(c.dir, "project"), filepath.Join(c.dir, "wheels")
+	sptest.WriteWheel(t, wheels, "sparsetestpkg", "w-")
+	sptest.WriteWordCount(t, project, sptest.Project{OutDir: filepath.Join(c.dir, "out"), Requirements: []string{"streamparse", "nosuchpkg-sparse==9.9"}})
+	c.waitFor("the supervisor registered", time.Minute, func() bool {
+		o, err := c.ctl("supervisors")
+		return err == nil && strings.Contains(o, "s1")
+	})
+	// --no-venv: the local evaluation needs nothing installed.
+	if o, err := c.ctlIn(project, "submit", "--no-venv", "--wheelhouse", wheels); err != nil {
+		t.Fatalf("submit: %v\n%s", err, o)
+	}
+	var out string
+	c.waitFor("describe to show pip's error", 2*time.Minute, func() bool {
+		out, _ = c.ctl("describe", "wordcount")
+		return strings.Contains(out, "No matching distribution found for nosuchpkg-sparse==9.9")
+	})
+	for _, w := range []string{"cannot start on supervisor s1", `pip could not install requirement "nosuchpkg-sparse==9.9"`} {
+		if !strings.Contains(out, w) {
+			t.Errorf("describe lacks %q:\n%s", w, out)
+		}
+	}
+	if logs, _ := filepath.Glob(filepath.Join(c.supDir["s1"], "workers", "*", "*", "worker.log")); len(logs) != 0 {
+		t.Errorf("a worker process was started: %v", logs)
+	}
+	c.mustCtl("kill", "wordcount", "--wait=1s")
+}
