@@ -164,3 +164,30 @@ func TestRunStreamparseVirtualenv(t *testing.T) {
 		t.Errorf("update-virtualenv: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestQuickstartStreamparse: `sparsectl quickstart NAME --lang streamparse` makes a
+// project in streamparse's layout that `sparsectl run -n wordcount -t 3` runs as it is.
+func TestQuickstartStreamparse(t *testing.T) {
+	parent := t.TempDir()
+	r := runSparsectlIn(t, parent, time.Minute, "quickstart", "birds", "--lang", "streamparse")
+	if r.code != 0 {
+		t.Fatalf("quickstart: %d\n%s", r.code, r.stderr)
+	}
+	dir := filepath.Join(parent, "birds")
+	for _, f := range []string{"config.json", "topologies/wordcount.py", "src/spouts/words.py", "src/bolts/wordcount.py", "virtualenvs/wordcount.txt", "README.md"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("the project lacks %s", f)
+		}
+	}
+	if !strings.Contains(r.stdout, "sparsectl run -n wordcount") {
+		t.Errorf("next steps:\n%s", r.stdout)
+	}
+	r = runSparsectlIn(t, dir, 2*time.Minute, "run", "-n", "wordcount", "-t", "3", "--stats-every", "0")
+	if r.code != 0 {
+		t.Fatalf("run: %d\n%s", r.code, r.stderr)
+	}
+	line := finalLine(t, r.stdout, "count_bolt")
+	if !strings.Contains(line, "failed=0") || strings.Contains(line, "acked=0 ") {
+		t.Errorf("count_bolt: %s", line)
+	}
+}
