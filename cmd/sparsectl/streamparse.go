@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/ctl"
@@ -384,18 +383,6 @@ func (v secondsOrDuration) Set(s string) error {
 }
 
 func (v secondsOrDuration) Type() string { return "seconds|duration" }
-
-// registerConnFlags adds the connection flags with -e for --env, as streamparse has it.
-func registerConnFlags(fs *pflag.FlagSet, conn *ctl.ConnFlags) {
-	tmp := pflag.NewFlagSet("conn", pflag.ContinueOnError)
-	conn.Register(tmp)
-	tmp.VisitAll(func(fl *pflag.Flag) {
-		if fl.Name == "env" {
-			fl.Shorthand = "e"
-		}
-		fs.AddFlag(fl)
-	})
-}
 
 // useProjectConfig makes a streamparse project's config.json the config file of the
 // connection (its envs name nimbus), unless --config or --nimbus says otherwise; with

@@ -122,7 +122,7 @@ requirements (virtualenvs/NAME.txt), and finds nimbus in config.json's envs (-e 
 	f.BoolVar(&waitActive, "wait-active", false, "after submitting, wait until the topology is active and all its workers are alive")
 	f.DurationVar(&waitTimeout, "wait-timeout", 2*time.Minute, "how long --wait-active waits")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
-	registerConnFlags(f, &conn)
+	conn.Register(f)
 	registerResources(cmd, &resources)
 	f.IntVar(&pf.ackers, "ackers", 0, "number of acker executors (sets topology.acker.executors)")
 	f.BoolVar(&pf.debug, "debug", false, "sets topology.debug=true (components log at debug level)")
