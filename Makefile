@@ -43,6 +43,7 @@ build:
 	$(GO) build -o $(BIN)/wordcount-python ./examples/wordcount-python
 
 test:
+	bash scripts/test-deps.sh
 	$(GO) test -race -count=1 ./...
 	python3 -m unittest discover -s python/tests -t python
 
