@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"maps"
 	"os"
 	"path/filepath"
@@ -189,5 +190,109 @@ func TestQuickstartStreamparse(t *testing.T) {
 	line := finalLine(t, r.stdout, "count_bolt")
 	if !strings.Contains(line, "failed=0") || strings.Contains(line, "acked=0 ") {
 		t.Errorf("count_bolt: %s", line)
+	}
+}
+
+// TestRunStreamparseMultiStream: a topology with named streams (a spout emitting on
+// "even" and "odd", subscribed with two groupings) and a direct stream (a bolt that
+// picks the receiving task of each tuple with direct_task, and gets it back from
+// need_task_ids) delivers every number once, to the task it was sent to.
+func TestRunStreamparseMultiStream(t *testing.T) {
+	dir, out := t.TempDir(), t.TempDir()
+	sptest.WriteWordCount(t, dir, sptest.Project{OutDir: out})
+	files := map[string]string{
+		"src/multi.py": `import json
+import os
+
+from streamparse import Bolt, Spout, Stream
+
+
+class NumberSpout(Spout):
+    outputs = [Stream(["n"], name="even"), Stream(["n"], name="odd")]
+
+    def initialize(self, conf, ctx):
+        self.n = 0
+
+    def next_tuple(self):
+        if self.n < 60:
+            n, self.n = self.n, self.n + 1
+            self.emit([n], tup_id=n, stream="even" if n % 2 == 0 else "odd")
+
+
+class Router(Bolt):
+    outputs = [Stream(["n", "origin"], name="routed", direct=True)]
+
+    def initialize(self, conf, ctx):
+        self.sinks = sorted(int(t) for t, c in ctx["task->component"].items() if c == "sink")
+
+    def process(self, tup):
+        n = tup.values[0]
+        target = self.sinks[n % len(self.sinks)]
+        got = self.emit([n, tup.stream], stream="routed", direct_task=target, need_task_ids=True)
+        if got != [target]:
+            raise RuntimeError("need_task_ids gave %r, not [%d]" % (got, target))
+
+
+class Sink(Bolt):
+    def initialize(self, conf, ctx):
+        self.path = os.path.join(conf["multi.out"], "sink-%d.json" % ctx["taskid"])
+        self.index = sorted(int(t) for t, c in ctx["task->component"].items() if c == "sink").index(ctx["taskid"])
+        self.seen = []
+
+    def process(self, tup):
+        self.seen.append([tup["n"], tup["origin"], tup.stream, tup.component, self.index])
+        with open(self.path + ".tmp", "w") as f:
+            json.dump(self.seen, f)
+        os.replace(self.path + ".tmp", self.path)
+`,
+		"topologies/multi.py": `from streamparse import Grouping, Topology
+
+from multi import NumberSpout, Router, Sink
+
+
+class Multi(Topology):
+    config = {"multi.out": ` + "\"" + out + "\"" + `}
+    numbers = NumberSpout.spec()
+    router = Router.spec(inputs={numbers["even"]: Grouping.SHUFFLE, numbers["odd"]: Grouping.fields("n")}, par=2)
+    sink = Sink.spec(inputs={router["routed"]: Grouping.DIRECT}, par=3)
+`,
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(name)), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runSparsectlIn(t, dir, 2*time.Minute, "run", "-n", "multi", "-t", "6", "--no-venv", "--stats-every", "0")
+	if r.code != 0 {
+		t.Fatalf("sparsectl run exited %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	seen := map[int]bool{}
+	paths, _ := filepath.Glob(filepath.Join(out, "sink-*.json"))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows [][]any
+		if err := json.Unmarshal(b, &rows); err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range rows {
+			n, origin, stream, comp, index := int(row[0].(float64)), row[1].(string), row[2].(string), row[3].(string), int(row[4].(float64))
+			if seen[n] {
+				t.Errorf("%d was delivered twice", n)
+			}
+			seen[n] = true
+			wantOrigin := map[bool]string{true: "even", false: "odd"}[n%2 == 0]
+			if origin != wantOrigin || stream != "routed" || comp != "router" || index != n%3 {
+				t.Errorf("%d: origin %s, stream %s from %s at sink %d; want %s, routed from router at sink %d", n, origin, stream, comp, index, wantOrigin, n%3)
+			}
+		}
+	}
+	if len(seen) != 60 {
+		t.Errorf("the sinks got %d numbers, want 60\nstderr:\n%s", len(seen), r.stderr)
+	}
+	if line := finalLine(t, r.stdout, "numbers"); !strings.Contains(line, "acked=60") {
+		t.Errorf("spout: %s", line)
 	}
 }
