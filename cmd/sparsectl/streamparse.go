@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -57,6 +58,9 @@ type projectFlags struct {
 	verbose    bool
 	wheelhouse string
 	pipIndex   string
+	// downloadWheels builds the wheels of the requirements at submit time (pip wheel),
+	// to ship them in the bundle.
+	downloadWheels bool
 }
 
 // localVenvCache is where sparsectl keeps the virtualenvs of local runs:
@@ -251,6 +255,11 @@ func prepareProjectSubmit(ctx context.Context, dir string, pf *projectFlags, o c
 			return nil, noop, err
 		}
 	}
+	if pf.downloadWheels {
+		if err := buildWheels(ctx, ps, pf, filepath.Join(meta, bundleWheelhouse), logOut); err != nil {
+			return nil, noop, err
+		}
+	}
 	w := generic.New(nil)
 	defer w.Close()
 	b, err := w.Load(ps.specPath, stage)
@@ -289,6 +298,48 @@ const (
 	bundleRequirements = "requirements.txt"
 	bundleWheelhouse   = "wheelhouse"
 )
+
+// buildWheels makes the wheels of the topology's requirements with pip wheel, from the
+// index this machine has (--pip-index, or pip's own), into dst: the bundle then installs
+// on nodes that have no index. The wheels are built for this machine's Python and
+// platform, which must be the nodes'.
+func buildWheels(ctx context.Context, ps *projectSpec, pf *projectFlags, dst string, logOut io.Writer) error {
+	reqFile := ps.project.Requirements(ps.name)
+	if reqFile == "" {
+		return fmt.Errorf("--download-wheels: topology %s has no %s%s.txt", ps.name, ps.project.Config.VirtualenvSpecs, ps.name)
+	}
+	data, err := os.ReadFile(reqFile)
+	if err != nil {
+		return err
+	}
+	reqs, _ := pyenv.Requirements(data)
+	if len(reqs) == 0 {
+		return nil // streamparse only: nothing to ship
+	}
+	filtered := filepath.Join(ps.dir, "requirements.txt")
+	if err := os.WriteFile(filtered, []byte(strings.Join(reqs, "\n")+"\n"), 0o644); err != nil {
+		return err
+	}
+	python := streamparse.PythonCommand
+	if ps.venv != "" {
+		python = filepath.Join(pyenv.BinDir(ps.venv), streamparse.PythonCommand)
+	}
+	args := []string{"-m", "pip", "wheel", "--disable-pip-version-check", "--no-input", "-r", filtered, "-w", dst}
+	if pf.pipIndex != "" {
+		args = append(args, "--index-url", pf.pipIndex)
+	}
+	fmt.Fprintf(logOut, "building the wheels of %s with pip wheel\n", reqFile)
+	out, err := exec.CommandContext(ctx, python, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("--download-wheels: pip wheel failed (does this machine reach a package index? else pass --wheelhouse DIR): %w\n%s", err, lastLines(out, 15))
+	}
+	return nil
+}
+
+func lastLines(b []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
 
 // copyWheels copies the *.whl files of dir (and no others) to dst.
 func copyWheels(dir, dst string) error {

@@ -296,3 +296,41 @@ class Multi(Topology):
 		t.Errorf("spout: %s", line)
 	}
 }
+
+// TestSubmitStreamparseDownloadWheels: --download-wheels builds the requirements'
+// wheels at submit time from the index this machine has (here a local PEP 503 index)
+// and ships them in the bundle; streamparse is not among them.
+func TestSubmitStreamparseDownloadWheels(t *testing.T) {
+	isolate(t)
+	n := &fakeNimbus{id: "nimbus-1"}
+	startNimbus(t, n)
+	dir, _ := os.Getwd()
+	sptest.WriteWordCount(t, dir, sptest.Project{OutDir: "/out", Requirements: []string{"streamparse", "sparsetestpkg"},
+		Envs: map[string]any{"prod": map[string]any{"nimbus": n.addr}}})
+	index := t.TempDir()
+	wheel := sptest.WriteWheel(t, filepath.Join(index, "files"), "sparsetestpkg", "w-")
+	page := `<html><body><a href="file://` + wheel + `">` + filepath.Base(wheel) + `</a></body></html>`
+	if err := os.MkdirAll(filepath.Join(index, "simple", "sparsetestpkg"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(index, "simple", "sparsetestpkg", "index.html"), []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "submit", "--no-venv", "--download-wheels", "--pip-index", "file://"+filepath.Join(index, "simple"))
+	ups := n.snapshot().uploads
+	if len(ups) != 1 {
+		t.Fatalf("nimbus received %d uploads, want 1", len(ups))
+	}
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	if err := spec.Unpack(bytes.NewReader(ups[0].data), bundle); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := filepath.Glob(filepath.Join(bundle, ".sparse", "wheelhouse", "*"))
+	if len(got) != 1 || filepath.Base(got[0]) != filepath.Base(wheel) {
+		t.Errorf("the bundle's wheelhouse holds %v, want %s", got, filepath.Base(wheel))
+	}
+	if _, err := os.Stat(filepath.Join(bundle, ".sparse", "requirements.txt")); err != nil {
+		t.Errorf("the bundle has no requirements: %v", err)
+	}
+	mustFail(t, []string{"either --wheelhouse or --download-wheels"}, "submit", "--no-venv", "--download-wheels", "--wheelhouse", index)
+}

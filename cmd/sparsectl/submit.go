@@ -49,6 +49,12 @@ requirements (virtualenvs/NAME.txt), and finds nimbus in config.json's envs (-e 
 				return errNoArgument("submit")
 			}
 			options = append(options, pf.overrides(cmd)...)
+			if !isProject && (pf.wheelhouse != "" || pf.downloadWheels) {
+				return fmt.Errorf("--wheelhouse and --download-wheels are for streamparse projects")
+			}
+			if pf.wheelhouse != "" && pf.downloadWheels {
+				return fmt.Errorf("give either --wheelhouse or --download-wheels, not both")
+			}
 			if isProject {
 				if resources != "" {
 					return fmt.Errorf("--resources is for specs; a streamparse project's resources are its src folder")
@@ -127,7 +133,8 @@ requirements (virtualenvs/NAME.txt), and finds nimbus in config.json's envs (-e 
 	f.IntVar(&pf.ackers, "ackers", 0, "number of acker executors (sets topology.acker.executors)")
 	f.BoolVar(&pf.debug, "debug", false, "sets topology.debug=true (components log at debug level)")
 	f.StringVar(&pf.wheelhouse, "wheelhouse", "", "streamparse project: ship the wheels (*.whl) of this folder in the bundle; supervisors install the requirements from them with no index")
-	f.StringVar(&pf.pipIndex, "pip-index", "", "streamparse project: the package index (or proxy) to build the local virtualenv from")
+	f.StringVar(&pf.pipIndex, "pip-index", "", "streamparse project: the package index (or proxy) to build the local virtualenv and --download-wheels from")
+	f.BoolVar(&pf.downloadWheels, "download-wheels", false, "streamparse project: build the wheels of the requirements here (pip wheel, from this machine's index) and ship them in the bundle, for nodes without an index; they must share this machine's Python and platform")
 	f.BoolVar(&pf.noVenv, "no-venv", false, "streamparse project: evaluate the topology file with python3 as it is, not in the topology's local virtualenv")
 	f.BoolVarP(&pf.verbose, "verbose", "v", false, "streamparse project: print the spec the topology becomes and the config.json keys sparse ignores")
 	return cmd
