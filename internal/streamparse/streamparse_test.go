@@ -180,3 +180,51 @@ func TestDecode(t *testing.T) {
 		})
 	}
 }
+
+// TestShellComponents: ShellBolt and ShellSpout specs become shell components whose
+// script is looked for in src/, as Storm looks in the JAR's resources; a missing script
+// is reported against the spec.
+func TestShellComponents(t *testing.T) {
+	dir := t.TempDir()
+	sptest.WriteWordCount(t, dir, sptest.Project{OutDir: "/out"})
+	topo := `
+from streamparse import Grouping, ShellBolt, Topology
+from spouts.words import WordSpout
+
+class Shells(Topology):
+    word_spout = WordSpout.spec()
+    upper = ShellBolt.spec(command="python3", script="upper.py", inputs={word_spout: Grouping.fields("word")}, outputs=["word"], par=2)
+`
+	if err := os.WriteFile(filepath.Join(dir, "topologies", "wordcount.py"), []byte(topo), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := streamparse.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := p.Evaluate(context.Background(), "", streamparse.EvalOptions{ClientDir: clientDir(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yml, err := tp.Spec(streamparse.SpecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := spec.LoadBytes("wc.yaml", yml, spec.Options{Resources: p.SrcDir()}); err == nil || !strings.Contains(err.Error(), `script "upper.py" is not in the resources folder`) {
+		t.Fatalf("a missing script: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(p.SrcDir(), "upper.py"), []byte("print('x')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := spec.LoadBytes("wc.yaml", yml, spec.Options{Resources: p.SrcDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := sp.Component("upper"); c == nil || c.Parallelism != 2 || len(c.Streams) != 1 || c.Streams[0].Fields[0] != "word" {
+		t.Errorf("upper = %+v", c)
+	}
+}
