@@ -412,7 +412,7 @@ type secondsOrDuration struct{ d *time.Duration }
 
 func (v secondsOrDuration) String() string {
 	if v.d == nil || *v.d == 0 {
-		return "0s"
+		return "" // no default shown: the usage says what none means
 	}
 	return v.d.String()
 }

@@ -334,3 +334,25 @@ func TestSubmitStreamparseDownloadWheels(t *testing.T) {
 	}
 	mustFail(t, []string{"either --wheelhouse or --download-wheels"}, "submit", "--no-venv", "--download-wheels", "--wheelhouse", index)
 }
+
+func TestSecondsOrDuration(t *testing.T) {
+	cases := []struct {
+		in   string
+		want time.Duration
+		err  bool
+	}{
+		{"20", 20 * time.Second, false},
+		{"1.5", 1500 * time.Millisecond, false},
+		{"20s", 20 * time.Second, false},
+		{"1m30s", 90 * time.Second, false},
+		{"-3", 0, true},
+		{"soon", 0, true},
+	}
+	for _, tc := range cases {
+		var d time.Duration
+		err := secondsOrDuration{&d}.Set(tc.in)
+		if (err != nil) != tc.err || d != tc.want {
+			t.Errorf("Set(%q) = %v, %v; want %v (error %v)", tc.in, d, err, tc.want, tc.err)
+		}
+	}
+}
