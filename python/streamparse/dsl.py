@@ -365,8 +365,6 @@ def _validate(topo, specs):
             if not any(src is other for other in specs):
                 raise TopologyError("topology %s: bolt %r has an input from %r, which is not part of the topology; "
                                     "declare that spec as an attribute of the topology class" % (topo, s.name, src))
-            if src.kind == "bolt" and src is s and grouping.type != "direct":
-                pass  # a loop is allowed, as in Storm
             out = src.stream(stream)
             if out is None:
                 declared = [o.name for o in src.outputs]
