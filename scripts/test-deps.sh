@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond Go and Python, from Debian's packages, when it is
-# missing. `make test` runs it first; it is idempotent and installs nothing when
-# everything is there. Each line below names a command or file the tests use and the
-# package that provides it.
+# Installs what the tests need beyond Go, from Debian's packages, when it is missing.
+# `make test` runs it first; it is idempotent and installs nothing when everything is
+# there. Each line below names what the tests use and the package that provides it.
 set -euo pipefail
 
 need=()
-want() { # want <command or absolute path> <Debian package>
-	if [[ $1 == /* ]]; then [[ -e $1 ]] && return; else command -v "$1" >/dev/null 2>&1 && return; fi
-	need+=("$2")
+want() { # want <package> <command that succeeds when it is there>
+	local pkg=$1
+	shift
+	"$@" >/dev/null 2>&1 || need+=("$pkg")
 }
+has() { command -v "$1"; }
 
-want promtool prometheus # deploy/prometheus: promtool check config|rules
+want python3 has python3                                     # Python components and the client's tests
+want python3-venv python3 -c 'import ensurepip, venv'        # topologies' virtualenvs (python3 -m venv)
+want prometheus has promtool                                 # deploy/prometheus: promtool check config|rules
 
 if ((${#need[@]} == 0)); then
+	echo "test-deps: everything the tests need is installed"
 	exit 0
 fi
 echo "test-deps: installing ${need[*]} (Debian packages the tests use)"

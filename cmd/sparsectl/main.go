@@ -40,6 +40,7 @@ func rootCmd() *cobra.Command {
 		devCmd(),
 		quickstartCmd(),
 		tlsCmd(),
+		updateVirtualenvCmd(),
 	)
 	return root
 }

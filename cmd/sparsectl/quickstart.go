@@ -31,6 +31,10 @@ found next to sparsectl or given with --sparse-source.
 Python scripts, with a copy of sparse's Python client beside them (standard library
 only). sparsectl runs and submits it as it is; it needs python3, and no Go.
 
+--lang streamparse writes a project in streamparse's layout, as "sparse quickstart"
+does: config.json, topologies/wordcount.py (streamparse's DSL), the spout and bolt under
+src/ and virtualenvs/wordcount.txt; run it with "sparsectl run -n wordcount".
+
 quickstart never overwrites anything: NAME must not exist, or be an empty folder.`,
 		Example: `  sparsectl quickstart wordcount
   sparsectl quickstart pywords --lang python --dir ~/src
@@ -42,7 +46,7 @@ quickstart never overwrites anything: NAME must not exist, or be an empty folder
 			if err := quickstart.CheckName(o.Name); err != nil {
 				return err
 			}
-			if o.Lang == quickstart.Python {
+			if o.Lang == quickstart.Python || o.Lang == quickstart.Streamparse {
 				for _, name := range []string{"module", "sparse-source"} {
 					if cmd.Flags().Changed(name) {
 						return fmt.Errorf("--%s is for Go projects; a Python project has no Go module", name)

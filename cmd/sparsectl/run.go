@@ -17,16 +17,37 @@ import (
 
 func runCmd() *cobra.Command {
 	var f app.RunFlags
-	var resources string
+	var resources, name string
+	var pf projectFlags
 	cmd := &cobra.Command{
-		Use:   "run <go-package-or-topology-binary-or-spec>",
+		Use:   "run [<go-package-or-topology-binary-or-spec>]",
 		Short: "Run a topology in local mode: every component in one process",
 		Long: `Run a topology in local mode. The argument is a Go main package (for example
 ./examples/wordcount), which is built first, an already built topology binary, or a
 spec: a topology.yaml (or a folder holding one) whose scripts are in --resources.
-Component logs go to stderr; a summary line per component goes to stdout.`,
-		Args: cobra.ExactArgs(1),
+Component logs go to stderr; a summary line per component goes to stdout.
+
+In a streamparse project folder (a config.json with topology_specs), with no argument
+or with the folder as the argument, it runs topologies/NAME.py (-n NAME; optional when
+there is one), as streamparse's "sparse run" does.`,
+		Example: `  sparsectl run ./examples/wordcount --time 30s
+  sparsectl run examples/wordcount-yaml/topology.yaml
+  cd wordcount && sparsectl run -n wordcount -t 20 --debug   # a streamparse project`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.Options = append(f.Options, pf.overrides(cmd)...)
+			if dir, ok := projectArg(args); ok {
+				if resources != "" {
+					return fmt.Errorf("--resources is for specs; a streamparse project's resources are its src folder")
+				}
+				return runProject(cmd, dir, name, f, &pf)
+			}
+			if len(args) == 0 {
+				return errNoArgument("run")
+			}
+			if name != "" {
+				return fmt.Errorf("-n/--name chooses a topology of a streamparse project, and %s is not one (no config.json with topology_specs)", args[0])
+			}
 			if err := checkResources(args[0], resources); err != nil {
 				return err
 			}
@@ -41,9 +62,28 @@ Component logs go to stderr; a summary line per component goes to stdout.`,
 			return runBinary(bin, f)
 		},
 	}
-	f.Register(cmd)
+	registerRunFlags(cmd, &f)
 	registerResources(cmd, &resources)
+	fl := cmd.Flags()
+	fl.StringVarP(&name, "name", "n", "", "streamparse project: the topology to run, topologies/NAME.py (default: the only one)")
+	fl.IntVar(&pf.ackers, "ackers", 0, "number of acker executors (sets topology.acker.executors)")
+	fl.IntVar(&pf.workers, "workers", 0, "number of workers (sets topology.workers; local mode runs them all in this process)")
+	fl.BoolVar(&pf.debug, "debug", false, "sets topology.debug=true (components log at debug level)")
+	fl.BoolVarP(&pf.verbose, "verbose", "v", false, "streamparse project: print the spec the topology becomes")
+	fl.StringVar(&pf.wheelhouse, "wheelhouse", "", "streamparse project: install the virtualenv from the wheels (*.whl) of this folder, with no index")
+	fl.StringVar(&pf.pipIndex, "pip-index", "", "streamparse project: the package index (or proxy) to install the virtualenv from")
+	fl.BoolVar(&pf.noVenv, "no-venv", false, "streamparse project: run with python3 as it is, without the topology's virtualenv (virtualenvs/NAME.txt)")
 	return cmd
+}
+
+// registerRunFlags adds app.RunFlags's flags, with --time (-t) taking seconds, as
+// streamparse's -t does, or a duration.
+func registerRunFlags(cmd *cobra.Command, f *app.RunFlags) {
+	fl := cmd.Flags()
+	fl.VarP(secondsOrDuration{&f.Time}, "time", "t", "stop after this long: seconds (20) or a duration (30s) (default: run until Ctrl-C)")
+	fl.StringArrayVarP(&f.Options, "option", "o", nil, "override a topology config value, key=value (repeatable), e.g. -o topology.max.spout.pending=1000")
+	fl.DurationVar(&f.StatsEvery, "stats-every", 5*time.Second, "print a summary line per component this often (0: only at the end)")
+	fl.StringVar(&f.LogLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 }
 
 // topologyBinary returns an executable for the argument: the file itself when it is one,

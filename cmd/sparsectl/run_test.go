@@ -270,7 +270,7 @@ func TestRunRejectsBadArguments(t *testing.T) {
 		{[]string{"run", "./does-not-exist"}, []string{"error: ./does-not-exist: no such file or directory", "pass a Go main package directory such as ./examples/wordcount, or a topology binary"}},
 		{[]string{"run", "does-not-exist"}, []string{"error: does-not-exist: no such file or directory", "pass a Go main package directory such as ./examples/wordcount, or a topology binary"}},
 		{[]string{"run", notExec}, []string{"is not executable", "pass a topology binary or a Go package directory"}},
-		{[]string{"run"}, []string{"error:", "accepts 1 arg(s), received 0"}},
+		{[]string{"run"}, []string{"error: nothing to run", "run in a streamparse project folder"}},
 	}
 	for _, tc := range cases {
 		r := runSparsectl(t, 2*time.Minute, tc.args...)

@@ -94,6 +94,7 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 	f.IntVar(&slotBase, "slot-base", 6700, "first slot port for --slot-count")
 	f.StringVar(&c.DataDir, "data-dir", "", "directory for artifacts and worker files (required, here or in --config)")
 	f.StringVar(&c.GenericWorker, "generic-worker", "", "the program that runs spec bundles (default: sparse-worker beside supervisord, else on PATH)")
+	f.StringVar(&c.PipIndex, "pip-index", "", "the package index (or proxy) that the Python virtualenvs of topologies install from (default: pip's own; a bundle with wheels installs from them alone)")
 	f.StringVar(&endpoints, "etcd-endpoints", "127.0.0.1:2379", "etcd client endpoints, comma separated")
 	f.StringVar(&c.EtcdRoot, "etcd-root", cluster.DefaultRoot, "key prefix of the cluster's state in etcd")
 	c.EtcdSecurity.AddFlags(f)

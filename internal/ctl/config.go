@@ -160,6 +160,13 @@ func (s Source) configCandidates(getenv func(string) string) []string {
 	if dir == "." {
 		out[0] = "./" + DefaultConfigName
 	}
+	// A streamparse project's config.json names nimbus in its envs too.
+	if sp := filepath.Join(dir, StreamparseConfigName); isStreamparseConfig(sp) {
+		if dir == "." {
+			sp = "./" + StreamparseConfigName
+		}
+		out = append(out, sp)
+	}
 	if x := getenv("XDG_CONFIG_HOME"); x != "" {
 		out = append(out, filepath.Join(x, "sparse", "config.json"))
 	} else if h := getenv("HOME"); h != "" {
@@ -309,4 +316,22 @@ func NormalizeAddrs(raw []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// StreamparseConfigName is a streamparse project's config file, read as a config file
+// when it has streamparse's topology_specs key.
+const StreamparseConfigName = "config.json"
+
+// isStreamparseConfig reports whether path is a streamparse project's config.json.
+func isStreamparseConfig(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(b, &probe) != nil {
+		return false
+	}
+	_, ok := probe["topology_specs"]
+	return ok
 }

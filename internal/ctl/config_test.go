@@ -154,3 +154,25 @@ func TestResolveErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveStreamparseProject: in a streamparse project folder, config.json (which
+// has topology_specs) gives the nimbus of its envs; a config.json of something else is
+// not read.
+func TestResolveStreamparseProject(t *testing.T) {
+	getenv := func(string) string { return "" }
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "config.json"), `{"serializer": "json", "topology_specs": "topologies/", "virtualenv_specs": "virtualenvs/",
+		"envs": {"prod": {"user": "storm", "nimbus": "nimbus.example.com", "workers": ["w1"], "use_ssh_for_nimbus": true}}}`)
+	r, err := Resolve(Source{Dir: dir, Getenv: getenv, Env: "prod"})
+	if err != nil || !slices.Equal(r.Addrs, []string{"nimbus.example.com:6627"}) {
+		t.Fatalf("Resolve = %+v, %v", r, err)
+	}
+	if r, err := Resolve(Source{Dir: dir, Getenv: getenv}); err != nil || r.Addrs[0] != "nimbus.example.com:6627" {
+		t.Errorf("the only environment: %+v, %v", r, err)
+	}
+	other := t.TempDir()
+	writeFile(t, filepath.Join(other, "config.json"), `{"envs": {"prod": {"nimbus": "x:1"}}}`)
+	if _, err := Resolve(Source{Dir: other, Getenv: getenv}); err == nil {
+		t.Error("a config.json that is not a streamparse project's was read")
+	}
+}

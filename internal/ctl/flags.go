@@ -33,8 +33,13 @@ type ConnFlags struct {
 // Register adds the flags to a flag set.
 func (f *ConnFlags) Register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.Nimbus, "nimbus", nil, "nimbus address host:port, repeatable or comma-separated (default: $"+EnvNimbus+", else the config file's environment)")
-	fs.StringVar(&f.Env, "env", "", "environment of the config file to use (default: its default_env)")
-	fs.StringVar(&f.Config, "config", "", "config file with named environments (default: ./"+DefaultConfigName+", then ~/.config/sparse/config.json)")
+	envUsage := "environment of the config file to use (default: its default_env, or its only one)"
+	if fs.ShorthandLookup("e") == nil { // -e, as streamparse has it, where the command has no -e of its own
+		fs.StringVarP(&f.Env, "env", "e", "", envUsage)
+	} else {
+		fs.StringVar(&f.Env, "env", "", envUsage)
+	}
+	fs.StringVar(&f.Config, "config", "", "config file with named environments (default: ./"+DefaultConfigName+", then a streamparse project's ./config.json, then ~/.config/sparse/config.json)")
 	fs.DurationVar(&f.ConnectTimeout, "connect-timeout", DefaultConnectTimeout, "give up connecting to one nimbus after this long and try the next")
 	fs.DurationVar(&f.Timeout, "timeout", DefaultTimeout, "give up on the command after this long")
 	fs.StringVar(&f.Token, "token", "", "API token of a cluster with ACLs (default: $"+EnvToken+", else the token_file of the config environment)")

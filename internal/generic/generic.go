@@ -66,7 +66,7 @@ func (w *Worker) env() ([]string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.clientDir == "" {
-		dir, err := extractPythonClient()
+		dir, err := ExtractPythonClient()
 		if err != nil {
 			return nil, err
 		}

@@ -10,9 +10,9 @@ import (
 	"github.com/sparsestream/sparse/python"
 )
 
-// extractPythonClient writes the bundled Python client (package sparse_multilang) into
+// ExtractPythonClient writes the bundled Python client (sparse_multilang and streamparse) into
 // a new temporary folder and returns it; remove it when the topology has stopped.
-func extractPythonClient() (string, error) {
+func ExtractPythonClient() (string, error) {
 	dir, err := os.MkdirTemp("", "sparse-python-")
 	if err != nil {
 		return "", fmt.Errorf("making a folder for the bundled Python client: %w", err)

@@ -437,6 +437,7 @@ func (s *Server) Describe(ctx context.Context, ref *sparsev1.TopologyRef) (*spar
 		left := time.Until(r.StatusChangedAt.Add(time.Duration(r.KillWaitSecs) * time.Second)).Round(time.Second)
 		d.Errors = append(d.Errors, fmt.Sprintf("being killed: its workers stop in %s", max(left, 0)))
 	}
+	problems := s.workerProblems(ctx, r.ID)
 	if a := v.snap.assigns[r.ID]; a != nil {
 		d.AssignmentVersion = a.Version
 		for _, w := range a.Workers {
@@ -447,7 +448,9 @@ func (s *Server) Describe(ctx context.Context, ref *sparsev1.TopologyRef) (*spar
 				wd.UptimeSecs = int64(max(time.Since(hb.Time), 0) / time.Second)
 			}
 			if !alive {
-				if hb != nil {
+				if p := problems[w.ID()]; p != nil {
+					d.Errors = append(d.Errors, fmt.Sprintf("worker %s cannot start on supervisor %s: %s", w.ID(), p.Supervisor, p.Problem))
+				} else if hb != nil {
 					d.Errors = append(d.Errors, fmt.Sprintf("worker %s runs assignment version %d, not %d", w.ID(), hb.Version, a.Version))
 				} else {
 					d.Errors = append(d.Errors, fmt.Sprintf("worker %s has no heartbeat", w.ID()))

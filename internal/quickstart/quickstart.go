@@ -37,10 +37,13 @@ import (
 const (
 	Go     = "go"
 	Python = "python"
+	// Streamparse is Python in streamparse's project layout (config.json, topologies/,
+	// src/, virtualenvs/), as streamparse's own quickstart makes it.
+	Streamparse = "streamparse"
 )
 
 // Langs lists the languages, for messages.
-var Langs = []string{Go, Python}
+var Langs = []string{Go, Python, Streamparse}
 
 //go:embed all:templates
 var templates embed.FS
@@ -285,6 +288,14 @@ func modPath(p string) string {
 // NextSteps writes what to do with the project.
 func NextSteps(w io.Writer, p *Project) error {
 	var b strings.Builder
+	if p.Lang == Streamparse {
+		fmt.Fprintf(&b, "Created %s: a streamparse project with a wordcount topology (%d files): topologies/wordcount.py\n", p.Dir, len(p.Files))
+		b.WriteString("wires the spout and the bolt of src/ with streamparse's DSL.\n")
+		fmt.Fprintf(&b, "\nNext steps:\n\n  cd %s\n  sparsectl run -n wordcount -t 10\n", p.Dir)
+		b.WriteString("\nand, on a cluster (the nimbus of config.json's prod environment):\n\n  sparsectl submit -n wordcount -e prod\n")
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
 	if p.Lang == Python {
 		fmt.Fprintf(&b, "Created %s: a wordcount topology in Python (%d files). topology.yaml wires the spout\n", p.Dir, len(p.Files))
 		b.WriteString("and the bolts, Python scripts that sparse runs with python3.\n")

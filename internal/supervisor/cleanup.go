@@ -101,6 +101,7 @@ func (j *janitor) sweep(now time.Time, topologies, digests map[string]bool) {
 			check(filepath.Join(j.dataDir, sub.dir, name), sub.used[name])
 		}
 	}
+	j.sweepVenvs(now, digests)
 	for path := range j.unused {
 		if !seen[path] {
 			delete(j.unused, path) // in use again, or gone

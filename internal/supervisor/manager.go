@@ -103,6 +103,12 @@ type ManagerConfig struct {
 	// negative: none).
 	WorkerLogMaxSize int64
 	WorkerLogBackups int
+	// Problems, when set, publishes why workers cannot start (see problems.go).
+	Problems ProblemReporter
+	// PipIndex is the package index (or proxy) the virtualenvs of spec bundles install
+	// from (see venv.go); empty: pip's default, or only the bundle's wheels when it has
+	// some.
+	PipIndex string
 }
 
 // Manager runs the worker processes of one supervisor: it starts what Update asks for,
@@ -122,6 +128,7 @@ type Manager struct {
 	// Owned by Run.
 	janitor   *janitor
 	slots     map[int]*slot
+	problems  map[int]*reportedProblem
 	wants     []Want
 	haveWants bool
 
@@ -226,7 +233,7 @@ func NewManager(c ManagerConfig) (*Manager, error) {
 		log = hclog.NewNullLogger()
 	}
 	return &Manager{c: c, log: log, updates: make(chan []Want, 1), events: make(chan event, 64),
-		quit: make(chan struct{}), done: make(chan struct{}), slots: map[int]*slot{},
+		quit: make(chan struct{}), done: make(chan struct{}), slots: map[int]*slot{}, problems: map[int]*reportedProblem{},
 		janitor: &janitor{dataDir: c.DataDir, grace: c.CleanupGrace, log: log, unused: map[string]time.Time{}}}, nil
 }
 
@@ -299,6 +306,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 		m.escalate(now)
 		m.upkeep(now)
+		m.withdrawProblems()
 		m.publish()
 	}
 }
@@ -609,6 +617,7 @@ func (m *Manager) finishStart(ev startDone, now time.Time) {
 		s.failures = NextFailures(s.failures, 0, m.c.HealthyAfter)
 		s.retryAt = now.Add(Backoff(s.failures, m.c.BackoffMin, m.c.BackoffMax))
 		m.slotLog(s).Error("cannot start the worker", "error", ev.err, "retry_in", s.retryAt.Sub(now).Round(time.Millisecond))
+		m.reportStartFailure(s, ev.err)
 		return
 	}
 	s.phase, s.proc, s.startedAt = Running, ev.proc, now
@@ -747,6 +756,9 @@ func (m *Manager) start(ctx context.Context, w Want) (*proc, error) {
 	env, err := workerEnv(supervisorEnviron(), m.c.WorkerEnv, conf)
 	if err != nil {
 		return nil, fmt.Errorf("topology %s: %w", w.TopologyID, err)
+	}
+	if env, err = m.bundleVenv(ctx, w, env); err != nil {
+		return nil, err
 	}
 	return launch(exe, args, dir, env, PidFile{Port: w.Port, Identity: w.Identity()})
 }

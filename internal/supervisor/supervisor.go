@@ -67,6 +67,8 @@ type Config struct {
 	// GenericWorker is the program that runs spec bundles (default: sparse-worker
 	// beside this program, else on PATH; see GenericWorkerPath).
 	GenericWorker string
+	// PipIndex is the package index (or proxy) for the virtualenvs of spec bundles.
+	PipIndex string
 
 	// EtcdEndpoints (default 127.0.0.1:2379) and EtcdRoot (default /sparse) say where
 	// the cluster's state is.
@@ -250,12 +252,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	mgr, err := NewManager(ManagerConfig{
 		SupervisorID: s.c.ID, DataDir: s.c.DataDir,
 		Artifacts:     artifacts,
-		GenericWorker: s.c.GenericWorker,
+		GenericWorker: s.c.GenericWorker, PipIndex: s.c.PipIndex,
 		WorkerTimeout: s.c.WorkerTimeout, StopGrace: s.c.StopGrace,
 		BackoffMin: s.c.BackoffMin, BackoffMax: s.c.BackoffMax, HealthyAfter: s.c.HealthyAfter, Tick: s.c.Tick,
 		WorkerMetricsOffset: s.c.WorkerMetricsOffset, StopWorkersOnExit: s.c.StopWorkersOnExit, OrphanTimeout: s.c.OrphanTimeout,
 		Logger:     s.log,
-		Heartbeats: heartbeats, Metrics: s.metrics,
+		Heartbeats: heartbeats, Problems: heartbeats, Metrics: s.metrics,
 		AdminCreds: s.c.dialCreds(tlsconf.RoleWorker), WorkerTLS: s.c.workerFiles(), WorkerInsecure: s.c.Insecure,
 		WorkerMetricsCert: s.c.WorkerMetricsCert, WorkerMetricsKey: s.c.WorkerMetricsKey,
 		WorkerEnv:    s.c.WorkerEnv,
