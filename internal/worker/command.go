@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,6 +35,10 @@ type Flags struct {
 	TLSDir string
 	// Insecure lets the worker listen off loopback without TLS.
 	Insecure bool
+	// Nimbus are nimbus API addresses the worker reports its executors' statistics to
+	// (the leader among them; see Options.Nimbus), every ReportEvery.
+	Nimbus      []string
+	ReportEvery time.Duration
 }
 
 // The flag names of Flags.
@@ -48,6 +53,8 @@ const (
 	flagStartInactive  = "start-inactive"
 	flagTLSDir         = "tls-dir"
 	flagInsecure       = "insecure"
+	flagNimbus         = "nimbus"
+	flagReportEvery    = "report-every"
 )
 
 // Register adds the flags to a command; --assignment and --id are required.
@@ -63,6 +70,8 @@ func (f *Flags) Register(cmd *cobra.Command) {
 	fs.BoolVar(&f.StartInactive, flagStartInactive, false, "keep the spouts paused until the supervisor activates them through WorkerAdmin.SetActive")
 	fs.StringVar(&f.TLSDir, flagTLSDir, "", "directory of this worker's "+tlsconf.WorkerCAFile+", "+tlsconf.WorkerCertFile+" and "+tlsconf.WorkerKeyFile+" (written by the supervisor): serve and dial peers with mutual TLS")
 	fs.BoolVar(&f.Insecure, flagInsecure, false, "allow listening on a non-loopback address without TLS")
+	fs.StringSliceVar(&f.Nimbus, flagNimbus, nil, "nimbus API addresses (host:port, comma-separated) to report executor statistics to; the worker follows the leader (default: none, no reports)")
+	fs.DurationVar(&f.ReportEvery, flagReportEvery, 0, "how often to report statistics to nimbus (default 5s)")
 	_ = cmd.MarkFlagRequired(flagAssignment)
 	_ = cmd.MarkFlagRequired(flagID)
 }
@@ -91,6 +100,10 @@ func (f *Flags) Args() []string {
 	add(flagTLSDir, f.TLSDir)
 	if f.Insecure {
 		args = append(args, "--"+flagInsecure)
+	}
+	add(flagNimbus, strings.Join(f.Nimbus, ","))
+	if f.ReportEvery != 0 {
+		add(flagReportEvery, f.ReportEvery.String())
 	}
 	return args
 }

@@ -1,0 +1,88 @@
+package nimbus
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
+	"github.com/sparsestream/sparse/internal/stats"
+	"github.com/sparsestream/sparse/internal/testutil"
+	"github.com/sparsestream/sparse/internal/wire"
+)
+
+func workerStats(acked int64) *sparsev1.WorkerStats {
+	return &sparsev1.WorkerStats{TopologyId: "t-1", WorkerId: "w1", Incarnation: "i1", StartedUnixNanos: time.Now().UnixNano(),
+		WireProtocol: wire.ProtocolVersion, Executors: []*sparsev1.ExecutorStats{
+			{Component: "sentences", Kind: "spout", FirstTask: 1, LastTask: 1, Acked: acked, Emitted: acked},
+		}}
+}
+
+// TestReportStats: the leader keeps what workers report; a standby names the leader;
+// a worker of another wire protocol and a malformed report are refused with what to do.
+func TestReportStats(t *testing.T) {
+	root := testRoot(t)
+	cfg := fast(t, root)
+	cfg.ID = "n1"
+	n1 := startNimbus(t, cfg)
+	waitLeader(t, n1)
+	cfg2 := fast(t, root)
+	cfg2.ID = "n2"
+	n2 := startNimbus(t, cfg2)
+	ctx := testutil.Context(t, 20*time.Second)
+	leader, standby := dial(t, n1.Addr()), dial(t, n2.Addr())
+
+	for _, n := range []int64{10, 25} {
+		if _, err := leader.ReportStats(ctx, workerStats(n)); err != nil {
+			t.Fatalf("ReportStats to the leader: %v", err)
+		}
+	}
+	ts, ok := n1.TopologyStats("t-1", stats.WindowAllTime)
+	if !ok || ts.Spouts.Acked != 25 {
+		t.Errorf("the leader keeps acked %d (ok %v), want 25", ts.Spouts.Acked, ok)
+	}
+
+	_, err := standby.ReportStats(ctx, workerStats(30))
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), n1.Addr()) {
+		t.Errorf("ReportStats to a standby: %v, want FailedPrecondition naming %s", err, n1.Addr())
+	}
+
+	old := workerStats(1)
+	old.WireProtocol = wire.ProtocolVersion + 1
+	if _, err := leader.ReportStats(ctx, old); status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "wire protocol") {
+		t.Errorf("a worker of another wire protocol: %v, want FailedPrecondition naming the wire protocol", err)
+	}
+	bad := workerStats(1)
+	bad.Incarnation = ""
+	if _, err := leader.ReportStats(ctx, bad); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a report without an incarnation: %v, want InvalidArgument", err)
+	}
+}
+
+// FuzzReportStats: whatever bytes a worker sends as a report, nimbus decodes, checks
+// and ingests them without panicking, and the windows can be read afterwards.
+func FuzzReportStats(f *testing.F) {
+	seed, _ := proto.Marshal(workerStats(5))
+	f.Add(seed)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r sparsev1.WorkerStats
+		if proto.Unmarshal(b, &r) != nil {
+			return
+		}
+		rep, err := reportFrom(&r)
+		if err != nil {
+			return
+		}
+		st := stats.NewStore(time.Unix(0, 0))
+		st.Ingest(time.Now(), rep)
+		st.Ingest(time.Now(), rep)
+		for _, w := range stats.Windows {
+			st.Topology(rep.Topology, w, time.Now())
+		}
+	})
+}
