@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sparsestream/sparse/internal/version"
 )
 
 func main() {
@@ -41,5 +43,6 @@ func rootCmd() *cobra.Command {
 		quickstartCmd(),
 		tlsCmd(),
 	)
+	version.AddTo(root, "sparsectl")
 	return root
 }

@@ -67,6 +67,7 @@ var rpcAccess = map[string]access{
 	sparsev1.Nimbus_CreateToken_FullMethodName: {action: "token create", role: cluster.RoleAdmin, change: true},
 	sparsev1.Nimbus_ListTokens_FullMethodName:  {action: "token list", role: cluster.RoleAdmin},
 	sparsev1.Nimbus_RevokeToken_FullMethodName: {action: "token revoke", role: cluster.RoleAdmin, change: true},
+	sparsev1.Nimbus_Stats_FullMethodName:       {action: "stats", role: cluster.RoleViewer},
 	sparsev1.Nimbus_ReportStats_FullMethodName: {action: "report stats", worker: true,
 		open: "workers report their executors' statistics with it and hold no token; with TLS only a worker certificate may call it (ReportStats checks)"},
 }

@@ -46,7 +46,23 @@ func TestReportStats(t *testing.T) {
 		t.Errorf("the leader keeps acked %d (ok %v), want 25", ts.Spouts.Acked, ok)
 	}
 
-	_, err := standby.ReportStats(ctx, workerStats(30))
+	// Stats answers the REST API's JSON; the topology is unknown here, so only the
+	// overview has something to say, and a standby sends the caller to the leader.
+	over, err := leader.Stats(ctx, &sparsev1.StatsRequest{Window: "all"})
+	if err != nil || !strings.Contains(string(over.GetJson()), `"windowHint":"all time"`) {
+		t.Errorf("Stats overview: %s, %v", over.GetJson(), err)
+	}
+	if _, err := leader.Stats(ctx, &sparsev1.StatsRequest{Name: "nope"}); status.Code(err) != codes.NotFound {
+		t.Errorf("Stats of an unknown topology: %v, want NotFound", err)
+	}
+	if _, err := leader.Stats(ctx, &sparsev1.StatsRequest{Window: "5m"}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("Stats with a bad window: %v, want InvalidArgument", err)
+	}
+	if _, err := standby.Stats(ctx, &sparsev1.StatsRequest{}); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("Stats on a standby: %v, want FailedPrecondition naming the leader", err)
+	}
+
+	_, err = standby.ReportStats(ctx, workerStats(30))
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), n1.Addr()) {
 		t.Errorf("ReportStats to a standby: %v, want FailedPrecondition naming %s", err, n1.Addr())
 	}

@@ -1940,7 +1940,7 @@ const file_sparse_v1_nimbus_proto_rawDesc = "" +
 	"\fArtifactKind\x12\x1d\n" +
 	"\x19ARTIFACT_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ARTIFACT_KIND_GO_BINARY\x10\x01\x12\x1d\n" +
-	"\x19ARTIFACT_KIND_SPEC_BUNDLE\x10\x022\xef\a\n" +
+	"\x19ARTIFACT_KIND_SPEC_BUNDLE\x10\x022\xa8\b\n" +
 	"\x06Nimbus\x12<\n" +
 	"\x06Submit\x12\x18.sparse.v1.SubmitRequest\x1a\x16.sparse.v1.SubmitReply(\x01\x124\n" +
 	"\x04Kill\x12\x16.sparse.v1.KillRequest\x1a\x14.sparse.v1.KillReply\x12:\n" +
@@ -1958,7 +1958,8 @@ const file_sparse_v1_nimbus_proto_rawDesc = "" +
 	"\n" +
 	"ListTokens\x12\x1c.sparse.v1.ListTokensRequest\x1a\x1a.sparse.v1.ListTokensReply\x12I\n" +
 	"\vRevokeToken\x12\x1d.sparse.v1.RevokeTokenRequest\x1a\x1b.sparse.v1.RevokeTokenReply\x12B\n" +
-	"\vReportStats\x12\x16.sparse.v1.WorkerStats\x1a\x1b.sparse.v1.ReportStatsReply2R\n" +
+	"\vReportStats\x12\x16.sparse.v1.WorkerStats\x1a\x1b.sparse.v1.ReportStatsReply\x127\n" +
+	"\x05Stats\x12\x17.sparse.v1.StatsRequest\x1a\x15.sparse.v1.StatsReply2R\n" +
 	"\vWorkerAdmin\x12C\n" +
 	"\tSetActive\x12\x1b.sparse.v1.SetActiveRequest\x1a\x19.sparse.v1.SetActiveReplyB=Z;github.com/sparsestream/sparse/api/proto/sparse/v1;sparsev1b\x06proto3"
 
@@ -2015,7 +2016,9 @@ var file_sparse_v1_nimbus_proto_goTypes = []any{
 	(*TopologySpec)(nil),           // 35: sparse.v1.TopologySpec
 	(*Value)(nil),                  // 36: sparse.v1.Value
 	(*WorkerStats)(nil),            // 37: sparse.v1.WorkerStats
-	(*ReportStatsReply)(nil),       // 38: sparse.v1.ReportStatsReply
+	(*StatsRequest)(nil),           // 38: sparse.v1.StatsRequest
+	(*ReportStatsReply)(nil),       // 39: sparse.v1.ReportStatsReply
+	(*StatsReply)(nil),             // 40: sparse.v1.StatsReply
 }
 var file_sparse_v1_nimbus_proto_depIdxs = []int32{
 	35, // 0: sparse.v1.SubmitHeader.spec:type_name -> sparse.v1.TopologySpec
@@ -2049,25 +2052,27 @@ var file_sparse_v1_nimbus_proto_depIdxs = []int32{
 	26, // 28: sparse.v1.Nimbus.ListTokens:input_type -> sparse.v1.ListTokensRequest
 	28, // 29: sparse.v1.Nimbus.RevokeToken:input_type -> sparse.v1.RevokeTokenRequest
 	37, // 30: sparse.v1.Nimbus.ReportStats:input_type -> sparse.v1.WorkerStats
-	30, // 31: sparse.v1.WorkerAdmin.SetActive:input_type -> sparse.v1.SetActiveRequest
-	3,  // 32: sparse.v1.Nimbus.Submit:output_type -> sparse.v1.SubmitReply
-	6,  // 33: sparse.v1.Nimbus.Kill:output_type -> sparse.v1.KillReply
-	8,  // 34: sparse.v1.Nimbus.Activate:output_type -> sparse.v1.StatusReply
-	8,  // 35: sparse.v1.Nimbus.Deactivate:output_type -> sparse.v1.StatusReply
-	8,  // 36: sparse.v1.Nimbus.Rebalance:output_type -> sparse.v1.StatusReply
-	11, // 37: sparse.v1.Nimbus.List:output_type -> sparse.v1.ListReply
-	14, // 38: sparse.v1.Nimbus.Describe:output_type -> sparse.v1.TopologyDescription
-	17, // 39: sparse.v1.Nimbus.ListSupervisors:output_type -> sparse.v1.ListSupervisorsReply
-	19, // 40: sparse.v1.Nimbus.Leader:output_type -> sparse.v1.LeaderReply
-	21, // 41: sparse.v1.Nimbus.FetchArtifact:output_type -> sparse.v1.ArtifactChunk
-	24, // 42: sparse.v1.Nimbus.ACLBootstrap:output_type -> sparse.v1.TokenSecret
-	24, // 43: sparse.v1.Nimbus.CreateToken:output_type -> sparse.v1.TokenSecret
-	27, // 44: sparse.v1.Nimbus.ListTokens:output_type -> sparse.v1.ListTokensReply
-	29, // 45: sparse.v1.Nimbus.RevokeToken:output_type -> sparse.v1.RevokeTokenReply
-	38, // 46: sparse.v1.Nimbus.ReportStats:output_type -> sparse.v1.ReportStatsReply
-	31, // 47: sparse.v1.WorkerAdmin.SetActive:output_type -> sparse.v1.SetActiveReply
-	32, // [32:48] is the sub-list for method output_type
-	16, // [16:32] is the sub-list for method input_type
+	38, // 31: sparse.v1.Nimbus.Stats:input_type -> sparse.v1.StatsRequest
+	30, // 32: sparse.v1.WorkerAdmin.SetActive:input_type -> sparse.v1.SetActiveRequest
+	3,  // 33: sparse.v1.Nimbus.Submit:output_type -> sparse.v1.SubmitReply
+	6,  // 34: sparse.v1.Nimbus.Kill:output_type -> sparse.v1.KillReply
+	8,  // 35: sparse.v1.Nimbus.Activate:output_type -> sparse.v1.StatusReply
+	8,  // 36: sparse.v1.Nimbus.Deactivate:output_type -> sparse.v1.StatusReply
+	8,  // 37: sparse.v1.Nimbus.Rebalance:output_type -> sparse.v1.StatusReply
+	11, // 38: sparse.v1.Nimbus.List:output_type -> sparse.v1.ListReply
+	14, // 39: sparse.v1.Nimbus.Describe:output_type -> sparse.v1.TopologyDescription
+	17, // 40: sparse.v1.Nimbus.ListSupervisors:output_type -> sparse.v1.ListSupervisorsReply
+	19, // 41: sparse.v1.Nimbus.Leader:output_type -> sparse.v1.LeaderReply
+	21, // 42: sparse.v1.Nimbus.FetchArtifact:output_type -> sparse.v1.ArtifactChunk
+	24, // 43: sparse.v1.Nimbus.ACLBootstrap:output_type -> sparse.v1.TokenSecret
+	24, // 44: sparse.v1.Nimbus.CreateToken:output_type -> sparse.v1.TokenSecret
+	27, // 45: sparse.v1.Nimbus.ListTokens:output_type -> sparse.v1.ListTokensReply
+	29, // 46: sparse.v1.Nimbus.RevokeToken:output_type -> sparse.v1.RevokeTokenReply
+	39, // 47: sparse.v1.Nimbus.ReportStats:output_type -> sparse.v1.ReportStatsReply
+	40, // 48: sparse.v1.Nimbus.Stats:output_type -> sparse.v1.StatsReply
+	31, // 49: sparse.v1.WorkerAdmin.SetActive:output_type -> sparse.v1.SetActiveReply
+	33, // [33:50] is the sub-list for method output_type
+	16, // [16:33] is the sub-list for method input_type
 	16, // [16:16] is the sub-list for extension type_name
 	16, // [16:16] is the sub-list for extension extendee
 	0,  // [0:16] is the sub-list for field type_name

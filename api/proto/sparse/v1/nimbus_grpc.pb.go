@@ -37,6 +37,7 @@ const (
 	Nimbus_ListTokens_FullMethodName      = "/sparse.v1.Nimbus/ListTokens"
 	Nimbus_RevokeToken_FullMethodName     = "/sparse.v1.Nimbus/RevokeToken"
 	Nimbus_ReportStats_FullMethodName     = "/sparse.v1.Nimbus/ReportStats"
+	Nimbus_Stats_FullMethodName           = "/sparse.v1.Nimbus/Stats"
 )
 
 // NimbusClient is the client API for Nimbus service.
@@ -77,6 +78,10 @@ type NimbusClient interface {
 	// standby answers FAILED_PRECONDITION naming the leader. With TLS, only a worker
 	// certificate may call it, and a worker certificate may call nothing else.
 	ReportStats(ctx context.Context, in *WorkerStats, opts ...grpc.CallOption) (*ReportStatsReply, error)
+	// Stats answers what the REST API answers about the cluster, a topology or a component
+	// (sparsectl stats). Only the leader holds statistics; a standby answers
+	// FAILED_PRECONDITION naming the leader.
+	Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsReply, error)
 }
 
 type nimbusClient struct {
@@ -249,6 +254,16 @@ func (c *nimbusClient) ReportStats(ctx context.Context, in *WorkerStats, opts ..
 	return out, nil
 }
 
+func (c *nimbusClient) Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StatsReply)
+	err := c.cc.Invoke(ctx, Nimbus_Stats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NimbusServer is the server API for Nimbus service.
 // All implementations must embed UnimplementedNimbusServer
 // for forward compatibility.
@@ -287,6 +302,10 @@ type NimbusServer interface {
 	// standby answers FAILED_PRECONDITION naming the leader. With TLS, only a worker
 	// certificate may call it, and a worker certificate may call nothing else.
 	ReportStats(context.Context, *WorkerStats) (*ReportStatsReply, error)
+	// Stats answers what the REST API answers about the cluster, a topology or a component
+	// (sparsectl stats). Only the leader holds statistics; a standby answers
+	// FAILED_PRECONDITION naming the leader.
+	Stats(context.Context, *StatsRequest) (*StatsReply, error)
 	mustEmbedUnimplementedNimbusServer()
 }
 
@@ -341,6 +360,9 @@ func (UnimplementedNimbusServer) RevokeToken(context.Context, *RevokeTokenReques
 }
 func (UnimplementedNimbusServer) ReportStats(context.Context, *WorkerStats) (*ReportStatsReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReportStats not implemented")
+}
+func (UnimplementedNimbusServer) Stats(context.Context, *StatsRequest) (*StatsReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method Stats not implemented")
 }
 func (UnimplementedNimbusServer) mustEmbedUnimplementedNimbusServer() {}
 func (UnimplementedNimbusServer) testEmbeddedByValue()                {}
@@ -615,6 +637,24 @@ func _Nimbus_ReportStats_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Nimbus_Stats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NimbusServer).Stats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Nimbus_Stats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NimbusServer).Stats(ctx, req.(*StatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Nimbus_ServiceDesc is the grpc.ServiceDesc for Nimbus service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -673,6 +713,10 @@ var Nimbus_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReportStats",
 			Handler:    _Nimbus_ReportStats_Handler,
+		},
+		{
+			MethodName: "Stats",
+			Handler:    _Nimbus_Stats_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -432,6 +432,125 @@ func (x *ReportStatsReply) GetIntervalMillis() int32 {
 	return 0
 }
 
+type StatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The topology by name or id; empty: the cluster summary with every topology.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// One component of the topology (empty: the whole topology).
+	Component string `protobuf:"bytes,2,opt,name=component,proto3" json:"component,omitempty"`
+	// 600, 10800, 86400 or :all-time (also 10m, 3h, 1d, all); empty: 600.
+	Window string `protobuf:"bytes,3,opt,name=window,proto3" json:"window,omitempty"`
+	// List the acker among the bolts.
+	Sys           bool `protobuf:"varint,4,opt,name=sys,proto3" json:"sys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatsRequest) Reset() {
+	*x = StatsRequest{}
+	mi := &file_sparse_v1_stats_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatsRequest) ProtoMessage() {}
+
+func (x *StatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sparse_v1_stats_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
+func (*StatsRequest) Descriptor() ([]byte, []int) {
+	return file_sparse_v1_stats_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *StatsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *StatsRequest) GetComponent() string {
+	if x != nil {
+		return x.Component
+	}
+	return ""
+}
+
+func (x *StatsRequest) GetWindow() string {
+	if x != nil {
+		return x.Window
+	}
+	return ""
+}
+
+func (x *StatsRequest) GetSys() bool {
+	if x != nil {
+		return x.Sys
+	}
+	return false
+}
+
+// StatsReply is the JSON document the REST API answers for the same question
+// (GET /api/v1/topology/{id}, .../component/{component}, or the cluster's overview;
+// docs/api.md), so that both speak one shape.
+type StatsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Json          []byte                 `protobuf:"bytes,1,opt,name=json,proto3" json:"json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatsReply) Reset() {
+	*x = StatsReply{}
+	mi := &file_sparse_v1_stats_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatsReply) ProtoMessage() {}
+
+func (x *StatsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_sparse_v1_stats_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatsReply.ProtoReflect.Descriptor instead.
+func (*StatsReply) Descriptor() ([]byte, []int) {
+	return file_sparse_v1_stats_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *StatsReply) GetJson() []byte {
+	if x != nil {
+		return x.Json
+	}
+	return nil
+}
+
 var File_sparse_v1_stats_proto protoreflect.FileDescriptor
 
 const file_sparse_v1_stats_proto_rawDesc = "" +
@@ -475,7 +594,15 @@ const file_sparse_v1_stats_proto_rawDesc = "" +
 	"\x0equeue_capacity\x18\x12 \x01(\x05R\rqueueCapacity\x12\x18\n" +
 	"\apending\x18\x13 \x01(\x03R\apending\";\n" +
 	"\x10ReportStatsReply\x12'\n" +
-	"\x0finterval_millis\x18\x01 \x01(\x05R\x0eintervalMillisB=Z;github.com/sparsestream/sparse/api/proto/sparse/v1;sparsev1b\x06proto3"
+	"\x0finterval_millis\x18\x01 \x01(\x05R\x0eintervalMillis\"j\n" +
+	"\fStatsRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\tcomponent\x18\x02 \x01(\tR\tcomponent\x12\x16\n" +
+	"\x06window\x18\x03 \x01(\tR\x06window\x12\x10\n" +
+	"\x03sys\x18\x04 \x01(\bR\x03sys\" \n" +
+	"\n" +
+	"StatsReply\x12\x12\n" +
+	"\x04json\x18\x01 \x01(\fR\x04jsonB=Z;github.com/sparsestream/sparse/api/proto/sparse/v1;sparsev1b\x06proto3"
 
 var (
 	file_sparse_v1_stats_proto_rawDescOnce sync.Once
@@ -489,12 +616,14 @@ func file_sparse_v1_stats_proto_rawDescGZIP() []byte {
 	return file_sparse_v1_stats_proto_rawDescData
 }
 
-var file_sparse_v1_stats_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_sparse_v1_stats_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_sparse_v1_stats_proto_goTypes = []any{
 	(*WorkerStats)(nil),      // 0: sparse.v1.WorkerStats
 	(*LatencyTotals)(nil),    // 1: sparse.v1.LatencyTotals
 	(*ExecutorStats)(nil),    // 2: sparse.v1.ExecutorStats
 	(*ReportStatsReply)(nil), // 3: sparse.v1.ReportStatsReply
+	(*StatsRequest)(nil),     // 4: sparse.v1.StatsRequest
+	(*StatsReply)(nil),       // 5: sparse.v1.StatsReply
 }
 var file_sparse_v1_stats_proto_depIdxs = []int32{
 	2, // 0: sparse.v1.WorkerStats.executors:type_name -> sparse.v1.ExecutorStats
@@ -519,7 +648,7 @@ func file_sparse_v1_stats_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sparse_v1_stats_proto_rawDesc), len(file_sparse_v1_stats_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
