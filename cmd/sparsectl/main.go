@@ -42,6 +42,8 @@ func rootCmd() *cobra.Command {
 		devCmd(),
 		quickstartCmd(),
 		tlsCmd(),
+		statsCmd(),
+		visualizeCmd(),
 	)
 	version.AddTo(root, "sparsectl")
 	return root

@@ -59,7 +59,10 @@ spec's folder) in one archive, which supervisors run with the generic worker.`,
 			// Allow a second per MiB for the upload on top of --timeout.
 			ctx, cancel := conn.Context(cmd.Context(), time.Duration(sub.Header.GetArtifactSize()/ctl.ChunkSize)*time.Second)
 			defer cancel()
+			progress := ctl.NewProgress(cmd.ErrOrStderr())
+			sub.Progress = progress.Upload(sub.Header.GetName())
 			res, err := c.Submit(ctx, sub)
+			progress.Done()
 			if err != nil {
 				return fmt.Errorf("submitting %s: %w", sub.Header.GetName(), err)
 			}

@@ -51,6 +51,8 @@ type SubmitOptions struct {
 type Submission struct {
 	Path   string
 	Header *sparsev1.SubmitHeader
+	// Progress, when set, is told the bytes sent after each chunk (Progress.Upload).
+	Progress func(sent, total int64)
 }
 
 // SubmitResult is what a submit did.
@@ -278,6 +280,9 @@ func upload(ctx context.Context, n sparsev1.NimbusClient, s *Submission) (string
 			}
 			if err := send(&sparsev1.SubmitRequest{Body: &sparsev1.SubmitRequest_Chunk{Chunk: buf[:k]}}); err != nil {
 				return "", err
+			}
+			if s.Progress != nil {
+				s.Progress(size, s.Header.GetArtifactSize())
 			}
 		}
 		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {

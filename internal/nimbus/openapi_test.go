@@ -79,10 +79,10 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 	for name, v := range map[string]any{
-		"Error": httpapi.Error{}, "ClusterSummary": ClusterSummary{}, "SupervisorSummary": SupervisorSummary{}, "NimbusSummary": NimbusSummary{},
-		"TopologyRow": TopologyRow{}, "WindowStats": WindowStats{}, "ComponentRow": ComponentRow{}, "WorkerRow": WorkerRow{},
-		"TopologyPage": TopologyPage{}, "ExecutorRow": ExecutorRow{}, "ComponentError": ComponentError{}, "ComponentPage": ComponentPage{},
-		"Graph": graph.Graph{}, "RebalanceOptions": RebalanceOptions{}, "ActionResult": ActionResult{},
+		"Error": httpapi.Error{}, "ClusterSummary": httpapi.ClusterSummary{}, "SupervisorSummary": httpapi.SupervisorSummary{}, "NimbusSummary": httpapi.NimbusSummary{},
+		"TopologyRow": httpapi.TopologyRow{}, "WindowStats": httpapi.WindowStats{}, "ComponentRow": httpapi.ComponentRow{}, "WorkerRow": httpapi.WorkerRow{},
+		"TopologyPage": httpapi.TopologyPage{}, "ExecutorRow": httpapi.ExecutorRow{}, "ComponentError": httpapi.ComponentError{}, "ComponentPage": httpapi.ComponentPage{},
+		"Graph": graph.Graph{}, "RebalanceOptions": httpapi.RebalanceOptions{}, "ActionResult": httpapi.ActionResult{},
 	} {
 		schema, ok := doc.Components.Schemas[name]
 		if !ok {

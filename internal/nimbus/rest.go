@@ -251,208 +251,24 @@ func httpStatus(c codes.Code) int {
 	return http.StatusInternalServerError
 }
 
-// --- JSON shapes (after Storm's UI REST API; latencies in milliseconds)
-
-// ClusterSummary is GET /api/v1/cluster/summary.
-type ClusterSummary struct {
-	SparseVersion  string `json:"sparseVersion"`
-	Nimbus         string `json:"nimbus"`
-	Leader         string `json:"leader"`
-	NimbusUptime   string `json:"nimbusUptime"`
-	NimbusUptimeS  int64  `json:"nimbusUptimeSeconds"`
-	Supervisors    int    `json:"supervisors"`
-	SlotsTotal     int    `json:"slotsTotal"`
-	SlotsUsed      int    `json:"slotsUsed"`
-	SlotsFree      int    `json:"slotsFree"`
-	ExecutorsTotal int    `json:"executorsTotal"`
-	TasksTotal     int    `json:"tasksTotal"`
-	Topologies     int    `json:"topologies"`
-}
-
-// SupervisorSummary is one row of GET /api/v1/supervisor/summary.
-type SupervisorSummary struct {
-	ID            string  `json:"id"`
-	Host          string  `json:"host"`
-	Uptime        string  `json:"uptime"`
-	UptimeSeconds int64   `json:"uptimeSeconds"`
-	SlotsTotal    int     `json:"slotsTotal"`
-	SlotsUsed     int     `json:"slotsUsed"`
-	SlotsFree     int     `json:"slotsFree"`
-	Slots         []int32 `json:"slots"`
-	UsedSlots     []int32 `json:"usedSlots"`
-}
-
-// NimbusSummary is one row of GET /api/v1/nimbus/summary.
-type NimbusSummary struct {
-	ID            string `json:"id"`
-	Host          string `json:"host"`
-	Port          int    `json:"port"`
-	Address       string `json:"address"`
-	HTTPAddress   string `json:"httpAddress,omitempty"`
-	Status        string `json:"status"` // Leader or Not a Leader
-	Version       string `json:"version"`
-	NimbusUpTime  string `json:"nimbusUpTime"`
-	NimbusUpTimeS int64  `json:"nimbusUpTimeSeconds"`
-}
-
-// TopologyRow is one row of GET /api/v1/topology/summary, and the head of a topology.
-type TopologyRow struct {
-	ID               string `json:"id"`
-	Name             string `json:"name"`
-	Status           string `json:"status"` // ACTIVE, INACTIVE, KILLED, REBALANCING
-	Uptime           string `json:"uptime"`
-	UptimeSeconds    int64  `json:"uptimeSeconds"`
-	TasksTotal       int32  `json:"tasksTotal"`
-	WorkersTotal     int32  `json:"workersTotal"`
-	ExecutorsTotal   int32  `json:"executorsTotal"`
-	RequestedWorkers int32  `json:"requestedWorkers"`
-	Owner            string `json:"owner"`
-	SchedulerInfo    string `json:"schedulerInfo"`
-}
-
-// WindowStats are a topology's or a component's figures in one window.
-type WindowStats struct {
-	Window          string  `json:"window"`
-	WindowPretty    string  `json:"windowPretty"`
-	Emitted         int64   `json:"emitted"`
-	Transferred     int64   `json:"transferred"`
-	Acked           int64   `json:"acked"`
-	Failed          int64   `json:"failed"`
-	CompleteLatency float64 `json:"completeLatency"`
-	Executed        int64   `json:"executed,omitempty"`
-	ExecuteLatency  float64 `json:"executeLatency,omitempty"`
-	ProcessLatency  float64 `json:"processLatency,omitempty"`
-}
-
-// ComponentRow is a spout or bolt on the topology page.
-type ComponentRow struct {
-	SpoutID         string  `json:"spoutId,omitempty"`
-	BoltID          string  `json:"boltId,omitempty"`
-	Executors       int     `json:"executors"`
-	Tasks           int     `json:"tasks"`
-	Emitted         int64   `json:"emitted"`
-	Transferred     int64   `json:"transferred"`
-	Acked           int64   `json:"acked"`
-	Failed          int64   `json:"failed"`
-	TimedOut        int64   `json:"timedOut,omitempty"`
-	CompleteLatency float64 `json:"completeLatency,omitempty"`
-	Executed        int64   `json:"executed,omitempty"`
-	ExecuteLatency  float64 `json:"executeLatency,omitempty"`
-	ProcessLatency  float64 `json:"processLatency,omitempty"`
-	Capacity        float64 `json:"capacity,omitempty"`
-	Pending         int64   `json:"pending,omitempty"`
-	QueueFill       float64 `json:"queueFill"`
-	Errors          int64   `json:"errors"`
-	LastError       string  `json:"lastError"`
-	ErrorTime       string  `json:"errorTime,omitempty"`
-	ErrorLapsedSecs *int64  `json:"errorLapsedSecs"`
-}
-
-// WorkerRow is a worker on the topology page.
-type WorkerRow struct {
-	ID            string  `json:"id"`
-	SupervisorID  string  `json:"supervisorId"`
-	Host          string  `json:"host"`
-	Port          int32   `json:"port"`
-	Alive         bool    `json:"alive"`
-	Uptime        string  `json:"uptime"`
-	UptimeSeconds int64   `json:"uptimeSeconds"`
-	Tasks         []int32 `json:"tasks"`
-}
-
-// TopologyPage is GET /api/v1/topology/{id}.
-type TopologyPage struct {
-	TopologyRow
-	Window     string `json:"window"`
-	WindowHint string `json:"windowHint"`
-	// StatsSince is when the window's figures start (the leader counts from when it
-	// began to lead; see docs/stats.md); StatsAvailable is false before any worker
-	// reported.
-	StatsSince        string            `json:"statsSince"`
-	StatsAvailable    bool              `json:"statsAvailable"`
-	MsgTimeout        int               `json:"msgTimeout"`
-	AssignmentVersion int64             `json:"assignmentVersion"`
-	TopologyStats     []WindowStats     `json:"topologyStats"`
-	Spouts            []ComponentRow    `json:"spouts"`
-	Bolts             []ComponentRow    `json:"bolts"`
-	Workers           []WorkerRow       `json:"workers"`
-	Errors            []string          `json:"errors"`
-	Configuration     map[string]any    `json:"configuration"`
-	ArtifactSHA256    string            `json:"artifactSha256"`
-	Links             map[string]string `json:"links"`
-}
-
-// ExecutorRow is an executor on the component page.
-type ExecutorRow struct {
-	ID              string  `json:"id"` // [first-last] task
-	WorkerID        string  `json:"workerId"`
-	Host            string  `json:"host"`
-	Port            int     `json:"port"`
-	Emitted         int64   `json:"emitted"`
-	Transferred     int64   `json:"transferred"`
-	Acked           int64   `json:"acked"`
-	Failed          int64   `json:"failed"`
-	CompleteLatency float64 `json:"completeLatency,omitempty"`
-	Executed        int64   `json:"executed,omitempty"`
-	ExecuteLatency  float64 `json:"executeLatency,omitempty"`
-	ProcessLatency  float64 `json:"processLatency,omitempty"`
-	Capacity        float64 `json:"capacity,omitempty"`
-	QueueFill       float64 `json:"queueFill"`
-	Pending         int64   `json:"pending,omitempty"`
-	LastReportSecs  int64   `json:"lastReportSecs"`
-}
-
-// ComponentError is a component's last error.
-type ComponentError struct {
-	Time            string `json:"time"`
-	ErrorLapsedSecs int64  `json:"errorLapsedSecs"`
-	ErrorHost       string `json:"errorHost"`
-	ErrorPort       int    `json:"errorPort"`
-	Error           string `json:"error"`
-}
-
-// ComponentPage is GET /api/v1/topology/{id}/component/{component}.
-type ComponentPage struct {
-	ID              string           `json:"id"`
-	Name            string           `json:"name"` // the topology's
-	TopologyID      string           `json:"topologyId"`
-	ComponentType   string           `json:"componentType"` // spout, bolt or acker
-	Executors       int              `json:"executors"`
-	Tasks           int              `json:"tasks"`
-	Window          string           `json:"window"`
-	WindowHint      string           `json:"windowHint"`
-	StatsSince      string           `json:"statsSince"`
-	Stats           []WindowStats    `json:"stats"`
-	ExecutorStats   []ExecutorRow    `json:"executorStats"`
-	ComponentErrors []ComponentError `json:"componentErrors"`
-}
-
-// ActionResult is the answer of a POST action, as Storm's.
-type ActionResult struct {
-	TopologyOperation string `json:"topologyOperation"`
-	TopologyID        string `json:"topologyId"`
-	Status            string `json:"status"`
-	WaitSecs          *int   `json:"waitSecs,omitempty"`
-}
-
 // --- handlers
 
 func (s *Server) restClusterSummary(ctx context.Context, _ *http.Request) (any, error) {
 	return s.clusterSummary(ctx)
 }
 
-func (s *Server) clusterSummary(ctx context.Context) (ClusterSummary, error) {
+func (s *Server) clusterSummary(ctx context.Context) (httpapi.ClusterSummary, error) {
 	topos, err := s.List(ctx, &sparsev1.ListRequest{})
 	if err != nil {
-		return ClusterSummary{}, err
+		return httpapi.ClusterSummary{}, err
 	}
 	sups, err := s.ListSupervisors(ctx, &sparsev1.ListSupervisorsRequest{})
 	if err != nil {
-		return ClusterSummary{}, err
+		return httpapi.ClusterSummary{}, err
 	}
 	leader, _, _ := s.store.Leader(ctx)
 	up := time.Since(s.started)
-	out := ClusterSummary{SparseVersion: version.Get("nimbusd").Version, Nimbus: s.id, Leader: leader, NimbusUptime: prettyDuration(up), NimbusUptimeS: int64(up / time.Second),
+	out := httpapi.ClusterSummary{SparseVersion: version.Get("nimbusd").Version, Nimbus: s.id, Leader: leader, NimbusUptime: prettyDuration(up), NimbusUptimeS: int64(up / time.Second),
 		Supervisors: len(sups.GetSupervisors()), Topologies: len(topos.GetTopologies())}
 	for _, sp := range sups.GetSupervisors() {
 		out.SlotsTotal += len(sp.GetSlots())
@@ -471,10 +287,10 @@ func (s *Server) restSupervisorSummary(ctx context.Context, _ *http.Request) (an
 	if err != nil {
 		return nil, err
 	}
-	out := []SupervisorSummary{}
+	out := []httpapi.SupervisorSummary{}
 	for _, sp := range sups.GetSupervisors() {
 		up := time.Duration(sp.GetUptimeSecs()) * time.Second
-		out = append(out, SupervisorSummary{ID: sp.GetId(), Host: sp.GetHost(), Uptime: prettyDuration(up), UptimeSeconds: sp.GetUptimeSecs(),
+		out = append(out, httpapi.SupervisorSummary{ID: sp.GetId(), Host: sp.GetHost(), Uptime: prettyDuration(up), UptimeSeconds: sp.GetUptimeSecs(),
 			SlotsTotal: len(sp.GetSlots()), SlotsUsed: len(sp.GetUsedSlots()), SlotsFree: max(len(sp.GetSlots())-len(sp.GetUsedSlots()), 0),
 			Slots: nonNil(sp.GetSlots()), UsedSlots: nonNil(sp.GetUsedSlots())})
 	}
@@ -487,7 +303,7 @@ func (s *Server) restNimbusSummary(ctx context.Context, _ *http.Request) (any, e
 		return nil, s.rpcErr(ctx, err)
 	}
 	leader, _, _ := s.store.Leader(ctx)
-	out := []NimbusSummary{}
+	out := []httpapi.NimbusSummary{}
 	for _, n := range recs {
 		host, port, _ := net.SplitHostPort(n.Address)
 		p, _ := strconv.Atoi(port)
@@ -499,7 +315,7 @@ func (s *Server) restNimbusSummary(ctx context.Context, _ *http.Request) (any, e
 		if !n.StartedAt.IsZero() {
 			up = max(time.Since(n.StartedAt), 0)
 		}
-		out = append(out, NimbusSummary{ID: n.ID, Host: host, Port: p, Address: n.Address, HTTPAddress: n.HTTP, Status: st, Version: n.Version,
+		out = append(out, httpapi.NimbusSummary{ID: n.ID, Host: host, Port: p, Address: n.Address, HTTPAddress: n.HTTP, Status: st, Version: n.Version,
 			NimbusUpTime: prettyDuration(up), NimbusUpTimeS: int64(up / time.Second)})
 	}
 	return map[string]any{"nimbuses": out}, nil
@@ -510,19 +326,19 @@ func (s *Server) restTopologySummary(ctx context.Context, _ *http.Request) (any,
 	if err != nil {
 		return nil, err
 	}
-	out := []TopologyRow{}
+	out := []httpapi.TopologyRow{}
 	for _, t := range topos.GetTopologies() {
 		out = append(out, topologyRow(t))
 	}
 	return map[string]any{"topologies": out}, nil
 }
 
-func topologyRow(t *sparsev1.TopologySummary) TopologyRow {
+func topologyRow(t *sparsev1.TopologySummary) httpapi.TopologyRow {
 	st := strings.ToUpper(t.GetStatus())
 	if st == "KILLING" {
 		st = "KILLED" // Storm's name for a topology waiting to be removed
 	}
-	return TopologyRow{ID: t.GetId(), Name: t.GetName(), Status: st, Uptime: prettyDuration(time.Duration(t.GetUptimeSecs()) * time.Second),
+	return httpapi.TopologyRow{ID: t.GetId(), Name: t.GetName(), Status: st, Uptime: prettyDuration(time.Duration(t.GetUptimeSecs()) * time.Second),
 		UptimeSeconds: t.GetUptimeSecs(), TasksTotal: t.GetTasks(), WorkersTotal: t.GetWorkers(), ExecutorsTotal: t.GetExecutors(),
 		RequestedWorkers: t.GetRequestedWorkers(), Owner: t.GetOwner(), SchedulerInfo: t.GetScheduling()}
 }
@@ -590,7 +406,7 @@ func (s *Server) restTopology(ctx context.Context, r *http.Request) (any, error)
 }
 
 // topologyPage is what GET /api/v1/topology/{id} answers.
-func (s *Server) topologyPage(ctx context.Context, name string, w stats.Window, sys bool, statsOf statsFunc) (*TopologyPage, error) {
+func (s *Server) topologyPage(ctx context.Context, name string, w stats.Window, sys bool, statsOf statsFunc) (*httpapi.TopologyPage, error) {
 	d, err := s.Describe(ctx, &sparsev1.TopologyRef{Name: name})
 	if err != nil {
 		return nil, err
@@ -600,9 +416,9 @@ func (s *Server) topologyPage(ctx context.Context, name string, w stats.Window, 
 	if err != nil {
 		return nil, err
 	}
-	p := &TopologyPage{TopologyRow: topologyRow(d.GetSummary()), Window: w.Name, WindowHint: w.Label(), StatsSince: ts.Since.UTC().Format(time.RFC3339),
+	p := &httpapi.TopologyPage{TopologyRow: topologyRow(d.GetSummary()), Window: w.Name, WindowHint: w.Label(), StatsSince: ts.Since.UTC().Format(time.RFC3339),
 		StatsAvailable: ok, AssignmentVersion: d.GetAssignmentVersion(), ArtifactSHA256: d.GetArtifactSha256(),
-		Spouts: []ComponentRow{}, Bolts: []ComponentRow{}, Workers: []WorkerRow{}, Errors: nonNil(d.GetErrors()), Configuration: map[string]any{},
+		Spouts: []httpapi.ComponentRow{}, Bolts: []httpapi.ComponentRow{}, Workers: []httpapi.WorkerRow{}, Errors: nonNil(d.GetErrors()), Configuration: map[string]any{},
 		Links: map[string]string{"visualization": "/api/v1/topology/" + url.PathEscape(id) + "/visualization"}}
 	if rec, err := s.resolve(ctx, id, true); err == nil {
 		p.MsgTimeout = messageTimeout(rec.Config)
@@ -632,14 +448,14 @@ func (s *Server) topologyPage(ctx context.Context, name string, w stats.Window, 
 		}
 	}
 	for _, wd := range d.GetWorkers() {
-		p.Workers = append(p.Workers, WorkerRow{ID: wd.GetId(), SupervisorID: wd.GetSupervisor(), Host: wd.GetHost(), Port: wd.GetPort(), Alive: wd.GetAlive(),
+		p.Workers = append(p.Workers, httpapi.WorkerRow{ID: wd.GetId(), SupervisorID: wd.GetSupervisor(), Host: wd.GetHost(), Port: wd.GetPort(), Alive: wd.GetAlive(),
 			Uptime: prettyDuration(time.Duration(wd.GetUptimeSecs()) * time.Second), UptimeSeconds: wd.GetUptimeSecs(), Tasks: nonNil(wd.GetTasks())})
 	}
 	return p, nil
 }
 
-func componentRow(c stats.ComponentStats, executors, tasks int) ComponentRow {
-	row := ComponentRow{Executors: executors, Tasks: tasks, Emitted: c.Emitted, Transferred: c.Transferred, Acked: c.Acked, Failed: c.Failed,
+func componentRow(c stats.ComponentStats, executors, tasks int) httpapi.ComponentRow {
+	row := httpapi.ComponentRow{Executors: executors, Tasks: tasks, Emitted: c.Emitted, Transferred: c.Transferred, Acked: c.Acked, Failed: c.Failed,
 		TimedOut: c.TimedOut, Executed: c.Executed, Capacity: round3(c.Capacity), Pending: c.Pending, QueueFill: round3(c.QueueFill), Errors: c.Errors,
 		CompleteLatency: ms(c.CompleteLatency()), ExecuteLatency: ms(c.ExecuteLatency()), ProcessLatency: ms(c.ProcessLatency()), LastError: c.LastError}
 	if !c.LastErrorAt.IsZero() {
@@ -649,8 +465,8 @@ func componentRow(c stats.ComponentStats, executors, tasks int) ComponentRow {
 	return row
 }
 
-func windowStats(w stats.Window, c stats.Counters) WindowStats {
-	return WindowStats{Window: w.Name, WindowPretty: w.Label(), Emitted: c.Emitted, Transferred: c.Transferred, Acked: c.Acked, Failed: c.Failed,
+func windowStats(w stats.Window, c stats.Counters) httpapi.WindowStats {
+	return httpapi.WindowStats{Window: w.Name, WindowPretty: w.Label(), Emitted: c.Emitted, Transferred: c.Transferred, Acked: c.Acked, Failed: c.Failed,
 		CompleteLatency: ms(c.CompleteLatency()), Executed: c.Executed, ExecuteLatency: ms(c.ExecuteLatency()), ProcessLatency: ms(c.ProcessLatency())}
 }
 
@@ -663,7 +479,7 @@ func (s *Server) restComponent(ctx context.Context, r *http.Request) (any, error
 }
 
 // componentPage is what GET /api/v1/topology/{id}/component/{component} answers.
-func (s *Server) componentPage(ctx context.Context, topology, name string, w stats.Window, statsOf statsFunc) (*ComponentPage, error) {
+func (s *Server) componentPage(ctx context.Context, topology, name string, w stats.Window, statsOf statsFunc) (*httpapi.ComponentPage, error) {
 	d, err := s.Describe(ctx, &sparsev1.TopologyRef{Name: topology})
 	if err != nil {
 		return nil, err
@@ -684,9 +500,9 @@ func (s *Server) componentPage(ctx context.Context, topology, name string, w sta
 	if err != nil {
 		return nil, err
 	}
-	p := &ComponentPage{ID: name, Name: d.GetSummary().GetName(), TopologyID: id, ComponentType: desc.GetKind(), Executors: int(desc.GetExecutors()),
+	p := &httpapi.ComponentPage{ID: name, Name: d.GetSummary().GetName(), TopologyID: id, ComponentType: desc.GetKind(), Executors: int(desc.GetExecutors()),
 		Tasks: len(desc.GetTasks()), Window: w.Name, WindowHint: w.Label(), StatsSince: ts.Since.UTC().Format(time.RFC3339),
-		ExecutorStats: []ExecutorRow{}, ComponentErrors: []ComponentError{}}
+		ExecutorStats: []httpapi.ExecutorRow{}, ComponentErrors: []httpapi.ComponentError{}}
 	for _, win := range stats.Windows {
 		all := ts
 		if win != w {
@@ -700,35 +516,19 @@ func (s *Server) componentPage(ctx context.Context, topology, name string, w sta
 	for _, x := range execs {
 		host, port, _ := net.SplitHostPort(x.Address)
 		pn, _ := strconv.Atoi(port)
-		p.ExecutorStats = append(p.ExecutorStats, ExecutorRow{ID: fmt.Sprintf("[%d-%d]", x.FirstTask, x.LastTask), WorkerID: x.Worker, Host: host, Port: pn,
+		p.ExecutorStats = append(p.ExecutorStats, httpapi.ExecutorRow{ID: fmt.Sprintf("[%d-%d]", x.FirstTask, x.LastTask), WorkerID: x.Worker, Host: host, Port: pn,
 			Emitted: x.Emitted, Transferred: x.Transferred, Acked: x.Acked, Failed: x.Failed, CompleteLatency: ms(x.CompleteLatency()),
 			Executed: x.Executed, ExecuteLatency: ms(x.ExecuteLatency()), ProcessLatency: ms(x.ProcessLatency()), Capacity: round3(x.Capacity),
 			QueueFill: round3(x.QueueFill), Pending: x.Pending, LastReportSecs: int64(max(now.Sub(x.LastSeen), 0) / time.Second)})
 		if x.LastError != "" {
-			p.ComponentErrors = append(p.ComponentErrors, ComponentError{Time: x.LastErrorAt.UTC().Format(time.RFC3339),
+			p.ComponentErrors = append(p.ComponentErrors, httpapi.ComponentError{Time: x.LastErrorAt.UTC().Format(time.RFC3339),
 				ErrorLapsedSecs: int64(max(now.Sub(x.LastErrorAt), 0) / time.Second), ErrorHost: host, ErrorPort: pn, Error: x.LastError})
 		}
 	}
 	return p, nil
 }
 
-// StatsOverview is the cluster with every topology's spout figures in a window
-// (sparsectl stats without a topology).
-type StatsOverview struct {
-	Cluster    ClusterSummary     `json:"cluster"`
-	Window     string             `json:"window"`
-	WindowHint string             `json:"windowHint"`
-	Topologies []TopologyStatsRow `json:"topologies"`
-}
-
-// TopologyStatsRow is a topology and its spouts' figures in the window.
-type TopologyStatsRow struct {
-	TopologyRow
-	StatsSince string      `json:"statsSince"`
-	Stats      WindowStats `json:"stats"`
-}
-
-func (s *Server) statsOverview(ctx context.Context, w stats.Window, statsOf statsFunc) (*StatsOverview, error) {
+func (s *Server) statsOverview(ctx context.Context, w stats.Window, statsOf statsFunc) (*httpapi.StatsOverview, error) {
 	cs, err := s.clusterSummary(ctx)
 	if err != nil {
 		return nil, err
@@ -737,13 +537,13 @@ func (s *Server) statsOverview(ctx context.Context, w stats.Window, statsOf stat
 	if err != nil {
 		return nil, err
 	}
-	out := &StatsOverview{Cluster: cs, Window: w.Name, WindowHint: w.Label(), Topologies: []TopologyStatsRow{}}
+	out := &httpapi.StatsOverview{Cluster: cs, Window: w.Name, WindowHint: w.Label(), Topologies: []httpapi.TopologyStatsRow{}}
 	for _, t := range topos.GetTopologies() {
 		ts, _, err := statsOf(t.GetId(), w)
 		if err != nil {
 			return nil, err
 		}
-		out.Topologies = append(out.Topologies, TopologyStatsRow{TopologyRow: topologyRow(t), StatsSince: ts.Since.UTC().Format(time.RFC3339),
+		out.Topologies = append(out.Topologies, httpapi.TopologyStatsRow{TopologyRow: topologyRow(t), StatsSince: ts.Since.UTC().Format(time.RFC3339),
 			Stats: windowStats(w, ts.Spouts)})
 	}
 	return out, nil
@@ -760,6 +560,8 @@ func (s *Server) Stats(ctx context.Context, req *sparsev1.StatsRequest) (*sparse
 	}
 	var v any
 	switch {
+	case req.GetGraph():
+		v, err = s.topologyGraph(ctx, req.GetName())
 	case req.GetName() == "":
 		v, err = s.statsOverview(ctx, w, s.rpcStats(ctx))
 	case req.GetComponent() != "":
@@ -777,10 +579,28 @@ func (s *Server) Stats(ctx context.Context, req *sparsev1.StatsRequest) (*sparse
 	return &sparsev1.StatsReply{Json: b}, nil
 }
 
-// restVisualization is the topology's graph (JSON; ?format=svg or dot for a drawing),
-// each edge's rate the source's tuples per second over the last 10 minutes.
+// restVisualization is the topology's graph (JSON; ?format=svg or dot for a drawing).
 func (s *Server) restVisualization(ctx context.Context, r *http.Request) (any, error) {
-	rec, err := s.resolve(ctx, r.PathValue("id"), true)
+	g, err := s.topologyGraph(ctx, r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	switch f := r.URL.Query().Get("format"); f {
+	case "", "json":
+		return g, nil
+	case "svg":
+		return rawBody{contentType: "image/svg+xml", body: g.SVG()}, nil
+	case "dot":
+		return rawBody{contentType: "text/vnd.graphviz", body: g.DOT()}, nil
+	default:
+		return nil, badRequest("unknown format %q; use json, svg or dot", f)
+	}
+}
+
+// topologyGraph is a topology's graph, each edge's rate the source's tuples per second
+// over the last 10 minutes when this nimbus leads.
+func (s *Server) topologyGraph(ctx context.Context, name string) (*graph.Graph, error) {
+	rec, err := s.resolve(ctx, name, true)
 	if err != nil {
 		return nil, err
 	}
@@ -797,16 +617,7 @@ func (s *Server) restVisualization(ctx context.Context, r *http.Request) (any, e
 			}
 		}
 	}
-	switch f := r.URL.Query().Get("format"); f {
-	case "", "json":
-		return g, nil
-	case "svg":
-		return rawBody{contentType: "image/svg+xml", body: g.SVG()}, nil
-	case "dot":
-		return rawBody{contentType: "text/vnd.graphviz", body: g.DOT()}, nil
-	default:
-		return nil, badRequest("unknown format %q; use json, svg or dot", f)
-	}
+	return &g, nil
 }
 
 // rawBody is an answer that is not JSON.
@@ -830,7 +641,7 @@ func (s *Server) restStatus(ctx context.Context, r *http.Request, op string, cal
 	if _, err := call(ctx, &sparsev1.TopologyRef{Name: rec.ID}); err != nil {
 		return nil, err
 	}
-	return ActionResult{TopologyOperation: op, TopologyID: rec.ID, Status: "success"}, nil
+	return httpapi.ActionResult{TopologyOperation: op, TopologyID: rec.ID, Status: "success"}, nil
 }
 
 // waitOf reads the {wait} of a path: seconds, or -1 for the topology's message timeout.
@@ -842,14 +653,6 @@ func waitOf(r *http.Request) (int, error) {
 	return n, nil
 }
 
-// RebalanceOptions is the body of POST .../rebalance/{wait}, as Storm's.
-type RebalanceOptions struct {
-	RebalanceOptions struct {
-		NumWorkers int            `json:"numWorkers"`
-		Executors  map[string]int `json:"executors"`
-	} `json:"rebalanceOptions"`
-}
-
 // maxRESTBody bounds a request body (a rebalance's options).
 const maxRESTBody = 1 << 20
 
@@ -858,7 +661,7 @@ func (s *Server) restRebalance(ctx context.Context, r *http.Request) (any, error
 	if err != nil {
 		return nil, err
 	}
-	var opts RebalanceOptions
+	var opts httpapi.RebalanceOptions
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRESTBody+1))
 	switch {
 	case err != nil:
@@ -886,7 +689,7 @@ func (s *Server) restRebalance(ctx context.Context, r *http.Request) (any, error
 	if _, err := s.rebalance(ctx, req, false); err != nil {
 		return nil, err
 	}
-	return ActionResult{TopologyOperation: "rebalance", TopologyID: rec.ID, Status: "success", WaitSecs: &wait}, nil
+	return httpapi.ActionResult{TopologyOperation: "rebalance", TopologyID: rec.ID, Status: "success", WaitSecs: &wait}, nil
 }
 
 // restKill records the kill and answers at once; the topology is removed after the
@@ -900,7 +703,7 @@ func (s *Server) restKill(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ActionResult{TopologyOperation: "kill", TopologyID: id, Status: "success", WaitSecs: &secs}, nil
+	return httpapi.ActionResult{TopologyOperation: "kill", TopologyID: id, Status: "success", WaitSecs: &secs}, nil
 }
 
 // --- formatting

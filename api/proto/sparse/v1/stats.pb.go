@@ -441,7 +441,9 @@ type StatsRequest struct {
 	// 600, 10800, 86400 or :all-time (also 10m, 3h, 1d, all); empty: 600.
 	Window string `protobuf:"bytes,3,opt,name=window,proto3" json:"window,omitempty"`
 	// List the acker among the bolts.
-	Sys           bool `protobuf:"varint,4,opt,name=sys,proto3" json:"sys,omitempty"`
+	Sys bool `protobuf:"varint,4,opt,name=sys,proto3" json:"sys,omitempty"`
+	// Answer the topology's graph (GET /api/v1/topology/{id}/visualization) instead.
+	Graph         bool `protobuf:"varint,5,opt,name=graph,proto3" json:"graph,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -500,6 +502,13 @@ func (x *StatsRequest) GetWindow() string {
 func (x *StatsRequest) GetSys() bool {
 	if x != nil {
 		return x.Sys
+	}
+	return false
+}
+
+func (x *StatsRequest) GetGraph() bool {
+	if x != nil {
+		return x.Graph
 	}
 	return false
 }
@@ -594,12 +603,13 @@ const file_sparse_v1_stats_proto_rawDesc = "" +
 	"\x0equeue_capacity\x18\x12 \x01(\x05R\rqueueCapacity\x12\x18\n" +
 	"\apending\x18\x13 \x01(\x03R\apending\";\n" +
 	"\x10ReportStatsReply\x12'\n" +
-	"\x0finterval_millis\x18\x01 \x01(\x05R\x0eintervalMillis\"j\n" +
+	"\x0finterval_millis\x18\x01 \x01(\x05R\x0eintervalMillis\"\x80\x01\n" +
 	"\fStatsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tcomponent\x18\x02 \x01(\tR\tcomponent\x12\x16\n" +
 	"\x06window\x18\x03 \x01(\tR\x06window\x12\x10\n" +
-	"\x03sys\x18\x04 \x01(\bR\x03sys\" \n" +
+	"\x03sys\x18\x04 \x01(\bR\x03sys\x12\x14\n" +
+	"\x05graph\x18\x05 \x01(\bR\x05graph\" \n" +
 	"\n" +
 	"StatsReply\x12\x12\n" +
 	"\x04json\x18\x01 \x01(\fR\x04jsonB=Z;github.com/sparsestream/sparse/api/proto/sparse/v1;sparsev1b\x06proto3"
