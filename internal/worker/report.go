@@ -68,10 +68,11 @@ func (w *Worker) StatsReport() *sparsev1.WorkerStats {
 }
 
 // reportStats sends a StatsReport to the leading nimbus every ReportEvery until ctx
-// ends. It finds the leader by asking the nimbus it knows, and follows a standby's
-// NOT_LEADER answer to the new leader. A report that fails is dropped: the next one
-// carries the same cumulative counters, so nothing is lost but the interval's
-// timeliness.
+// ends. It reports to the last nimbus that took a report; without one, to each address
+// it knows in turn, and when a standby answers NOT_LEADER, to the leader it names. It
+// calls nothing but ReportStats: with TLS, that is all a worker certificate may call. A
+// report that fails is dropped: the next one carries the same cumulative counters, so
+// nothing is lost but the interval's timeliness.
 func (w *Worker) reportStats(ctx context.Context) {
 	every := w.o.ReportEvery
 	if every <= 0 {
@@ -87,16 +88,19 @@ func (w *Worker) reportStats(ctx context.Context) {
 			_ = cc.Close()
 		}
 	}()
-	client := func(addr string) (sparsev1.NimbusClient, error) {
+	send := func(addr string) error {
 		cc, ok := conns[addr]
 		if !ok {
 			var err error
 			if cc, err = grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(creds)); err != nil {
-				return nil, err
+				return err
 			}
 			conns[addr] = cc
 		}
-		return sparsev1.NewNimbusClient(cc), nil
+		cctx, cancel := context.WithTimeout(ctx, reportTimeout)
+		defer cancel()
+		_, err := sparsev1.NewNimbusClient(cc).ReportStats(cctx, w.StatsReport())
+		return err
 	}
 	leader := ""
 	failing := false
@@ -108,24 +112,12 @@ func (w *Worker) reportStats(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		if leader == "" {
-			leader = w.findLeader(ctx, client)
+		candidates := w.o.Nimbus
+		if leader != "" {
+			candidates = []string{leader}
 		}
-		err := errors.New("no nimbus of " + strings.Join(w.o.Nimbus, ",") + " named a leader")
-		for attempt := 0; leader != "" && attempt < 2; attempt++ {
-			var c sparsev1.NimbusClient
-			if c, err = client(leader); err != nil {
-				break
-			}
-			cctx, cancel := context.WithTimeout(ctx, reportTimeout)
-			_, err = c.ReportStats(cctx, w.StatsReport())
-			cancel()
-			next := leaderIn(err)
-			if next == "" || next == leader {
-				break
-			}
-			leader = next // a standby named the leader: report there at once
-		}
+		var err error
+		leader, err = w.reportOnce(candidates, send)
 		switch {
 		case err == nil:
 			if failing {
@@ -137,31 +129,30 @@ func (w *Worker) reportStats(ctx context.Context) {
 		default:
 			if status.Code(err) == codes.FailedPrecondition && leaderIn(err) == "" {
 				// Refused for good reason (an unsupported wire protocol): say it loudly.
-				w.log.Error("nimbus refuses this worker's statistics", "nimbus", leader, "error", err)
+				w.log.Error("nimbus refuses this worker's statistics", "error", err)
 			} else if !failing {
-				w.log.Warn("cannot report statistics to nimbus; retrying every interval", "nimbus", leader, "error", err)
+				w.log.Warn("cannot report statistics to nimbus; retrying every interval", "nimbus", strings.Join(candidates, ","), "error", err)
 			}
 			failing = true
-			leader = ""
 		}
 	}
 }
 
-// findLeader asks each known nimbus which nimbus leads, and returns its address.
-func (w *Worker) findLeader(ctx context.Context, client func(string) (sparsev1.NimbusClient, error)) string {
-	for _, addr := range w.o.Nimbus {
-		c, err := client(addr)
-		if err != nil {
-			continue
-		}
-		cctx, cancel := context.WithTimeout(ctx, reportTimeout)
-		r, err := c.Leader(cctx, &sparsev1.LeaderRequest{})
-		cancel()
-		if err == nil && r.GetLeaderAddress() != "" {
-			return r.GetLeaderAddress()
+// reportOnce sends one report to the first candidate that takes it, following a
+// standby's NOT_LEADER to the leader it names, and returns the address that took it.
+func (w *Worker) reportOnce(candidates []string, send func(string) error) (string, error) {
+	err := errors.New("no nimbus address to report statistics to")
+	tried := map[string]bool{}
+	for _, addr := range candidates {
+		for addr != "" && !tried[addr] {
+			tried[addr] = true
+			if err = send(addr); err == nil {
+				return addr, nil
+			}
+			addr = leaderIn(err)
 		}
 	}
-	return ""
+	return "", err
 }
 
 // leaderIn is the leader address a standby's NOT_LEADER refusal names, or "".
