@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -130,6 +131,27 @@ func DescribeBinary(ctx context.Context, path string) (*topology.Spec, error) {
 	return spec, nil
 }
 
+// BinaryWireProtocol runs `<binary> version --json` and returns the wire protocol it
+// names, or 0 when the binary does not say (one built before sparse had the command).
+func BinaryWireProtocol(ctx context.Context, path string) uint32 {
+	ctx, cancel := context.WithTimeout(ctx, DescribeTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "version", "--json")
+	killGroupOnCancel(cmd)
+	cmd.WaitDelay = describeWaitDelay
+	out, err := cmd.Output()
+	if err != nil {
+		return 0
+	}
+	var v struct {
+		WireProtocol uint32 `json:"wireProtocol"`
+	}
+	if json.Unmarshal(out, &v) != nil {
+		return 0
+	}
+	return v.WireProtocol
+}
+
 // excerpt shows the start of a process's output in an error message.
 func excerpt(what string, b []byte) string {
 	s := strings.TrimSpace(string(b))
@@ -154,7 +176,12 @@ func PrepareSubmit(ctx context.Context, o SubmitOptions) (*Submission, error) {
 	if err != nil {
 		return nil, err
 	}
-	return PrepareArtifact(spec, abs, sparsev1.ArtifactKind_ARTIFACT_KIND_GO_BINARY, o)
+	sub, err := PrepareArtifact(spec, abs, sparsev1.ArtifactKind_ARTIFACT_KIND_GO_BINARY, o)
+	if err != nil {
+		return nil, err
+	}
+	sub.Header.WireProtocol = BinaryWireProtocol(ctx, abs)
+	return sub, nil
 }
 
 // PrepareArtifact is PrepareSubmit for a topology whose spec is known already: it

@@ -1,6 +1,7 @@
 package nimbus
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -101,4 +102,24 @@ func FuzzReportStats(f *testing.F) {
 			st.Topology(rep.Topology, w, time.Now())
 		}
 	})
+}
+
+// TestSubmitRefusesAnotherWireProtocol: a topology binary whose workers would speak a
+// wire protocol this nimbus cannot run is refused at submit, saying how to fix it.
+func TestSubmitRefusesAnotherWireProtocol(t *testing.T) {
+	s := startNimbus(t, fast(t, testRoot(t)))
+	waitLeader(t, s)
+	ctx := testutil.Context(t, 20*time.Second)
+	data := artifact(100)
+	for _, tc := range []struct {
+		wire uint32
+		ok   bool
+	}{{wire.ProtocolVersion + 1, false}, {0, true}, {wire.ProtocolVersion, true}} {
+		h := header(t, wordcount(fmt.Sprintf("wire-%d", tc.wire)), data, nil)
+		h.WireProtocol = tc.wire
+		_, err := submit(ctx, dial(t, s.Addr()), h, data)
+		if tc.ok != (err == nil) || (err != nil && (status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "rebuild the topology"))) {
+			t.Errorf("submit of a binary of wire protocol %d: %v", tc.wire, err)
+		}
+	}
 }

@@ -4,6 +4,7 @@
 package version
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -82,13 +83,20 @@ func (in Info) String() string {
 func AddTo(root *cobra.Command, program string) {
 	root.Version = Get(program).String()
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(&cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, git commit, Go version and wire protocol",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), Get(program))
+			in := Get(program)
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(in)
+			}
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), in)
 			return err
 		},
-	})
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (sparsectl submit reads a topology binary's wire protocol so)")
+	root.AddCommand(cmd)
 }

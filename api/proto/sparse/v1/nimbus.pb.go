@@ -87,8 +87,11 @@ type SubmitHeader struct {
 	ArtifactSha256 string       `protobuf:"bytes,4,opt,name=artifact_sha256,json=artifactSha256,proto3" json:"artifact_sha256,omitempty"`
 	ArtifactSize   int64        `protobuf:"varint,5,opt,name=artifact_size,json=artifactSize,proto3" json:"artifact_size,omitempty"`
 	Kind           ArtifactKind `protobuf:"varint,6,opt,name=kind,proto3,enum=sparse.v1.ArtifactKind" json:"kind,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The wire protocol of a Go topology binary's workers (its `version --json`); 0 when
+	// unknown. Nimbus refuses a binary whose protocol it cannot run.
+	WireProtocol  uint32 `protobuf:"varint,7,opt,name=wire_protocol,json=wireProtocol,proto3" json:"wire_protocol,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitHeader) Reset() {
@@ -161,6 +164,13 @@ func (x *SubmitHeader) GetKind() ArtifactKind {
 		return x.Kind
 	}
 	return ArtifactKind_ARTIFACT_KIND_UNSPECIFIED
+}
+
+func (x *SubmitHeader) GetWireProtocol() uint32 {
+	if x != nil {
+		return x.WireProtocol
+	}
+	return 0
 }
 
 type SubmitRequest struct {
@@ -1810,14 +1820,15 @@ var File_sparse_v1_nimbus_proto protoreflect.FileDescriptor
 
 const file_sparse_v1_nimbus_proto_rawDesc = "" +
 	"\n" +
-	"\x16sparse/v1/nimbus.proto\x12\tsparse.v1\x1a\x18sparse/v1/topology.proto\x1a\x15sparse/v1/stats.proto\x1a\x15sparse/v1/tuple.proto\"\xd4\x02\n" +
+	"\x16sparse/v1/nimbus.proto\x12\tsparse.v1\x1a\x18sparse/v1/topology.proto\x1a\x15sparse/v1/stats.proto\x1a\x15sparse/v1/tuple.proto\"\xf9\x02\n" +
 	"\fSubmitHeader\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
 	"\x04spec\x18\x02 \x01(\v2\x17.sparse.v1.TopologySpecR\x04spec\x12;\n" +
 	"\x06config\x18\x03 \x03(\v2#.sparse.v1.SubmitHeader.ConfigEntryR\x06config\x12'\n" +
 	"\x0fartifact_sha256\x18\x04 \x01(\tR\x0eartifactSha256\x12#\n" +
 	"\rartifact_size\x18\x05 \x01(\x03R\fartifactSize\x12+\n" +
-	"\x04kind\x18\x06 \x01(\x0e2\x17.sparse.v1.ArtifactKindR\x04kind\x1aK\n" +
+	"\x04kind\x18\x06 \x01(\x0e2\x17.sparse.v1.ArtifactKindR\x04kind\x12#\n" +
+	"\rwire_protocol\x18\a \x01(\rR\fwireProtocol\x1aK\n" +
 	"\vConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
 	"\x05value\x18\x02 \x01(\v2\x10.sparse.v1.ValueR\x05value:\x028\x01\"b\n" +
