@@ -11,7 +11,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
@@ -78,7 +77,7 @@ func (w *Worker) reportStats(ctx context.Context) {
 	if every <= 0 {
 		every = DefaultReportEvery
 	}
-	var creds credentials.TransportCredentials = insecure.NewCredentials()
+	creds := insecure.NewCredentials()
 	if w.o.TLS != nil {
 		creds = w.o.TLS.ClientCredentials(tlsconf.RoleServer, false)
 	}
