@@ -191,7 +191,9 @@ type Report struct {
 type Store struct {
 	mu    sync.Mutex
 	since time.Time
-	execs map[ExecutorKey]*execState
+	// execs holds each topology's executors, so a topology's figures are found
+	// without going through every other topology's.
+	execs map[string]map[ExecutorKey]*execState
 	// incs holds the last cumulative figures of each worker incarnation.
 	incs map[incKey]*incState
 }
@@ -218,7 +220,7 @@ type execState struct {
 // NewStore returns an empty store whose figures count from since (for nimbus: when it
 // became the leader).
 func NewStore(since time.Time) *Store {
-	return &Store{since: since, execs: map[ExecutorKey]*execState{}, incs: map[incKey]*incState{}}
+	return &Store{since: since, execs: map[string]map[ExecutorKey]*execState{}, incs: map[incKey]*incState{}}
 }
 
 // Since is when the store began counting.
@@ -242,6 +244,11 @@ func (s *Store) Ingest(now time.Time, r Report) {
 		baseOnly = r.Started.Before(s.since)
 	}
 	inc.lastSeen = now
+	topo := s.execs[r.Topology]
+	if topo == nil {
+		topo = map[ExecutorKey]*execState{}
+		s.execs[r.Topology] = topo
+	}
 	for i := range r.Executors {
 		x := &r.Executors[i]
 		key := ExecutorKey{Topology: r.Topology, Component: x.Component, FirstTask: x.FirstTask, LastTask: x.LastTask}
@@ -251,13 +258,13 @@ func (s *Store) Ingest(now time.Time, r Report) {
 		if seen || !baseOnly {
 			d = delta(x.Counters, prev)
 		}
-		e := s.execs[key]
+		e := topo[key]
 		if e == nil {
 			e = &execState{firstSeen: now}
 			for j, w := range rings {
 				e.rings[j] = newRing(w)
 			}
-			s.execs[key] = e
+			topo[key] = e
 		}
 		e.kind, e.worker, e.address, e.lastSeen = x.Kind, r.Worker, r.Address, now
 		e.queueLen, e.queueCap, e.pending = x.QueueLength, x.QueueCap, x.Pending
@@ -278,9 +285,14 @@ func (s *Store) Ingest(now time.Time, r Report) {
 func (s *Store) Prune(now time.Time, keep func(topology string) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k := range s.execs {
-		if !keep(k.Topology) || now.Sub(s.execs[k].lastSeen) > Window1d.Span {
-			delete(s.execs, k)
+	for id, topo := range s.execs {
+		for k, e := range topo {
+			if !keep(id) || now.Sub(e.lastSeen) > Window1d.Span {
+				delete(topo, k)
+			}
+		}
+		if len(topo) == 0 {
+			delete(s.execs, id)
 		}
 	}
 	for k, inc := range s.incs {
@@ -356,10 +368,7 @@ func (s *Store) Topology(id string, w Window, now time.Time) (ts TopologyStats, 
 		}
 	}
 	comps := map[string]*ComponentStats{}
-	for k, e := range s.execs {
-		if k.Topology != id {
-			continue
-		}
+	for k, e := range s.execs[id] {
 		ok = true
 		c := e.total
 		if idx >= 0 {
