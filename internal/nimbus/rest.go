@@ -90,15 +90,20 @@ func (s *Server) serveHTTP() {
 	}()
 }
 
-// httpAdvertise is the HTTP address others reach: the --advertise host with the bound
-// port, or the bound address.
+// httpAdvertise is the HTTP address others reach: the bound port on the host of the
+// advertised gRPC address when --advertise is given or --http binds every interface,
+// else the bound address.
 func (s *Server) httpAdvertise() string {
 	if s.http == nil {
 		return ""
 	}
 	bound := s.http.Addr()
-	if host, _, err := net.SplitHostPort(s.addr); err == nil && s.cfg.Advertise != "" {
-		if _, port, err := net.SplitHostPort(bound); err == nil {
+	bhost, port, err := net.SplitHostPort(bound)
+	if err != nil {
+		return bound
+	}
+	if ip := net.ParseIP(bhost); s.cfg.Advertise != "" || (ip != nil && ip.IsUnspecified()) {
+		if host, _, err := net.SplitHostPort(s.addr); err == nil {
 			return net.JoinHostPort(host, port)
 		}
 	}
