@@ -1,6 +1,7 @@
 package nimbus
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -666,35 +667,47 @@ func (s *Server) restRebalance(ctx context.Context, r *http.Request) (any, error
 	if err != nil {
 		return nil, err
 	}
-	var opts httpapi.RebalanceOptions
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRESTBody+1))
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, badRequest("reading the body: %v", err)
-	case len(body) > maxRESTBody:
-		return nil, badRequest("the body is over %d bytes", maxRESTBody)
-	case len(strings.TrimSpace(string(body))) > 0:
-		dec := json.NewDecoder(strings.NewReader(string(body)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&opts); err != nil {
-			return nil, badRequest(`the body is not {"rebalanceOptions": {"numWorkers": N, "executors": {"component": N}}}: %v`, err)
-		}
 	}
 	rec, err := s.resolve(ctx, r.PathValue("id"), true)
 	if err != nil {
 		return nil, err
 	}
-	req := &sparsev1.RebalanceRequest{Name: rec.ID, Workers: int32(opts.RebalanceOptions.NumWorkers), WaitSecs: int32(wait)}
-	for comp, n := range opts.RebalanceOptions.Executors {
-		if req.Executors == nil {
-			req.Executors = map[string]int32{}
-		}
-		req.Executors[comp] = int32(min(max(n, -1), 1<<30))
+	req, err := rebalanceRequest(rec.ID, wait, body)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := s.rebalance(ctx, req, false); err != nil {
 		return nil, err
 	}
 	return httpapi.ActionResult{TopologyOperation: "rebalance", TopologyID: rec.ID, Status: "success", WaitSecs: &wait}, nil
+}
+
+// rebalanceRequest reads a rebalance's body (Storm's rebalanceOptions; empty: spread the
+// topology again as it is) into the gRPC request.
+func rebalanceRequest(id string, wait int, body []byte) (*sparsev1.RebalanceRequest, error) {
+	var opts httpapi.RebalanceOptions
+	switch {
+	case len(body) > maxRESTBody:
+		return nil, badRequest("the body is over %d bytes", maxRESTBody)
+	case len(bytes.TrimSpace(body)) > 0:
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&opts); err != nil {
+			return nil, badRequest(`the body is not {"rebalanceOptions": {"numWorkers": N, "executors": {"component": N}}}: %v`, err)
+		}
+	}
+	clamp := func(n int) int32 { return int32(min(max(n, -1), 1<<30)) }
+	req := &sparsev1.RebalanceRequest{Name: id, Workers: clamp(opts.RebalanceOptions.NumWorkers), WaitSecs: clamp(wait)}
+	for comp, n := range opts.RebalanceOptions.Executors {
+		if req.Executors == nil {
+			req.Executors = map[string]int32{}
+		}
+		req.Executors[comp] = clamp(n)
+	}
+	return req, nil
 }
 
 // restKill records the kill and answers at once; the topology is removed after the

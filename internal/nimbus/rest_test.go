@@ -2,6 +2,7 @@ package nimbus
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -190,4 +191,25 @@ func TestRESTStandbySendsToTheLeader(t *testing.T) {
 			t.Errorf("%s %s on the standby sends to %q, want %q", tc.method, tc.path, resp.Header.Get("Location"), want)
 		}
 	}
+}
+
+// FuzzRebalanceBody: whatever a client posts as a rebalance's body, it is read into a
+// request or refused as a bad request; never a panic, never a number out of range.
+func FuzzRebalanceBody(f *testing.F) {
+	for _, s := range []string{``, `{"rebalanceOptions": {"numWorkers": 3, "executors": {"count": 4}}}`, `{"rebalanceOptions": {"numWorkers": -99999999999}}`, `[]`, `{"x": 1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := rebalanceRequest("t-1", 5, b)
+		if err != nil {
+			var re *restError
+			if !errors.As(err, &re) || re.code != http.StatusBadRequest {
+				t.Fatalf("a bad body gave %v, not a bad request", err)
+			}
+			return
+		}
+		if req.GetWorkers() < -1 || req.GetWaitSecs() != 5 {
+			t.Fatalf("body %q gave %+v", b, req)
+		}
+	})
 }
