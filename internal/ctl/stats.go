@@ -50,8 +50,12 @@ func WriteStatsOverview(w io.Writer, o *httpapi.StatsOverview) error {
 	tw := newTable(w)
 	fmt.Fprintln(tw, "NAME\tSTATUS\tWORKERS\tEXECUTORS\tUPTIME\tEMITTED\tACKED\tFAILED\tCOMPLETE LATENCY\tSINCE")
 	for _, t := range o.Topologies {
+		st := t.Stats
+		if st == nil {
+			st = &httpapi.WindowStats{}
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%s\t%s\n", t.Name, t.Status, t.WorkersTotal, t.ExecutorsTotal, FormatUptime(t.UptimeSeconds),
-			t.Stats.Emitted, t.Stats.Acked, t.Stats.Failed, latency(t.Stats.CompleteLatency), t.StatsSince)
+			st.Emitted, st.Acked, st.Failed, latency(st.CompleteLatency), orDash(t.StatsSince))
 	}
 	return tw.Flush()
 }

@@ -203,9 +203,10 @@ type StatsOverview struct {
 	Topologies []TopologyStatsRow `json:"topologies"`
 }
 
-// TopologyStatsRow is a topology and its spouts' figures in the window.
+// TopologyStatsRow is a topology and its spouts' figures in the window (absent when
+// the nimbus that answers is a standby, which holds none).
 type TopologyStatsRow struct {
 	TopologyRow
-	StatsSince string      `json:"statsSince"`
-	Stats      WindowStats `json:"stats"`
+	StatsSince string       `json:"statsSince,omitempty"`
+	Stats      *WindowStats `json:"stats,omitempty"`
 }

@@ -80,7 +80,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	for name, v := range map[string]any{
 		"Error": httpapi.Error{}, "ClusterSummary": httpapi.ClusterSummary{}, "SupervisorSummary": httpapi.SupervisorSummary{}, "NimbusSummary": httpapi.NimbusSummary{},
-		"TopologyRow": httpapi.TopologyRow{}, "WindowStats": httpapi.WindowStats{}, "ComponentRow": httpapi.ComponentRow{}, "WorkerRow": httpapi.WorkerRow{},
+		"TopologyRow": httpapi.TopologyRow{}, "TopologyStatsRow": httpapi.TopologyStatsRow{}, "WindowStats": httpapi.WindowStats{}, "ComponentRow": httpapi.ComponentRow{}, "WorkerRow": httpapi.WorkerRow{},
 		"TopologyPage": httpapi.TopologyPage{}, "ExecutorRow": httpapi.ExecutorRow{}, "ComponentError": httpapi.ComponentError{}, "ComponentPage": httpapi.ComponentPage{},
 		"Graph": graph.Graph{}, "RebalanceOptions": httpapi.RebalanceOptions{}, "ActionResult": httpapi.ActionResult{},
 	} {

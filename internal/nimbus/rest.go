@@ -327,16 +327,47 @@ func (s *Server) restNimbusSummary(ctx context.Context, _ *http.Request) (any, e
 	return map[string]any{"nimbuses": out}, nil
 }
 
-func (s *Server) restTopologySummary(ctx context.Context, _ *http.Request) (any, error) {
+// restTopologySummary lists the topologies, each with its spouts' figures in ?window=
+// when this nimbus leads (a standby answers without them, rather than redirect a list).
+func (s *Server) restTopologySummary(ctx context.Context, r *http.Request) (any, error) {
+	w, err := windowOf(r.URL.Query().Get("window"))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.topologyStatsRows(ctx, w, func(id string, w stats.Window) (stats.TopologyStats, bool, error) {
+		ts, _, err := s.leaderStats(id, w)
+		if errors.Is(err, errNoStats) {
+			return ts, false, nil
+		}
+		return ts, err == nil, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"topologies": rows, "window": w.Name, "windowHint": w.Label()}, nil
+}
+
+// topologyStatsRows are every topology with its spouts' figures in w; a topology for
+// which statsOf has none (a standby) has no figures.
+func (s *Server) topologyStatsRows(ctx context.Context, w stats.Window, statsOf statsFunc) ([]httpapi.TopologyStatsRow, error) {
 	topos, err := s.List(ctx, &sparsev1.ListRequest{})
 	if err != nil {
 		return nil, err
 	}
-	out := []httpapi.TopologyRow{}
+	out := []httpapi.TopologyStatsRow{}
 	for _, t := range topos.GetTopologies() {
-		out = append(out, topologyRow(t))
+		row := httpapi.TopologyStatsRow{TopologyRow: topologyRow(t)}
+		ts, ok, err := statsOf(t.GetId(), w)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			ws := windowStats(w, ts.Spouts)
+			row.Stats, row.StatsSince = &ws, ts.Since.UTC().Format(time.RFC3339)
+		}
+		out = append(out, row)
 	}
-	return map[string]any{"topologies": out}, nil
+	return out, nil
 }
 
 func topologyRow(t *sparsev1.TopologySummary) httpapi.TopologyRow {
@@ -539,20 +570,14 @@ func (s *Server) statsOverview(ctx context.Context, w stats.Window, statsOf stat
 	if err != nil {
 		return nil, err
 	}
-	topos, err := s.List(ctx, &sparsev1.ListRequest{})
+	rows, err := s.topologyStatsRows(ctx, w, func(id string, w stats.Window) (stats.TopologyStats, bool, error) {
+		ts, _, err := statsOf(id, w)
+		return ts, err == nil, err // the leader: figures even before the first report
+	})
 	if err != nil {
 		return nil, err
 	}
-	out := &httpapi.StatsOverview{Cluster: cs, Window: w.Name, WindowHint: w.Label(), Topologies: []httpapi.TopologyStatsRow{}}
-	for _, t := range topos.GetTopologies() {
-		ts, _, err := statsOf(t.GetId(), w)
-		if err != nil {
-			return nil, err
-		}
-		out.Topologies = append(out.Topologies, httpapi.TopologyStatsRow{TopologyRow: topologyRow(t), StatsSince: ts.Since.UTC().Format(time.RFC3339),
-			Stats: windowStats(w, ts.Spouts)})
-	}
-	return out, nil
+	return &httpapi.StatsOverview{Cluster: cs, Window: w.Name, WindowHint: w.Label(), Topologies: rows}, nil
 }
 
 // Stats answers sparsectl stats with the REST API's JSON.

@@ -93,7 +93,9 @@ func TestRESTAPI(t *testing.T) {
 		{"supervisor summary", "GET", "/supervisor/summary", viewer, "", 200, func(m map[string]any) bool { return len(m["supervisors"].([]any)) == 0 }},
 		{"topology summary", "GET", "/topology/summary", viewer, "", 200, func(m map[string]any) bool {
 			ts := m["topologies"].([]any)
-			return len(ts) == 1 && ts[0].(map[string]any)["id"] == id && ts[0].(map[string]any)["status"] == "ACTIVE"
+			row := ts[0].(map[string]any)
+			st, _ := row["stats"].(map[string]any)
+			return len(ts) == 1 && row["id"] == id && row["status"] == "ACTIVE" && st != nil && st["acked"] == 7.0
 		}},
 		{"topology by name", "GET", "/topology/wc", viewer, "", 200, func(m map[string]any) bool {
 			spout := m["spouts"].([]any)[0].(map[string]any)
