@@ -123,6 +123,9 @@ func TestClusterStats(t *testing.T) {
 	if out := c.mustCtl("stats", "wc"); !strings.Contains(out, "sentences") || !strings.Contains(out, "CAPACITY") {
 		t.Errorf("sparsectl stats prints no table:\n%s", out)
 	}
+	if out := c.mustCtl("stats", "--window", "all"); !strings.Contains(out, "wc") || !strings.Contains(out, fmt.Sprint(n)) {
+		t.Errorf("sparsectl stats without a topology does not show wc with %d acked:\n%s", n, out)
+	}
 
 	var tok struct {
 		Secret string `json:"secret"`
