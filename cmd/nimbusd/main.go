@@ -16,6 +16,7 @@ import (
 	"github.com/sparsestream/sparse/internal/logging"
 	"github.com/sparsestream/sparse/internal/nimbus"
 	"github.com/sparsestream/sparse/internal/tlsconf"
+	"github.com/sparsestream/sparse/internal/version"
 )
 
 func main() {
@@ -70,9 +71,11 @@ host then use --etcd-endpoints http://127.0.0.1:2379.`,
 	f.DurationVar(&cfg.LeaderTTL, "leader-ttl", nimbus.DefaultLeaderTTL, "lease of this nimbus's registration and leadership: how soon a standby takes over from a dead leader")
 	f.BoolVar(&cfg.ACL, "acl", false, "require an API token on every call and enable token management (bootstrap the first token with sparsectl acl bootstrap)")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on http://<addr>/metrics (empty: off)")
+	f.StringVar(&cfg.HTTP, "http", "", "serve the REST API (docs/api.md) on this host:port, with the TLS and tokens of the gRPC API (empty: off)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	limitFlags(f, &cfg)
 	tlsFlags.Register(f)
 	flagfile.Register(cmd)
+	version.AddTo(cmd, "nimbusd")
 	return cmd
 }

@@ -42,7 +42,10 @@ waits that long instead. If sparsectl stops waiting (--timeout), the kill goes o
 				fmt.Fprintf(cmd.ErrOrStderr(), "killing topology %s: its spouts are deactivated, and its workers stop %s\n", name, ctl.DescribeWait(secs, effective))
 				ctx, cancel := conn.Context(cmd.Context(), time.Duration(effective)*time.Second)
 				defer cancel()
-				if err := c.Kill(ctx, name, secs); err != nil {
+				stop := ctl.NewProgress(cmd.ErrOrStderr()).Countdown(ctx, "waiting for the tuples in flight of "+name+" before its workers stop", time.Duration(effective)*time.Second)
+				err = c.Kill(ctx, name, secs)
+				stop()
+				if err != nil {
 					if ctl.TimedOut(err) {
 						return fmt.Errorf("stopped waiting for the kill of %s, which goes on at nimbus (sparsectl list shows when it is gone): %w", name, err)
 					}

@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sparsestream/sparse/internal/version"
 )
 
 func main() {
@@ -41,6 +43,9 @@ func rootCmd() *cobra.Command {
 		quickstartCmd(),
 		tlsCmd(),
 		updateVirtualenvCmd(),
+		statsCmd(),
+		visualizeCmd(),
 	)
+	version.AddTo(root, "sparsectl")
 	return root
 }

@@ -64,7 +64,13 @@ tasks. Without -n or -e the topology is spread again over the current supervisor
 				ctx, cancel := conn.Context(cmd.Context(), time.Duration(effective)*time.Second)
 				defer cancel()
 				req := &sparsev1.RebalanceRequest{Name: name, Workers: int32(workers), Executors: ex, WaitSecs: secs}
-				if err := c.Rebalance(ctx, req); err != nil {
+				stop := func() {}
+				if effective > 0 {
+					stop = ctl.NewProgress(cmd.ErrOrStderr()).Countdown(ctx, "waiting for the tuples in flight of "+name+" before it moves", time.Duration(effective)*time.Second)
+				}
+				err = c.Rebalance(ctx, req)
+				stop()
+				if err != nil {
 					if ctl.TimedOut(err) {
 						return fmt.Errorf("stopped waiting for the rebalance of %s, which goes on at nimbus (sparsectl describe %s shows its progress): %w", name, name, err)
 					}

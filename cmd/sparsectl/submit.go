@@ -89,7 +89,10 @@ requirements (virtualenvs/NAME.txt), and finds nimbus in config.json's envs (-e 
 			// Allow a second per MiB for the upload on top of --timeout.
 			ctx, cancel := conn.Context(cmd.Context(), time.Duration(sub.Header.GetArtifactSize()/ctl.ChunkSize)*time.Second)
 			defer cancel()
+			progress := ctl.NewProgress(cmd.ErrOrStderr())
+			sub.Progress = progress.Upload(sub.Header.GetName())
 			res, err := c.Submit(ctx, sub)
+			progress.Done()
 			if err != nil {
 				return fmt.Errorf("submitting %s: %w", sub.Header.GetName(), err)
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/sparsestream/sparse/internal/logging"
 	"github.com/sparsestream/sparse/internal/supervisor"
 	"github.com/sparsestream/sparse/internal/tlsconf"
+	"github.com/sparsestream/sparse/internal/version"
 )
 
 func main() {
@@ -111,5 +112,6 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 	f.StringVar(&c.WorkerTLSKey, "worker-tls-key", "", "the key of --worker-tls-cert (copied mode 0600, never on a command line)")
 	hygiene.register(f)
 	flagfile.Register(cmd)
+	version.AddTo(cmd, "supervisord")
 	return cmd
 }

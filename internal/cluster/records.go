@@ -273,6 +273,8 @@ type NimbusRecord struct {
 	Address   string    `json:"address"`
 	StartedAt time.Time `json:"started_at"`
 	Version   string    `json:"version,omitempty"`
+	// HTTP is its REST API (host:port), when it serves one.
+	HTTP string `json:"http,omitempty"`
 }
 
 // Validate checks the record's own consistency.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +52,8 @@ type SubmitOptions struct {
 type Submission struct {
 	Path   string
 	Header *sparsev1.SubmitHeader
+	// Progress, when set, is told the bytes sent after each chunk (Progress.Upload).
+	Progress func(sent, total int64)
 }
 
 // SubmitResult is what a submit did.
@@ -128,6 +131,27 @@ func DescribeBinary(ctx context.Context, path string) (*topology.Spec, error) {
 	return spec, nil
 }
 
+// BinaryWireProtocol runs `<binary> version --json` and returns the wire protocol it
+// names, or 0 when the binary does not say (one built before sparse had the command).
+func BinaryWireProtocol(ctx context.Context, path string) uint32 {
+	ctx, cancel := context.WithTimeout(ctx, DescribeTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "version", "--json")
+	killGroupOnCancel(cmd)
+	cmd.WaitDelay = describeWaitDelay
+	out, err := cmd.Output()
+	if err != nil {
+		return 0
+	}
+	var v struct {
+		WireProtocol uint32 `json:"wireProtocol"`
+	}
+	if json.Unmarshal(out, &v) != nil {
+		return 0
+	}
+	return v.WireProtocol
+}
+
 // excerpt shows the start of a process's output in an error message.
 func excerpt(what string, b []byte) string {
 	s := strings.TrimSpace(string(b))
@@ -152,7 +176,12 @@ func PrepareSubmit(ctx context.Context, o SubmitOptions) (*Submission, error) {
 	if err != nil {
 		return nil, err
 	}
-	return PrepareArtifact(spec, abs, sparsev1.ArtifactKind_ARTIFACT_KIND_GO_BINARY, o)
+	sub, err := PrepareArtifact(spec, abs, sparsev1.ArtifactKind_ARTIFACT_KIND_GO_BINARY, o)
+	if err != nil {
+		return nil, err
+	}
+	sub.Header.WireProtocol = BinaryWireProtocol(ctx, abs)
+	return sub, nil
 }
 
 // PrepareArtifact is PrepareSubmit for a topology whose spec is known already: it
@@ -278,6 +307,9 @@ func upload(ctx context.Context, n sparsev1.NimbusClient, s *Submission) (string
 			}
 			if err := send(&sparsev1.SubmitRequest{Body: &sparsev1.SubmitRequest_Chunk{Chunk: buf[:k]}}); err != nil {
 				return "", err
+			}
+			if s.Progress != nil {
+				s.Progress(size, s.Header.GetArtifactSize())
 			}
 		}
 		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {

@@ -81,8 +81,7 @@ func (e *executor) now() time.Duration { return time.Since(e.rt.epoch) }
 // reportError logs and counts an error against a task.
 func (e *executor) reportError(t *task, err error) {
 	e.stats.Errors.Add(1)
-	msg := err.Error()
-	e.stats.lastErr.Store(&msg)
+	e.stats.setLastError(err.Error())
 	t.log.Error("task reported an error", "error", err)
 }
 
@@ -94,7 +93,7 @@ func (e *executor) recovered(t *task, what string, r any) error {
 	}
 	e.stats.Errors.Add(1)
 	msg := fmt.Sprintf("panic in %s of component %q task %d: %v", what, e.comp.ID, t.id, err)
-	e.stats.lastErr.Store(&msg)
+	e.stats.setLastError(msg)
 	t.log.Error("recovered a panic in user code", "in", what, "error", err, "stack", string(debug.Stack()))
 	return fmt.Errorf("%s: %w", msg, err)
 }

@@ -31,7 +31,22 @@ type Stats struct {
 	// latencySample, as Storm samples its statistics.
 	ExecuteLatency, ProcessLatency Histogram
 
-	lastErr atomic.Pointer[string]
+	lastErr   atomic.Pointer[string]
+	lastErrAt atomic.Int64 // unix nanoseconds
+}
+
+// LastErrorAt is when the most recent error was reported (zero without one).
+func (s *Stats) LastErrorAt() time.Time {
+	if n := s.lastErrAt.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// setLastError records an error as the most recent one.
+func (s *Stats) setLastError(msg string) {
+	s.lastErr.Store(&msg)
+	s.lastErrAt.Store(time.Now().UnixNano())
 }
 
 // LastError returns the most recent reported error, or "".

@@ -20,6 +20,7 @@ import (
 
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
+	"github.com/sparsestream/sparse/internal/tlsconf"
 )
 
 // Who may call what on the Nimbus service. With ACLs on (Config.ACL) every call but the
@@ -41,6 +42,9 @@ type access struct {
 	change bool
 	// open says why an open call needs no token.
 	open string
+	// worker: a worker's certificate may make the call. It may make no other: workers
+	// hold no tokens, and a worker's host is no operator.
+	worker bool
 }
 
 // rpcAccess is the one table of what each Nimbus call needs. A call missing from it is
@@ -63,6 +67,9 @@ var rpcAccess = map[string]access{
 	sparsev1.Nimbus_CreateToken_FullMethodName: {action: "token create", role: cluster.RoleAdmin, change: true},
 	sparsev1.Nimbus_ListTokens_FullMethodName:  {action: "token list", role: cluster.RoleAdmin},
 	sparsev1.Nimbus_RevokeToken_FullMethodName: {action: "token revoke", role: cluster.RoleAdmin, change: true},
+	sparsev1.Nimbus_Stats_FullMethodName:       {action: "stats", role: cluster.RoleViewer},
+	sparsev1.Nimbus_ReportStats_FullMethodName: {action: "report stats", worker: true,
+		open: "workers report their executors' statistics with it and hold no token; with TLS only a worker certificate may call it (ReportStats checks)"},
 }
 
 // Identity is the token a call was made with.
@@ -149,6 +156,9 @@ func (s *Server) authenticate(ctx context.Context) (*Identity, error) {
 // admit authenticates and authorizes a call with ACLs on, and returns the context that
 // carries the caller's identity.
 func (s *Server) admit(ctx context.Context, method string, a access, known bool) (context.Context, error) {
+	if id, ok := tlsconf.PeerIdentity(ctx); ok && id.Role == tlsconf.RoleWorker && (!known || !a.worker) {
+		return ctx, status.Errorf(codes.PermissionDenied, "%s refuses a worker certificate (%s): workers may only report their statistics", method, id)
+	}
 	if !s.cfg.ACL {
 		return ctx, nil
 	}

@@ -93,20 +93,29 @@ func messageTimeout(c topology.Config) int {
 // leader has removed it after the wait. A caller that stops waiting does not stop the
 // kill.
 func (s *Server) Kill(ctx context.Context, req *sparsev1.KillRequest) (*sparsev1.KillReply, error) {
-	t, err := s.leading(ctx)
+	id, wait, err := s.markKilled(ctx, req)
 	if err != nil {
 		return nil, err
+	}
+	return s.waitRemoved(ctx, id, wait)
+}
+
+// markKilled checks and records a kill, and returns the topology's id and the wait.
+func (s *Server) markKilled(ctx context.Context, req *sparsev1.KillRequest) (string, int, error) {
+	t, err := s.leading(ctx)
+	if err != nil {
+		return "", 0, err
 	}
 	r, err := s.resolve(ctx, req.GetName(), true)
 	if err != nil {
-		return nil, err
+		return "", 0, err
 	}
 	if err := s.checkOwner(ctx, r, "kill"); err != nil {
-		return nil, err
+		return "", 0, err
 	}
 	wait, err := s.waitSecs("kill", req.GetWaitSecs(), r.Config)
 	if err != nil {
-		return nil, err
+		return "", 0, err
 	}
 	now := time.Now().UTC()
 	_, err = t.store.UpdateTopology(ctx, r.ID, func(r *cluster.TopologyRecord) error {
@@ -121,21 +130,26 @@ func (s *Server) Kill(ctx context.Context, req *sparsev1.KillRequest) (*sparsev1
 		return nil
 	})
 	if err != nil {
-		return nil, s.rpcErr(ctx, err)
+		return "", 0, s.rpcErr(ctx, err)
 	}
 	s.log.Info("killing topology", "topology", r.ID, "wait_secs", wait)
 	trigger(s.kick)
+	return r.ID, wait, nil
+}
+
+// waitRemoved returns once the leader has removed a killed topology.
+func (s *Server) waitRemoved(ctx context.Context, id string, wait int) (*sparsev1.KillReply, error) {
 	for {
-		_, err := s.store.GetTopology(ctx, r.ID)
+		_, err := s.store.GetTopology(ctx, id)
 		if errors.Is(err, cluster.ErrNotFound) {
 			return &sparsev1.KillReply{}, nil
 		}
 		select {
 		case <-ctx.Done():
 			return nil, status.Errorf(status.FromContextError(ctx.Err()).Code(),
-				"topology %s is killed and will be removed %ds after the kill; stopped waiting: %v", r.ID, wait, ctx.Err())
+				"topology %s is killed and will be removed %ds after the kill; stopped waiting: %v", id, wait, ctx.Err())
 		case <-s.ctx.Done():
-			return nil, status.Errorf(codes.Unavailable, "nimbus %s is shutting down; the kill of %s goes on under the next leader", s.id, r.ID)
+			return nil, status.Errorf(codes.Unavailable, "nimbus %s is shutting down; the kill of %s goes on under the next leader", s.id, id)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -193,6 +207,12 @@ func (s *Server) setStatus(ctx context.Context, name string, st cluster.Topology
 // Rebalance changes a topology's number of workers and executors. With a wait, an
 // active topology is deactivated first, and activated again once moved.
 func (s *Server) Rebalance(ctx context.Context, req *sparsev1.RebalanceRequest) (*sparsev1.StatusReply, error) {
+	return s.rebalance(ctx, req, true)
+}
+
+// rebalance checks and records a rebalance; with block, a rebalance with a wait returns
+// once applied, else once recorded.
+func (s *Server) rebalance(ctx context.Context, req *sparsev1.RebalanceRequest, block bool) (*sparsev1.StatusReply, error) {
 	t, err := s.leading(ctx)
 	if err != nil {
 		return nil, err
@@ -214,7 +234,7 @@ func (s *Server) Rebalance(ctx context.Context, req *sparsev1.RebalanceRequest) 
 	if wait == 0 {
 		return s.rebalanceNow(ctx, t, r.ID, req)
 	}
-	return s.rebalanceAfter(ctx, t, r.ID, req, wait)
+	return s.rebalanceAfter(ctx, t, r.ID, req, wait, block)
 }
 
 // rebalanceNow applies a rebalance without a wait.
@@ -243,7 +263,7 @@ func (s *Server) rebalanceNow(ctx context.Context, t *term, id string, req *spar
 // the wait is over, and activates the topology again unless the operator deactivated it
 // meanwhile (see finishRebalance). A second rebalance during the wait joins the first.
 // The call returns once the rebalance is applied.
-func (s *Server) rebalanceAfter(ctx context.Context, t *term, id string, req *sparsev1.RebalanceRequest, wait int) (*sparsev1.StatusReply, error) {
+func (s *Server) rebalanceAfter(ctx context.Context, t *term, id string, req *sparsev1.RebalanceRequest, wait int, block bool) (*sparsev1.StatusReply, error) {
 	now := time.Now().UTC()
 	_, err := t.store.UpdateTopology(ctx, id, func(r *cluster.TopologyRecord) error {
 		if r.Status == cluster.StatusKilled {
@@ -274,6 +294,9 @@ func (s *Server) rebalanceAfter(ctx context.Context, t *term, id string, req *sp
 	}
 	s.log.Info("rebalancing topology: deactivated, waiting for tuples in flight", "topology", id, "wait_secs", wait)
 	trigger(s.kick)
+	if !block {
+		return &sparsev1.StatusReply{}, nil
+	}
 	for {
 		r, err := s.store.GetTopology(ctx, id)
 		switch {

@@ -106,6 +106,10 @@ type Config struct {
 	// MetricsAddr, when set, serves Prometheus metrics on http://<addr>/metrics.
 	MetricsAddr string
 
+	// HTTP, when set, serves the REST API (rest.go, docs/api.md) on this host:port,
+	// with the TLS and tokens of the gRPC API.
+	HTTP string
+
 	// TLS, when set, serves the API over TLS and dials other nimbus with this
 	// certificate (of role server); see tls.go. Insecure lets the API listen off
 	// loopback without it.

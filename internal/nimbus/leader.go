@@ -13,6 +13,7 @@ import (
 
 	"github.com/sparsestream/sparse/internal/cluster"
 	"github.com/sparsestream/sparse/internal/retry"
+	"github.com/sparsestream/sparse/internal/stats"
 )
 
 // term is one period of leadership, with the scheduler's memory, which a new leader
@@ -38,6 +39,10 @@ type term struct {
 	lastBeat map[string]time.Time
 	// badSlots are slots found unhealthy, kept out of use until the time given.
 	badSlots map[slotKey]time.Time
+
+	// stats are the executor statistics workers reported during this term (see
+	// stats.go); a new leader starts empty.
+	stats *stats.Store
 }
 
 type versionSeen struct {
@@ -54,7 +59,7 @@ func newTerm(ctx context.Context, l *cluster.Leadership, store *cluster.Store) *
 	return &term{
 		l: l, store: store, ctx: ctx, since: time.Now(),
 		reasons: map[string]string{}, seen: map[string]versionSeen{}, lastBeat: map[string]time.Time{},
-		badSlots: map[slotKey]time.Time{},
+		badSlots: map[slotKey]time.Time{}, stats: stats.NewStore(time.Now()),
 	}
 }
 
@@ -175,6 +180,8 @@ func (s *Server) lead(ctx context.Context, l *cluster.Leadership) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); s.scheduleLoop(t) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); s.pruneStatsLoop(t) }()
 
 	select {
 	case <-l.Done():

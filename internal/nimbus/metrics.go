@@ -32,6 +32,9 @@ type Metrics struct {
 	EtcdErrors prometheus.Counter
 	// Panics counts panics recovered in scheduling rounds, views and API calls.
 	Panics prometheus.Counter
+	// StatsReports counts the workers' statistics reports taken by this nimbus as
+	// leader.
+	StatsReports prometheus.Counter
 }
 
 // NewMetrics creates nimbusd's metrics and registers them with reg (nil: they are not
@@ -55,5 +58,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		AssignmentWrites: counter("assignment_writes_total", "Assignment records written or deleted."),
 		EtcdErrors:       counter("etcd_errors_total", "Failed etcd operations."),
 		Panics:           counter("panics_total", "Panics recovered in scheduling rounds, views and API calls."),
+		StatsReports:     counter("stats_reports_total", "Worker statistics reports taken by this nimbus as leader."),
 	}
 }

@@ -43,8 +43,8 @@ sparse_nimbus_rejected_submits_total 2
 		"sparse_nimbus_rejected_submits_total"); err != nil {
 		t.Error(err)
 	}
-	if got, err := testutil.GatherAndCount(reg); err != nil || got != 12 {
-		t.Errorf("gathered %d series (error %v), want 12 nimbus metrics", got, err)
+	if got, err := testutil.GatherAndCount(reg); err != nil || got != 13 {
+		t.Errorf("gathered %d series (error %v), want 13 nimbus metrics", got, err)
 	}
 
 	// A registry refuses a second set: one daemon, one set of metrics.

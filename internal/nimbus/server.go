@@ -16,6 +16,7 @@ import (
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/cluster"
 	"github.com/sparsestream/sparse/internal/graceful"
+	"github.com/sparsestream/sparse/internal/httpapi"
 	"github.com/sparsestream/sparse/internal/metrics"
 )
 
@@ -38,7 +39,10 @@ type Server struct {
 
 	lis  net.Listener
 	grpc *grpc.Server
-	reg  *cluster.Registration[cluster.NimbusRecord]
+	// http serves the REST API (--http; nil without), see rest.go.
+	http    *httpapi.Server
+	started time.Time
+	reg     *cluster.Registration[cluster.NimbusRecord]
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -88,7 +92,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the data directory %s: %w", cfg.DataDir, err)
 	}
-	s := &Server{cfg: cfg, kick: make(chan struct{}, 1), replKick: make(chan struct{}, 1), replDone: make(chan struct{}),
+	s := &Server{cfg: cfg, started: time.Now(), kick: make(chan struct{}, 1), replKick: make(chan struct{}, 1), replDone: make(chan struct{}),
 		uploads: make(chan struct{}, cfg.MaxConcurrentUploads)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	defer func() {
@@ -113,11 +117,15 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.startMetrics(); err != nil {
 		return nil, err
 	}
-	s.reg, err = s.store.RegisterNimbus(s.ctx, &cluster.NimbusRecord{ID: s.id, Address: s.addr, Version: Version}, cfg.LeaderTTL)
+	if err := s.startHTTP(ctx); err != nil {
+		return nil, err
+	}
+	s.reg, err = s.store.RegisterNimbus(s.ctx, &cluster.NimbusRecord{ID: s.id, Address: s.addr, HTTP: s.httpAdvertise(), Version: Version}, cfg.LeaderTTL)
 	if err != nil {
 		return nil, fmt.Errorf("registering nimbus %s: %w", s.id, err)
 	}
 	s.serveAPI()
+	s.serveHTTP()
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.replicationLoop(s.ctx) }()
 	go func() { defer s.wg.Done(); s.electionLoop(s.ctx) }()

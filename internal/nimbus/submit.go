@@ -210,6 +210,11 @@ func (s *Server) checkHeader(h *sparsev1.SubmitHeader) (*submission, error) {
 	if err := cluster.ValidateDigest(sub.digest); err != nil {
 		problems = append(problems, fmt.Sprintf("artifact_sha256: %v", err))
 	}
+	if v := h.GetWireProtocol(); v != 0 {
+		if err := CheckWireProtocol(v, "the topology binary"); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
 	switch {
 	case sub.size <= 0:
 		problems = append(problems, fmt.Sprintf("artifact_size is %d; the artifact cannot be empty", sub.size))

@@ -12,10 +12,10 @@ import (
 )
 
 // APIRoles are the certificates the nimbus API accepts: other nimbus (replication),
-// supervisors (artifact fetch) and operators. A worker's certificate is refused: workers
-// never call nimbus. A client may also come without a certificate, holding only the CA
-// (who may do what is then the ACLs' business).
-var APIRoles = []tlsconf.Role{tlsconf.RoleServer, tlsconf.RoleSupervisor, tlsconf.RoleClient}
+// supervisors (artifact fetch), operators, and workers, which may only report their
+// statistics (admitWorker refuses them every other call). A client may also come without
+// a certificate, holding only the CA (who may do what is then the ACLs' business).
+var APIRoles = []tlsconf.Role{tlsconf.RoleServer, tlsconf.RoleSupervisor, tlsconf.RoleClient, tlsconf.RoleWorker}
 
 // checkTLS: a nimbus with TLS presents a server certificate; without TLS it listens
 // on loopback only, unless --insecure.

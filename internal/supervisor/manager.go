@@ -45,6 +45,10 @@ type HeartbeatKeeper interface {
 type ManagerConfig struct {
 	// SupervisorID names this supervisor in heartbeats and logs.
 	SupervisorID string
+	// Nimbus, when set, gives the nimbus API addresses a worker reports its statistics
+	// to, read when the worker starts (worker.Flags.Nimbus); the worker follows the
+	// leader from there.
+	Nimbus func() []string
 	// DataDir holds workers/<topology-id>/<port>/ for each worker: its assignment.json,
 	// config.json, heartbeat, worker.log and worker.pid.
 	DataDir string
@@ -748,6 +752,11 @@ func (m *Manager) start(ctx context.Context, w Want) (*proc, error) {
 	sec, err := m.workerSecurity(dir)
 	if err != nil {
 		return nil, err
+	}
+	if m.c.Nimbus != nil {
+		if addrs := m.c.Nimbus(); len(addrs) > 0 {
+			sec = append(sec, nimbusArgs(addrs)...)
+		}
 	}
 	exe, args, err := m.workerCommand(w, exe, append(workerArgs(dir, w.WorkerID, metricsAddr, m.c.OrphanTimeout), sec...))
 	if err != nil {

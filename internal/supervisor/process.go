@@ -321,6 +321,11 @@ func workerArgs(dir, workerID, metricsAddr string, orphanTimeout time.Duration) 
 	return f.Args()
 }
 
+// nimbusArgs are the worker flags that name the nimbus to report statistics to.
+func nimbusArgs(addrs []string) []string {
+	return (&worker.Flags{Nimbus: addrs}).Args()[1:]
+}
+
 // exitDescription says how a process ended, for the log.
 func exitDescription(err error) string {
 	var ee *exec.ExitError

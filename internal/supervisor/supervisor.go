@@ -251,6 +251,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	defer heartbeats.wg.Wait()
 	mgr, err := NewManager(ManagerConfig{
 		SupervisorID: s.c.ID, DataDir: s.c.DataDir,
+		Nimbus:        nimbusAddrs(ctx, store),
 		Artifacts:     artifacts,
 		GenericWorker: s.c.GenericWorker, PipIndex: s.c.PipIndex,
 		WorkerTimeout: s.c.WorkerTimeout, StopGrace: s.c.StopGrace,
@@ -496,4 +497,20 @@ func (e *etcdHeartbeats) Keep(hb cluster.WorkerHeartbeat) func() {
 		}
 	})
 	return cancel
+}
+
+// nimbusAddrs reads the registered nimbus API addresses, for the workers' statistics
+// reports; a worker started while etcd cannot say gets none and does not report.
+func nimbusAddrs(ctx context.Context, store *cluster.Store) func() []string {
+	return func() []string {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		recs, _ := store.ListNimbus(ctx)
+		addrs := make([]string, 0, len(recs))
+		for _, r := range recs {
+			addrs = append(addrs, r.Address)
+		}
+		slices.Sort(addrs)
+		return addrs
+	}
 }

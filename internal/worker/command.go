@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,6 +39,10 @@ type Flags struct {
 	// WorkerMetricsKeyFile, written by the supervisor) that /metrics is served over
 	// HTTPS with; read again on SIGHUP.
 	MetricsTLSDir string
+	// Nimbus are nimbus API addresses the worker reports its executors' statistics to
+	// (the leader among them; see Options.Nimbus), every ReportEvery.
+	Nimbus      []string
+	ReportEvery time.Duration
 }
 
 // The flag names of Flags.
@@ -53,6 +58,8 @@ const (
 	flagTLSDir         = "tls-dir"
 	flagInsecure       = "insecure"
 	flagMetricsTLSDir  = "metrics-tls-dir"
+	flagNimbus         = "nimbus"
+	flagReportEvery    = "report-every"
 )
 
 // Register adds the flags to a command; --assignment and --id are required.
@@ -69,6 +76,8 @@ func (f *Flags) Register(cmd *cobra.Command) {
 	fs.StringVar(&f.TLSDir, flagTLSDir, "", "directory of this worker's "+tlsconf.WorkerCAFile+", "+tlsconf.WorkerCertFile+" and "+tlsconf.WorkerKeyFile+" (written by the supervisor): serve and dial peers with mutual TLS")
 	fs.BoolVar(&f.Insecure, flagInsecure, false, "allow listening on a non-loopback address without TLS")
 	fs.StringVar(&f.MetricsTLSDir, flagMetricsTLSDir, "", "directory of the "+tlsconf.WorkerMetricsCertFile+" and "+tlsconf.WorkerMetricsKeyFile+" (written by the supervisor) to serve /metrics over HTTPS with")
+	fs.StringSliceVar(&f.Nimbus, flagNimbus, nil, "nimbus API addresses (host:port, comma-separated) to report executor statistics to; the worker follows the leader (default: none, no reports)")
+	fs.DurationVar(&f.ReportEvery, flagReportEvery, 0, "how often to report statistics to nimbus (default 5s)")
 	_ = cmd.MarkFlagRequired(flagAssignment)
 	_ = cmd.MarkFlagRequired(flagID)
 }
@@ -98,6 +107,10 @@ func (f *Flags) Args() []string {
 	add(flagMetricsTLSDir, f.MetricsTLSDir)
 	if f.Insecure {
 		args = append(args, "--"+flagInsecure)
+	}
+	add(flagNimbus, strings.Join(f.Nimbus, ","))
+	if f.ReportEvery != 0 {
+		add(flagReportEvery, f.ReportEvery.String())
 	}
 	return args
 }

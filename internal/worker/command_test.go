@@ -20,6 +20,7 @@ func TestFlagsRoundTrip(t *testing.T) {
 			StartInactive: true, MetricsAddr: "127.0.0.1:9100"}},
 		{"supervised, no orphan timeout", Flags{Assignment: "a.json", ID: "w1", SupervisedFile: "s"}},
 		{"by hand", Flags{Assignment: "a.json", ID: "w1"}},
+		{"reporting to nimbus", Flags{Assignment: "a.json", ID: "w1", Nimbus: []string{"10.0.0.1:6627", "10.0.0.2:6627"}, ReportEvery: 2 * time.Second}},
 		{"spaces and dashes", Flags{Assignment: "my dir/--a.json", ID: "-w"}},
 	}
 	for _, tc := range tests {

@@ -58,6 +58,11 @@ type Options struct {
 	// worker listen off loopback without it.
 	TLS      *tlsconf.Store
 	Insecure bool
+	// Nimbus are nimbus API addresses: the worker reports its executors' statistics to
+	// the leader among them every ReportEvery (default DefaultReportEvery), following
+	// the leader when it changes (see report.go). Empty: no reports.
+	Nimbus      []string
+	ReportEvery time.Duration
 }
 
 // HeartbeatInterval is how often a worker touches its heartbeat file.
@@ -76,6 +81,10 @@ type Worker struct {
 	mu          sync.Mutex
 	adminActive bool
 	peersReady  bool
+
+	// incarnation and started name this process in its statistics reports.
+	incarnation string
+	started     time.Time
 }
 
 // New prepares a worker: it checks the assignment against the topology and builds the
@@ -124,7 +133,8 @@ func New(o Options) (*Worker, error) {
 		return nil, err
 	}
 	id := transport.Identity{TopologyID: o.Assignment.TopologyID, WorkerID: o.WorkerID, Address: self.Address(), Version: o.Assignment.Version}
-	w := &Worker{o: o, rt: rt, server: transport.NewServer(id, rt, log), log: log, adminActive: !o.StartInactive}
+	w := &Worker{o: o, rt: rt, server: transport.NewServer(id, rt, log), log: log, adminActive: !o.StartInactive,
+		incarnation: newIncarnation(), started: time.Now()}
 	if o.TLS != nil && o.TLS.Identity().Role != tlsconf.RoleWorker {
 		return nil, fmt.Errorf("worker: its certificate names %s, not a worker; give the supervisor a certificate made with sparsectl tls cert create --worker", o.TLS.Identity())
 	}
@@ -199,6 +209,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	if w.o.SupervisedFile != "" && w.o.OrphanTimeout > 0 {
 		wg.Go(func() { w.watchSupervisor(ctx, cancel) })
+	}
+	if len(w.o.Nimbus) > 0 {
+		wg.Go(func() { w.reportStats(ctx) })
 	}
 	err := local.RunRuntime(ctx, w.rt, local.Options{StatsEvery: w.o.StatsEvery, Out: w.o.Out})
 	cancel()

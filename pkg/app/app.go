@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sparsestream/sparse/internal/logging"
+	"github.com/sparsestream/sparse/internal/version"
 	"github.com/sparsestream/sparse/pkg/local"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
@@ -54,6 +56,7 @@ func CommandFunc(build func() (*topology.Builder, error)) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(runCommand(b), describeCommand(b), workerCommand(b), assignCommand(b))
+	version.AddTo(root, filepath.Base(os.Args[0]))
 	return root
 }
 

@@ -79,7 +79,8 @@ func RunWorker(ctx context.Context, spec *topology.Spec, f RunFlags, wf WorkerFl
 	log := base.With("topology", a.TopologyID, "worker", wf.ID)
 	o := worker.Options{Spec: spec, Config: conf, Assignment: a, WorkerID: wf.ID, Logger: log,
 		StatsEvery: f.StatsEvery, Out: out, StartInactive: wf.StartInactive, HeartbeatFile: wf.HeartbeatFile,
-		SupervisedFile: wf.SupervisedFile, OrphanTimeout: wf.OrphanTimeout, Insecure: wf.Insecure}
+		SupervisedFile: wf.SupervisedFile, OrphanTimeout: wf.OrphanTimeout, Insecure: wf.Insecure,
+		Nimbus: wf.Nimbus, ReportEvery: wf.ReportEvery}
 	if wf.TLSDir != "" {
 		if o.TLS, err = tlsconf.Load(tlsconf.WorkerFiles(wf.TLSDir), log); err != nil {
 			return fmt.Errorf("the worker's TLS files: %w", err)

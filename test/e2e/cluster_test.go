@@ -34,6 +34,7 @@ type testCluster struct {
 	etcdArgs []string // the daemons' etcd TLS and user flags
 	nimbus   map[string]*proc
 	nimbusAt map[string]string
+	httpAt   map[string]string // each nimbus's REST API (--http)
 	sups     map[string]*proc
 	supDir   map[string]string
 	state    string // wordcount.state.dir shared by the workers
@@ -83,7 +84,7 @@ func newTestClusterWith(t *testing.T, nimbuses []string, supervisors map[string]
 // newClusterDir is a cluster with no etcd and no daemons yet.
 func newClusterDir(t *testing.T) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, dir: t.TempDir(), nimbus: map[string]*proc{}, nimbusAt: map[string]string{},
+	c := &testCluster{t: t, dir: t.TempDir(), nimbus: map[string]*proc{}, nimbusAt: map[string]string{}, httpAt: map[string]string{},
 		sups: map[string]*proc{}, supDir: map[string]string{}}
 	c.state = filepath.Join(c.dir, "state")
 	if err := os.Mkdir(c.state, 0o755); err != nil {
@@ -108,7 +109,10 @@ func (c *testCluster) start(nimbuses []string, supervisors map[string]int) {
 
 func (c *testCluster) startNimbus(id, addr string) {
 	c.nimbusAt[id] = addr
-	c.nimbus[id] = startProc(c.t, c.dir, "nimbus-"+id, bins.nimbusd, append([]string{"--id", id, "--listen", addr,
+	if c.httpAt[id] == "" {
+		c.httpAt[id] = freeAddrs(c.t, 1)[0]
+	}
+	c.nimbus[id] = startProc(c.t, c.dir, "nimbus-"+id, bins.nimbusd, append([]string{"--id", id, "--listen", addr, "--http", c.httpAt[id],
 		"--data-dir", filepath.Join(c.dir, "nimbus-"+id), "--etcd-endpoints", c.etcd,
 		"--worker-timeout", "5s", "--worker-start-grace", "15s", "--schedule-every", "1s", "--leader-ttl", "3s"},
 		slices.Concat(c.etcdArgs, c.tls.nimbusArgs(), c.aclArgs(), extra(c.nimbusArgs, id))...)...)

@@ -87,8 +87,11 @@ type SubmitHeader struct {
 	ArtifactSha256 string       `protobuf:"bytes,4,opt,name=artifact_sha256,json=artifactSha256,proto3" json:"artifact_sha256,omitempty"`
 	ArtifactSize   int64        `protobuf:"varint,5,opt,name=artifact_size,json=artifactSize,proto3" json:"artifact_size,omitempty"`
 	Kind           ArtifactKind `protobuf:"varint,6,opt,name=kind,proto3,enum=sparse.v1.ArtifactKind" json:"kind,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The wire protocol of a Go topology binary's workers (its `version --json`); 0 when
+	// unknown. Nimbus refuses a binary whose protocol it cannot run.
+	WireProtocol  uint32 `protobuf:"varint,7,opt,name=wire_protocol,json=wireProtocol,proto3" json:"wire_protocol,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitHeader) Reset() {
@@ -161,6 +164,13 @@ func (x *SubmitHeader) GetKind() ArtifactKind {
 		return x.Kind
 	}
 	return ArtifactKind_ARTIFACT_KIND_UNSPECIFIED
+}
+
+func (x *SubmitHeader) GetWireProtocol() uint32 {
+	if x != nil {
+		return x.WireProtocol
+	}
+	return 0
 }
 
 type SubmitRequest struct {
@@ -1810,14 +1820,15 @@ var File_sparse_v1_nimbus_proto protoreflect.FileDescriptor
 
 const file_sparse_v1_nimbus_proto_rawDesc = "" +
 	"\n" +
-	"\x16sparse/v1/nimbus.proto\x12\tsparse.v1\x1a\x18sparse/v1/topology.proto\x1a\x15sparse/v1/tuple.proto\"\xd4\x02\n" +
+	"\x16sparse/v1/nimbus.proto\x12\tsparse.v1\x1a\x18sparse/v1/topology.proto\x1a\x15sparse/v1/stats.proto\x1a\x15sparse/v1/tuple.proto\"\xf9\x02\n" +
 	"\fSubmitHeader\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
 	"\x04spec\x18\x02 \x01(\v2\x17.sparse.v1.TopologySpecR\x04spec\x12;\n" +
 	"\x06config\x18\x03 \x03(\v2#.sparse.v1.SubmitHeader.ConfigEntryR\x06config\x12'\n" +
 	"\x0fartifact_sha256\x18\x04 \x01(\tR\x0eartifactSha256\x12#\n" +
 	"\rartifact_size\x18\x05 \x01(\x03R\fartifactSize\x12+\n" +
-	"\x04kind\x18\x06 \x01(\x0e2\x17.sparse.v1.ArtifactKindR\x04kind\x1aK\n" +
+	"\x04kind\x18\x06 \x01(\x0e2\x17.sparse.v1.ArtifactKindR\x04kind\x12#\n" +
+	"\rwire_protocol\x18\a \x01(\rR\fwireProtocol\x1aK\n" +
 	"\vConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
 	"\x05value\x18\x02 \x01(\v2\x10.sparse.v1.ValueR\x05value:\x028\x01\"b\n" +
@@ -1940,7 +1951,7 @@ const file_sparse_v1_nimbus_proto_rawDesc = "" +
 	"\fArtifactKind\x12\x1d\n" +
 	"\x19ARTIFACT_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ARTIFACT_KIND_GO_BINARY\x10\x01\x12\x1d\n" +
-	"\x19ARTIFACT_KIND_SPEC_BUNDLE\x10\x022\xab\a\n" +
+	"\x19ARTIFACT_KIND_SPEC_BUNDLE\x10\x022\xa8\b\n" +
 	"\x06Nimbus\x12<\n" +
 	"\x06Submit\x12\x18.sparse.v1.SubmitRequest\x1a\x16.sparse.v1.SubmitReply(\x01\x124\n" +
 	"\x04Kill\x12\x16.sparse.v1.KillRequest\x1a\x14.sparse.v1.KillReply\x12:\n" +
@@ -1957,7 +1968,9 @@ const file_sparse_v1_nimbus_proto_rawDesc = "" +
 	"\vCreateToken\x12\x1d.sparse.v1.CreateTokenRequest\x1a\x16.sparse.v1.TokenSecret\x12F\n" +
 	"\n" +
 	"ListTokens\x12\x1c.sparse.v1.ListTokensRequest\x1a\x1a.sparse.v1.ListTokensReply\x12I\n" +
-	"\vRevokeToken\x12\x1d.sparse.v1.RevokeTokenRequest\x1a\x1b.sparse.v1.RevokeTokenReply2R\n" +
+	"\vRevokeToken\x12\x1d.sparse.v1.RevokeTokenRequest\x1a\x1b.sparse.v1.RevokeTokenReply\x12B\n" +
+	"\vReportStats\x12\x16.sparse.v1.WorkerStats\x1a\x1b.sparse.v1.ReportStatsReply\x127\n" +
+	"\x05Stats\x12\x17.sparse.v1.StatsRequest\x1a\x15.sparse.v1.StatsReply2R\n" +
 	"\vWorkerAdmin\x12C\n" +
 	"\tSetActive\x12\x1b.sparse.v1.SetActiveRequest\x1a\x19.sparse.v1.SetActiveReplyB=Z;github.com/sparsestream/sparse/api/proto/sparse/v1;sparsev1b\x06proto3"
 
@@ -2013,6 +2026,10 @@ var file_sparse_v1_nimbus_proto_goTypes = []any{
 	nil,                            // 34: sparse.v1.TopologyDescription.ConfigEntry
 	(*TopologySpec)(nil),           // 35: sparse.v1.TopologySpec
 	(*Value)(nil),                  // 36: sparse.v1.Value
+	(*WorkerStats)(nil),            // 37: sparse.v1.WorkerStats
+	(*StatsRequest)(nil),           // 38: sparse.v1.StatsRequest
+	(*ReportStatsReply)(nil),       // 39: sparse.v1.ReportStatsReply
+	(*StatsReply)(nil),             // 40: sparse.v1.StatsReply
 }
 var file_sparse_v1_nimbus_proto_depIdxs = []int32{
 	35, // 0: sparse.v1.SubmitHeader.spec:type_name -> sparse.v1.TopologySpec
@@ -2045,24 +2062,28 @@ var file_sparse_v1_nimbus_proto_depIdxs = []int32{
 	25, // 27: sparse.v1.Nimbus.CreateToken:input_type -> sparse.v1.CreateTokenRequest
 	26, // 28: sparse.v1.Nimbus.ListTokens:input_type -> sparse.v1.ListTokensRequest
 	28, // 29: sparse.v1.Nimbus.RevokeToken:input_type -> sparse.v1.RevokeTokenRequest
-	30, // 30: sparse.v1.WorkerAdmin.SetActive:input_type -> sparse.v1.SetActiveRequest
-	3,  // 31: sparse.v1.Nimbus.Submit:output_type -> sparse.v1.SubmitReply
-	6,  // 32: sparse.v1.Nimbus.Kill:output_type -> sparse.v1.KillReply
-	8,  // 33: sparse.v1.Nimbus.Activate:output_type -> sparse.v1.StatusReply
-	8,  // 34: sparse.v1.Nimbus.Deactivate:output_type -> sparse.v1.StatusReply
-	8,  // 35: sparse.v1.Nimbus.Rebalance:output_type -> sparse.v1.StatusReply
-	11, // 36: sparse.v1.Nimbus.List:output_type -> sparse.v1.ListReply
-	14, // 37: sparse.v1.Nimbus.Describe:output_type -> sparse.v1.TopologyDescription
-	17, // 38: sparse.v1.Nimbus.ListSupervisors:output_type -> sparse.v1.ListSupervisorsReply
-	19, // 39: sparse.v1.Nimbus.Leader:output_type -> sparse.v1.LeaderReply
-	21, // 40: sparse.v1.Nimbus.FetchArtifact:output_type -> sparse.v1.ArtifactChunk
-	24, // 41: sparse.v1.Nimbus.ACLBootstrap:output_type -> sparse.v1.TokenSecret
-	24, // 42: sparse.v1.Nimbus.CreateToken:output_type -> sparse.v1.TokenSecret
-	27, // 43: sparse.v1.Nimbus.ListTokens:output_type -> sparse.v1.ListTokensReply
-	29, // 44: sparse.v1.Nimbus.RevokeToken:output_type -> sparse.v1.RevokeTokenReply
-	31, // 45: sparse.v1.WorkerAdmin.SetActive:output_type -> sparse.v1.SetActiveReply
-	31, // [31:46] is the sub-list for method output_type
-	16, // [16:31] is the sub-list for method input_type
+	37, // 30: sparse.v1.Nimbus.ReportStats:input_type -> sparse.v1.WorkerStats
+	38, // 31: sparse.v1.Nimbus.Stats:input_type -> sparse.v1.StatsRequest
+	30, // 32: sparse.v1.WorkerAdmin.SetActive:input_type -> sparse.v1.SetActiveRequest
+	3,  // 33: sparse.v1.Nimbus.Submit:output_type -> sparse.v1.SubmitReply
+	6,  // 34: sparse.v1.Nimbus.Kill:output_type -> sparse.v1.KillReply
+	8,  // 35: sparse.v1.Nimbus.Activate:output_type -> sparse.v1.StatusReply
+	8,  // 36: sparse.v1.Nimbus.Deactivate:output_type -> sparse.v1.StatusReply
+	8,  // 37: sparse.v1.Nimbus.Rebalance:output_type -> sparse.v1.StatusReply
+	11, // 38: sparse.v1.Nimbus.List:output_type -> sparse.v1.ListReply
+	14, // 39: sparse.v1.Nimbus.Describe:output_type -> sparse.v1.TopologyDescription
+	17, // 40: sparse.v1.Nimbus.ListSupervisors:output_type -> sparse.v1.ListSupervisorsReply
+	19, // 41: sparse.v1.Nimbus.Leader:output_type -> sparse.v1.LeaderReply
+	21, // 42: sparse.v1.Nimbus.FetchArtifact:output_type -> sparse.v1.ArtifactChunk
+	24, // 43: sparse.v1.Nimbus.ACLBootstrap:output_type -> sparse.v1.TokenSecret
+	24, // 44: sparse.v1.Nimbus.CreateToken:output_type -> sparse.v1.TokenSecret
+	27, // 45: sparse.v1.Nimbus.ListTokens:output_type -> sparse.v1.ListTokensReply
+	29, // 46: sparse.v1.Nimbus.RevokeToken:output_type -> sparse.v1.RevokeTokenReply
+	39, // 47: sparse.v1.Nimbus.ReportStats:output_type -> sparse.v1.ReportStatsReply
+	40, // 48: sparse.v1.Nimbus.Stats:output_type -> sparse.v1.StatsReply
+	31, // 49: sparse.v1.WorkerAdmin.SetActive:output_type -> sparse.v1.SetActiveReply
+	33, // [33:50] is the sub-list for method output_type
+	16, // [16:33] is the sub-list for method input_type
 	16, // [16:16] is the sub-list for extension type_name
 	16, // [16:16] is the sub-list for extension extendee
 	0,  // [0:16] is the sub-list for field type_name
@@ -2074,6 +2095,7 @@ func file_sparse_v1_nimbus_proto_init() {
 		return
 	}
 	file_sparse_v1_topology_proto_init()
+	file_sparse_v1_stats_proto_init()
 	file_sparse_v1_tuple_proto_init()
 	file_sparse_v1_nimbus_proto_msgTypes[1].OneofWrappers = []any{
 		(*SubmitRequest_Header)(nil),

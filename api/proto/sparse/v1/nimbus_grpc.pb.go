@@ -36,6 +36,8 @@ const (
 	Nimbus_CreateToken_FullMethodName     = "/sparse.v1.Nimbus/CreateToken"
 	Nimbus_ListTokens_FullMethodName      = "/sparse.v1.Nimbus/ListTokens"
 	Nimbus_RevokeToken_FullMethodName     = "/sparse.v1.Nimbus/RevokeToken"
+	Nimbus_ReportStats_FullMethodName     = "/sparse.v1.Nimbus/ReportStats"
+	Nimbus_Stats_FullMethodName           = "/sparse.v1.Nimbus/Stats"
 )
 
 // NimbusClient is the client API for Nimbus service.
@@ -72,6 +74,14 @@ type NimbusClient interface {
 	CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*TokenSecret, error)
 	ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensReply, error)
 	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenReply, error)
+	// ReportStats takes a worker's executor statistics. Only the leader keeps them; a
+	// standby answers FAILED_PRECONDITION naming the leader. With TLS, only a worker
+	// certificate may call it, and a worker certificate may call nothing else.
+	ReportStats(ctx context.Context, in *WorkerStats, opts ...grpc.CallOption) (*ReportStatsReply, error)
+	// Stats answers what the REST API answers about the cluster, a topology or a component
+	// (sparsectl stats). Only the leader holds statistics; a standby answers
+	// FAILED_PRECONDITION naming the leader.
+	Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsReply, error)
 }
 
 type nimbusClient struct {
@@ -234,6 +244,26 @@ func (c *nimbusClient) RevokeToken(ctx context.Context, in *RevokeTokenRequest, 
 	return out, nil
 }
 
+func (c *nimbusClient) ReportStats(ctx context.Context, in *WorkerStats, opts ...grpc.CallOption) (*ReportStatsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportStatsReply)
+	err := c.cc.Invoke(ctx, Nimbus_ReportStats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nimbusClient) Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StatsReply)
+	err := c.cc.Invoke(ctx, Nimbus_Stats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NimbusServer is the server API for Nimbus service.
 // All implementations must embed UnimplementedNimbusServer
 // for forward compatibility.
@@ -268,6 +298,14 @@ type NimbusServer interface {
 	CreateToken(context.Context, *CreateTokenRequest) (*TokenSecret, error)
 	ListTokens(context.Context, *ListTokensRequest) (*ListTokensReply, error)
 	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenReply, error)
+	// ReportStats takes a worker's executor statistics. Only the leader keeps them; a
+	// standby answers FAILED_PRECONDITION naming the leader. With TLS, only a worker
+	// certificate may call it, and a worker certificate may call nothing else.
+	ReportStats(context.Context, *WorkerStats) (*ReportStatsReply, error)
+	// Stats answers what the REST API answers about the cluster, a topology or a component
+	// (sparsectl stats). Only the leader holds statistics; a standby answers
+	// FAILED_PRECONDITION naming the leader.
+	Stats(context.Context, *StatsRequest) (*StatsReply, error)
 	mustEmbedUnimplementedNimbusServer()
 }
 
@@ -319,6 +357,12 @@ func (UnimplementedNimbusServer) ListTokens(context.Context, *ListTokensRequest)
 }
 func (UnimplementedNimbusServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeToken not implemented")
+}
+func (UnimplementedNimbusServer) ReportStats(context.Context, *WorkerStats) (*ReportStatsReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportStats not implemented")
+}
+func (UnimplementedNimbusServer) Stats(context.Context, *StatsRequest) (*StatsReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method Stats not implemented")
 }
 func (UnimplementedNimbusServer) mustEmbedUnimplementedNimbusServer() {}
 func (UnimplementedNimbusServer) testEmbeddedByValue()                {}
@@ -575,6 +619,42 @@ func _Nimbus_RevokeToken_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Nimbus_ReportStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WorkerStats)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NimbusServer).ReportStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Nimbus_ReportStats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NimbusServer).ReportStats(ctx, req.(*WorkerStats))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Nimbus_Stats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NimbusServer).Stats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Nimbus_Stats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NimbusServer).Stats(ctx, req.(*StatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Nimbus_ServiceDesc is the grpc.ServiceDesc for Nimbus service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -629,6 +709,14 @@ var Nimbus_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeToken",
 			Handler:    _Nimbus_RevokeToken_Handler,
+		},
+		{
+			MethodName: "ReportStats",
+			Handler:    _Nimbus_ReportStats_Handler,
+		},
+		{
+			MethodName: "Stats",
+			Handler:    _Nimbus_Stats_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
