@@ -30,7 +30,8 @@ func main() {
 
 func command() *cobra.Command {
 	var c supervisor.Config
-	var slots, endpoints, logLevel string
+	var slots, endpoints string
+	var logFlags logging.Flags
 	var slotCount, slotBase, metricsOffset int
 	var tlsFlags tlsconf.Flags
 	var hygiene hygieneFlags
@@ -46,7 +47,7 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if c.Logger, err = logging.New("supervisord", logLevel, cmd.ErrOrStderr()); err != nil {
+			if c.Logger, err = logFlags.Logger("supervisord", cmd.ErrOrStderr()); err != nil {
 				return err
 			}
 			if slots == "" && slotCount == 0 {
@@ -61,6 +62,7 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 				}
 			}
 			c.WorkerMetricsOffset = metricsOffset
+			c.WorkerLogFormat = logFlags.Format
 			if err := hygiene.apply(&c); err != nil {
 				return err
 			}
@@ -103,7 +105,7 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 	f.DurationVar(&c.OrphanTimeout, "orphan-timeout", supervisor.DefaultOrphanTimeout, "a worker stops itself when no supervisord has vouched for it this long; a supervisord restarted sooner adopts it")
 	f.BoolVar(&c.StopWorkersOnExit, "stop-workers-on-exit", false, "stop the workers when supervisord stops (default: leave them for the next supervisord to adopt)")
 	f.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this host:port (default: none)")
-	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
+	logFlags.Register(f)
 	tlsFlags.Register(f)
 	f.StringVar(&c.WorkerTLSCert, "worker-tls-cert", "", "the workers' certificate (sparsectl tls cert create --worker), copied with the CA into each worker's directory")
 	f.StringVar(&c.WorkerTLSKey, "worker-tls-key", "", "the key of --worker-tls-cert (copied mode 0600, never on a command line)")

@@ -103,6 +103,8 @@ type ManagerConfig struct {
 	// negative: none).
 	WorkerLogMaxSize int64
 	WorkerLogBackups int
+	// WorkerLogFormat is the workers' --log-format (empty: text).
+	WorkerLogFormat string
 }
 
 // Manager runs the worker processes of one supervisor: it starts what Update asks for,
@@ -740,7 +742,7 @@ func (m *Manager) start(ctx context.Context, w Want) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	exe, args, err := m.workerCommand(w, exe, append(workerArgs(dir, w.WorkerID, metricsAddr, m.c.OrphanTimeout), sec...))
+	exe, args, err := m.workerCommand(w, exe, append(workerArgs(dir, w.WorkerID, metricsAddr, m.c.OrphanTimeout, m.c.WorkerLogFormat), sec...))
 	if err != nil {
 		return nil, err
 	}

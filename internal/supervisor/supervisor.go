@@ -120,6 +120,8 @@ type Config struct {
 	CleanupGrace     time.Duration
 	WorkerLogMaxSize int64
 	WorkerLogBackups int
+	// WorkerLogFormat is the workers' --log-format (the supervisor's own).
+	WorkerLogFormat string
 
 	Logger hclog.Logger
 }
@@ -260,6 +262,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		WorkerMetricsCert: s.c.WorkerMetricsCert, WorkerMetricsKey: s.c.WorkerMetricsKey,
 		WorkerEnv:    s.c.WorkerEnv,
 		CleanupGrace: s.c.CleanupGrace, WorkerLogMaxSize: s.c.WorkerLogMaxSize, WorkerLogBackups: s.c.WorkerLogBackups,
+		WorkerLogFormat: s.c.WorkerLogFormat,
 	})
 	if err != nil {
 		return err

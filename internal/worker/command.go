@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sparsestream/sparse/internal/logging"
 	"github.com/sparsestream/sparse/internal/tlsconf"
 )
 
@@ -38,6 +39,8 @@ type Flags struct {
 	// WorkerMetricsKeyFile, written by the supervisor) that /metrics is served over
 	// HTTPS with; read again on SIGHUP.
 	MetricsTLSDir string
+	// LogFormat is the worker's --log-format (text or json; empty: text).
+	LogFormat string
 }
 
 // The flag names of Flags.
@@ -53,6 +56,7 @@ const (
 	flagTLSDir         = "tls-dir"
 	flagInsecure       = "insecure"
 	flagMetricsTLSDir  = "metrics-tls-dir"
+	flagLogFormat      = "log-format"
 )
 
 // Register adds the flags to a command; --assignment and --id are required.
@@ -69,6 +73,7 @@ func (f *Flags) Register(cmd *cobra.Command) {
 	fs.StringVar(&f.TLSDir, flagTLSDir, "", "directory of this worker's "+tlsconf.WorkerCAFile+", "+tlsconf.WorkerCertFile+" and "+tlsconf.WorkerKeyFile+" (written by the supervisor): serve and dial peers with mutual TLS")
 	fs.BoolVar(&f.Insecure, flagInsecure, false, "allow listening on a non-loopback address without TLS")
 	fs.StringVar(&f.MetricsTLSDir, flagMetricsTLSDir, "", "directory of the "+tlsconf.WorkerMetricsCertFile+" and "+tlsconf.WorkerMetricsKeyFile+" (written by the supervisor) to serve /metrics over HTTPS with")
+	fs.StringVar(&f.LogFormat, flagLogFormat, "", "log format: text (the default), or "+logging.FormatJSON+" (one object a line, for log shippers)")
 	_ = cmd.MarkFlagRequired(flagAssignment)
 	_ = cmd.MarkFlagRequired(flagID)
 }
@@ -99,5 +104,6 @@ func (f *Flags) Args() []string {
 	if f.Insecure {
 		args = append(args, "--"+flagInsecure)
 	}
+	add(flagLogFormat, f.LogFormat)
 	return args
 }

@@ -36,6 +36,8 @@ const (
 	Nimbus_CreateToken_FullMethodName     = "/sparse.v1.Nimbus/CreateToken"
 	Nimbus_ListTokens_FullMethodName      = "/sparse.v1.Nimbus/ListTokens"
 	Nimbus_RevokeToken_FullMethodName     = "/sparse.v1.Nimbus/RevokeToken"
+	Nimbus_ListLogSources_FullMethodName  = "/sparse.v1.Nimbus/ListLogSources"
+	Nimbus_SetLogLevel_FullMethodName     = "/sparse.v1.Nimbus/SetLogLevel"
 )
 
 // NimbusClient is the client API for Nimbus service.
@@ -72,6 +74,11 @@ type NimbusClient interface {
 	CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*TokenSecret, error)
 	ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensReply, error)
 	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenReply, error)
+	// ListLogSources says where the logs of a topology's workers are served (viewer).
+	ListLogSources(ctx context.Context, in *LogSourcesRequest, opts ...grpc.CallOption) (*LogSourcesReply, error)
+	// SetLogLevel sets a log level or debug sample on a running topology until it lapses
+	// (deployer, owner).
+	SetLogLevel(ctx context.Context, in *SetLogLevelRequest, opts ...grpc.CallOption) (*SetLogLevelReply, error)
 }
 
 type nimbusClient struct {
@@ -234,6 +241,26 @@ func (c *nimbusClient) RevokeToken(ctx context.Context, in *RevokeTokenRequest, 
 	return out, nil
 }
 
+func (c *nimbusClient) ListLogSources(ctx context.Context, in *LogSourcesRequest, opts ...grpc.CallOption) (*LogSourcesReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LogSourcesReply)
+	err := c.cc.Invoke(ctx, Nimbus_ListLogSources_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nimbusClient) SetLogLevel(ctx context.Context, in *SetLogLevelRequest, opts ...grpc.CallOption) (*SetLogLevelReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetLogLevelReply)
+	err := c.cc.Invoke(ctx, Nimbus_SetLogLevel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NimbusServer is the server API for Nimbus service.
 // All implementations must embed UnimplementedNimbusServer
 // for forward compatibility.
@@ -268,6 +295,11 @@ type NimbusServer interface {
 	CreateToken(context.Context, *CreateTokenRequest) (*TokenSecret, error)
 	ListTokens(context.Context, *ListTokensRequest) (*ListTokensReply, error)
 	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenReply, error)
+	// ListLogSources says where the logs of a topology's workers are served (viewer).
+	ListLogSources(context.Context, *LogSourcesRequest) (*LogSourcesReply, error)
+	// SetLogLevel sets a log level or debug sample on a running topology until it lapses
+	// (deployer, owner).
+	SetLogLevel(context.Context, *SetLogLevelRequest) (*SetLogLevelReply, error)
 	mustEmbedUnimplementedNimbusServer()
 }
 
@@ -319,6 +351,12 @@ func (UnimplementedNimbusServer) ListTokens(context.Context, *ListTokensRequest)
 }
 func (UnimplementedNimbusServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeToken not implemented")
+}
+func (UnimplementedNimbusServer) ListLogSources(context.Context, *LogSourcesRequest) (*LogSourcesReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListLogSources not implemented")
+}
+func (UnimplementedNimbusServer) SetLogLevel(context.Context, *SetLogLevelRequest) (*SetLogLevelReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetLogLevel not implemented")
 }
 func (UnimplementedNimbusServer) mustEmbedUnimplementedNimbusServer() {}
 func (UnimplementedNimbusServer) testEmbeddedByValue()                {}
@@ -575,6 +613,42 @@ func _Nimbus_RevokeToken_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Nimbus_ListLogSources_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LogSourcesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NimbusServer).ListLogSources(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Nimbus_ListLogSources_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NimbusServer).ListLogSources(ctx, req.(*LogSourcesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Nimbus_SetLogLevel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetLogLevelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NimbusServer).SetLogLevel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Nimbus_SetLogLevel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NimbusServer).SetLogLevel(ctx, req.(*SetLogLevelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Nimbus_ServiceDesc is the grpc.ServiceDesc for Nimbus service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -630,6 +704,14 @@ var Nimbus_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "RevokeToken",
 			Handler:    _Nimbus_RevokeToken_Handler,
 		},
+		{
+			MethodName: "ListLogSources",
+			Handler:    _Nimbus_ListLogSources_Handler,
+		},
+		{
+			MethodName: "SetLogLevel",
+			Handler:    _Nimbus_SetLogLevel_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -647,7 +729,8 @@ var Nimbus_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	WorkerAdmin_SetActive_FullMethodName = "/sparse.v1.WorkerAdmin/SetActive"
+	WorkerAdmin_SetActive_FullMethodName    = "/sparse.v1.WorkerAdmin/SetActive"
+	WorkerAdmin_SetLogLevels_FullMethodName = "/sparse.v1.WorkerAdmin/SetLogLevels"
 )
 
 // WorkerAdminClient is the client API for WorkerAdmin service.
@@ -658,6 +741,8 @@ const (
 type WorkerAdminClient interface {
 	// SetActive activates or deactivates the worker's spouts.
 	SetActive(ctx context.Context, in *SetActiveRequest, opts ...grpc.CallOption) (*SetActiveReply, error)
+	// SetLogLevels sets the log levels and debug samples of the worker's components.
+	SetLogLevels(ctx context.Context, in *SetLogLevelsRequest, opts ...grpc.CallOption) (*SetLogLevelsReply, error)
 }
 
 type workerAdminClient struct {
@@ -678,6 +763,16 @@ func (c *workerAdminClient) SetActive(ctx context.Context, in *SetActiveRequest,
 	return out, nil
 }
 
+func (c *workerAdminClient) SetLogLevels(ctx context.Context, in *SetLogLevelsRequest, opts ...grpc.CallOption) (*SetLogLevelsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetLogLevelsReply)
+	err := c.cc.Invoke(ctx, WorkerAdmin_SetLogLevels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkerAdminServer is the server API for WorkerAdmin service.
 // All implementations must embed UnimplementedWorkerAdminServer
 // for forward compatibility.
@@ -686,6 +781,8 @@ func (c *workerAdminClient) SetActive(ctx context.Context, in *SetActiveRequest,
 type WorkerAdminServer interface {
 	// SetActive activates or deactivates the worker's spouts.
 	SetActive(context.Context, *SetActiveRequest) (*SetActiveReply, error)
+	// SetLogLevels sets the log levels and debug samples of the worker's components.
+	SetLogLevels(context.Context, *SetLogLevelsRequest) (*SetLogLevelsReply, error)
 	mustEmbedUnimplementedWorkerAdminServer()
 }
 
@@ -698,6 +795,9 @@ type UnimplementedWorkerAdminServer struct{}
 
 func (UnimplementedWorkerAdminServer) SetActive(context.Context, *SetActiveRequest) (*SetActiveReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetActive not implemented")
+}
+func (UnimplementedWorkerAdminServer) SetLogLevels(context.Context, *SetLogLevelsRequest) (*SetLogLevelsReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetLogLevels not implemented")
 }
 func (UnimplementedWorkerAdminServer) mustEmbedUnimplementedWorkerAdminServer() {}
 func (UnimplementedWorkerAdminServer) testEmbeddedByValue()                     {}
@@ -738,6 +838,24 @@ func _WorkerAdmin_SetActive_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkerAdmin_SetLogLevels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetLogLevelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkerAdminServer).SetLogLevels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkerAdmin_SetLogLevels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkerAdminServer).SetLogLevels(ctx, req.(*SetLogLevelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkerAdmin_ServiceDesc is the grpc.ServiceDesc for WorkerAdmin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -748,6 +866,10 @@ var WorkerAdmin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetActive",
 			Handler:    _WorkerAdmin_SetActive_Handler,
+		},
+		{
+			MethodName: "SetLogLevels",
+			Handler:    _WorkerAdmin_SetLogLevels_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
