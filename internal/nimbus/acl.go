@@ -60,9 +60,11 @@ var rpcAccess = map[string]access{
 		open: "supervisors and standby nimbuses fetch artifacts with it; a daemon's TLS client certificate is its gate"},
 	sparsev1.Nimbus_ACLBootstrap_FullMethodName: {action: "acl bootstrap", change: true,
 		open: "it makes the first token, so there is none to give; it succeeds once per cluster"},
-	sparsev1.Nimbus_CreateToken_FullMethodName: {action: "token create", role: cluster.RoleAdmin, change: true},
-	sparsev1.Nimbus_ListTokens_FullMethodName:  {action: "token list", role: cluster.RoleAdmin},
-	sparsev1.Nimbus_RevokeToken_FullMethodName: {action: "token revoke", role: cluster.RoleAdmin, change: true},
+	sparsev1.Nimbus_CreateToken_FullMethodName:    {action: "token create", role: cluster.RoleAdmin, change: true},
+	sparsev1.Nimbus_ListTokens_FullMethodName:     {action: "token list", role: cluster.RoleAdmin},
+	sparsev1.Nimbus_RevokeToken_FullMethodName:    {action: "token revoke", role: cluster.RoleAdmin, change: true},
+	sparsev1.Nimbus_ListLogSources_FullMethodName: {action: "log sources", role: cluster.RoleViewer},
+	sparsev1.Nimbus_SetLogLevel_FullMethodName:    {action: "set-log-level", role: cluster.RoleDeployer, owner: true, change: true},
 }
 
 // Identity is the token a call was made with.
@@ -274,6 +276,8 @@ func (s *Server) audit(ctx context.Context, a access, req any, err error) {
 		args = append(args, "topology", r.GetName())
 	case *sparsev1.RebalanceRequest:
 		args = append(args, "topology", r.GetName())
+	case *sparsev1.SetLogLevelRequest:
+		args = append(args, "topology", r.GetTopology(), "component", r.GetOverride().GetComponent())
 	case *sparsev1.SubmitHeader:
 		name := r.GetName()
 		if name == "" {

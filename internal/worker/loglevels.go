@@ -95,37 +95,25 @@ func (w *Worker) stopLogTimer() {
 // topology: a level (for components named, or "" for all of them expanded by the
 // caller's Levels), a debug sample, and when the next one lapses (zero: none live).
 func EffectiveLogLevels(list []*sparsev1.LogLevelOverride, now time.Time) (levels map[string]hclog.Level, samples map[string]float64, next time.Time) {
-	var all *sparsev1.LogLevelOverride
-	byComp := map[string]*sparsev1.LogLevelOverride{}
-	nowMs := now.UnixMilli()
-	for _, o := range list {
-		exp := o.GetExpiresUnixMs()
-		if exp <= nowMs {
-			continue
-		}
-		if t := time.UnixMilli(exp); next.IsZero() || t.Before(next) {
-			next = t
-		}
-		if o.GetComponent() == "" {
-			all = o
-		} else {
-			byComp[o.GetComponent()] = o
-		}
-	}
 	levels, samples = map[string]hclog.Level{}, map[string]float64{}
-	set := func(comp string, o *sparsev1.LogLevelOverride) {
-		if l, err := logging.ParseLevel(o.GetLevel()); o.GetLevel() != "" && err == nil {
-			levels[comp] = l
+	nowMs := now.UnixMilli()
+	// Every component's entries first, so that a component's own ones win.
+	for _, pass := range []bool{true, false} {
+		for _, o := range list {
+			exp := o.GetExpiresUnixMs()
+			if exp <= nowMs || (o.GetComponent() == allComponents) != pass {
+				continue
+			}
+			if t := time.UnixMilli(exp); next.IsZero() || t.Before(next) {
+				next = t
+			}
+			if l, err := logging.ParseLevel(o.GetLevel()); o.GetLevel() != "" && err == nil {
+				levels[o.GetComponent()] = l
+			}
+			if o.GetDebugSample() > 0 {
+				samples[o.GetComponent()] = o.GetDebugSample()
+			}
 		}
-		if o.GetDebugSample() > 0 {
-			samples[comp] = o.GetDebugSample()
-		}
-	}
-	if all != nil {
-		set(allComponents, all)
-	}
-	for c, o := range byComp {
-		set(c, o)
 	}
 	return levels, samples, next
 }
