@@ -40,6 +40,10 @@ func rootCmd() *cobra.Command {
 		devCmd(),
 		quickstartCmd(),
 		tlsCmd(),
+		logsCmd(),
+		removeLogsCmd(),
+		setLogLevelCmd(),
+		debugCmd(),
 	)
 	return root
 }

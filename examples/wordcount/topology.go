@@ -196,6 +196,9 @@ func (c *CountBolt) Prepare(ctx *topology.Context) error {
 func (c *CountBolt) Execute(in *tuple.Tuple, out topology.BasicCollector) error {
 	w := in.String(0)
 	c.counts[w]++
+	if log := c.ctx.Logger(); log.IsDebug() { // sparsectl set-log-level wordcount --component count debug
+		log.Debug("counted", "word", w, "count", c.counts[w])
+	}
 	out.Emit(w, c.counts[w])
 	return nil
 }

@@ -4,11 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -35,6 +39,30 @@ func (c *Config) checkLogs() error {
 	_, err := tlsconf.CheckAPIListen("supervisord --logs-addr", c.LogsAddr, c.TLS != nil, c.ACL, c.Insecure)
 	if err != nil {
 		return fmt.Errorf("supervisor: %w", err)
+	}
+	if c.TLS != nil {
+		return checkServerCert(c.TLS.Files().Cert)
+	}
+	return nil
+}
+
+// checkServerCert refuses a certificate that clients would refuse to serve logs with:
+// supervisor certificates made before supervisors served logs are for TLS clients only.
+func checkServerCert(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("supervisor: --tls-cert: %w", err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return fmt.Errorf("supervisor: --tls-cert %s holds no PEM certificate", path)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return fmt.Errorf("supervisor: --tls-cert %s: %w", path, err)
+	}
+	if !slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageServerAuth) && !slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageAny) {
+		return fmt.Errorf("supervisor: --tls-cert %s may not serve TLS (it was made for TLS clients only, before supervisors served logs); make it again with sparsectl tls cert create --supervisor to serve --logs-addr", path)
 	}
 	return nil
 }
