@@ -10,7 +10,9 @@ import (
 func TestMergeLogOverrides(t *testing.T) {
 	now := time.Unix(1000, 0)
 	later := now.Add(time.Hour)
-	lvl := func(c, l string) cluster.LogOverride { return cluster.LogOverride{Component: c, Level: l, Expires: later} }
+	lvl := func(c, l string) cluster.LogOverride {
+		return cluster.LogOverride{Component: c, Level: l, Expires: later}
+	}
 	smp := func(c string, r float64) cluster.LogOverride {
 		return cluster.LogOverride{Component: c, DebugSample: r, Expires: later}
 	}
