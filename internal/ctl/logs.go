@@ -248,8 +248,7 @@ func (lc *LogsClient) Logs(ctx context.Context, c *Client, o LogsOptions, out io
 	}
 	bw := bufio.NewWriter(out)
 	for _, l := range all {
-		bw.WriteString(l.text)
-		bw.WriteByte('\n')
+		_, _ = bw.WriteString(l.text + "\n") // an error sticks; Flush reports it
 	}
 	if err := bw.Flush(); err != nil {
 		return err

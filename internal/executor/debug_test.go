@@ -61,8 +61,8 @@ func TestDebugSamples(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	line := out.String()[strings.Index(out.String(), "sampled emit"):]
-	line = line[:strings.IndexByte(line, '\n')]
+	_, line, _ := strings.Cut(out.String(), "sampled emit")
+	line, _, _ = strings.Cut(line, "\n")
 	for _, f := range []string{"component=spout", "task=", "values=[word]"} {
 		if !strings.Contains(line, f) {
 			t.Errorf("the sampled line lacks %s: %s", f, line)

@@ -143,10 +143,15 @@ func newFixture(t *testing.T, c Config) *fixture {
 		t.Fatal(err)
 	}
 	secret := filepath.Join(t.TempDir(), "secret")
-	os.WriteFile(secret, []byte("do not serve\n"), 0o600)
-	os.MkdirAll(filepath.Join(dir, "workers", "evil", "6700"), 0o700)
-	os.Symlink(secret, filepath.Join(dir, "workers", "evil", "6700", "worker.log"))
-	os.Symlink(filepath.Dir(secret), filepath.Join(dir, "workers", "linked"))
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(secret, []byte("do not serve\n"), 0o600))
+	must(os.MkdirAll(filepath.Join(dir, "workers", "evil", "6700"), 0o700))
+	must(os.Symlink(secret, filepath.Join(dir, "workers", "evil", "6700", "worker.log")))
+	must(os.Symlink(filepath.Dir(secret), filepath.Join(dir, "workers", "linked")))
 	c.DataDir = dir
 	srv := httptest.NewServer(New(c))
 	t.Cleanup(srv.Close)
@@ -223,6 +228,21 @@ func TestServer(t *testing.T) {
 	}
 }
 
+// TestOwnLog: the supervisor's own log file is listed first and served as "supervisor".
+func TestOwnLog(t *testing.T) {
+	own := filepath.Join(t.TempDir(), "supervisord.log")
+	if err := os.WriteFile(own, []byte("2026-12-07T03:00:00.000Z [INFO]  supervisord: registered\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, Config{OwnLogFile: own})
+	if code, body := f.get(t, "/logs", nil, ""); code != 200 || !strings.Contains(body, `{"name":"supervisor"`) {
+		t.Errorf("list: %d %s", code, body)
+	}
+	if code, body := f.get(t, "/logs/lines", url.Values{"log": {"supervisor"}}, ""); code != 200 || !strings.Contains(body, "registered") {
+		t.Errorf("own log: %d %s", code, body)
+	}
+}
+
 func TestFollow(t *testing.T) {
 	old := FollowPoll
 	FollowPoll = 10 * time.Millisecond
@@ -250,12 +270,18 @@ func TestFollow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lf.WriteString("skipped\nnew one\n")
+	if _, err := lf.WriteString("skipped\nnew one\n"); err != nil {
+		t.Fatal(err)
+	}
 	expect("new one")
 	// Rotation: copied and truncated; the follower reads the file again from its start.
-	os.Truncate(path, 0)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(50 * time.Millisecond)
-	lf.WriteString("new after rotation\n")
+	if _, err := lf.WriteString("new after rotation\n"); err != nil {
+		t.Fatal(err)
+	}
 	lf.Close()
 	expect("new after rotation")
 }

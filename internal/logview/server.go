@@ -230,7 +230,7 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) (*os.File, fs.File
 		path = s.c.OwnLogFile
 	} else {
 		path = filepath.Join(s.c.DataDir, filepath.FromSlash(n.String()))
-		if st, err = checkNoLinks(s.c.DataDir, path); err != nil {
+		if _, err = checkNoLinks(s.c.DataDir, path); err != nil {
 			if errors.Is(err, errNotLog) {
 				http.Error(w, "log "+n.String()+" is not a log file of this supervisor", http.StatusForbidden)
 			} else {
@@ -362,8 +362,7 @@ func (s *Server) tail(w io.Writer, f *os.File, start, end int64, n int, lf *line
 	}
 	bw := bufio.NewWriter(w)
 	for i := range ring {
-		bw.WriteString(ring[(next+i)%len(ring)])
-		bw.WriteByte('\n')
+		_, _ = bw.WriteString(ring[(next+i)%len(ring)] + "\n") // an error sticks; Flush reports it
 	}
 	return pos, bw.Flush()
 }

@@ -190,7 +190,9 @@ func (l *logLevels) update(topologies map[string]*cluster.TopologyRecord) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for id, r := range topologies {
-		if !sameOverrides(l.want[id], r.LogLevels) {
+		// A topology seen for the first time is pushed once even without overrides: an
+		// adopted worker may hold some that were reset while no supervisor looked.
+		if _, seen := l.gen[id]; !seen || !sameOverrides(l.want[id], r.LogLevels) {
 			l.want[id] = r.LogLevels
 			l.gen[id]++
 		}
@@ -247,7 +249,7 @@ func (l *logLevels) push(ctx context.Context, slots []SlotStatus) {
 		live[key] = true
 		gen := l.gen[key.topology]
 		if gen == 0 || l.sent[key] == gen {
-			continue // nothing was ever set on the topology, or the worker has it
+			continue // the topology is unknown yet, or the worker has its overrides
 		}
 		req := &sparsev1.SetLogLevelsRequest{}
 		for _, o := range l.want[key.topology] {
