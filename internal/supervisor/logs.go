@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -102,7 +103,9 @@ func (s *Supervisor) serveLogs(ctx context.Context, store *cluster.Store, mgr *M
 	if err != nil {
 		return "", fmt.Errorf("supervisor: cannot serve logs on %s (choose another --logs-addr, or free the port): %w", s.c.LogsAddr, err)
 	}
-	srv := &http.Server{Handler: logview.New(c), ReadHeaderTimeout: 10 * time.Second}
+	// No write timeout: a follow streams for as long as its client reads.
+	srv := &http.Server{Handler: logview.New(c), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: s.log.Named("logs").StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug})}
 	if s.c.TLS != nil {
 		lis = tls.NewListener(lis, logsTLSConfig(s.c.TLS))
 	}

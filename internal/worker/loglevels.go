@@ -29,9 +29,10 @@ func componentLogger(l *logging.Levels) func(string) hclog.Logger {
 // (sparsectl set-log-level and debug, through the supervisor): each lapses at its
 // expiry by itself, even if the supervisor is gone by then.
 type logOverrides struct {
-	mu    sync.Mutex
-	list  []*sparsev1.LogLevelOverride
-	timer *time.Timer
+	mu     sync.Mutex
+	list   []*sparsev1.LogLevelOverride
+	timer  *time.Timer
+	active bool // some override was in force at the last application
 }
 
 // SetLogLevels replaces the overrides in force and applies them now; the worker
@@ -66,8 +67,13 @@ func (w *Worker) applyLogLevels(now time.Time) {
 		w.o.Levels.Set(levels)
 	}
 	w.rt.SetDebugSamples(samples)
-	if len(levels) > 0 || len(samples) > 0 {
-		w.log.Info("log levels set", "levels", fmt.Sprint(levels), "debug_samples", fmt.Sprint(samples), "until", next.UTC().Format(time.RFC3339))
+	switch {
+	case len(levels) > 0 || len(samples) > 0:
+		w.log.Info("log levels set", "levels", fmt.Sprint(levels), "debug_samples", fmt.Sprint(samples), "next_change", next.UTC().Format(time.RFC3339))
+		w.logs.active = true
+	case w.logs.active:
+		w.log.Info("log levels back to --log-level, debug samples off")
+		w.logs.active = false
 	}
 	if w.logs.timer != nil {
 		w.logs.timer.Stop()
