@@ -108,7 +108,7 @@ func logOverrideCmd(cmd *cobra.Command, conn *ctl.ConnFlags, topology string, o 
 		o.ExpiresUnixMs = time.Now().Add(dur).UnixMilli()
 	}
 	return withClient(cmd, conn, func(ctx context.Context, c *ctl.Client) error {
-		reply, err := c.SetLogLevel(ctx, &sparsev1.SetLogLevelRequest{Topology: topology, Override: o, Reset_: reset})
+		reply, err := c.SetLogLevel(ctx, &sparsev1.SetLogLevelRequest{Topology: topology, Override: o, Remove: reset})
 		if err != nil {
 			return err
 		}

@@ -333,3 +333,22 @@ func TestAuthAndRemove(t *testing.T) {
 		t.Errorf("the topology's logs are still there: %v", err)
 	}
 }
+
+// FuzzLineParse: a log line is bytes a worker (or its subprocess) wrote; parsing its time
+// and fields never panics, and a text line's field value never holds a space unless it
+// was quoted.
+func FuzzLineParse(f *testing.F) {
+	f.Add(`2026-12-07T03:26:51.123Z [INFO]  wc.split: x: component=split task=3 values="[a b]"`)
+	f.Add(`{"@timestamp":"2026-12-07T03:26:51.123456Z","component":"split","task":3}`)
+	f.Add(`{"@timestamp":7,"component":{"a":1}}`)
+	f.Add(` component="unterminated`)
+	f.Fuzz(func(t *testing.T, line string) {
+		LineTime(line)
+		for _, k := range []string{"component", "task", "values"} {
+			v, ok := LineField(line, k)
+			if !ok && v != "" {
+				t.Fatalf("LineField(%q, %q) = %q without the field", line, k, v)
+			}
+		}
+	})
+}

@@ -86,7 +86,7 @@ func (s *Server) SetLogLevel(ctx context.Context, req *sparsev1.SetLogLevelReque
 	}
 	now := time.Now().UTC()
 	var add *cluster.LogOverride
-	if !req.GetReset_() {
+	if !req.GetRemove() {
 		if o.GetLevel() != "" {
 			if _, err := logging.ParseLevel(o.GetLevel()); err != nil {
 				return nil, status.Error(codes.InvalidArgument, err.Error())
@@ -105,13 +105,13 @@ func (s *Server) SetLogLevel(ctx context.Context, req *sparsev1.SetLogLevelReque
 		}
 	}
 	rec, err := t.store.UpdateTopology(ctx, r.ID, func(r *cluster.TopologyRecord) error {
-		r.LogLevels = mergeLogOverrides(r.LogLevels, comp, add, req.GetReset_(), now)
+		r.LogLevels = mergeLogOverrides(r.LogLevels, comp, add, req.GetRemove(), now)
 		return nil
 	})
 	if err != nil {
 		return nil, s.rpcErr(ctx, err)
 	}
-	s.log.Info("log levels set", "topology", r.ID, "component", comp, "level", o.GetLevel(), "debug_sample", o.GetDebugSample(), "reset", req.GetReset_())
+	s.log.Info("log levels set", "topology", r.ID, "component", comp, "level", o.GetLevel(), "debug_sample", o.GetDebugSample(), "reset", req.GetRemove())
 	reply := &sparsev1.SetLogLevelReply{}
 	for _, l := range rec.LogLevels {
 		reply.Overrides = append(reply.Overrides, &sparsev1.LogLevelOverride{Component: l.Component, Level: l.Level,

@@ -350,7 +350,7 @@ type SetLogLevelRequest struct {
 	Topology string            `protobuf:"bytes,1,opt,name=topology,proto3" json:"topology,omitempty"`
 	Override *LogLevelOverride `protobuf:"bytes,2,opt,name=override,proto3" json:"override,omitempty"`
 	// Remove every override of the topology (or of override.component) instead.
-	Reset_        bool `protobuf:"varint,3,opt,name=reset,proto3" json:"reset,omitempty"`
+	Remove        bool `protobuf:"varint,3,opt,name=remove,proto3" json:"remove,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -399,9 +399,9 @@ func (x *SetLogLevelRequest) GetOverride() *LogLevelOverride {
 	return nil
 }
 
-func (x *SetLogLevelRequest) GetReset_() bool {
+func (x *SetLogLevelRequest) GetRemove() bool {
 	if x != nil {
-		return x.Reset_
+		return x.Remove
 	}
 	return false
 }
@@ -562,11 +562,11 @@ const file_sparse_v1_logs_proto_rawDesc = "" +
 	"\tcomponent\x18\x01 \x01(\tR\tcomponent\x12\x14\n" +
 	"\x05level\x18\x02 \x01(\tR\x05level\x12!\n" +
 	"\fdebug_sample\x18\x03 \x01(\x01R\vdebugSample\x12&\n" +
-	"\x0fexpires_unix_ms\x18\x04 \x01(\x03R\rexpiresUnixMs\"\x7f\n" +
+	"\x0fexpires_unix_ms\x18\x04 \x01(\x03R\rexpiresUnixMs\"\x81\x01\n" +
 	"\x12SetLogLevelRequest\x12\x1a\n" +
 	"\btopology\x18\x01 \x01(\tR\btopology\x127\n" +
-	"\boverride\x18\x02 \x01(\v2\x1b.sparse.v1.LogLevelOverrideR\boverride\x12\x14\n" +
-	"\x05reset\x18\x03 \x01(\bR\x05reset\"M\n" +
+	"\boverride\x18\x02 \x01(\v2\x1b.sparse.v1.LogLevelOverrideR\boverride\x12\x16\n" +
+	"\x06remove\x18\x03 \x01(\bR\x06remove\"M\n" +
 	"\x10SetLogLevelReply\x129\n" +
 	"\toverrides\x18\x01 \x03(\v2\x1b.sparse.v1.LogLevelOverrideR\toverrides\"P\n" +
 	"\x13SetLogLevelsRequest\x129\n" +
