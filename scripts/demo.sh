@@ -10,6 +10,7 @@ NIMBUS=${NIMBUS:-127.0.0.1:16627}
 ETCD=${ETCD:-127.0.0.1:12379}
 ETCD_PEER=${ETCD_PEER:-127.0.0.1:12380}
 SLOT_BASE=${SLOT_BASE:-16700}
+LOGS=${LOGS:-127.0.0.1:16800}
 SECONDS_TO_RUN=${SECONDS_TO_RUN:-20}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sparse-demo.XXXXXX")
@@ -28,7 +29,7 @@ echo "== starting nimbusd (embedded etcd at $ETCD) and one supervisord with 4 sl
 	--etcd-listen "$ETCD" --etcd-peer-listen "$ETCD_PEER" --metrics-addr 127.0.0.1:0 >"$work/nimbusd.log" 2>&1 &
 pids+=($!)
 "$BIN/supervisord" --id demo-supervisor --data-dir "$work/supervisor" --etcd-endpoints "$ETCD" \
-	--slot-count 4 --slot-base "$SLOT_BASE" >"$work/supervisord.log" 2>&1 &
+	--slot-count 4 --slot-base "$SLOT_BASE" --logs-addr "$LOGS" >"$work/supervisord.log" 2>&1 &
 pids+=($!)
 
 for _ in $(seq 1 100); do
@@ -52,5 +53,7 @@ done
 
 echo "== where everything runs"
 ctl describe wordcount
+echo "== the workers' logs, served by the supervisor at $LOGS (sparsectl logs wordcount [-f])"
+ctl logs wordcount --lines 8
 echo "== killing the topology and stopping the cluster"
 ctl kill wordcount --wait=2s

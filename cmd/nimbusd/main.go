@@ -28,7 +28,7 @@ func main() {
 
 func command() *cobra.Command {
 	var cfg nimbus.Config
-	var logLevel string
+	var logFlags logging.Flags
 	var tlsFlags tlsconf.Flags
 	cmd := &cobra.Command{
 		Use:   "nimbusd",
@@ -41,7 +41,7 @@ host then use --etcd-endpoints http://127.0.0.1:2379.`,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if cfg.Logger, err = logging.New("nimbusd", logLevel, cmd.ErrOrStderr()); err != nil {
+			if cfg.Logger, err = logFlags.Logger("nimbusd", cmd.ErrOrStderr()); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -72,7 +72,7 @@ host then use --etcd-endpoints http://127.0.0.1:2379.`,
 	f.BoolVar(&cfg.ACL, "acl", false, "require an API token on every call and enable token management (bootstrap the first token with sparsectl acl bootstrap)")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on http://<addr>/metrics (empty: off)")
 	f.StringVar(&cfg.HTTP, "http", "", "serve the REST API (docs/api.md) on this host:port, with the TLS and tokens of the gRPC API (empty: off)")
-	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
+	logFlags.Register(f)
 	limitFlags(f, &cfg)
 	tlsFlags.Register(f)
 	flagfile.Register(cmd)

@@ -36,6 +36,14 @@ func run() int {
 	tlsRounds := flag.Int("tls-rounds", 3, "with -tls: alternated plaintext and TLS full-speed runs per shape for the TLSCOST line")
 	tlsDir := flag.String("tls-dir", "", "internal: the TLS files of -child worker")
 	latencyAt := flag.String("latency-at", "", "instead of measuring, run the two-worker shapes at these comma-separated spout rates and print their latency")
+	scale := flag.Bool("scale", false, "instead of measuring the shapes, simulate a large cluster's control plane (make bench-scale): real etcd and nimbusd, simulated supervisors and workers")
+	var so perf.ScaleOptions
+	flag.IntVar(&so.Supervisors, "scale-supervisors", 1000, "with -scale: simulated supervisors")
+	flag.IntVar(&so.Slots, "scale-slots", 8, "with -scale: slots per supervisor")
+	flag.IntVar(&so.Topologies, "scale-topologies", 500, "with -scale: topologies")
+	flag.IntVar(&so.Workers, "scale-workers", 8, "with -scale: workers per topology")
+	flag.DurationVar(&so.LeaseTTL, "scale-lease-ttl", 10*time.Second, "with -scale: the supervisors', workers' and nimbus's lease TTL")
+	flag.DurationVar(&so.Steady, "scale-steady", 30*time.Second, "with -scale: how long the steady state is measured")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -72,6 +80,17 @@ func run() int {
 			fmt.Fprintln(os.Stderr, "error:", err)
 			return 1
 		}
+		return 0
+	}
+	if *scale {
+		self, _ := os.Executable()
+		so.Log = os.Stderr
+		r, err := perf.MeasureScale(self, so)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "error:", err)
+			return 1
+		}
+		fmt.Println(r.Line())
 		return 0
 	}
 	if *latencyAt != "" {

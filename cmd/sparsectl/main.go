@@ -45,6 +45,10 @@ func rootCmd() *cobra.Command {
 		updateVirtualenvCmd(),
 		statsCmd(),
 		visualizeCmd(),
+		logsCmd(),
+		removeLogsCmd(),
+		setLogLevelCmd(),
+		debugCmd(),
 	)
 	version.AddTo(root, "sparsectl")
 	return root

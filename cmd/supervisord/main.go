@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -32,7 +33,8 @@ func main() {
 
 func command() *cobra.Command {
 	var c supervisor.Config
-	var slots, endpoints, logLevel string
+	var slots, endpoints string
+	var logFlags logging.Flags
 	var slotCount, slotBase, metricsOffset int
 	var tlsFlags tlsconf.Flags
 	var hygiene hygieneFlags
@@ -48,7 +50,17 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if c.Logger, err = logging.New("supervisord", logLevel, cmd.ErrOrStderr()); err != nil {
+			logOut := cmd.ErrOrStderr()
+			if c.OwnLogFile != "" {
+				// Beside stderr, a file the log server serves (as "supervisor").
+				f, err := os.OpenFile(c.OwnLogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+				if err != nil {
+					return fmt.Errorf("--log-file: %w", err)
+				}
+				defer f.Close()
+				logOut = io.MultiWriter(logOut, f)
+			}
+			if c.Logger, err = logFlags.Logger("supervisord", logOut); err != nil {
 				return err
 			}
 			if slots == "" && slotCount == 0 {
@@ -63,6 +75,7 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 				}
 			}
 			c.WorkerMetricsOffset = metricsOffset
+			c.WorkerLogFormat = logFlags.Format
 			if err := hygiene.apply(&c); err != nil {
 				return err
 			}
@@ -106,7 +119,10 @@ assigned. Workers keep running when supervisord stops; the next supervisord adop
 	f.DurationVar(&c.OrphanTimeout, "orphan-timeout", supervisor.DefaultOrphanTimeout, "a worker stops itself when no supervisord has vouched for it this long; a supervisord restarted sooner adopts it")
 	f.BoolVar(&c.StopWorkersOnExit, "stop-workers-on-exit", false, "stop the workers when supervisord stops (default: leave them for the next supervisord to adopt)")
 	f.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this host:port (default: none)")
-	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
+	logFlags.Register(f)
+	f.StringVar(&c.OwnLogFile, "log-file", "", "also write supervisord's log to this file, which --logs-addr serves")
+	f.StringVar(&c.LogsAddr, "logs-addr", "", "serve the workers' logs (and --log-file) on this host:port, over HTTPS with --tls-*; sparsectl logs reads them (default: none)")
+	f.BoolVar(&c.ACL, "acl", false, "require an API token (role viewer; deployer to remove logs) on every --logs-addr request, checked against etcd: pass it when nimbusd runs with --acl")
 	tlsFlags.Register(f)
 	f.StringVar(&c.WorkerTLSCert, "worker-tls-cert", "", "the workers' certificate (sparsectl tls cert create --worker), copied with the CA into each worker's directory")
 	f.StringVar(&c.WorkerTLSKey, "worker-tls-key", "", "the key of --worker-tls-cert (copied mode 0600, never on a command line)")

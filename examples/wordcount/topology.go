@@ -203,6 +203,9 @@ func (c *CountBolt) Execute(in *tuple.Tuple, out topology.BasicCollector) error 
 	if c.counts[w] == 1 {
 		c.distinct.Set(float64(len(c.counts)))
 	}
+	if log := c.ctx.Logger(); log.IsDebug() { // sparsectl set-log-level wordcount --component count debug
+		log.Debug("counted", "word", w, "count", c.counts[w])
+	}
 	out.Emit(w, c.counts[w])
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sparsestream/sparse/internal/logging"
 	"github.com/sparsestream/sparse/pkg/scheduler"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
@@ -67,6 +68,45 @@ type TopologyRecord struct {
 	// Owner is the name of the token that submitted it (empty with ACLs off). With ACLs
 	// on, only a token of that name or an admin may change the topology.
 	Owner string `json:"owner,omitempty"`
+	// LogLevels are the log levels and debug samples set on the running topology
+	// (sparsectl set-log-level and debug); supervisors hand them to its workers, and
+	// each lapses at its Expires.
+	LogLevels []LogOverride `json:"log_levels,omitempty"`
+}
+
+// LogOverride is one log level or debug sample set on a running topology.
+type LogOverride struct {
+	// Component is the component it applies to (empty: every component).
+	Component string `json:"component,omitempty"`
+	// Level is a log level (empty: unchanged, for a debug sample alone).
+	Level string `json:"level,omitempty"`
+	// DebugSample is the share of emitted tuples logged (0: none).
+	DebugSample float64   `json:"debug_sample,omitempty"`
+	Expires     time.Time `json:"expires"`
+}
+
+// MaxLogOverrides bounds a topology's LogLevels.
+const MaxLogOverrides = 64
+
+// Validate checks one override.
+func (o *LogOverride) Validate() error {
+	if o.Component != "" {
+		if err := ValidateID("component", o.Component); err != nil {
+			return err
+		}
+	}
+	if o.Level != "" {
+		if _, err := logging.ParseLevel(o.Level); err != nil {
+			return err
+		}
+	}
+	if !(o.DebugSample >= 0 && o.DebugSample <= 1) {
+		return fmt.Errorf("debug sample %v is not between 0 and 1", o.DebugSample)
+	}
+	if o.Level == "" && o.DebugSample == 0 {
+		return errors.New("the override sets neither a level nor a debug sample")
+	}
+	return nil
 }
 
 // PendingRebalance is a rebalance request that waits, with its topology deactivated,
@@ -149,6 +189,14 @@ func (r *TopologyRecord) Validate() error {
 	if r.KillWaitSecs < 0 {
 		errs = append(errs, fmt.Errorf("kill wait %ds is negative", r.KillWaitSecs))
 	}
+	if len(r.LogLevels) > MaxLogOverrides {
+		errs = append(errs, fmt.Errorf("%d log level overrides; at most %d are kept", len(r.LogLevels), MaxLogOverrides))
+	}
+	for i := range r.LogLevels {
+		if err := r.LogLevels[i].Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("log level override %d: %w", i, err))
+		}
+	}
 	for c, n := range r.ExecutorOverrides {
 		if n < 1 {
 			errs = append(errs, fmt.Errorf("executor override for %q is %d; it must be at least 1", c, n))
@@ -186,6 +234,10 @@ type SupervisorRecord struct {
 	StartedAt time.Time `json:"started_at"`
 	// Version is the sparse version the supervisor runs.
 	Version string `json:"version,omitempty"`
+	// LogsAddr is where it serves its workers' logs (supervisord --logs-addr), over
+	// HTTPS when LogsTLS.
+	LogsAddr string `json:"logs_addr,omitempty"`
+	LogsTLS  bool   `json:"logs_tls,omitempty"`
 }
 
 // Validate checks the record's own consistency.

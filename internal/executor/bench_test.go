@@ -37,7 +37,10 @@ func (s *burstSpout) NextTuple() {
 
 // benchTopology runs b.N tuples from a spout through a chain of pass-through bolts
 // (depth 0: straight into a null bolt) and reports per-tuple cost.
-func benchTopology(b *testing.B, ackers int, depth int) {
+func benchTopology(b *testing.B, ackers int, depth int) { benchTopologyWith(b, ackers, depth, nil) }
+
+// benchTopologyWith is benchTopology with setup applied to the runtime before it runs.
+func benchTopologyWith(b *testing.B, ackers int, depth int, setup func(*executor.Runtime)) {
 	var done atomic.Int64
 	finished := make(chan struct{})
 	n := int64(b.N)
@@ -70,6 +73,9 @@ func benchTopology(b *testing.B, ackers int, depth int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if setup != nil {
+		setup(rt)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	b.ReportAllocs()
@@ -85,6 +91,22 @@ func benchTopology(b *testing.B, ackers int, depth int) {
 
 // BenchmarkSpoutToBolt is ConstSpoutNullBolt: the cost of one tuple from emit to Execute.
 func BenchmarkSpoutToBolt(b *testing.B) { benchTopology(b, 0, 0) }
+
+// BenchmarkEmitDebugSample is BenchmarkSpoutToBolt with sparsectl debug's hook off (one
+// atomic load an emit: compare with BenchmarkSpoutToBolt), sampling none of the
+// tuples (a random draw an emit), and logging one in 10^4 to a null logger.
+func BenchmarkEmitDebugSample(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		rate float64
+	}{{"off", 0}, {"rate-1e-9", 1e-9}, {"rate-1e-4", 1e-4}} {
+		b.Run(c.name, func(b *testing.B) {
+			benchTopologyWith(b, 0, 0, func(rt *executor.Runtime) {
+				rt.SetDebugSamples(map[string]float64{"spout": c.rate})
+			})
+		})
+	}
+}
 
 // BenchmarkSpoutBoltBoltAcked is ConstSpoutIdBoltNullBolt: a fully acked two-hop tree.
 func BenchmarkSpoutBoltBoltAcked(b *testing.B) { benchTopology(b, 1, 1) }

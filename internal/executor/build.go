@@ -61,6 +61,7 @@ func newRuntime(o Options) (*Runtime, error) {
 		spec:    &eff,
 		conf:    conf,
 		log:     log,
+		compLog: o.ComponentLogger,
 		epoch:   time.Now(),
 		ctx:     context.Background(),
 		ackers:  conf.AckerTasks(),
@@ -71,6 +72,9 @@ func newRuntime(o Options) (*Runtime, error) {
 	}
 	if r.id == "" {
 		r.id = eff.Name
+	}
+	if r.compLog == nil {
+		r.compLog = func(id string) hclog.Logger { return log.Named(id).With("component", id) }
 	}
 	r.active.Store(!o.Inactive)
 	batchSize, _ := conf.Int(topology.ConfProducerBatchSize, topology.DefaultProducerBatchSize)
@@ -209,7 +213,7 @@ func (r *Runtime) newExecutor(comp *topology.ComponentSpec, kind string, conf to
 		kind:          kind,
 		self:          newInbox(max(1, int(bufSize/max(batchSize, 1)))),
 		stats:         &Stats{Component: comp.ID, Kind: kind, Tasks: taskIDs},
-		log:           r.log.Named(comp.ID),
+		log:           r.compLog(comp.ID),
 		batchSize:     int(batchSize),
 		flushInterval: time.Duration(flushMs) * time.Millisecond,
 		tickEvery:     time.Duration(tickSecs) * time.Second,
@@ -222,7 +226,7 @@ func (r *Runtime) newExecutor(comp *topology.ComponentSpec, kind string, conf to
 // factory (or its XOR ledger, for an acker task). in is its executor's inbox, which a
 // Wakeable bolt nudges.
 func (r *Runtime) newTask(comp *topology.ComponentSpec, conf topology.Config, id int32, in *inbox) (*task, error) {
-	t := &task{id: id, log: r.log.Named(comp.ID).With("task", id)}
+	t := &task{id: id, log: r.compLog(comp.ID).With("task", id)}
 	t.ctx = topology.NewContext(r.id, r.layout, comp.ID, id, conf, t.log)
 	t.ctx.SetMetrics(r.userMetrics)
 	switch comp.Kind {

@@ -3,6 +3,7 @@ package executor
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"github.com/sparsestream/sparse/pkg/acker"
 	"github.com/sparsestream/sparse/pkg/topology"
@@ -39,6 +40,8 @@ func (e *executor) emit(t *task, stream string, values []any, direct int32, root
 	}
 	if e.debug {
 		t.log.Info("emitting", "stream", stream, "values", values)
+	} else if s := e.debugSample.Load(); s != 0 && rand.Uint32() < s {
+		t.log.Info("sampled emit", "stream", stream, "values", values)
 	}
 	e.cnt.emitted++
 	if wantTasks {

@@ -28,7 +28,10 @@ type executor struct {
 	batchSize     int
 	flushInterval time.Duration
 	debug         bool // topology.debug: log every emit
-	tickEvery     time.Duration
+	// debugSample is the share of emits logged (sparsectl debug), as a threshold out of
+	// 2^32 for a random uint32; 0 (off) costs the emit path one atomic load.
+	debugSample atomic.Uint32
+	tickEvery   time.Duration
 
 	// The outboxes: what was emitted but not yet sent, one filling batch per
 	// destination inbox and kind, plus the list of inboxes with a batch filling.

@@ -41,6 +41,11 @@ type Options struct {
 	// Config overrides the spec's topology config (the -o options of the CLI).
 	Config topology.Config
 	Logger hclog.Logger
+	// ComponentLogger, when set, gives each component's logger (a worker's, whose
+	// levels change at run time: logging.Levels); by default Logger named after the
+	// component. Either way its lines carry a component field, and its tasks' a task
+	// field.
+	ComponentLogger func(component string) hclog.Logger
 
 	// LocalTasks are the tasks this runtime runs; nil runs every task (local mode). It
 	// must hold whole executors: every task of an executor of the Layout, or none.
@@ -60,8 +65,10 @@ type Runtime struct {
 	conf   topology.Config
 	layout *topology.Layout
 	log    hclog.Logger
-	epoch  time.Time
-	ctx    context.Context
+	// compLog is each component's logger (Options.ComponentLogger).
+	compLog func(component string) hclog.Logger
+	epoch   time.Time
+	ctx     context.Context
 
 	ackers     int
 	ackerTasks []int32

@@ -70,6 +70,8 @@ var rpcAccess = map[string]access{
 	sparsev1.Nimbus_Stats_FullMethodName:       {action: "stats", role: cluster.RoleViewer},
 	sparsev1.Nimbus_ReportStats_FullMethodName: {action: "report stats", worker: true,
 		open: "workers report their executors' statistics with it and hold no token; with TLS only a worker certificate may call it (ReportStats checks)"},
+	sparsev1.Nimbus_ListLogSources_FullMethodName: {action: "log sources", role: cluster.RoleViewer},
+	sparsev1.Nimbus_SetLogLevel_FullMethodName:    {action: "set-log-level", role: cluster.RoleDeployer, owner: true, change: true},
 }
 
 // Identity is the token a call was made with.
@@ -284,6 +286,8 @@ func (s *Server) audit(ctx context.Context, a access, req any, err error) {
 		args = append(args, "topology", r.GetName())
 	case *sparsev1.RebalanceRequest:
 		args = append(args, "topology", r.GetName())
+	case *sparsev1.SetLogLevelRequest:
+		args = append(args, "topology", r.GetTopology(), "component", r.GetOverride().GetComponent())
 	case *sparsev1.SubmitHeader:
 		name := r.GetName()
 		if name == "" {

@@ -421,6 +421,8 @@ func ChildMain(mode, shape, assignment string, rate float64, tlsDir string) erro
 	switch mode {
 	case "natssub":
 		return natsSubscriber()
+	case "scale-etcd", "scale-nimbus":
+		return scaleChild(mode)
 	case "raw", "rawdecode":
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -42,7 +42,7 @@ func TestWorkerCommandForBundles(t *testing.T) {
 		t.Fatal(err)
 	}
 	digest := strings.Repeat("ab", 32)
-	args := workerArgs("/w", "s1:6700", "", 0)
+	args := workerArgs("/w", "s1:6700", "", 0, "")
 
 	exe, got, err := m.workerCommand(Want{TopologyID: "t-1", Digest: digest}, "/bin/topology", args)
 	if err != nil || exe != "/bin/topology" || !reflect.DeepEqual(got, args) {

@@ -113,6 +113,8 @@ type ManagerConfig struct {
 	// from (see venv.go); empty: pip's default, or only the bundle's wheels when it has
 	// some.
 	PipIndex string
+	// WorkerLogFormat is the workers' --log-format (empty: text).
+	WorkerLogFormat string
 }
 
 // Manager runs the worker processes of one supervisor: it starts what Update asks for,
@@ -758,7 +760,7 @@ func (m *Manager) start(ctx context.Context, w Want) (*proc, error) {
 			sec = append(sec, nimbusArgs(addrs)...)
 		}
 	}
-	exe, args, err := m.workerCommand(w, exe, append(workerArgs(dir, w.WorkerID, metricsAddr, m.c.OrphanTimeout), sec...))
+	exe, args, err := m.workerCommand(w, exe, append(workerArgs(dir, w.WorkerID, metricsAddr, m.c.OrphanTimeout, m.c.WorkerLogFormat), sec...))
 	if err != nil {
 		return nil, err
 	}

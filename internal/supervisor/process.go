@@ -307,7 +307,7 @@ func adopt(pf *PidFile, dir string, stop <-chan struct{}) *proc {
 }
 
 // workerArgs is the command line of a worker (worker.Flags is its contract).
-func workerArgs(dir, workerID, metricsAddr string, orphanTimeout time.Duration) []string {
+func workerArgs(dir, workerID, metricsAddr string, orphanTimeout time.Duration, logFormat string) []string {
 	f := worker.Flags{
 		Assignment:     filepath.Join(dir, assignmentFile),
 		ID:             workerID,
@@ -317,6 +317,7 @@ func workerArgs(dir, workerID, metricsAddr string, orphanTimeout time.Duration) 
 		OrphanTimeout:  orphanTimeout,
 		StartInactive:  true,
 		MetricsAddr:    metricsAddr,
+		LogFormat:      logFormat,
 	}
 	return f.Args()
 }

@@ -122,6 +122,14 @@ type Config struct {
 	CleanupGrace     time.Duration
 	WorkerLogMaxSize int64
 	WorkerLogBackups int
+	// WorkerLogFormat is the workers' --log-format (the supervisor's own).
+	WorkerLogFormat string
+	// LogsAddr, when set, is where the workers' logs (and OwnLogFile, the supervisor's
+	// own log file, if any) are served (host:port; see logs.go), over HTTPS with TLS;
+	// with ACL, every request needs an API token, checked against etcd.
+	LogsAddr   string
+	OwnLogFile string
+	ACL        bool
 
 	Logger hclog.Logger
 }
@@ -136,6 +144,9 @@ type Supervisor struct {
 
 	mu  sync.Mutex
 	mgr *Manager
+
+	logsPublic string // the published address of the log server
+	levels     *logLevels
 }
 
 // New checks the configuration and fills in defaults.
@@ -191,6 +202,9 @@ func New(c Config) (*Supervisor, error) {
 		c.Logger = hclog.NewNullLogger()
 	}
 	if err := c.checkTLS(); err != nil {
+		return nil, err
+	}
+	if err := c.checkLogs(); err != nil {
 		return nil, err
 	}
 	reg := metrics.NewRegistry()
@@ -263,6 +277,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		WorkerMetricsCert: s.c.WorkerMetricsCert, WorkerMetricsKey: s.c.WorkerMetricsKey,
 		WorkerEnv:    s.c.WorkerEnv,
 		CleanupGrace: s.c.CleanupGrace, WorkerLogMaxSize: s.c.WorkerLogMaxSize, WorkerLogBackups: s.c.WorkerLogBackups,
+		WorkerLogFormat: s.c.WorkerLogFormat,
 	})
 	if err != nil {
 		return err
@@ -270,6 +285,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.mgr = mgr
 	s.mu.Unlock()
+	if s.c.LogsAddr != "" {
+		if s.logsPublic, err = s.serveLogs(ctx, store, mgr); err != nil {
+			return err
+		}
+	}
+	s.levels = newLogLevels(s.c.Host, s.c.dialCreds(tlsconf.RoleWorker))
 	// On SIGHUP, beside the supervisor's own certificates (reloaded by its Store), the
 	// running workers get the workers' files as they are now.
 	tlsconf.OnSignal(ctx, mgr.ReloadTLS)
@@ -285,6 +306,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() { s.register(ctx, store, mgr) })
+	wg.Go(func() { s.levels.run(ctx, mgr) })
 	err = s.follow(ctx, store, mgr)
 	cancel()
 	<-mgrDone
@@ -323,7 +345,7 @@ func (s *Supervisor) connect(ctx context.Context) (*cluster.Store, error) {
 // while the lease has expired. The registration itself re-registers when its lease is
 // lost; this only retries the first one.
 func (s *Supervisor) register(ctx context.Context, store *cluster.Store, mgr *Manager) {
-	rec := &cluster.SupervisorRecord{ID: s.c.ID, Host: s.c.Host, Slots: s.c.Slots}
+	rec := &cluster.SupervisorRecord{ID: s.c.ID, Host: s.c.Host, Slots: s.c.Slots, LogsAddr: s.logsPublic, LogsTLS: s.logsPublic != "" && s.c.TLS != nil}
 	pause := retry.New(time.Second, 30*time.Second)
 	for {
 		reg, err := store.RegisterSupervisor(ctx, rec, s.c.LeaseTTL)
@@ -445,6 +467,7 @@ func (s *Supervisor) follow(ctx context.Context, store *cluster.Store, mgr *Mana
 			first = false
 		}
 		mgr.Update(wants)
+		s.levels.update(topologies)
 	}
 }
 

@@ -115,8 +115,9 @@ func NewCert(ca *KeyPair, req CertRequest) (*KeyPair, error) {
 		URIs:      []*url.URL{id.URI()},
 	}
 	switch id.Role {
-	case RoleServer, RoleWorker:
-		// Both serve and dial: a nimbus fetches from other nimbus, a worker sends to peers.
+	case RoleServer, RoleWorker, RoleSupervisor:
+		// Each serves and dials: a nimbus fetches from other nimbus, a worker sends to
+		// peers, a supervisor serves its workers' logs (--logs-addr).
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 	default:
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}

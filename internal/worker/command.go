@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sparsestream/sparse/internal/logging"
 	"github.com/sparsestream/sparse/internal/tlsconf"
 )
 
@@ -43,6 +44,8 @@ type Flags struct {
 	// (the leader among them; see Options.Nimbus), every ReportEvery.
 	Nimbus      []string
 	ReportEvery time.Duration
+	// LogFormat is the worker's --log-format (text or json; empty: text).
+	LogFormat string
 }
 
 // The flag names of Flags.
@@ -60,6 +63,7 @@ const (
 	flagMetricsTLSDir  = "metrics-tls-dir"
 	flagNimbus         = "nimbus"
 	flagReportEvery    = "report-every"
+	flagLogFormat      = "log-format"
 )
 
 // Register adds the flags to a command; --assignment and --id are required.
@@ -78,6 +82,7 @@ func (f *Flags) Register(cmd *cobra.Command) {
 	fs.StringVar(&f.MetricsTLSDir, flagMetricsTLSDir, "", "directory of the "+tlsconf.WorkerMetricsCertFile+" and "+tlsconf.WorkerMetricsKeyFile+" (written by the supervisor) to serve /metrics over HTTPS with")
 	fs.StringSliceVar(&f.Nimbus, flagNimbus, nil, "nimbus API addresses (host:port, comma-separated) to report executor statistics to; the worker follows the leader (default: none, no reports)")
 	fs.DurationVar(&f.ReportEvery, flagReportEvery, 0, "how often to report statistics to nimbus (default 5s)")
+	fs.StringVar(&f.LogFormat, flagLogFormat, "", "log format: text (the default), or "+logging.FormatJSON+" (one object a line, for log shippers)")
 	_ = cmd.MarkFlagRequired(flagAssignment)
 	_ = cmd.MarkFlagRequired(flagID)
 }
@@ -112,5 +117,6 @@ func (f *Flags) Args() []string {
 	if f.ReportEvery != 0 {
 		add(flagReportEvery, f.ReportEvery.String())
 	}
+	add(flagLogFormat, f.LogFormat)
 	return args
 }

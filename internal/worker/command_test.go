@@ -17,7 +17,7 @@ func TestFlagsRoundTrip(t *testing.T) {
 	}{
 		{"supervised", Flags{Assignment: "/d/assignment.json", ID: "s1:6700", ConfigFile: "/d/config.json",
 			HeartbeatFile: "/d/heartbeat", SupervisedFile: "/d/supervised", OrphanTimeout: 90 * time.Second,
-			StartInactive: true, MetricsAddr: "127.0.0.1:9100"}},
+			StartInactive: true, MetricsAddr: "127.0.0.1:9100", LogFormat: "json"}},
 		{"supervised, no orphan timeout", Flags{Assignment: "a.json", ID: "w1", SupervisedFile: "s"}},
 		{"by hand", Flags{Assignment: "a.json", ID: "w1"}},
 		{"reporting to nimbus", Flags{Assignment: "a.json", ID: "w1", Nimbus: []string{"10.0.0.1:6627", "10.0.0.2:6627"}, ReportEvery: 2 * time.Second}},

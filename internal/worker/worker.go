@@ -18,6 +18,7 @@ import (
 	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 	"github.com/sparsestream/sparse/internal/executor"
 	"github.com/sparsestream/sparse/internal/graceful"
+	"github.com/sparsestream/sparse/internal/logging"
 	"github.com/sparsestream/sparse/internal/tlsconf"
 	"github.com/sparsestream/sparse/pkg/local"
 	"github.com/sparsestream/sparse/pkg/topology"
@@ -63,6 +64,9 @@ type Options struct {
 	// the leader when it changes (see report.go). Empty: no reports.
 	Nimbus      []string
 	ReportEvery time.Duration
+	// Levels, when set, makes the components' loggers, whose levels WorkerAdmin's
+	// SetLogLevels changes while the worker runs (default: Logger for all).
+	Levels *logging.Levels
 }
 
 // HeartbeatInterval is how often a worker touches its heartbeat file.
@@ -85,6 +89,7 @@ type Worker struct {
 	// incarnation and started name this process in its statistics reports.
 	incarnation string
 	started     time.Time
+	logs        logOverrides
 }
 
 // New prepares a worker: it checks the assignment against the topology and builds the
@@ -126,7 +131,8 @@ func New(o Options) (*Worker, error) {
 	}
 	rt, err := executor.New(executor.Options{
 		TopologyID: o.Assignment.TopologyID, Spec: o.Spec, Config: o.Config, Logger: log,
-		LocalTasks: self.Tasks(), PeerOf: func(t int32) string { return owner[t] },
+		ComponentLogger: componentLogger(o.Levels),
+		LocalTasks:      self.Tasks(), PeerOf: func(t int32) string { return owner[t] },
 		Inactive: true,
 	})
 	if err != nil {
@@ -156,6 +162,7 @@ func (w *Worker) Runtime() *executor.Runtime { return w.rt }
 
 // Run serves the transport, dials the peers and runs the executors until ctx ends.
 func (w *Worker) Run(ctx context.Context) error {
+	defer w.stopLogTimer()
 	self, _ := w.o.Assignment.Worker(w.o.WorkerID)
 	lis := w.o.Listener
 	if lis == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sparsestream/sparse/internal/executor/execmetrics"
+	"github.com/sparsestream/sparse/internal/logging"
 	"github.com/sparsestream/sparse/internal/metrics"
 	"github.com/sparsestream/sparse/internal/tlsconf"
 	"github.com/sparsestream/sparse/internal/worker"
@@ -72,15 +73,14 @@ func RunWorker(ctx context.Context, spec *topology.Spec, f RunFlags, wf WorkerFl
 	if err != nil {
 		return err
 	}
-	base, err := f.logger(spec.Name, logOut)
+	levels, log, err := logging.NewLevels(spec.Name, f.LogLevel, wf.LogFormat, logOut, "topology", a.TopologyID, "worker", wf.ID)
 	if err != nil {
 		return err
 	}
-	log := base.With("topology", a.TopologyID, "worker", wf.ID)
 	o := worker.Options{Spec: spec, Config: conf, Assignment: a, WorkerID: wf.ID, Logger: log,
 		StatsEvery: f.StatsEvery, Out: out, StartInactive: wf.StartInactive, HeartbeatFile: wf.HeartbeatFile,
 		SupervisedFile: wf.SupervisedFile, OrphanTimeout: wf.OrphanTimeout, Insecure: wf.Insecure,
-		Nimbus: wf.Nimbus, ReportEvery: wf.ReportEvery}
+		Nimbus: wf.Nimbus, ReportEvery: wf.ReportEvery, Levels: levels}
 	if wf.TLSDir != "" {
 		if o.TLS, err = tlsconf.Load(tlsconf.WorkerFiles(wf.TLSDir), log); err != nil {
 			return fmt.Errorf("the worker's TLS files: %w", err)

@@ -39,8 +39,10 @@ type testCluster struct {
 	supDir   map[string]string
 	state    string // wordcount.state.dir shared by the workers
 	tls      *clusterPKI
-	acl      bool   // nimbusd --acl
-	token    string // the admin token sparsectl passes, once bootstrapped
+	acl      bool              // nimbusd --acl
+	token    string            // the admin token sparsectl passes, once bootstrapped
+	logsAt   map[string]string // each supervisor's --logs-addr
+	supExtra []string          // more supervisord flags (later ones win)
 	// nimbusArgs and supArgs, when set, give a daemon flags beyond the usual ones.
 	nimbusArgs, supArgs func(id string) []string
 }
@@ -85,7 +87,7 @@ func newTestClusterWith(t *testing.T, nimbuses []string, supervisors map[string]
 func newClusterDir(t *testing.T) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, dir: t.TempDir(), nimbus: map[string]*proc{}, nimbusAt: map[string]string{}, httpAt: map[string]string{},
-		sups: map[string]*proc{}, supDir: map[string]string{}}
+		sups: map[string]*proc{}, supDir: map[string]string{}, logsAt: map[string]string{}}
 	c.state = filepath.Join(c.dir, "state")
 	if err := os.Mkdir(c.state, 0o755); err != nil {
 		t.Fatal(err)
@@ -167,11 +169,18 @@ func (c *testCluster) startSupervisor(id string, slots int) {
 	if c.supDir[id] == "" {
 		c.supDir[id] = filepath.Join(c.dir, "sup-"+id)
 	}
+	if c.logsAt[id] == "" {
+		c.logsAt[id] = freeAddrs(c.t, 1)[0]
+	}
+	logArgs := []string{"--logs-addr", c.logsAt[id]}
+	if c.acl {
+		logArgs = append(logArgs, "--acl")
+	}
 	c.sups[id] = startProc(c.t, c.dir, "sup-"+id, bins.supervisord, append([]string{"--id", id, "--host", "127.0.0.1",
 		"--slots", strings.Join(list, ","), "--data-dir", c.supDir[id], "--etcd-endpoints", c.etcd,
 		"--lease-ttl", "3s", "--worker-timeout", "5s", "--worker-metrics-offset", "0", "--orphan-timeout", "8s",
 		"--cleanup-grace", "2s"},
-		slices.Concat(c.etcdArgs, c.tls.supervisorArgs(), extra(c.supArgs, id))...)...)
+		slices.Concat(c.etcdArgs, c.tls.supervisorArgs(), logArgs, c.supExtra, extra(c.supArgs, id))...)...)
 }
 
 func (c *testCluster) nimbusList() string {

@@ -1820,7 +1820,7 @@ var File_sparse_v1_nimbus_proto protoreflect.FileDescriptor
 
 const file_sparse_v1_nimbus_proto_rawDesc = "" +
 	"\n" +
-	"\x16sparse/v1/nimbus.proto\x12\tsparse.v1\x1a\x18sparse/v1/topology.proto\x1a\x15sparse/v1/stats.proto\x1a\x15sparse/v1/tuple.proto\"\xf9\x02\n" +
+	"\x16sparse/v1/nimbus.proto\x12\tsparse.v1\x1a\x14sparse/v1/logs.proto\x1a\x18sparse/v1/topology.proto\x1a\x15sparse/v1/stats.proto\x1a\x15sparse/v1/tuple.proto\"\xf9\x02\n" +
 	"\fSubmitHeader\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
 	"\x04spec\x18\x02 \x01(\v2\x17.sparse.v1.TopologySpecR\x04spec\x12;\n" +
@@ -1951,7 +1951,7 @@ const file_sparse_v1_nimbus_proto_rawDesc = "" +
 	"\fArtifactKind\x12\x1d\n" +
 	"\x19ARTIFACT_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ARTIFACT_KIND_GO_BINARY\x10\x01\x12\x1d\n" +
-	"\x19ARTIFACT_KIND_SPEC_BUNDLE\x10\x022\xa8\b\n" +
+	"\x19ARTIFACT_KIND_SPEC_BUNDLE\x10\x022\xbf\t\n" +
 	"\x06Nimbus\x12<\n" +
 	"\x06Submit\x12\x18.sparse.v1.SubmitRequest\x1a\x16.sparse.v1.SubmitReply(\x01\x124\n" +
 	"\x04Kill\x12\x16.sparse.v1.KillRequest\x1a\x14.sparse.v1.KillReply\x12:\n" +
@@ -1970,9 +1970,12 @@ const file_sparse_v1_nimbus_proto_rawDesc = "" +
 	"ListTokens\x12\x1c.sparse.v1.ListTokensRequest\x1a\x1a.sparse.v1.ListTokensReply\x12I\n" +
 	"\vRevokeToken\x12\x1d.sparse.v1.RevokeTokenRequest\x1a\x1b.sparse.v1.RevokeTokenReply\x12B\n" +
 	"\vReportStats\x12\x16.sparse.v1.WorkerStats\x1a\x1b.sparse.v1.ReportStatsReply\x127\n" +
-	"\x05Stats\x12\x17.sparse.v1.StatsRequest\x1a\x15.sparse.v1.StatsReply2R\n" +
+	"\x05Stats\x12\x17.sparse.v1.StatsRequest\x1a\x15.sparse.v1.StatsReply\x12J\n" +
+	"\x0eListLogSources\x12\x1c.sparse.v1.LogSourcesRequest\x1a\x1a.sparse.v1.LogSourcesReply\x12I\n" +
+	"\vSetLogLevel\x12\x1d.sparse.v1.SetLogLevelRequest\x1a\x1b.sparse.v1.SetLogLevelReply2\xa0\x01\n" +
 	"\vWorkerAdmin\x12C\n" +
-	"\tSetActive\x12\x1b.sparse.v1.SetActiveRequest\x1a\x19.sparse.v1.SetActiveReplyB=Z;github.com/sparsestream/sparse/api/proto/sparse/v1;sparsev1b\x06proto3"
+	"\tSetActive\x12\x1b.sparse.v1.SetActiveRequest\x1a\x19.sparse.v1.SetActiveReply\x12L\n" +
+	"\fSetLogLevels\x12\x1e.sparse.v1.SetLogLevelsRequest\x1a\x1c.sparse.v1.SetLogLevelsReplyB=Z;github.com/sparsestream/sparse/api/proto/sparse/v1;sparsev1b\x06proto3"
 
 var (
 	file_sparse_v1_nimbus_proto_rawDescOnce sync.Once
@@ -2028,8 +2031,14 @@ var file_sparse_v1_nimbus_proto_goTypes = []any{
 	(*Value)(nil),                  // 36: sparse.v1.Value
 	(*WorkerStats)(nil),            // 37: sparse.v1.WorkerStats
 	(*StatsRequest)(nil),           // 38: sparse.v1.StatsRequest
-	(*ReportStatsReply)(nil),       // 39: sparse.v1.ReportStatsReply
-	(*StatsReply)(nil),             // 40: sparse.v1.StatsReply
+	(*LogSourcesRequest)(nil),      // 39: sparse.v1.LogSourcesRequest
+	(*SetLogLevelRequest)(nil),     // 40: sparse.v1.SetLogLevelRequest
+	(*SetLogLevelsRequest)(nil),    // 41: sparse.v1.SetLogLevelsRequest
+	(*ReportStatsReply)(nil),       // 42: sparse.v1.ReportStatsReply
+	(*StatsReply)(nil),             // 43: sparse.v1.StatsReply
+	(*LogSourcesReply)(nil),        // 44: sparse.v1.LogSourcesReply
+	(*SetLogLevelReply)(nil),       // 45: sparse.v1.SetLogLevelReply
+	(*SetLogLevelsReply)(nil),      // 46: sparse.v1.SetLogLevelsReply
 }
 var file_sparse_v1_nimbus_proto_depIdxs = []int32{
 	35, // 0: sparse.v1.SubmitHeader.spec:type_name -> sparse.v1.TopologySpec
@@ -2064,26 +2073,32 @@ var file_sparse_v1_nimbus_proto_depIdxs = []int32{
 	28, // 29: sparse.v1.Nimbus.RevokeToken:input_type -> sparse.v1.RevokeTokenRequest
 	37, // 30: sparse.v1.Nimbus.ReportStats:input_type -> sparse.v1.WorkerStats
 	38, // 31: sparse.v1.Nimbus.Stats:input_type -> sparse.v1.StatsRequest
-	30, // 32: sparse.v1.WorkerAdmin.SetActive:input_type -> sparse.v1.SetActiveRequest
-	3,  // 33: sparse.v1.Nimbus.Submit:output_type -> sparse.v1.SubmitReply
-	6,  // 34: sparse.v1.Nimbus.Kill:output_type -> sparse.v1.KillReply
-	8,  // 35: sparse.v1.Nimbus.Activate:output_type -> sparse.v1.StatusReply
-	8,  // 36: sparse.v1.Nimbus.Deactivate:output_type -> sparse.v1.StatusReply
-	8,  // 37: sparse.v1.Nimbus.Rebalance:output_type -> sparse.v1.StatusReply
-	11, // 38: sparse.v1.Nimbus.List:output_type -> sparse.v1.ListReply
-	14, // 39: sparse.v1.Nimbus.Describe:output_type -> sparse.v1.TopologyDescription
-	17, // 40: sparse.v1.Nimbus.ListSupervisors:output_type -> sparse.v1.ListSupervisorsReply
-	19, // 41: sparse.v1.Nimbus.Leader:output_type -> sparse.v1.LeaderReply
-	21, // 42: sparse.v1.Nimbus.FetchArtifact:output_type -> sparse.v1.ArtifactChunk
-	24, // 43: sparse.v1.Nimbus.ACLBootstrap:output_type -> sparse.v1.TokenSecret
-	24, // 44: sparse.v1.Nimbus.CreateToken:output_type -> sparse.v1.TokenSecret
-	27, // 45: sparse.v1.Nimbus.ListTokens:output_type -> sparse.v1.ListTokensReply
-	29, // 46: sparse.v1.Nimbus.RevokeToken:output_type -> sparse.v1.RevokeTokenReply
-	39, // 47: sparse.v1.Nimbus.ReportStats:output_type -> sparse.v1.ReportStatsReply
-	40, // 48: sparse.v1.Nimbus.Stats:output_type -> sparse.v1.StatsReply
-	31, // 49: sparse.v1.WorkerAdmin.SetActive:output_type -> sparse.v1.SetActiveReply
-	33, // [33:50] is the sub-list for method output_type
-	16, // [16:33] is the sub-list for method input_type
+	39, // 32: sparse.v1.Nimbus.ListLogSources:input_type -> sparse.v1.LogSourcesRequest
+	40, // 33: sparse.v1.Nimbus.SetLogLevel:input_type -> sparse.v1.SetLogLevelRequest
+	30, // 34: sparse.v1.WorkerAdmin.SetActive:input_type -> sparse.v1.SetActiveRequest
+	41, // 35: sparse.v1.WorkerAdmin.SetLogLevels:input_type -> sparse.v1.SetLogLevelsRequest
+	3,  // 36: sparse.v1.Nimbus.Submit:output_type -> sparse.v1.SubmitReply
+	6,  // 37: sparse.v1.Nimbus.Kill:output_type -> sparse.v1.KillReply
+	8,  // 38: sparse.v1.Nimbus.Activate:output_type -> sparse.v1.StatusReply
+	8,  // 39: sparse.v1.Nimbus.Deactivate:output_type -> sparse.v1.StatusReply
+	8,  // 40: sparse.v1.Nimbus.Rebalance:output_type -> sparse.v1.StatusReply
+	11, // 41: sparse.v1.Nimbus.List:output_type -> sparse.v1.ListReply
+	14, // 42: sparse.v1.Nimbus.Describe:output_type -> sparse.v1.TopologyDescription
+	17, // 43: sparse.v1.Nimbus.ListSupervisors:output_type -> sparse.v1.ListSupervisorsReply
+	19, // 44: sparse.v1.Nimbus.Leader:output_type -> sparse.v1.LeaderReply
+	21, // 45: sparse.v1.Nimbus.FetchArtifact:output_type -> sparse.v1.ArtifactChunk
+	24, // 46: sparse.v1.Nimbus.ACLBootstrap:output_type -> sparse.v1.TokenSecret
+	24, // 47: sparse.v1.Nimbus.CreateToken:output_type -> sparse.v1.TokenSecret
+	27, // 48: sparse.v1.Nimbus.ListTokens:output_type -> sparse.v1.ListTokensReply
+	29, // 49: sparse.v1.Nimbus.RevokeToken:output_type -> sparse.v1.RevokeTokenReply
+	42, // 50: sparse.v1.Nimbus.ReportStats:output_type -> sparse.v1.ReportStatsReply
+	43, // 51: sparse.v1.Nimbus.Stats:output_type -> sparse.v1.StatsReply
+	44, // 52: sparse.v1.Nimbus.ListLogSources:output_type -> sparse.v1.LogSourcesReply
+	45, // 53: sparse.v1.Nimbus.SetLogLevel:output_type -> sparse.v1.SetLogLevelReply
+	31, // 54: sparse.v1.WorkerAdmin.SetActive:output_type -> sparse.v1.SetActiveReply
+	46, // 55: sparse.v1.WorkerAdmin.SetLogLevels:output_type -> sparse.v1.SetLogLevelsReply
+	36, // [36:56] is the sub-list for method output_type
+	16, // [16:36] is the sub-list for method input_type
 	16, // [16:16] is the sub-list for extension type_name
 	16, // [16:16] is the sub-list for extension extendee
 	0,  // [0:16] is the sub-list for field type_name
@@ -2094,6 +2109,7 @@ func file_sparse_v1_nimbus_proto_init() {
 	if File_sparse_v1_nimbus_proto != nil {
 		return
 	}
+	file_sparse_v1_logs_proto_init()
 	file_sparse_v1_topology_proto_init()
 	file_sparse_v1_stats_proto_init()
 	file_sparse_v1_tuple_proto_init()

@@ -38,6 +38,8 @@ const (
 	Nimbus_RevokeToken_FullMethodName     = "/sparse.v1.Nimbus/RevokeToken"
 	Nimbus_ReportStats_FullMethodName     = "/sparse.v1.Nimbus/ReportStats"
 	Nimbus_Stats_FullMethodName           = "/sparse.v1.Nimbus/Stats"
+	Nimbus_ListLogSources_FullMethodName  = "/sparse.v1.Nimbus/ListLogSources"
+	Nimbus_SetLogLevel_FullMethodName     = "/sparse.v1.Nimbus/SetLogLevel"
 )
 
 // NimbusClient is the client API for Nimbus service.
@@ -82,6 +84,11 @@ type NimbusClient interface {
 	// (sparsectl stats). Only the leader holds statistics; a standby answers
 	// FAILED_PRECONDITION naming the leader.
 	Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsReply, error)
+	// ListLogSources says where the logs of a topology's workers are served (viewer).
+	ListLogSources(ctx context.Context, in *LogSourcesRequest, opts ...grpc.CallOption) (*LogSourcesReply, error)
+	// SetLogLevel sets a log level or debug sample on a running topology until it lapses
+	// (deployer, owner).
+	SetLogLevel(ctx context.Context, in *SetLogLevelRequest, opts ...grpc.CallOption) (*SetLogLevelReply, error)
 }
 
 type nimbusClient struct {
@@ -264,6 +271,26 @@ func (c *nimbusClient) Stats(ctx context.Context, in *StatsRequest, opts ...grpc
 	return out, nil
 }
 
+func (c *nimbusClient) ListLogSources(ctx context.Context, in *LogSourcesRequest, opts ...grpc.CallOption) (*LogSourcesReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LogSourcesReply)
+	err := c.cc.Invoke(ctx, Nimbus_ListLogSources_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nimbusClient) SetLogLevel(ctx context.Context, in *SetLogLevelRequest, opts ...grpc.CallOption) (*SetLogLevelReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetLogLevelReply)
+	err := c.cc.Invoke(ctx, Nimbus_SetLogLevel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NimbusServer is the server API for Nimbus service.
 // All implementations must embed UnimplementedNimbusServer
 // for forward compatibility.
@@ -306,6 +333,11 @@ type NimbusServer interface {
 	// (sparsectl stats). Only the leader holds statistics; a standby answers
 	// FAILED_PRECONDITION naming the leader.
 	Stats(context.Context, *StatsRequest) (*StatsReply, error)
+	// ListLogSources says where the logs of a topology's workers are served (viewer).
+	ListLogSources(context.Context, *LogSourcesRequest) (*LogSourcesReply, error)
+	// SetLogLevel sets a log level or debug sample on a running topology until it lapses
+	// (deployer, owner).
+	SetLogLevel(context.Context, *SetLogLevelRequest) (*SetLogLevelReply, error)
 	mustEmbedUnimplementedNimbusServer()
 }
 
@@ -363,6 +395,12 @@ func (UnimplementedNimbusServer) ReportStats(context.Context, *WorkerStats) (*Re
 }
 func (UnimplementedNimbusServer) Stats(context.Context, *StatsRequest) (*StatsReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Stats not implemented")
+}
+func (UnimplementedNimbusServer) ListLogSources(context.Context, *LogSourcesRequest) (*LogSourcesReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListLogSources not implemented")
+}
+func (UnimplementedNimbusServer) SetLogLevel(context.Context, *SetLogLevelRequest) (*SetLogLevelReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetLogLevel not implemented")
 }
 func (UnimplementedNimbusServer) mustEmbedUnimplementedNimbusServer() {}
 func (UnimplementedNimbusServer) testEmbeddedByValue()                {}
@@ -655,6 +693,42 @@ func _Nimbus_Stats_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Nimbus_ListLogSources_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LogSourcesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NimbusServer).ListLogSources(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Nimbus_ListLogSources_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NimbusServer).ListLogSources(ctx, req.(*LogSourcesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Nimbus_SetLogLevel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetLogLevelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NimbusServer).SetLogLevel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Nimbus_SetLogLevel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NimbusServer).SetLogLevel(ctx, req.(*SetLogLevelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Nimbus_ServiceDesc is the grpc.ServiceDesc for Nimbus service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -718,6 +792,14 @@ var Nimbus_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Stats",
 			Handler:    _Nimbus_Stats_Handler,
 		},
+		{
+			MethodName: "ListLogSources",
+			Handler:    _Nimbus_ListLogSources_Handler,
+		},
+		{
+			MethodName: "SetLogLevel",
+			Handler:    _Nimbus_SetLogLevel_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -735,7 +817,8 @@ var Nimbus_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	WorkerAdmin_SetActive_FullMethodName = "/sparse.v1.WorkerAdmin/SetActive"
+	WorkerAdmin_SetActive_FullMethodName    = "/sparse.v1.WorkerAdmin/SetActive"
+	WorkerAdmin_SetLogLevels_FullMethodName = "/sparse.v1.WorkerAdmin/SetLogLevels"
 )
 
 // WorkerAdminClient is the client API for WorkerAdmin service.
@@ -746,6 +829,8 @@ const (
 type WorkerAdminClient interface {
 	// SetActive activates or deactivates the worker's spouts.
 	SetActive(ctx context.Context, in *SetActiveRequest, opts ...grpc.CallOption) (*SetActiveReply, error)
+	// SetLogLevels sets the log levels and debug samples of the worker's components.
+	SetLogLevels(ctx context.Context, in *SetLogLevelsRequest, opts ...grpc.CallOption) (*SetLogLevelsReply, error)
 }
 
 type workerAdminClient struct {
@@ -766,6 +851,16 @@ func (c *workerAdminClient) SetActive(ctx context.Context, in *SetActiveRequest,
 	return out, nil
 }
 
+func (c *workerAdminClient) SetLogLevels(ctx context.Context, in *SetLogLevelsRequest, opts ...grpc.CallOption) (*SetLogLevelsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetLogLevelsReply)
+	err := c.cc.Invoke(ctx, WorkerAdmin_SetLogLevels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkerAdminServer is the server API for WorkerAdmin service.
 // All implementations must embed UnimplementedWorkerAdminServer
 // for forward compatibility.
@@ -774,6 +869,8 @@ func (c *workerAdminClient) SetActive(ctx context.Context, in *SetActiveRequest,
 type WorkerAdminServer interface {
 	// SetActive activates or deactivates the worker's spouts.
 	SetActive(context.Context, *SetActiveRequest) (*SetActiveReply, error)
+	// SetLogLevels sets the log levels and debug samples of the worker's components.
+	SetLogLevels(context.Context, *SetLogLevelsRequest) (*SetLogLevelsReply, error)
 	mustEmbedUnimplementedWorkerAdminServer()
 }
 
@@ -786,6 +883,9 @@ type UnimplementedWorkerAdminServer struct{}
 
 func (UnimplementedWorkerAdminServer) SetActive(context.Context, *SetActiveRequest) (*SetActiveReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetActive not implemented")
+}
+func (UnimplementedWorkerAdminServer) SetLogLevels(context.Context, *SetLogLevelsRequest) (*SetLogLevelsReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetLogLevels not implemented")
 }
 func (UnimplementedWorkerAdminServer) mustEmbedUnimplementedWorkerAdminServer() {}
 func (UnimplementedWorkerAdminServer) testEmbeddedByValue()                     {}
@@ -826,6 +926,24 @@ func _WorkerAdmin_SetActive_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkerAdmin_SetLogLevels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetLogLevelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkerAdminServer).SetLogLevels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkerAdmin_SetLogLevels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkerAdminServer).SetLogLevels(ctx, req.(*SetLogLevelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkerAdmin_ServiceDesc is the grpc.ServiceDesc for WorkerAdmin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -836,6 +954,10 @@ var WorkerAdmin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetActive",
 			Handler:    _WorkerAdmin_SetActive_Handler,
+		},
+		{
+			MethodName: "SetLogLevels",
+			Handler:    _WorkerAdmin_SetLogLevels_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
