@@ -23,7 +23,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(BIN)/golangci-lint
 
-.PHONY: help build test bench soak demo demo-local proto lint fuzz clean
+.PHONY: help build test bench bench-scale soak demo demo-local proto lint fuzz clean
 
 help:
 	@echo "make demo    build, then run wordcount on a one-node cluster (nimbusd, supervisord) for 20s"
@@ -31,6 +31,7 @@ help:
 	@echo "make test    the full test suite: Go with the race detector, and the Python client's"
 	@echo "make build   every command under cmd/ and the wordcount example into ./$(BIN)"
 	@echo "make bench   micro-benchmarks, then the BENCH lines of sparse-bench"
+	@echo "make bench-scale   the control plane at 1,000 simulated nodes (SCALE_ARGS=... passes sparse-bench -scale-* flags)"
 	@echo "make soak    sparse-bench -soak $(SOAK)"
 	@echo "make lint    gofmt, go vet and golangci-lint (.golangci.yml; installed at a pinned version)"
 	@echo "make fuzz    every fuzz target for $(FUZZTIME)"
@@ -51,6 +52,11 @@ test:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./pkg/... ./internal/...
 	$(GO) run ./cmd/sparse-bench
+
+# The control plane at 1,000 nodes, simulated: real etcd and nimbusd, simulated
+# supervisors and workers (docs/benchmarks.md). Its BENCH line is the last it prints.
+bench-scale:
+	$(GO) run ./cmd/sparse-bench -scale $(SCALE_ARGS)
 
 soak:
 	$(GO) run ./cmd/sparse-bench -soak $(SOAK)
