@@ -201,7 +201,8 @@ func TestTokenChangesRace(t *testing.T) {
 		wg.Go(func() { _, revErrs[1] = stores[1].RevokeToken(ctx, b.Accessor) })
 		wg.Wait()
 		var last *LastAdminError
-		if !((revErrs[0] == nil && errors.As(revErrs[1], &last)) || (revErrs[1] == nil && errors.As(revErrs[0], &last))) {
+		oneWon := (revErrs[0] == nil && errors.As(revErrs[1], &last)) || (revErrs[1] == nil && errors.As(revErrs[0], &last))
+		if !oneWon {
 			t.Fatalf("round %d: revoking both admins at once gave %v and %v; want one success and one *LastAdminError", round, revErrs[0], revErrs[1])
 		}
 		// Clean up the survivor for the next round, through the store's own delete.

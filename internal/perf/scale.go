@@ -3,6 +3,8 @@ package perf
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -182,6 +184,7 @@ func scaleChild(mode string) error {
 // workers assigned to it, and its watch of the assignments.
 type simSupervisor struct {
 	id     string
+	host   string // one per supervisor: a host:port runs one worker
 	store  *cluster.Store
 	ttl    time.Duration
 	cancel context.CancelFunc
@@ -193,7 +196,7 @@ type simSupervisor struct {
 
 func (s *simSupervisor) run(ctx context.Context, slots []int, ready chan<- error) {
 	ctx, s.cancel = context.WithCancel(ctx)
-	_, err := s.store.RegisterSupervisor(ctx, &cluster.SupervisorRecord{ID: s.id, Host: "127.0.0.1", Slots: slots, StartedAt: time.Now().UTC()}, s.ttl)
+	_, err := s.store.RegisterSupervisor(ctx, &cluster.SupervisorRecord{ID: s.id, Host: s.host, Slots: slots, StartedAt: time.Now().UTC()}, s.ttl)
 	ready <- err
 	if err != nil {
 		return
@@ -297,7 +300,21 @@ func MeasureScale(self string, o ScaleOptions) (ScaleResult, error) {
 	}
 	defer etcd.stop()
 	etcdEndpoint, etcdMetrics, _ := strings.Cut(etcd.addr, " ")
+	// One artifact, stored by both nimbuses as a submission would leave it, that every
+	// topology names: the standby then finds nothing to replicate.
+	artifact := []byte("the artifact of every simulated topology")
+	sum := sha256.Sum256(artifact)
+	digest := hex.EncodeToString(sum[:])
 	nimbuses := map[string]*scaleProc{}
+	for _, id := range []string{"n1", "n2"} {
+		blobs := filepath.Join(dir, id, "blobs")
+		if err := os.MkdirAll(blobs, 0o700); err != nil {
+			return r, err
+		}
+		if err := os.WriteFile(filepath.Join(blobs, digest), artifact, 0o600); err != nil {
+			return r, err
+		}
+	}
 	for _, id := range []string{"n1", "n2"} {
 		p, err := startScaleChild(self, "scale-nimbus", scaleDirEnv+"="+dir, scaleEtcdEnv+"="+etcdEndpoint, scaleIDEnv+"="+id,
 			scaleTTLEnv+"="+o.LeaseTTL.String())
@@ -329,7 +346,7 @@ func MeasureScale(self string, o ScaleOptions) (ScaleResult, error) {
 		for j := range slots {
 			slots[j] = 6700 + j
 		}
-		sims[i] = &simSupervisor{id: fmt.Sprintf("sup-%04d", i), store: stores[i/50], ttl: o.LeaseTTL, beating: map[string]context.CancelFunc{}}
+		sims[i] = &simSupervisor{id: fmt.Sprintf("sup-%04d", i), host: fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), store: stores[i/50], ttl: o.LeaseTTL, beating: map[string]context.CancelFunc{}}
 		go sims[i].run(ctx, slots, ready)
 	}
 	for range sims {
@@ -349,7 +366,7 @@ func MeasureScale(self string, o ScaleOptions) (ScaleResult, error) {
 		now := time.Now().UTC()
 		if err := admin.PutTopology(ctx, &cluster.TopologyRecord{ID: id, Name: id, Status: cluster.StatusActive, Spec: spec,
 			Config:         topology.Config{topology.ConfWorkers: int64(o.Workers)},
-			ArtifactDigest: fmt.Sprintf("%064x", i+1), ArtifactSize: 1, SubmittedAt: now, StatusChangedAt: now, Workers: o.Workers}); err != nil {
+			ArtifactDigest: digest, ArtifactSize: int64(len(artifact)), SubmittedAt: now, StatusChangedAt: now, Workers: o.Workers}); err != nil {
 			return r, err
 		}
 	}

@@ -1,0 +1,47 @@
+package perf
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary serve as the simulation's child processes, as
+// sparse-bench does with -child.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "-child" {
+		if err := ChildMain(os.Args[2], "", "", 0, ""); err != nil {
+			os.Stderr.WriteString("error: " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestMeasureScale runs the control-plane simulation small: its etcd and nimbus
+// processes start, every worker heartbeats, a dead supervisor's workers move and the
+// standby takes over from a killed leader; the line is well formed. No speed is
+// asserted.
+func TestMeasureScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd and two nimbus processes")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	r, err := MeasureScale(self, ScaleOptions{Supervisors: 6, Slots: 2, Topologies: 3, Workers: 2,
+		LeaseTTL: 2 * time.Second, Steady: time.Second, Log: &log})
+	if err != nil {
+		t.Fatalf("MeasureScale: %v\n%s", err, log.String())
+	}
+	if r.Workers != 6 || r.Reassign <= 0 || r.Reassign > time.Minute || r.Failover <= 0 || r.Failover > time.Minute {
+		t.Errorf("result %+v", r)
+	}
+	if line := r.Line(); !strings.HasPrefix(line, "BENCH shape=Scale-6s-6w ") || !strings.Contains(line, " failover_s=") {
+		t.Errorf("line %q", line)
+	}
+}
