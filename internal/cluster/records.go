@@ -237,7 +237,13 @@ type SupervisorRecord struct {
 	// LogsAddr is where it serves its workers' logs (supervisord --logs-addr), over
 	// HTTPS when LogsTLS.
 	LogsAddr string `json:"logs_addr,omitempty"`
-	LogsTLS  bool   `json:"logs_tls,omitempty"`
+	// Metrics is where it serves /metrics (host:port), when it does; MetricsTLS says
+	// whether over HTTPS (its workers' too). A worker on slot port P serves its own on
+	// P+WorkerMetricsOffset (0: workers serve none).
+	Metrics             string `json:"metrics,omitempty"`
+	MetricsTLS          bool   `json:"metrics_tls,omitempty"`
+	WorkerMetricsOffset int    `json:"worker_metrics_offset,omitempty"`
+	LogsTLS             bool   `json:"logs_tls,omitempty"`
 }
 
 // Validate checks the record's own consistency.
@@ -327,6 +333,10 @@ type NimbusRecord struct {
 	Version   string    `json:"version,omitempty"`
 	// HTTP is its REST API (host:port), when it serves one.
 	HTTP string `json:"http,omitempty"`
+	// Metrics is where it serves /metrics (host:port), when it does; MetricsTLS says
+	// whether over HTTPS.
+	Metrics    string `json:"metrics,omitempty"`
+	MetricsTLS bool   `json:"metrics_tls,omitempty"`
 }
 
 // Validate checks the record's own consistency.

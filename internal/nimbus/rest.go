@@ -55,6 +55,7 @@ var restRoutes = []restRoute{
 	{"POST", "/api/v1/topology/{id}/deactivate", sparsev1.Nimbus_Deactivate_FullMethodName, (*Server).restDeactivate},
 	{"POST", "/api/v1/topology/{id}/rebalance/{wait}", sparsev1.Nimbus_Rebalance_FullMethodName, (*Server).restRebalance},
 	{"POST", "/api/v1/topology/{id}/kill/{wait}", sparsev1.Nimbus_Kill_FullMethodName, (*Server).restKill},
+	{"GET", "/api/v1/prometheus/sd", sparsev1.Nimbus_ListSupervisors_FullMethodName, (*Server).restPrometheusSD},
 }
 
 // HTTP is nimbus's HTTP server (nil without --http). Other packages add their
@@ -98,7 +99,14 @@ func (s *Server) httpAdvertise() string {
 	if s.http == nil {
 		return ""
 	}
-	bound := s.http.Addr()
+	return s.advertised(s.http.Addr())
+}
+
+// advertised is a bound address as others reach it (see httpAdvertise); "" stays "".
+func (s *Server) advertised(bound string) string {
+	if bound == "" {
+		return ""
+	}
 	bhost, port, err := net.SplitHostPort(bound)
 	if err != nil {
 		return bound

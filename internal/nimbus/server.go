@@ -40,9 +40,11 @@ type Server struct {
 	lis  net.Listener
 	grpc *grpc.Server
 	// http serves the REST API (--http; nil without), see rest.go.
-	http    *httpapi.Server
-	started time.Time
-	reg     *cluster.Registration[cluster.NimbusRecord]
+	http *httpapi.Server
+	// metricsAddr is where /metrics is served ("" without --metrics-addr).
+	metricsAddr string
+	started     time.Time
+	reg         *cluster.Registration[cluster.NimbusRecord]
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -120,7 +122,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.startHTTP(ctx); err != nil {
 		return nil, err
 	}
-	s.reg, err = s.store.RegisterNimbus(s.ctx, &cluster.NimbusRecord{ID: s.id, Address: s.addr, HTTP: s.httpAdvertise(), Version: Version}, cfg.LeaderTTL)
+	s.reg, err = s.store.RegisterNimbus(s.ctx, &cluster.NimbusRecord{ID: s.id, Address: s.addr, HTTP: s.httpAdvertise(),
+		Metrics: s.advertised(s.metricsAddr), MetricsTLS: s.cfg.MetricsTLS != nil, Version: Version}, cfg.LeaderTTL)
 	if err != nil {
 		return nil, fmt.Errorf("registering nimbus %s: %w", s.id, err)
 	}
@@ -206,9 +209,11 @@ func (s *Server) startMetrics() error {
 	if s.cfg.MetricsAddr != "" {
 		reg := metrics.NewRegistry()
 		s.metrics = NewMetrics(reg)
-		if _, err := metrics.ServeTLS(s.ctx, s.cfg.MetricsAddr, reg, s.log, s.cfg.MetricsTLS); err != nil {
+		bound, err := metrics.ServeTLS(s.ctx, s.cfg.MetricsAddr, reg, s.log, s.cfg.MetricsTLS)
+		if err != nil {
 			return err
 		}
+		s.metricsAddr = bound.String()
 	} else {
 		s.metrics = NewMetrics(nil)
 	}

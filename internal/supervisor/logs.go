@@ -124,14 +124,22 @@ func (s *Supervisor) serveLogs(ctx context.Context, store *cluster.Store, mgr *M
 			s.log.Error("the log server stopped", "error", err)
 		}
 	}()
-	addr := lis.Addr().(*net.TCPAddr)
-	host, _, _ := net.SplitHostPort(s.c.LogsAddr)
+	public := s.public(lis.Addr().String())
+	s.log.Info("serving logs", "address", public, "tls", s.c.TLS != nil, "acl", s.c.ACL)
+	return public, nil
+}
+
+// public is a bound address as others reach it: on --host when it binds every
+// interface.
+func (s *Supervisor) public(bound string) string {
+	host, port, err := net.SplitHostPort(bound)
+	if err != nil {
+		return bound
+	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = s.c.Host
 	}
-	public := net.JoinHostPort(host, strconv.Itoa(addr.Port))
-	s.log.Info("serving logs", "address", public, "tls", s.c.TLS != nil, "acl", s.c.ACL)
-	return public, nil
+	return net.JoinHostPort(host, port)
 }
 
 // logsTLSConfig is the log server's TLS: the supervisor's certificate; clients

@@ -145,8 +145,9 @@ type Supervisor struct {
 	mu  sync.Mutex
 	mgr *Manager
 
-	logsPublic string // the published address of the log server
-	levels     *logLevels
+	logsPublic    string // the published address of the log server
+	metricsPublic string // the published address of /metrics
+	levels        *logLevels
 }
 
 // New checks the configuration and fills in defaults.
@@ -244,9 +245,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if s.c.MetricsAddr != "" {
-		if _, err := metrics.ServeTLS(ctx, s.c.MetricsAddr, s.reg, s.log, s.c.MetricsTLS); err != nil {
+		bound, err := metrics.ServeTLS(ctx, s.c.MetricsAddr, s.reg, s.log, s.c.MetricsTLS)
+		if err != nil {
 			return fmt.Errorf("supervisor: %w", err)
 		}
+		s.metricsPublic = s.public(bound.String())
 	}
 	s.etcd.ReloadTLSOnSignal(ctx, s.log)
 	store, err := s.connect(ctx)
@@ -345,7 +348,8 @@ func (s *Supervisor) connect(ctx context.Context) (*cluster.Store, error) {
 // while the lease has expired. The registration itself re-registers when its lease is
 // lost; this only retries the first one.
 func (s *Supervisor) register(ctx context.Context, store *cluster.Store, mgr *Manager) {
-	rec := &cluster.SupervisorRecord{ID: s.c.ID, Host: s.c.Host, Slots: s.c.Slots, LogsAddr: s.logsPublic, LogsTLS: s.logsPublic != "" && s.c.TLS != nil}
+	rec := &cluster.SupervisorRecord{ID: s.c.ID, Host: s.c.Host, Slots: s.c.Slots, LogsAddr: s.logsPublic, LogsTLS: s.logsPublic != "" && s.c.TLS != nil,
+		Metrics: s.metricsPublic, MetricsTLS: s.c.MetricsTLS != nil, WorkerMetricsOffset: max(s.c.WorkerMetricsOffset, 0)}
 	pause := retry.New(time.Second, 30*time.Second)
 	for {
 		reg, err := store.RegisterSupervisor(ctx, rec, s.c.LeaseTTL)

@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +18,8 @@ import (
 // TestDeployMetricNamesExist: every metric that deploy/prometheus/alerts.yml and
 // deploy/grafana/sparse.json use is served by a live nimbusd, supervisord and worker,
 // all three over HTTPS (the worker with the certificate its supervisor handed it), and
-// so is the wordcount's own metric.
+// so is the wordcount's own metric. The targets are found through nimbus's Prometheus
+// service discovery.
 func TestDeployMetricNamesExist(t *testing.T) {
 	nimbusMetrics, supMetrics := freeAddrs(t, 1)[0], freeAddrs(t, 1)[0]
 	c := newTestClusterWith(t, []string{"n1"}, map[string]int{"s1": 1}, clusterSecure, func(c *testCluster) {
@@ -35,11 +36,32 @@ func TestDeployMetricNamesExist(t *testing.T) {
 	})
 	c.mustCtl(append([]string{"submit", bins.wordcount, "--name", "metrics", "--workers", "1"}, wordcountOpts(1000, c.state)...)...)
 	c.waitFor("sentences acked", 2*time.Minute, func() bool { return acked(t, c.state) >= 1000 })
-	ws, err := c.workers("metrics")
-	if err != nil || len(ws) != 1 {
-		t.Fatalf("workers of the topology: %+v, %v", ws, err)
+	// The targets come from nimbus's Prometheus service discovery, as deploy/prometheus
+	// finds them: every daemon and the worker, with their labels.
+	var groups []struct {
+		Targets []string          `json:"targets"`
+		Labels  map[string]string `json:"labels"`
 	}
-	workerMetrics := "127.0.0.1:" + strconv.Itoa(ws[0].Port+7)
+	roles := map[string][]string{}
+	c.waitFor("the SD endpoint lists nimbus, supervisor and worker", 30*time.Second, func() bool {
+		code, body := c.rest("GET", "/api/v1/prometheus/sd", c.token)
+		if code != 200 || json.Unmarshal(body, &groups) != nil {
+			return false
+		}
+		clear(roles)
+		for _, g := range groups {
+			roles[g.Labels["role"]] = append(roles[g.Labels["role"]], g.Targets...)
+		}
+		return len(roles["nimbus"]) == 1 && len(roles["supervisor"]) == 1 && len(roles["worker"]) == 1
+	})
+	if roles["nimbus"][0] != nimbusMetrics || roles["supervisor"][0] != supMetrics {
+		t.Errorf("SD lists nimbus %v and supervisor %v; want %s and %s", roles["nimbus"], roles["supervisor"], nimbusMetrics, supMetrics)
+	}
+	for _, g := range groups {
+		if g.Labels["role"] == "worker" && (g.Labels["topology_name"] != "metrics" || g.Labels["supervisor"] != "s1" || g.Labels["__scheme__"] != "https") {
+			t.Errorf("the worker's SD labels: %v", g.Labels)
+		}
+	}
 
 	ca, err := os.ReadFile(c.tls.file("ca"))
 	if err != nil {
@@ -49,7 +71,7 @@ func TestDeployMetricNamesExist(t *testing.T) {
 	pool.AppendCertsFromPEM(ca)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	served := map[string]bool{}
-	for _, addr := range []string{nimbusMetrics, supMetrics, workerMetrics} {
+	for _, addr := range []string{roles["nimbus"][0], roles["supervisor"][0], roles["worker"][0]} {
 		var names map[string]bool
 		c.waitFor("metrics at "+addr, 30*time.Second, func() bool {
 			names, err = scrape(client, "https://"+addr+"/metrics")
