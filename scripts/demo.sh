@@ -11,6 +11,8 @@ ETCD=${ETCD:-127.0.0.1:12379}
 ETCD_PEER=${ETCD_PEER:-127.0.0.1:12380}
 SLOT_BASE=${SLOT_BASE:-16700}
 LOGS=${LOGS:-127.0.0.1:16800}
+HTTP=${HTTP:-127.0.0.1:16080}
+METRICS=${METRICS:-127.0.0.1:16900}
 SECONDS_TO_RUN=${SECONDS_TO_RUN:-20}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sparse-demo.XXXXXX")
@@ -26,7 +28,7 @@ ctl() { "$BIN/sparsectl" --nimbus "$NIMBUS" "$@"; }
 
 echo "== starting nimbusd (embedded etcd at $ETCD) and one supervisord with 4 slots; logs in $work"
 "$BIN/nimbusd" --id demo-nimbus --listen "$NIMBUS" --data-dir "$work/nimbus" \
-	--etcd-listen "$ETCD" --etcd-peer-listen "$ETCD_PEER" --metrics-addr 127.0.0.1:0 >"$work/nimbusd.log" 2>&1 &
+	--etcd-listen "$ETCD" --etcd-peer-listen "$ETCD_PEER" --http "$HTTP" --metrics-addr "$METRICS" >"$work/nimbusd.log" 2>&1 &
 pids+=($!)
 "$BIN/supervisord" --id demo-supervisor --data-dir "$work/supervisor" --etcd-endpoints "$ETCD" \
 	--slot-count 4 --slot-base "$SLOT_BASE" --logs-addr "$LOGS" >"$work/supervisord.log" 2>&1 &
@@ -37,6 +39,12 @@ for _ in $(seq 1 100); do
 	sleep 0.2
 done
 ctl supervisors
+echo "== where to look while it runs"
+echo "  REST API (Storm's UI API):       http://$HTTP/api/v1/cluster/summary"
+echo "  Prometheus service discovery:    http://$HTTP/api/v1/prometheus/sd"
+echo "  nimbusd's metrics:               http://$METRICS/metrics (workers: slot port + 1000)"
+echo "  the workers' logs:               $BIN/sparsectl --nimbus $NIMBUS logs wordcount -f (served by the supervisor at $LOGS)"
+echo "  the topology's figures:          $BIN/sparsectl --nimbus $NIMBUS stats wordcount"
 
 echo "== submitting examples/wordcount on 2 workers"
 ctl submit "$BIN/wordcount" --name wordcount --workers 2 --wait-active
@@ -53,6 +61,8 @@ done
 
 echo "== where everything runs"
 ctl describe wordcount
+echo "== its figures on the leading nimbus (sparsectl stats wordcount)"
+ctl stats wordcount
 echo "== the workers' logs, served by the supervisor at $LOGS (sparsectl logs wordcount [-f])"
 ctl logs wordcount --lines 8
 echo "== killing the topology and stopping the cluster"
