@@ -463,23 +463,51 @@ func useProjectConfig(conn *ctl.ConnFlags, dir string, logOut io.Writer, verbose
 
 func updateVirtualenvCmd() *cobra.Command {
 	var pf projectFlags
+	var conn ctl.ConnFlags
+	var local bool
 	cmd := &cobra.Command{
 		Use:   "update-virtualenv [NAME]",
-		Short: "Build a streamparse topology's virtualenv again, from virtualenvs/NAME.txt",
-		Long: `Build the local virtualenv of a streamparse topology again (the one "sparsectl run"
-uses), from virtualenvs/NAME.txt, run in the project's folder. Supervisors build the
-virtualenv of a submitted topology themselves, from the requirements in its bundle, once
-per content hash; a failed build is tried again a minute later. To change a submitted
-topology's requirements, kill it and submit it again.`,
+		Short: "Build a Python topology's virtualenv again on every supervisor (or, with --local, here)",
+		Long: `Have every supervisor build the virtualenv of the submitted topology NAME again, from the
+requirements in its bundle, and restart the topology's workers with it (streamparse's
+update_virtualenv): for requirements that are not pinned, a package index that has
+changed, or a build that failed. In a streamparse project folder NAME may be left out
+when it has one topology.
+
+With --local, build the local virtualenv of a streamparse topology again instead (the
+one "sparsectl run" uses), from virtualenvs/NAME.txt.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := ""
 			if len(args) == 1 {
 				name = args[0]
 			}
-			dir, ok := projectArg(nil)
-			if !ok {
-				return fmt.Errorf("update-virtualenv runs in a streamparse project folder (one holding a config.json with topology_specs)")
+			dir, inProject := projectArg(nil)
+			if !local {
+				if name == "" && inProject {
+					p, err := streamparse.Open(dir)
+					if err != nil {
+						return err
+					}
+					if name, _, err = p.Resolve(""); err != nil {
+						return err
+					}
+				}
+				if name == "" {
+					return fmt.Errorf("name the topology: sparsectl update-virtualenv NAME")
+				}
+				return withClient(cmd, &conn, func(ctx context.Context, c *ctl.Client) error {
+					r, err := c.UpdateVirtualenv(ctx, name)
+					if err != nil {
+						return err
+					}
+					_, err = fmt.Fprintf(cmd.OutOrStdout(), "topology %s: every supervisor builds its virtualenv again (generation %d) and restarts its workers with it; sparsectl describe %s shows them\n",
+						name, r.GetGeneration(), name)
+					return err
+				})
+			}
+			if !inProject {
+				return fmt.Errorf("update-virtualenv --local runs in a streamparse project folder (one holding a config.json with topology_specs)")
 			}
 			p, err := streamparse.Open(dir)
 			if err != nil {
@@ -522,7 +550,9 @@ topology's requirements, kill it and submit it again.`,
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&pf.wheelhouse, "wheelhouse", "", "install from the wheels (*.whl) of this folder, with no index")
-	cmd.Flags().StringVar(&pf.pipIndex, "pip-index", "", "the package index (or proxy) to install from")
+	cmd.Flags().BoolVar(&local, "local", false, "build the local virtualenv of a streamparse project's topology instead of the cluster's")
+	cmd.Flags().StringVar(&pf.wheelhouse, "wheelhouse", "", "with --local: install from the wheels (*.whl) of this folder, with no index")
+	cmd.Flags().StringVar(&pf.pipIndex, "pip-index", "", "with --local: the package index (or proxy) to install from")
+	conn.Register(cmd.Flags())
 	return cmd
 }

@@ -160,7 +160,7 @@ func TestRunStreamparseVirtualenv(t *testing.T) {
 	if !strings.Contains(r.stderr, "No module named 'sparsetestpkg'") {
 		t.Errorf("--no-venv: stderr lacks the import error:\n%s", r.stderr)
 	}
-	r = runSparsectlIn(t, dir, time.Minute, "update-virtualenv", "--wheelhouse", wheels)
+	r = runSparsectlIn(t, dir, time.Minute, "update-virtualenv", "--local", "--wheelhouse", wheels)
 	if r.code != 0 || !strings.Contains(r.stdout, "virtualenv of topology wordcount:") || !strings.Contains(r.stderr, "making virtualenv") {
 		t.Errorf("update-virtualenv: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

@@ -65,6 +65,10 @@ type TopologyRecord struct {
 	KillWaitSecs int `json:"kill_wait_secs,omitempty"`
 	// StatusChangedAt is when Status last changed (for a kill: when the wait started).
 	StatusChangedAt time.Time `json:"status_changed_at,omitzero"`
+	// VenvGeneration counts the rebuilds of the topology's Python virtualenv asked for
+	// with update-virtualenv: a new one makes every supervisor build it again and
+	// restart the topology's workers with it.
+	VenvGeneration int64 `json:"venv_generation,omitempty"`
 	// Owner is the name of the token that submitted it (empty with ACLs off). With ACLs
 	// on, only a token of that name or an admin may change the topology.
 	Owner string `json:"owner,omitempty"`

@@ -283,3 +283,15 @@ func schedulingNote(s *sparsev1.TopologySummary) string {
 	}
 	return ""
 }
+
+// UpdateVirtualenv asks the leader to have every supervisor build a spec bundle
+// topology's virtualenv again and restart its workers with it.
+func (c *Client) UpdateVirtualenv(ctx context.Context, name string) (*sparsev1.UpdateVirtualenvReply, error) {
+	var out *sparsev1.UpdateVirtualenvReply
+	_, err := c.call(ctx, func(ctx context.Context, n sparsev1.NimbusClient) error {
+		var err error
+		out, err = n.UpdateVirtualenv(ctx, &sparsev1.TopologyRef{Name: name})
+		return err
+	})
+	return out, err
+}

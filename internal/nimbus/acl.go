@@ -50,14 +50,15 @@ type access struct {
 // rpcAccess is the one table of what each Nimbus call needs. A call missing from it is
 // refused when ACLs are on; TestEveryNimbusCallHasAnAccessRule fails for such a call.
 var rpcAccess = map[string]access{
-	sparsev1.Nimbus_Submit_FullMethodName:          {action: "submit", role: cluster.RoleDeployer, change: true},
-	sparsev1.Nimbus_Kill_FullMethodName:            {action: "kill", role: cluster.RoleDeployer, owner: true, change: true},
-	sparsev1.Nimbus_Activate_FullMethodName:        {action: "activate", role: cluster.RoleDeployer, owner: true, change: true},
-	sparsev1.Nimbus_Deactivate_FullMethodName:      {action: "deactivate", role: cluster.RoleDeployer, owner: true, change: true},
-	sparsev1.Nimbus_Rebalance_FullMethodName:       {action: "rebalance", role: cluster.RoleDeployer, owner: true, change: true},
-	sparsev1.Nimbus_List_FullMethodName:            {action: "list", role: cluster.RoleViewer},
-	sparsev1.Nimbus_Describe_FullMethodName:        {action: "describe", role: cluster.RoleViewer},
-	sparsev1.Nimbus_ListSupervisors_FullMethodName: {action: "supervisors", role: cluster.RoleViewer},
+	sparsev1.Nimbus_Submit_FullMethodName:           {action: "submit", role: cluster.RoleDeployer, change: true},
+	sparsev1.Nimbus_Kill_FullMethodName:             {action: "kill", role: cluster.RoleDeployer, owner: true, change: true},
+	sparsev1.Nimbus_Activate_FullMethodName:         {action: "activate", role: cluster.RoleDeployer, owner: true, change: true},
+	sparsev1.Nimbus_UpdateVirtualenv_FullMethodName: {action: "update-virtualenv", role: cluster.RoleDeployer, owner: true, change: true},
+	sparsev1.Nimbus_Deactivate_FullMethodName:       {action: "deactivate", role: cluster.RoleDeployer, owner: true, change: true},
+	sparsev1.Nimbus_Rebalance_FullMethodName:        {action: "rebalance", role: cluster.RoleDeployer, owner: true, change: true},
+	sparsev1.Nimbus_List_FullMethodName:             {action: "list", role: cluster.RoleViewer},
+	sparsev1.Nimbus_Describe_FullMethodName:         {action: "describe", role: cluster.RoleViewer},
+	sparsev1.Nimbus_ListSupervisors_FullMethodName:  {action: "supervisors", role: cluster.RoleViewer},
 	sparsev1.Nimbus_Leader_FullMethodName: {action: "leader",
 		open: "supervisors ask it where to fetch artifacts from; it tells only the leader's id and address"},
 	sparsev1.Nimbus_FetchArtifact_FullMethodName: {action: "fetch artifact",

@@ -656,3 +656,35 @@ func plural(n int) string {
 	}
 	return "s"
 }
+
+// UpdateVirtualenv asks every supervisor to build a spec bundle topology's virtualenv
+// again and restart its workers with it: it counts a new generation in the topology's
+// record, which the supervisors' virtualenv key and worker identity include.
+func (s *Server) UpdateVirtualenv(ctx context.Context, ref *sparsev1.TopologyRef) (*sparsev1.UpdateVirtualenvReply, error) {
+	t, err := s.leading(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.resolve(ctx, ref.GetName(), false)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkOwner(ctx, r, "update-virtualenv"); err != nil {
+		return nil, err
+	}
+	if r.ArtifactKind != cluster.ArtifactSpecBundle {
+		return nil, status.Errorf(codes.FailedPrecondition, "topology %s is a Go topology binary, which has no Python virtualenv; update-virtualenv is for spec bundles and streamparse projects (whose requirements come with the bundle)", r.Name)
+	}
+	updated, err := t.store.UpdateTopology(ctx, r.ID, func(r *cluster.TopologyRecord) error {
+		if r.Status == cluster.StatusKilled {
+			return status.Errorf(codes.FailedPrecondition, "topology %s is being killed; it cannot be changed any more", r.ID)
+		}
+		r.VenvGeneration++
+		return nil
+	})
+	if err != nil {
+		return nil, s.rpcErr(ctx, err)
+	}
+	s.log.Info("the topology's virtualenv is to be built again on every supervisor", "topology", updated.ID, "generation", updated.VenvGeneration)
+	return &sparsev1.UpdateVirtualenvReply{TopologyId: updated.ID, Generation: updated.VenvGeneration}, nil
+}

@@ -54,6 +54,10 @@ type Options struct {
 	FailureTTL time.Duration
 	// Log, when set, is told what is built.
 	Log func(msg string)
+	// Generation, when positive, makes a virtualenv apart from those of the same
+	// requirements with another generation: asking for a new one builds them again
+	// (update-virtualenv), even after a failure.
+	Generation int64
 }
 
 // InstallError is a build that pip failed.
@@ -103,6 +107,9 @@ func Requirements(data []byte) (kept []string, dropped bool) {
 func Key(reqs []string, o Options) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "python %s\nindex %s\n", cmpOr(o.Python, DefaultPython), o.Index)
+	if o.Generation > 0 {
+		fmt.Fprintf(h, "generation %d\n", o.Generation)
+	}
 	for _, r := range reqs {
 		fmt.Fprintf(h, "req %s\n", r)
 	}

@@ -29,6 +29,10 @@ type Want struct {
 	// SpecBundle says the artifact is a spec bundle, run by the generic worker, rather
 	// than a topology binary.
 	SpecBundle bool
+	// VenvGeneration is the generation of a spec bundle's virtualenv (see
+	// cluster.TopologyRecord.VenvGeneration): a new one builds it again and replaces the
+	// worker.
+	VenvGeneration int64
 	// Active says whether the topology's spouts should run (its status is active).
 	Active bool
 	// Assignment and Config are what the worker is started with: assignment.json and
@@ -48,11 +52,12 @@ type Identity struct {
 	WorkerID   string `json:"worker_id"`
 	Version    int64  `json:"version"`
 	Digest     string `json:"digest"`
+	Venv       int64  `json:"venv,omitempty"`
 }
 
 // Identity returns the want's identity.
 func (w Want) Identity() Identity {
-	return Identity{TopologyID: w.TopologyID, WorkerID: w.WorkerID, Version: w.Version, Digest: w.Digest}
+	return Identity{TopologyID: w.TopologyID, WorkerID: w.WorkerID, Version: w.Version, Digest: w.Digest, Venv: w.VenvGeneration}
 }
 
 func (id Identity) String() string {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sparsestream/sparse/internal/cluster"
 	"github.com/sparsestream/sparse/internal/pyenv"
 )
 
@@ -38,9 +39,18 @@ func (m *Manager) bundleVenv(ctx context.Context, w Want, env []string) ([]strin
 	if _, err := os.Stat(reqs); err != nil {
 		return env, nil
 	}
-	o := pyenv.Options{Index: m.c.PipIndex, Log: func(msg string) { m.log.Info(msg, "topology", w.TopologyID) }}
+	o := pyenv.Options{Index: m.c.PipIndex, Generation: w.VenvGeneration, Log: func(msg string) { m.log.Info(msg, "topology", w.TopologyID) }}
 	if st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(bundleWheelhouse))); err == nil && st.IsDir() {
 		o.Wheelhouse = filepath.Join(dir, filepath.FromSlash(bundleWheelhouse))
+	}
+	// A build may take minutes (pip downloads and compiles): vouch for the worker in etcd
+	// meanwhile, or nimbus would find no heartbeat after its start grace and move the
+	// worker elsewhere, where it would build again. Once the build ends, the worker has
+	// nimbus's worker timeout to start and heartbeat on its own.
+	if m.c.Heartbeats != nil {
+		stop := m.c.Heartbeats.Keep(cluster.WorkerHeartbeat{TopologyID: w.TopologyID, WorkerID: w.WorkerID,
+			Supervisor: m.c.SupervisorID, Port: w.Port, Version: w.Version})
+		defer stop()
 	}
 	venv, key, err := pyenv.Ensure(ctx, filepath.Join(m.c.DataDir, venvsDir), reqs, o)
 	if err != nil {

@@ -57,7 +57,8 @@ func Desired(supervisorID string, slots []int, assignments map[string]*scheduler
 				Version: a.Version, Digest: t.ArtifactDigest, ArtifactSize: t.ArtifactSize,
 				Active:     t.Status == cluster.StatusActive,
 				Assignment: wa, Config: t.Config.Clone(), Problem: problem,
-				SpecBundle: t.ArtifactKind == cluster.ArtifactSpecBundle,
+				SpecBundle:     t.ArtifactKind == cluster.ArtifactSpecBundle,
+				VenvGeneration: t.VenvGeneration,
 			}
 		}
 	}

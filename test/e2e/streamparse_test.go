@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,31 @@ func TestClusterStreamparseProject(t *testing.T) {
 	if len(venvs) != 1 {
 		t.Errorf("the supervisor made %d virtualenvs, want 1 shared by both workers", len(venvs))
 	}
+
+	// update-virtualenv: the supervisor builds the virtualenv again and restarts both
+	// workers with it, which count every word again from the start.
+	before := map[string]bool{}
+	for _, v := range venvs {
+		before[v] = true
+	}
+	oldPIDs := c.workerPIDs("s1")
+	if o, err := c.ctlIn(project, "update-virtualenv"); err != nil || !strings.Contains(o, "generation 1") {
+		t.Fatalf("update-virtualenv: %v\n%s", err, o)
+	}
+	c.waitFor("a new virtualenv and both workers restarted with it", 2*time.Minute, func() bool {
+		now, _ := filepath.Glob(filepath.Join(c.supDir["s1"], "venvs", "*", "bin", "python3"))
+		fresh := slices.ContainsFunc(now, func(v string) bool { return !before[v] })
+		pids := c.workerPIDs("s1")
+		return fresh && len(pids) == 2 && !slices.ContainsFunc(pids, func(p int) bool { return slices.Contains(oldPIDs, p) })
+	})
+	c.waitFor("the restarted workers counted every word again", 3*time.Minute, func() bool {
+		var err error
+		got, err = sptest.ReadCounts(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return maps.Equal(got, want)
+	})
 	c.mustCtl("kill", "wordcount", "--wait=1s")
 	c.waitFor("the topology is gone", time.Minute, func() bool {
 		o, err := c.ctl("list")

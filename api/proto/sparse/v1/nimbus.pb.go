@@ -541,6 +541,60 @@ func (*StatusReply) Descriptor() ([]byte, []int) {
 	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{7}
 }
 
+type UpdateVirtualenvReply struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	TopologyId string                 `protobuf:"bytes,1,opt,name=topology_id,json=topologyId,proto3" json:"topology_id,omitempty"`
+	// generation counts the rebuilds asked for; supervisors build the virtualenv of this
+	// generation.
+	Generation    int64 `protobuf:"varint,2,opt,name=generation,proto3" json:"generation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateVirtualenvReply) Reset() {
+	*x = UpdateVirtualenvReply{}
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateVirtualenvReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateVirtualenvReply) ProtoMessage() {}
+
+func (x *UpdateVirtualenvReply) ProtoReflect() protoreflect.Message {
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateVirtualenvReply.ProtoReflect.Descriptor instead.
+func (*UpdateVirtualenvReply) Descriptor() ([]byte, []int) {
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *UpdateVirtualenvReply) GetTopologyId() string {
+	if x != nil {
+		return x.TopologyId
+	}
+	return ""
+}
+
+func (x *UpdateVirtualenvReply) GetGeneration() int64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
 type ListRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -549,7 +603,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[8]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -561,7 +615,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[8]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -574,7 +628,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{8}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{9}
 }
 
 type TopologySummary struct {
@@ -598,7 +652,7 @@ type TopologySummary struct {
 
 func (x *TopologySummary) Reset() {
 	*x = TopologySummary{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[9]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -610,7 +664,7 @@ func (x *TopologySummary) String() string {
 func (*TopologySummary) ProtoMessage() {}
 
 func (x *TopologySummary) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[9]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -623,7 +677,7 @@ func (x *TopologySummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopologySummary.ProtoReflect.Descriptor instead.
 func (*TopologySummary) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{9}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TopologySummary) GetId() string {
@@ -705,7 +759,7 @@ type ListReply struct {
 
 func (x *ListReply) Reset() {
 	*x = ListReply{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[10]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -717,7 +771,7 @@ func (x *ListReply) String() string {
 func (*ListReply) ProtoMessage() {}
 
 func (x *ListReply) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[10]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -730,7 +784,7 @@ func (x *ListReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReply.ProtoReflect.Descriptor instead.
 func (*ListReply) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{10}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListReply) GetTopologies() []*TopologySummary {
@@ -753,7 +807,7 @@ type ComponentDescription struct {
 
 func (x *ComponentDescription) Reset() {
 	*x = ComponentDescription{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[11]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +819,7 @@ func (x *ComponentDescription) String() string {
 func (*ComponentDescription) ProtoMessage() {}
 
 func (x *ComponentDescription) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[11]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +832,7 @@ func (x *ComponentDescription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComponentDescription.ProtoReflect.Descriptor instead.
 func (*ComponentDescription) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{11}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ComponentDescription) GetId() string {
@@ -825,7 +879,7 @@ type WorkerDescription struct {
 
 func (x *WorkerDescription) Reset() {
 	*x = WorkerDescription{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[12]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +891,7 @@ func (x *WorkerDescription) String() string {
 func (*WorkerDescription) ProtoMessage() {}
 
 func (x *WorkerDescription) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[12]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +904,7 @@ func (x *WorkerDescription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerDescription.ProtoReflect.Descriptor instead.
 func (*WorkerDescription) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{12}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WorkerDescription) GetId() string {
@@ -918,7 +972,7 @@ type TopologyDescription struct {
 
 func (x *TopologyDescription) Reset() {
 	*x = TopologyDescription{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[13]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +984,7 @@ func (x *TopologyDescription) String() string {
 func (*TopologyDescription) ProtoMessage() {}
 
 func (x *TopologyDescription) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[13]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +997,7 @@ func (x *TopologyDescription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopologyDescription.ProtoReflect.Descriptor instead.
 func (*TopologyDescription) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{13}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TopologyDescription) GetSummary() *TopologySummary {
@@ -1003,7 +1057,7 @@ type ListSupervisorsRequest struct {
 
 func (x *ListSupervisorsRequest) Reset() {
 	*x = ListSupervisorsRequest{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[14]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1015,7 +1069,7 @@ func (x *ListSupervisorsRequest) String() string {
 func (*ListSupervisorsRequest) ProtoMessage() {}
 
 func (x *ListSupervisorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[14]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1028,7 +1082,7 @@ func (x *ListSupervisorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSupervisorsRequest.ProtoReflect.Descriptor instead.
 func (*ListSupervisorsRequest) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{14}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{15}
 }
 
 type SupervisorDescription struct {
@@ -1044,7 +1098,7 @@ type SupervisorDescription struct {
 
 func (x *SupervisorDescription) Reset() {
 	*x = SupervisorDescription{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[15]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1110,7 @@ func (x *SupervisorDescription) String() string {
 func (*SupervisorDescription) ProtoMessage() {}
 
 func (x *SupervisorDescription) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[15]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1123,7 @@ func (x *SupervisorDescription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisorDescription.ProtoReflect.Descriptor instead.
 func (*SupervisorDescription) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{15}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SupervisorDescription) GetId() string {
@@ -1116,7 +1170,7 @@ type ListSupervisorsReply struct {
 
 func (x *ListSupervisorsReply) Reset() {
 	*x = ListSupervisorsReply{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[16]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1182,7 @@ func (x *ListSupervisorsReply) String() string {
 func (*ListSupervisorsReply) ProtoMessage() {}
 
 func (x *ListSupervisorsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[16]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1195,7 @@ func (x *ListSupervisorsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSupervisorsReply.ProtoReflect.Descriptor instead.
 func (*ListSupervisorsReply) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{16}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListSupervisorsReply) GetSupervisors() []*SupervisorDescription {
@@ -1159,7 +1213,7 @@ type LeaderRequest struct {
 
 func (x *LeaderRequest) Reset() {
 	*x = LeaderRequest{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[17]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1225,7 @@ func (x *LeaderRequest) String() string {
 func (*LeaderRequest) ProtoMessage() {}
 
 func (x *LeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[17]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1238,7 @@ func (x *LeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderRequest.ProtoReflect.Descriptor instead.
 func (*LeaderRequest) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{17}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{18}
 }
 
 type LeaderReply struct {
@@ -1199,7 +1253,7 @@ type LeaderReply struct {
 
 func (x *LeaderReply) Reset() {
 	*x = LeaderReply{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[18]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1211,7 +1265,7 @@ func (x *LeaderReply) String() string {
 func (*LeaderReply) ProtoMessage() {}
 
 func (x *LeaderReply) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[18]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1224,7 +1278,7 @@ func (x *LeaderReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderReply.ProtoReflect.Descriptor instead.
 func (*LeaderReply) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{18}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LeaderReply) GetLeaderId() string {
@@ -1257,7 +1311,7 @@ type ArtifactRef struct {
 
 func (x *ArtifactRef) Reset() {
 	*x = ArtifactRef{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[19]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1269,7 +1323,7 @@ func (x *ArtifactRef) String() string {
 func (*ArtifactRef) ProtoMessage() {}
 
 func (x *ArtifactRef) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[19]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1282,7 +1336,7 @@ func (x *ArtifactRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArtifactRef.ProtoReflect.Descriptor instead.
 func (*ArtifactRef) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{19}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ArtifactRef) GetSha256() string {
@@ -1301,7 +1355,7 @@ type ArtifactChunk struct {
 
 func (x *ArtifactChunk) Reset() {
 	*x = ArtifactChunk{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[20]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1313,7 +1367,7 @@ func (x *ArtifactChunk) String() string {
 func (*ArtifactChunk) ProtoMessage() {}
 
 func (x *ArtifactChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[20]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1326,7 +1380,7 @@ func (x *ArtifactChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArtifactChunk.ProtoReflect.Descriptor instead.
 func (*ArtifactChunk) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{20}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ArtifactChunk) GetData() []byte {
@@ -1346,7 +1400,7 @@ type ACLBootstrapRequest struct {
 
 func (x *ACLBootstrapRequest) Reset() {
 	*x = ACLBootstrapRequest{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[21]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1358,7 +1412,7 @@ func (x *ACLBootstrapRequest) String() string {
 func (*ACLBootstrapRequest) ProtoMessage() {}
 
 func (x *ACLBootstrapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[21]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1371,7 +1425,7 @@ func (x *ACLBootstrapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ACLBootstrapRequest.ProtoReflect.Descriptor instead.
 func (*ACLBootstrapRequest) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{21}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ACLBootstrapRequest) GetName() string {
@@ -1398,7 +1452,7 @@ type TokenInfo struct {
 
 func (x *TokenInfo) Reset() {
 	*x = TokenInfo{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[22]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +1464,7 @@ func (x *TokenInfo) String() string {
 func (*TokenInfo) ProtoMessage() {}
 
 func (x *TokenInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[22]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +1477,7 @@ func (x *TokenInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenInfo.ProtoReflect.Descriptor instead.
 func (*TokenInfo) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{22}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TokenInfo) GetAccessor() string {
@@ -1473,7 +1527,7 @@ type TokenSecret struct {
 
 func (x *TokenSecret) Reset() {
 	*x = TokenSecret{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[23]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1539,7 @@ func (x *TokenSecret) String() string {
 func (*TokenSecret) ProtoMessage() {}
 
 func (x *TokenSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[23]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1552,7 @@ func (x *TokenSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenSecret.ProtoReflect.Descriptor instead.
 func (*TokenSecret) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{23}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TokenSecret) GetToken() *TokenInfo {
@@ -1525,7 +1579,7 @@ type CreateTokenRequest struct {
 
 func (x *CreateTokenRequest) Reset() {
 	*x = CreateTokenRequest{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[24]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1591,7 @@ func (x *CreateTokenRequest) String() string {
 func (*CreateTokenRequest) ProtoMessage() {}
 
 func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[24]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1604,7 @@ func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{24}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CreateTokenRequest) GetName() string {
@@ -1575,7 +1629,7 @@ type ListTokensRequest struct {
 
 func (x *ListTokensRequest) Reset() {
 	*x = ListTokensRequest{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[25]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +1641,7 @@ func (x *ListTokensRequest) String() string {
 func (*ListTokensRequest) ProtoMessage() {}
 
 func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[25]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +1654,7 @@ func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
 func (*ListTokensRequest) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{25}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{26}
 }
 
 type ListTokensReply struct {
@@ -1612,7 +1666,7 @@ type ListTokensReply struct {
 
 func (x *ListTokensReply) Reset() {
 	*x = ListTokensReply{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[26]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1624,7 +1678,7 @@ func (x *ListTokensReply) String() string {
 func (*ListTokensReply) ProtoMessage() {}
 
 func (x *ListTokensReply) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[26]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1637,7 +1691,7 @@ func (x *ListTokensReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensReply.ProtoReflect.Descriptor instead.
 func (*ListTokensReply) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{26}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListTokensReply) GetTokens() []*TokenInfo {
@@ -1657,7 +1711,7 @@ type RevokeTokenRequest struct {
 
 func (x *RevokeTokenRequest) Reset() {
 	*x = RevokeTokenRequest{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[27]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1669,7 +1723,7 @@ func (x *RevokeTokenRequest) String() string {
 func (*RevokeTokenRequest) ProtoMessage() {}
 
 func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[27]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1682,7 +1736,7 @@ func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
 func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{27}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RevokeTokenRequest) GetToken() string {
@@ -1701,7 +1755,7 @@ type RevokeTokenReply struct {
 
 func (x *RevokeTokenReply) Reset() {
 	*x = RevokeTokenReply{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[28]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1713,7 +1767,7 @@ func (x *RevokeTokenReply) String() string {
 func (*RevokeTokenReply) ProtoMessage() {}
 
 func (x *RevokeTokenReply) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[28]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1726,7 +1780,7 @@ func (x *RevokeTokenReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenReply.ProtoReflect.Descriptor instead.
 func (*RevokeTokenReply) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{28}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RevokeTokenReply) GetToken() *TokenInfo {
@@ -1745,7 +1799,7 @@ type SetActiveRequest struct {
 
 func (x *SetActiveRequest) Reset() {
 	*x = SetActiveRequest{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[29]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1757,7 +1811,7 @@ func (x *SetActiveRequest) String() string {
 func (*SetActiveRequest) ProtoMessage() {}
 
 func (x *SetActiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[29]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1770,7 +1824,7 @@ func (x *SetActiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetActiveRequest.ProtoReflect.Descriptor instead.
 func (*SetActiveRequest) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{29}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SetActiveRequest) GetActive() bool {
@@ -1788,7 +1842,7 @@ type SetActiveReply struct {
 
 func (x *SetActiveReply) Reset() {
 	*x = SetActiveReply{}
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[30]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1800,7 +1854,7 @@ func (x *SetActiveReply) String() string {
 func (*SetActiveReply) ProtoMessage() {}
 
 func (x *SetActiveReply) ProtoReflect() protoreflect.Message {
-	mi := &file_sparse_v1_nimbus_proto_msgTypes[30]
+	mi := &file_sparse_v1_nimbus_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1813,7 +1867,7 @@ func (x *SetActiveReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetActiveReply.ProtoReflect.Descriptor instead.
 func (*SetActiveReply) Descriptor() ([]byte, []int) {
-	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{30}
+	return file_sparse_v1_nimbus_proto_rawDescGZIP(), []int{31}
 }
 
 var File_sparse_v1_nimbus_proto protoreflect.FileDescriptor
@@ -1853,7 +1907,13 @@ const file_sparse_v1_nimbus_proto_rawDesc = "" +
 	"\x0eExecutorsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\r\n" +
-	"\vStatusReply\"\r\n" +
+	"\vStatusReply\"X\n" +
+	"\x15UpdateVirtualenvReply\x12\x1f\n" +
+	"\vtopology_id\x18\x01 \x01(\tR\n" +
+	"topologyId\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x02 \x01(\x03R\n" +
+	"generation\"\r\n" +
 	"\vListRequest\"\x9f\x02\n" +
 	"\x0fTopologySummary\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -1951,13 +2011,15 @@ const file_sparse_v1_nimbus_proto_rawDesc = "" +
 	"\fArtifactKind\x12\x1d\n" +
 	"\x19ARTIFACT_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ARTIFACT_KIND_GO_BINARY\x10\x01\x12\x1d\n" +
-	"\x19ARTIFACT_KIND_SPEC_BUNDLE\x10\x022\xbf\t\n" +
+	"\x19ARTIFACT_KIND_SPEC_BUNDLE\x10\x022\x8d\n" +
+	"\n" +
 	"\x06Nimbus\x12<\n" +
 	"\x06Submit\x12\x18.sparse.v1.SubmitRequest\x1a\x16.sparse.v1.SubmitReply(\x01\x124\n" +
 	"\x04Kill\x12\x16.sparse.v1.KillRequest\x1a\x14.sparse.v1.KillReply\x12:\n" +
 	"\bActivate\x12\x16.sparse.v1.TopologyRef\x1a\x16.sparse.v1.StatusReply\x12<\n" +
 	"\n" +
-	"Deactivate\x12\x16.sparse.v1.TopologyRef\x1a\x16.sparse.v1.StatusReply\x12@\n" +
+	"Deactivate\x12\x16.sparse.v1.TopologyRef\x1a\x16.sparse.v1.StatusReply\x12L\n" +
+	"\x10UpdateVirtualenv\x12\x16.sparse.v1.TopologyRef\x1a .sparse.v1.UpdateVirtualenvReply\x12@\n" +
 	"\tRebalance\x12\x1b.sparse.v1.RebalanceRequest\x1a\x16.sparse.v1.StatusReply\x124\n" +
 	"\x04List\x12\x16.sparse.v1.ListRequest\x1a\x14.sparse.v1.ListReply\x12B\n" +
 	"\bDescribe\x12\x16.sparse.v1.TopologyRef\x1a\x1e.sparse.v1.TopologyDescription\x12U\n" +
@@ -1990,7 +2052,7 @@ func file_sparse_v1_nimbus_proto_rawDescGZIP() []byte {
 }
 
 var file_sparse_v1_nimbus_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sparse_v1_nimbus_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_sparse_v1_nimbus_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_sparse_v1_nimbus_proto_goTypes = []any{
 	(ArtifactKind)(0),              // 0: sparse.v1.ArtifactKind
 	(*SubmitHeader)(nil),           // 1: sparse.v1.SubmitHeader
@@ -2001,104 +2063,107 @@ var file_sparse_v1_nimbus_proto_goTypes = []any{
 	(*KillReply)(nil),              // 6: sparse.v1.KillReply
 	(*RebalanceRequest)(nil),       // 7: sparse.v1.RebalanceRequest
 	(*StatusReply)(nil),            // 8: sparse.v1.StatusReply
-	(*ListRequest)(nil),            // 9: sparse.v1.ListRequest
-	(*TopologySummary)(nil),        // 10: sparse.v1.TopologySummary
-	(*ListReply)(nil),              // 11: sparse.v1.ListReply
-	(*ComponentDescription)(nil),   // 12: sparse.v1.ComponentDescription
-	(*WorkerDescription)(nil),      // 13: sparse.v1.WorkerDescription
-	(*TopologyDescription)(nil),    // 14: sparse.v1.TopologyDescription
-	(*ListSupervisorsRequest)(nil), // 15: sparse.v1.ListSupervisorsRequest
-	(*SupervisorDescription)(nil),  // 16: sparse.v1.SupervisorDescription
-	(*ListSupervisorsReply)(nil),   // 17: sparse.v1.ListSupervisorsReply
-	(*LeaderRequest)(nil),          // 18: sparse.v1.LeaderRequest
-	(*LeaderReply)(nil),            // 19: sparse.v1.LeaderReply
-	(*ArtifactRef)(nil),            // 20: sparse.v1.ArtifactRef
-	(*ArtifactChunk)(nil),          // 21: sparse.v1.ArtifactChunk
-	(*ACLBootstrapRequest)(nil),    // 22: sparse.v1.ACLBootstrapRequest
-	(*TokenInfo)(nil),              // 23: sparse.v1.TokenInfo
-	(*TokenSecret)(nil),            // 24: sparse.v1.TokenSecret
-	(*CreateTokenRequest)(nil),     // 25: sparse.v1.CreateTokenRequest
-	(*ListTokensRequest)(nil),      // 26: sparse.v1.ListTokensRequest
-	(*ListTokensReply)(nil),        // 27: sparse.v1.ListTokensReply
-	(*RevokeTokenRequest)(nil),     // 28: sparse.v1.RevokeTokenRequest
-	(*RevokeTokenReply)(nil),       // 29: sparse.v1.RevokeTokenReply
-	(*SetActiveRequest)(nil),       // 30: sparse.v1.SetActiveRequest
-	(*SetActiveReply)(nil),         // 31: sparse.v1.SetActiveReply
-	nil,                            // 32: sparse.v1.SubmitHeader.ConfigEntry
-	nil,                            // 33: sparse.v1.RebalanceRequest.ExecutorsEntry
-	nil,                            // 34: sparse.v1.TopologyDescription.ConfigEntry
-	(*TopologySpec)(nil),           // 35: sparse.v1.TopologySpec
-	(*Value)(nil),                  // 36: sparse.v1.Value
-	(*WorkerStats)(nil),            // 37: sparse.v1.WorkerStats
-	(*StatsRequest)(nil),           // 38: sparse.v1.StatsRequest
-	(*LogSourcesRequest)(nil),      // 39: sparse.v1.LogSourcesRequest
-	(*SetLogLevelRequest)(nil),     // 40: sparse.v1.SetLogLevelRequest
-	(*SetLogLevelsRequest)(nil),    // 41: sparse.v1.SetLogLevelsRequest
-	(*ReportStatsReply)(nil),       // 42: sparse.v1.ReportStatsReply
-	(*StatsReply)(nil),             // 43: sparse.v1.StatsReply
-	(*LogSourcesReply)(nil),        // 44: sparse.v1.LogSourcesReply
-	(*SetLogLevelReply)(nil),       // 45: sparse.v1.SetLogLevelReply
-	(*SetLogLevelsReply)(nil),      // 46: sparse.v1.SetLogLevelsReply
+	(*UpdateVirtualenvReply)(nil),  // 9: sparse.v1.UpdateVirtualenvReply
+	(*ListRequest)(nil),            // 10: sparse.v1.ListRequest
+	(*TopologySummary)(nil),        // 11: sparse.v1.TopologySummary
+	(*ListReply)(nil),              // 12: sparse.v1.ListReply
+	(*ComponentDescription)(nil),   // 13: sparse.v1.ComponentDescription
+	(*WorkerDescription)(nil),      // 14: sparse.v1.WorkerDescription
+	(*TopologyDescription)(nil),    // 15: sparse.v1.TopologyDescription
+	(*ListSupervisorsRequest)(nil), // 16: sparse.v1.ListSupervisorsRequest
+	(*SupervisorDescription)(nil),  // 17: sparse.v1.SupervisorDescription
+	(*ListSupervisorsReply)(nil),   // 18: sparse.v1.ListSupervisorsReply
+	(*LeaderRequest)(nil),          // 19: sparse.v1.LeaderRequest
+	(*LeaderReply)(nil),            // 20: sparse.v1.LeaderReply
+	(*ArtifactRef)(nil),            // 21: sparse.v1.ArtifactRef
+	(*ArtifactChunk)(nil),          // 22: sparse.v1.ArtifactChunk
+	(*ACLBootstrapRequest)(nil),    // 23: sparse.v1.ACLBootstrapRequest
+	(*TokenInfo)(nil),              // 24: sparse.v1.TokenInfo
+	(*TokenSecret)(nil),            // 25: sparse.v1.TokenSecret
+	(*CreateTokenRequest)(nil),     // 26: sparse.v1.CreateTokenRequest
+	(*ListTokensRequest)(nil),      // 27: sparse.v1.ListTokensRequest
+	(*ListTokensReply)(nil),        // 28: sparse.v1.ListTokensReply
+	(*RevokeTokenRequest)(nil),     // 29: sparse.v1.RevokeTokenRequest
+	(*RevokeTokenReply)(nil),       // 30: sparse.v1.RevokeTokenReply
+	(*SetActiveRequest)(nil),       // 31: sparse.v1.SetActiveRequest
+	(*SetActiveReply)(nil),         // 32: sparse.v1.SetActiveReply
+	nil,                            // 33: sparse.v1.SubmitHeader.ConfigEntry
+	nil,                            // 34: sparse.v1.RebalanceRequest.ExecutorsEntry
+	nil,                            // 35: sparse.v1.TopologyDescription.ConfigEntry
+	(*TopologySpec)(nil),           // 36: sparse.v1.TopologySpec
+	(*Value)(nil),                  // 37: sparse.v1.Value
+	(*WorkerStats)(nil),            // 38: sparse.v1.WorkerStats
+	(*StatsRequest)(nil),           // 39: sparse.v1.StatsRequest
+	(*LogSourcesRequest)(nil),      // 40: sparse.v1.LogSourcesRequest
+	(*SetLogLevelRequest)(nil),     // 41: sparse.v1.SetLogLevelRequest
+	(*SetLogLevelsRequest)(nil),    // 42: sparse.v1.SetLogLevelsRequest
+	(*ReportStatsReply)(nil),       // 43: sparse.v1.ReportStatsReply
+	(*StatsReply)(nil),             // 44: sparse.v1.StatsReply
+	(*LogSourcesReply)(nil),        // 45: sparse.v1.LogSourcesReply
+	(*SetLogLevelReply)(nil),       // 46: sparse.v1.SetLogLevelReply
+	(*SetLogLevelsReply)(nil),      // 47: sparse.v1.SetLogLevelsReply
 }
 var file_sparse_v1_nimbus_proto_depIdxs = []int32{
-	35, // 0: sparse.v1.SubmitHeader.spec:type_name -> sparse.v1.TopologySpec
-	32, // 1: sparse.v1.SubmitHeader.config:type_name -> sparse.v1.SubmitHeader.ConfigEntry
+	36, // 0: sparse.v1.SubmitHeader.spec:type_name -> sparse.v1.TopologySpec
+	33, // 1: sparse.v1.SubmitHeader.config:type_name -> sparse.v1.SubmitHeader.ConfigEntry
 	0,  // 2: sparse.v1.SubmitHeader.kind:type_name -> sparse.v1.ArtifactKind
 	1,  // 3: sparse.v1.SubmitRequest.header:type_name -> sparse.v1.SubmitHeader
-	33, // 4: sparse.v1.RebalanceRequest.executors:type_name -> sparse.v1.RebalanceRequest.ExecutorsEntry
-	10, // 5: sparse.v1.ListReply.topologies:type_name -> sparse.v1.TopologySummary
-	10, // 6: sparse.v1.TopologyDescription.summary:type_name -> sparse.v1.TopologySummary
-	12, // 7: sparse.v1.TopologyDescription.components:type_name -> sparse.v1.ComponentDescription
-	13, // 8: sparse.v1.TopologyDescription.workers:type_name -> sparse.v1.WorkerDescription
-	34, // 9: sparse.v1.TopologyDescription.config:type_name -> sparse.v1.TopologyDescription.ConfigEntry
-	16, // 10: sparse.v1.ListSupervisorsReply.supervisors:type_name -> sparse.v1.SupervisorDescription
-	23, // 11: sparse.v1.TokenSecret.token:type_name -> sparse.v1.TokenInfo
-	23, // 12: sparse.v1.ListTokensReply.tokens:type_name -> sparse.v1.TokenInfo
-	23, // 13: sparse.v1.RevokeTokenReply.token:type_name -> sparse.v1.TokenInfo
-	36, // 14: sparse.v1.SubmitHeader.ConfigEntry.value:type_name -> sparse.v1.Value
-	36, // 15: sparse.v1.TopologyDescription.ConfigEntry.value:type_name -> sparse.v1.Value
+	34, // 4: sparse.v1.RebalanceRequest.executors:type_name -> sparse.v1.RebalanceRequest.ExecutorsEntry
+	11, // 5: sparse.v1.ListReply.topologies:type_name -> sparse.v1.TopologySummary
+	11, // 6: sparse.v1.TopologyDescription.summary:type_name -> sparse.v1.TopologySummary
+	13, // 7: sparse.v1.TopologyDescription.components:type_name -> sparse.v1.ComponentDescription
+	14, // 8: sparse.v1.TopologyDescription.workers:type_name -> sparse.v1.WorkerDescription
+	35, // 9: sparse.v1.TopologyDescription.config:type_name -> sparse.v1.TopologyDescription.ConfigEntry
+	17, // 10: sparse.v1.ListSupervisorsReply.supervisors:type_name -> sparse.v1.SupervisorDescription
+	24, // 11: sparse.v1.TokenSecret.token:type_name -> sparse.v1.TokenInfo
+	24, // 12: sparse.v1.ListTokensReply.tokens:type_name -> sparse.v1.TokenInfo
+	24, // 13: sparse.v1.RevokeTokenReply.token:type_name -> sparse.v1.TokenInfo
+	37, // 14: sparse.v1.SubmitHeader.ConfigEntry.value:type_name -> sparse.v1.Value
+	37, // 15: sparse.v1.TopologyDescription.ConfigEntry.value:type_name -> sparse.v1.Value
 	2,  // 16: sparse.v1.Nimbus.Submit:input_type -> sparse.v1.SubmitRequest
 	5,  // 17: sparse.v1.Nimbus.Kill:input_type -> sparse.v1.KillRequest
 	4,  // 18: sparse.v1.Nimbus.Activate:input_type -> sparse.v1.TopologyRef
 	4,  // 19: sparse.v1.Nimbus.Deactivate:input_type -> sparse.v1.TopologyRef
-	7,  // 20: sparse.v1.Nimbus.Rebalance:input_type -> sparse.v1.RebalanceRequest
-	9,  // 21: sparse.v1.Nimbus.List:input_type -> sparse.v1.ListRequest
-	4,  // 22: sparse.v1.Nimbus.Describe:input_type -> sparse.v1.TopologyRef
-	15, // 23: sparse.v1.Nimbus.ListSupervisors:input_type -> sparse.v1.ListSupervisorsRequest
-	18, // 24: sparse.v1.Nimbus.Leader:input_type -> sparse.v1.LeaderRequest
-	20, // 25: sparse.v1.Nimbus.FetchArtifact:input_type -> sparse.v1.ArtifactRef
-	22, // 26: sparse.v1.Nimbus.ACLBootstrap:input_type -> sparse.v1.ACLBootstrapRequest
-	25, // 27: sparse.v1.Nimbus.CreateToken:input_type -> sparse.v1.CreateTokenRequest
-	26, // 28: sparse.v1.Nimbus.ListTokens:input_type -> sparse.v1.ListTokensRequest
-	28, // 29: sparse.v1.Nimbus.RevokeToken:input_type -> sparse.v1.RevokeTokenRequest
-	37, // 30: sparse.v1.Nimbus.ReportStats:input_type -> sparse.v1.WorkerStats
-	38, // 31: sparse.v1.Nimbus.Stats:input_type -> sparse.v1.StatsRequest
-	39, // 32: sparse.v1.Nimbus.ListLogSources:input_type -> sparse.v1.LogSourcesRequest
-	40, // 33: sparse.v1.Nimbus.SetLogLevel:input_type -> sparse.v1.SetLogLevelRequest
-	30, // 34: sparse.v1.WorkerAdmin.SetActive:input_type -> sparse.v1.SetActiveRequest
-	41, // 35: sparse.v1.WorkerAdmin.SetLogLevels:input_type -> sparse.v1.SetLogLevelsRequest
-	3,  // 36: sparse.v1.Nimbus.Submit:output_type -> sparse.v1.SubmitReply
-	6,  // 37: sparse.v1.Nimbus.Kill:output_type -> sparse.v1.KillReply
-	8,  // 38: sparse.v1.Nimbus.Activate:output_type -> sparse.v1.StatusReply
-	8,  // 39: sparse.v1.Nimbus.Deactivate:output_type -> sparse.v1.StatusReply
-	8,  // 40: sparse.v1.Nimbus.Rebalance:output_type -> sparse.v1.StatusReply
-	11, // 41: sparse.v1.Nimbus.List:output_type -> sparse.v1.ListReply
-	14, // 42: sparse.v1.Nimbus.Describe:output_type -> sparse.v1.TopologyDescription
-	17, // 43: sparse.v1.Nimbus.ListSupervisors:output_type -> sparse.v1.ListSupervisorsReply
-	19, // 44: sparse.v1.Nimbus.Leader:output_type -> sparse.v1.LeaderReply
-	21, // 45: sparse.v1.Nimbus.FetchArtifact:output_type -> sparse.v1.ArtifactChunk
-	24, // 46: sparse.v1.Nimbus.ACLBootstrap:output_type -> sparse.v1.TokenSecret
-	24, // 47: sparse.v1.Nimbus.CreateToken:output_type -> sparse.v1.TokenSecret
-	27, // 48: sparse.v1.Nimbus.ListTokens:output_type -> sparse.v1.ListTokensReply
-	29, // 49: sparse.v1.Nimbus.RevokeToken:output_type -> sparse.v1.RevokeTokenReply
-	42, // 50: sparse.v1.Nimbus.ReportStats:output_type -> sparse.v1.ReportStatsReply
-	43, // 51: sparse.v1.Nimbus.Stats:output_type -> sparse.v1.StatsReply
-	44, // 52: sparse.v1.Nimbus.ListLogSources:output_type -> sparse.v1.LogSourcesReply
-	45, // 53: sparse.v1.Nimbus.SetLogLevel:output_type -> sparse.v1.SetLogLevelReply
-	31, // 54: sparse.v1.WorkerAdmin.SetActive:output_type -> sparse.v1.SetActiveReply
-	46, // 55: sparse.v1.WorkerAdmin.SetLogLevels:output_type -> sparse.v1.SetLogLevelsReply
-	36, // [36:56] is the sub-list for method output_type
-	16, // [16:36] is the sub-list for method input_type
+	4,  // 20: sparse.v1.Nimbus.UpdateVirtualenv:input_type -> sparse.v1.TopologyRef
+	7,  // 21: sparse.v1.Nimbus.Rebalance:input_type -> sparse.v1.RebalanceRequest
+	10, // 22: sparse.v1.Nimbus.List:input_type -> sparse.v1.ListRequest
+	4,  // 23: sparse.v1.Nimbus.Describe:input_type -> sparse.v1.TopologyRef
+	16, // 24: sparse.v1.Nimbus.ListSupervisors:input_type -> sparse.v1.ListSupervisorsRequest
+	19, // 25: sparse.v1.Nimbus.Leader:input_type -> sparse.v1.LeaderRequest
+	21, // 26: sparse.v1.Nimbus.FetchArtifact:input_type -> sparse.v1.ArtifactRef
+	23, // 27: sparse.v1.Nimbus.ACLBootstrap:input_type -> sparse.v1.ACLBootstrapRequest
+	26, // 28: sparse.v1.Nimbus.CreateToken:input_type -> sparse.v1.CreateTokenRequest
+	27, // 29: sparse.v1.Nimbus.ListTokens:input_type -> sparse.v1.ListTokensRequest
+	29, // 30: sparse.v1.Nimbus.RevokeToken:input_type -> sparse.v1.RevokeTokenRequest
+	38, // 31: sparse.v1.Nimbus.ReportStats:input_type -> sparse.v1.WorkerStats
+	39, // 32: sparse.v1.Nimbus.Stats:input_type -> sparse.v1.StatsRequest
+	40, // 33: sparse.v1.Nimbus.ListLogSources:input_type -> sparse.v1.LogSourcesRequest
+	41, // 34: sparse.v1.Nimbus.SetLogLevel:input_type -> sparse.v1.SetLogLevelRequest
+	31, // 35: sparse.v1.WorkerAdmin.SetActive:input_type -> sparse.v1.SetActiveRequest
+	42, // 36: sparse.v1.WorkerAdmin.SetLogLevels:input_type -> sparse.v1.SetLogLevelsRequest
+	3,  // 37: sparse.v1.Nimbus.Submit:output_type -> sparse.v1.SubmitReply
+	6,  // 38: sparse.v1.Nimbus.Kill:output_type -> sparse.v1.KillReply
+	8,  // 39: sparse.v1.Nimbus.Activate:output_type -> sparse.v1.StatusReply
+	8,  // 40: sparse.v1.Nimbus.Deactivate:output_type -> sparse.v1.StatusReply
+	9,  // 41: sparse.v1.Nimbus.UpdateVirtualenv:output_type -> sparse.v1.UpdateVirtualenvReply
+	8,  // 42: sparse.v1.Nimbus.Rebalance:output_type -> sparse.v1.StatusReply
+	12, // 43: sparse.v1.Nimbus.List:output_type -> sparse.v1.ListReply
+	15, // 44: sparse.v1.Nimbus.Describe:output_type -> sparse.v1.TopologyDescription
+	18, // 45: sparse.v1.Nimbus.ListSupervisors:output_type -> sparse.v1.ListSupervisorsReply
+	20, // 46: sparse.v1.Nimbus.Leader:output_type -> sparse.v1.LeaderReply
+	22, // 47: sparse.v1.Nimbus.FetchArtifact:output_type -> sparse.v1.ArtifactChunk
+	25, // 48: sparse.v1.Nimbus.ACLBootstrap:output_type -> sparse.v1.TokenSecret
+	25, // 49: sparse.v1.Nimbus.CreateToken:output_type -> sparse.v1.TokenSecret
+	28, // 50: sparse.v1.Nimbus.ListTokens:output_type -> sparse.v1.ListTokensReply
+	30, // 51: sparse.v1.Nimbus.RevokeToken:output_type -> sparse.v1.RevokeTokenReply
+	43, // 52: sparse.v1.Nimbus.ReportStats:output_type -> sparse.v1.ReportStatsReply
+	44, // 53: sparse.v1.Nimbus.Stats:output_type -> sparse.v1.StatsReply
+	45, // 54: sparse.v1.Nimbus.ListLogSources:output_type -> sparse.v1.LogSourcesReply
+	46, // 55: sparse.v1.Nimbus.SetLogLevel:output_type -> sparse.v1.SetLogLevelReply
+	32, // 56: sparse.v1.WorkerAdmin.SetActive:output_type -> sparse.v1.SetActiveReply
+	47, // 57: sparse.v1.WorkerAdmin.SetLogLevels:output_type -> sparse.v1.SetLogLevelsReply
+	37, // [37:58] is the sub-list for method output_type
+	16, // [16:37] is the sub-list for method input_type
 	16, // [16:16] is the sub-list for extension type_name
 	16, // [16:16] is the sub-list for extension extendee
 	0,  // [0:16] is the sub-list for field type_name
@@ -2123,7 +2188,7 @@ func file_sparse_v1_nimbus_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sparse_v1_nimbus_proto_rawDesc), len(file_sparse_v1_nimbus_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

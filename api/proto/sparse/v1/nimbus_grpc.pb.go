@@ -22,24 +22,25 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Nimbus_Submit_FullMethodName          = "/sparse.v1.Nimbus/Submit"
-	Nimbus_Kill_FullMethodName            = "/sparse.v1.Nimbus/Kill"
-	Nimbus_Activate_FullMethodName        = "/sparse.v1.Nimbus/Activate"
-	Nimbus_Deactivate_FullMethodName      = "/sparse.v1.Nimbus/Deactivate"
-	Nimbus_Rebalance_FullMethodName       = "/sparse.v1.Nimbus/Rebalance"
-	Nimbus_List_FullMethodName            = "/sparse.v1.Nimbus/List"
-	Nimbus_Describe_FullMethodName        = "/sparse.v1.Nimbus/Describe"
-	Nimbus_ListSupervisors_FullMethodName = "/sparse.v1.Nimbus/ListSupervisors"
-	Nimbus_Leader_FullMethodName          = "/sparse.v1.Nimbus/Leader"
-	Nimbus_FetchArtifact_FullMethodName   = "/sparse.v1.Nimbus/FetchArtifact"
-	Nimbus_ACLBootstrap_FullMethodName    = "/sparse.v1.Nimbus/ACLBootstrap"
-	Nimbus_CreateToken_FullMethodName     = "/sparse.v1.Nimbus/CreateToken"
-	Nimbus_ListTokens_FullMethodName      = "/sparse.v1.Nimbus/ListTokens"
-	Nimbus_RevokeToken_FullMethodName     = "/sparse.v1.Nimbus/RevokeToken"
-	Nimbus_ReportStats_FullMethodName     = "/sparse.v1.Nimbus/ReportStats"
-	Nimbus_Stats_FullMethodName           = "/sparse.v1.Nimbus/Stats"
-	Nimbus_ListLogSources_FullMethodName  = "/sparse.v1.Nimbus/ListLogSources"
-	Nimbus_SetLogLevel_FullMethodName     = "/sparse.v1.Nimbus/SetLogLevel"
+	Nimbus_Submit_FullMethodName           = "/sparse.v1.Nimbus/Submit"
+	Nimbus_Kill_FullMethodName             = "/sparse.v1.Nimbus/Kill"
+	Nimbus_Activate_FullMethodName         = "/sparse.v1.Nimbus/Activate"
+	Nimbus_Deactivate_FullMethodName       = "/sparse.v1.Nimbus/Deactivate"
+	Nimbus_UpdateVirtualenv_FullMethodName = "/sparse.v1.Nimbus/UpdateVirtualenv"
+	Nimbus_Rebalance_FullMethodName        = "/sparse.v1.Nimbus/Rebalance"
+	Nimbus_List_FullMethodName             = "/sparse.v1.Nimbus/List"
+	Nimbus_Describe_FullMethodName         = "/sparse.v1.Nimbus/Describe"
+	Nimbus_ListSupervisors_FullMethodName  = "/sparse.v1.Nimbus/ListSupervisors"
+	Nimbus_Leader_FullMethodName           = "/sparse.v1.Nimbus/Leader"
+	Nimbus_FetchArtifact_FullMethodName    = "/sparse.v1.Nimbus/FetchArtifact"
+	Nimbus_ACLBootstrap_FullMethodName     = "/sparse.v1.Nimbus/ACLBootstrap"
+	Nimbus_CreateToken_FullMethodName      = "/sparse.v1.Nimbus/CreateToken"
+	Nimbus_ListTokens_FullMethodName       = "/sparse.v1.Nimbus/ListTokens"
+	Nimbus_RevokeToken_FullMethodName      = "/sparse.v1.Nimbus/RevokeToken"
+	Nimbus_ReportStats_FullMethodName      = "/sparse.v1.Nimbus/ReportStats"
+	Nimbus_Stats_FullMethodName            = "/sparse.v1.Nimbus/Stats"
+	Nimbus_ListLogSources_FullMethodName   = "/sparse.v1.Nimbus/ListLogSources"
+	Nimbus_SetLogLevel_FullMethodName      = "/sparse.v1.Nimbus/SetLogLevel"
 )
 
 // NimbusClient is the client API for Nimbus service.
@@ -58,6 +59,10 @@ type NimbusClient interface {
 	Kill(ctx context.Context, in *KillRequest, opts ...grpc.CallOption) (*KillReply, error)
 	Activate(ctx context.Context, in *TopologyRef, opts ...grpc.CallOption) (*StatusReply, error)
 	Deactivate(ctx context.Context, in *TopologyRef, opts ...grpc.CallOption) (*StatusReply, error)
+	// UpdateVirtualenv has every supervisor build a spec bundle topology's Python
+	// virtualenv again, from its requirements, and restart its workers with it
+	// (streamparse's update_virtualenv).
+	UpdateVirtualenv(ctx context.Context, in *TopologyRef, opts ...grpc.CallOption) (*UpdateVirtualenvReply, error)
 	// Rebalance changes the number of workers and of executors per component without a
 	// new submit; the number of tasks stays fixed.
 	Rebalance(ctx context.Context, in *RebalanceRequest, opts ...grpc.CallOption) (*StatusReply, error)
@@ -136,6 +141,16 @@ func (c *nimbusClient) Deactivate(ctx context.Context, in *TopologyRef, opts ...
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(StatusReply)
 	err := c.cc.Invoke(ctx, Nimbus_Deactivate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nimbusClient) UpdateVirtualenv(ctx context.Context, in *TopologyRef, opts ...grpc.CallOption) (*UpdateVirtualenvReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateVirtualenvReply)
+	err := c.cc.Invoke(ctx, Nimbus_UpdateVirtualenv_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -307,6 +322,10 @@ type NimbusServer interface {
 	Kill(context.Context, *KillRequest) (*KillReply, error)
 	Activate(context.Context, *TopologyRef) (*StatusReply, error)
 	Deactivate(context.Context, *TopologyRef) (*StatusReply, error)
+	// UpdateVirtualenv has every supervisor build a spec bundle topology's Python
+	// virtualenv again, from its requirements, and restart its workers with it
+	// (streamparse's update_virtualenv).
+	UpdateVirtualenv(context.Context, *TopologyRef) (*UpdateVirtualenvReply, error)
 	// Rebalance changes the number of workers and of executors per component without a
 	// new submit; the number of tasks stays fixed.
 	Rebalance(context.Context, *RebalanceRequest) (*StatusReply, error)
@@ -359,6 +378,9 @@ func (UnimplementedNimbusServer) Activate(context.Context, *TopologyRef) (*Statu
 }
 func (UnimplementedNimbusServer) Deactivate(context.Context, *TopologyRef) (*StatusReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Deactivate not implemented")
+}
+func (UnimplementedNimbusServer) UpdateVirtualenv(context.Context, *TopologyRef) (*UpdateVirtualenvReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateVirtualenv not implemented")
 }
 func (UnimplementedNimbusServer) Rebalance(context.Context, *RebalanceRequest) (*StatusReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Rebalance not implemented")
@@ -480,6 +502,24 @@ func _Nimbus_Deactivate_Handler(srv interface{}, ctx context.Context, dec func(i
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(NimbusServer).Deactivate(ctx, req.(*TopologyRef))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Nimbus_UpdateVirtualenv_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TopologyRef)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NimbusServer).UpdateVirtualenv(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Nimbus_UpdateVirtualenv_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NimbusServer).UpdateVirtualenv(ctx, req.(*TopologyRef))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -747,6 +787,10 @@ var Nimbus_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Deactivate",
 			Handler:    _Nimbus_Deactivate_Handler,
+		},
+		{
+			MethodName: "UpdateVirtualenv",
+			Handler:    _Nimbus_UpdateVirtualenv_Handler,
 		},
 		{
 			MethodName: "Rebalance",
