@@ -65,8 +65,8 @@ func TestLint(t *testing.T) {
 			ours++
 		}
 	}
-	if ours != 12+11+12+9 {
-		t.Errorf("gathered %d sparse_ families, want %d", ours, 12+11+12+9)
+	if ours != 12+11+13+9 {
+		t.Errorf("gathered %d sparse_ families, want %d", ours, 12+11+13+9)
 	}
 	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
 	if err != nil {

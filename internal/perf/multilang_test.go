@@ -23,7 +23,7 @@ func TestMultilangPassThrough(t *testing.T) {
 	if !(base > 0) || math.IsInf(base, 0) {
 		t.Fatalf("baseline = %v tuples/s, want a positive rate", base)
 	}
-	run, err := measureEngine(s, 0, Options{Warmup: 500 * time.Millisecond, Duration: time.Second})
+	run, err := measureEngine(s, 0, Options{Warmup: 2 * time.Second, Duration: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
