@@ -163,6 +163,7 @@ func serveWorkerMetrics(ctx context.Context, addr, topologyID, workerID string, 
 		transport.NewCollector(topologyID, workerID, w.Transport),
 		execmetrics.NewTransferQueueCollector(topologyID, workerID, rt.Outbound),
 		execmetrics.NewReceiveQueueCollector(topologyID, rt.QueueDepths),
+		metrics.Dynamic(), // what connectors (the Kafka spout and bolt) add once their tasks open
 	)
 	if _, err := metrics.Serve(ctx, addr, reg, log); err != nil {
 		log.Error("the worker runs without /metrics", "error", err)
