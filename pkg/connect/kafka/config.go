@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sparsestream/sparse/internal/retry"
+	"github.com/sparsestream/sparse/pkg/tuple"
 )
 
 // Guarantee is the spout's processing guarantee, as storm-kafka-client names them.
@@ -220,10 +221,11 @@ func (c Client) check() error {
 	return nil
 }
 
-// Mapper turns a tuple into the record the sink produces; a nil record with a nil
-// error acks the tuple without producing. An error fails the tuple... no: it is
-// reported and the tuple acked, since producing it again would fail the same way.
-type Mapper func(values []any, fields []string) (*Record, error)
+// Mapper turns a tuple into the record the sink produces (its Topic "" means the
+// sink's Topic; Partition and Offset are ignored). A nil record with a nil error acks
+// the tuple without producing. An error is reported and counted and the tuple acked:
+// replaying it would fail the same way.
+type Mapper func(in *tuple.Tuple) (*Record, error)
 
 // SinkConfig configures a Sink.
 type SinkConfig struct {
