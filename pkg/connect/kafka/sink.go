@@ -24,11 +24,12 @@ const cleanupFlushTimeout = 10 * time.Second
 // Records are produced asynchronously and in batches; at most MaxInFlight are
 // unacknowledged, Execute waiting for room beyond that. Make one per task with NewSink.
 type Sink struct {
-	cfg   SinkConfig
-	out   topology.BoltCollector
-	tctx  *topology.Context
-	cl    *kgo.Client
-	stats *sinkStats
+	cfg        SinkConfig
+	fromConfig bool // read cfg from the task's config on Prepare
+	out        topology.BoltCollector
+	tctx       *topology.Context
+	cl         *kgo.Client
+	stats      *sinkStats
 
 	mu   sync.Mutex
 	done []produced // acknowledged or failed records, for the task's goroutine
@@ -47,6 +48,13 @@ func NewSink(c SinkConfig) topology.BoltFactory {
 
 // Prepare checks the config and connects.
 func (s *Sink) Prepare(ctx *topology.Context, out topology.BoltCollector) error {
+	if s.fromConfig {
+		c, err := sinkConfigFrom(ctx.Config, false)
+		if err != nil {
+			return err
+		}
+		s.cfg = c
+	}
 	cfg, err := s.cfg.withDefaults()
 	if err != nil {
 		return err

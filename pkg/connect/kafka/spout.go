@@ -29,9 +29,10 @@ const closeCommitTimeout = 5 * time.Second
 // that hand records and assignments to the task's goroutine through a channel, so
 // NextTuple, Ack and Fail never wait on the network and own all the offset state.
 type Spout struct {
-	cfg SpoutConfig
-	out topology.SpoutCollector
-	log hclog.Logger
+	cfg        SpoutConfig
+	fromConfig bool // read cfg from the task's config on Open
+	out        topology.SpoutCollector
+	log        hclog.Logger
 
 	topologyID string
 	group      string
@@ -100,6 +101,13 @@ func NewSpout(c SpoutConfig) topology.SpoutFactory {
 
 // Open checks the config, connects, and starts reading the task's partitions.
 func (s *Spout) Open(ctx *topology.Context, out topology.SpoutCollector) error {
+	if s.fromConfig {
+		c, err := spoutConfigFrom(ctx.Config, false)
+		if err != nil {
+			return err
+		}
+		s.cfg = c
+	}
 	cfg, err := s.cfg.withDefaults()
 	if err != nil {
 		return err
