@@ -12,14 +12,14 @@ import (
 func registerKafka(r *spec.Registry) {
 	r.Register("kafka-spout", spec.Registered{
 		Kind:    topology.KindSpout,
-		Spout:   kafka.NewSpoutFromConfig(),
+		Spout:   kafka.NewSpoutFromConfig(nil),
 		Outputs: []topology.StreamSpec{{ID: tuple.DefaultStream, Fields: kafka.DefaultFields}},
 		Check:   kafka.CheckSpoutConfig,
 		Doc:     "reads records from Kafka topics (fields topic, partition, offset, key, value), committing offsets once acked; kafka.* config",
 	})
 	r.Register("kafka-bolt", spec.Registered{
 		Kind:  topology.KindBolt,
-		Bolt:  kafka.NewSinkFromConfig(),
+		Bolt:  kafka.NewSinkFromConfig(nil),
 		Check: kafka.CheckSinkConfig,
 		Doc:   "writes each tuple to Kafka as a record and acks it once Kafka has; kafka.* config",
 	})

@@ -109,7 +109,7 @@ type SpoutConfig struct {
 	Topics       []string
 	TopicPattern *regexp.Regexp
 	// Group is the consumer group the offsets are committed under; "" is
-	// "sparse-<topology>-<component>".
+	// "sparse-<topology name>-<component>".
 	Group     string
 	Guarantee Guarantee // "" is AtLeastOnce
 	FirstPoll FirstPoll // "" is UncommittedEarliest

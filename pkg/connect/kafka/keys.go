@@ -44,7 +44,7 @@ var Keys = []Key{
 
 	{"kafka.topics", true, false, "", "the topics to read, a list or a comma-separated string"},
 	{"kafka.topic.pattern", true, false, "", "a regular expression: read every topic whose whole name matches (instead of kafka.topics)"},
-	{"kafka.group.id", true, false, "sparse-<topology>-<component>", "the consumer group the offsets are committed under"},
+	{"kafka.group.id", true, false, "sparse-<topology name>-<component>", "the consumer group the offsets are committed under"},
 	{"kafka.processing.guarantee", true, false, "at_least_once", "at_least_once, at_most_once or none"},
 	{"kafka.first.poll.offset.strategy", true, false, "uncommitted_earliest", "earliest, latest, uncommitted_earliest or uncommitted_latest"},
 	{"kafka.offset.commit.period", true, false, DefaultCommitPeriod.String(), "how often committable offsets are committed"},
@@ -372,15 +372,17 @@ func sinkConfigFrom(c topology.Config, strict bool) (SinkConfig, error) {
 }
 
 // NewSpoutFromConfig returns a factory of spouts that read their settings from their
-// component's config when they open (the keys of Keys): what kafka-spout is.
-func NewSpoutFromConfig() topology.SpoutFactory {
-	return func() topology.Spout { return &Spout{fromConfig: true} }
+// task's config when they open (the keys of Keys), so that `-o kafka.brokers=...`
+// reaches them: what kafka-spout is. translate, when not nil, replaces the default
+// output.
+func NewSpoutFromConfig(translate Translator) topology.SpoutFactory {
+	return func() topology.Spout { return &Spout{fromConfig: true, cfg: SpoutConfig{Translate: translate}} }
 }
 
 // NewSinkFromConfig returns a factory of sinks that read their settings from their
-// component's config: what kafka-bolt is.
-func NewSinkFromConfig() topology.BoltFactory {
-	return func() topology.Bolt { return &Sink{fromConfig: true} }
+// task's config: what kafka-bolt is. m, when not nil, makes the records.
+func NewSinkFromConfig(m Mapper) topology.BoltFactory {
+	return func() topology.Bolt { return &Sink{fromConfig: true, cfg: SinkConfig{Map: m}} }
 }
 
 // CheckSpoutConfig checks a spout's config before the topology starts: own is the

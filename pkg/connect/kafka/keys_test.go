@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -142,4 +144,17 @@ func FuzzConfigFrom(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDocsListEveryKey keeps docs/kafka.md true: every key is in its table.
+func TestDocsListEveryKey(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "kafka.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range Keys {
+		if !strings.Contains(string(b), "| `"+k.Name+"` |") {
+			t.Errorf("docs/kafka.md has no row for %s", k.Name)
+		}
+	}
 }

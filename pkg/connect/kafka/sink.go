@@ -53,6 +53,7 @@ func (s *Sink) Prepare(ctx *topology.Context, out topology.BoltCollector) error 
 		if err != nil {
 			return err
 		}
+		c.Map = s.cfg.Map
 		s.cfg = c
 	}
 	cfg, err := s.cfg.withDefaults()

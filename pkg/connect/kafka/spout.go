@@ -106,6 +106,7 @@ func (s *Spout) Open(ctx *topology.Context, out topology.SpoutCollector) error {
 		if err != nil {
 			return err
 		}
+		c.Translate = s.cfg.Translate
 		s.cfg = c
 	}
 	cfg, err := s.cfg.withDefaults()
@@ -119,7 +120,12 @@ func (s *Spout) Open(ctx *topology.Context, out topology.SpoutCollector) error {
 	s.topologyID = ctx.TopologyID
 	s.group = cfg.Group
 	if s.group == "" {
-		s.group = "sparse-" + ctx.TopologyID + "-" + ctx.ComponentID
+		// The name, not the id: a topology submitted again (a new id) resumes.
+		name := ctx.TopologyID
+		if l := ctx.Layout(); l != nil && l.Spec != nil && l.Spec.Name != "" {
+			name = l.Spec.Name
+		}
+		s.group = "sparse-" + name + "-" + ctx.ComponentID
 	}
 	index, n := max(ctx.ThisTaskIndex(), 0), max(len(ctx.ComponentTasks(ctx.ComponentID)), 1)
 	s.cl, err = newClient(cfg.Client, s.log,
