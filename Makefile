@@ -44,6 +44,7 @@ build:
 	$(GO) build -o $(BIN)/kafka-wordcount ./examples/kafka-wordcount
 
 test:
+	./scripts/test-deps.sh
 	$(GO) test -race -count=1 ./...
 	python3 -m unittest discover -s python/tests -t python
 

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"cmp"
+	"regexp"
 	"slices"
 )
 
@@ -74,4 +75,17 @@ func startFor(s FirstPoll, committed int64, committedBy, topologyID string) star
 		}
 		return startPosition{offset: -1, earliest: true}
 	}
+}
+
+// idSuffix is what nimbus appends to a topology's name to make its id: the submission's
+// unix time, and a counter when that id was taken.
+var idSuffix = regexp.MustCompile(`-[0-9]{9,}(-[0-9]+)?$`)
+
+// topologyName returns the name of the topology with id: the name under which it was
+// submitted, which a resubmission keeps. In local mode the id is the name.
+func topologyName(id string) string {
+	if n := idSuffix.ReplaceAllString(id, ""); n != "" {
+		return n
+	}
+	return id
 }

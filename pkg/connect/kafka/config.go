@@ -250,6 +250,9 @@ type SinkConfig struct {
 	// ProduceTimeout fails a record Kafka has not acknowledged in this time; keep it
 	// below topology.message.timeout.secs.
 	ProduceTimeout time.Duration
+	// Compression of the batches: none, gzip, snappy (the default), lz4 or zstd.
+	// Consumers must support it; gzip is the one every client reads.
+	Compression string
 }
 
 func (c SinkConfig) withDefaults() (SinkConfig, error) {
@@ -270,6 +273,13 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 	}
 	if c.ProduceTimeout <= 0 {
 		c.ProduceTimeout = DefaultProduceTimeout
+	}
+	switch c.Compression {
+	case "":
+		c.Compression = "snappy"
+	case "none", "gzip", "snappy", "lz4", "zstd":
+	default:
+		return c, fmt.Errorf("kafka bolt: compression %q is not one of none, gzip, snappy, lz4, zstd", c.Compression)
 	}
 	return c, nil
 }

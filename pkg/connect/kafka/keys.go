@@ -66,6 +66,7 @@ var Keys = []Key{
 	{"kafka.headers.field", false, true, "", "a field holding a map written as headers"},
 	{"kafka.max.in.flight", false, true, strconv.Itoa(DefaultMaxInFlight), "records produced and not yet acknowledged, at most"},
 	{"kafka.linger", false, true, DefaultLinger.String(), "how long the producer waits to fill a batch"},
+	{"kafka.compression", false, true, "snappy", "the batches' compression: none, gzip, snappy, lz4 or zstd (gzip is the one every client reads)"},
 	{"kafka.produce.timeout", false, true, DefaultProduceTimeout.String(), "a record not acknowledged in this time fails its tuple; keep it below topology.message.timeout.secs"},
 }
 
@@ -361,6 +362,7 @@ func sinkConfigFrom(c topology.Config, strict bool) (SinkConfig, error) {
 		MaxInFlight:    r.int("kafka.max.in.flight", 1),
 		Linger:         r.duration("kafka.linger"),
 		ProduceTimeout: r.duration("kafka.produce.timeout"),
+		Compression:    strings.ToLower(r.str("kafka.compression")),
 	}
 	if cfg.Topic != "" && cfg.TopicField != "" {
 		r.fail("config kafka.topic and kafka.topic.field are both set; keep one")

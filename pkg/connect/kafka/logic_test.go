@@ -199,3 +199,19 @@ func TestRetryQueueOrderAndDrop(t *testing.T) {
 		t.Errorf("due in order %v, want [3 1] (partition 1 dropped)", got)
 	}
 }
+
+func TestTopologyName(t *testing.T) {
+	for id, want := range map[string]string{
+		"wc":                "wc",
+		"wc-1765000000":     "wc",
+		"wc-1765000000-2":   "wc",
+		"kafka-wordcount":   "kafka-wordcount",
+		"job-42":            "job-42",
+		"-1765000000":       "-1765000000",
+		"a-b-1765000000-10": "a-b",
+	} {
+		if got := topologyName(id); got != want {
+			t.Errorf("topologyName(%q) = %q, want %q", id, got, want)
+		}
+	}
+}

@@ -67,6 +67,7 @@ func (s *Sink) Prepare(ctx *topology.Context, out topology.BoltCollector) error 
 		kgo.ProducerLinger(cfg.Linger),
 		kgo.RecordDeliveryTimeout(cfg.ProduceTimeout),
 		kgo.AllowAutoTopicCreation(),
+		kgo.ProducerBatchCompression(codec(cfg.Compression)),
 	)
 	if err != nil {
 		return err
@@ -221,4 +222,18 @@ func toBytes(v any) ([]byte, error) {
 		return nil, fmt.Errorf("a %T cannot be written as JSON: %w", v, err)
 	}
 	return b, nil
+}
+
+func codec(name string) kgo.CompressionCodec {
+	switch name {
+	case "none":
+		return kgo.NoCompression()
+	case "gzip":
+		return kgo.GzipCompression()
+	case "lz4":
+		return kgo.Lz4Compression()
+	case "zstd":
+		return kgo.ZstdCompression()
+	}
+	return kgo.SnappyCompression()
 }

@@ -121,11 +121,7 @@ func (s *Spout) Open(ctx *topology.Context, out topology.SpoutCollector) error {
 	s.group = cfg.Group
 	if s.group == "" {
 		// The name, not the id: a topology submitted again (a new id) resumes.
-		name := ctx.TopologyID
-		if l := ctx.Layout(); l != nil && l.Spec != nil && l.Spec.Name != "" {
-			name = l.Spec.Name
-		}
-		s.group = "sparse-" + name + "-" + ctx.ComponentID
+		s.group = "sparse-" + topologyName(ctx.TopologyID) + "-" + ctx.ComponentID
 	}
 	index, n := max(ctx.ThisTaskIndex(), 0), max(len(ctx.ComponentTasks(ctx.ComponentID)), 1)
 	s.cl, err = newClient(cfg.Client, s.log,
