@@ -118,7 +118,7 @@ func (collector) Collect(ch chan<- prometheus.Metric) {
 		s.mu.Lock()
 		paused := 0
 		for tp, p := range s.parts {
-			pl := append(l[:3:3], tp.Topic, strconv.Itoa(int(tp.Partition)))
+			pl := []string{s.topology, s.component, s.task, tp.Topic, strconv.Itoa(int(tp.Partition))}
 			if p.paused {
 				paused++
 			}

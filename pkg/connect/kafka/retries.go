@@ -43,8 +43,6 @@ func (q *retryQueue) due(now time.Time) *message {
 	return heap.Pop(&q.h).(*message)
 }
 
-func (q *retryQueue) len() int { return len(q.h) }
-
 // drop removes the messages of the partitions keep rejects (partitions no longer ours).
 func (q *retryQueue) drop(keep func(TopicPartition) bool) {
 	kept := q.h[:0]
