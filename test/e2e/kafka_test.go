@@ -65,9 +65,15 @@ func (k *kafkaBroker) restart() {
 // appears in one line only, so its count in the output shows that line was counted.
 func produceLines(t *testing.T, addr string, from, to int) {
 	t.Helper()
+	if err := tryProduceLines(addr, from, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tryProduceLines(addr string, from, to int) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("lines"))
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -77,8 +83,9 @@ func produceLines(t *testing.T, addr string, from, to int) {
 		recs = append(recs, &kgo.Record{Value: fmt.Appendf(nil, "u%d the cow", i)})
 	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatalf("producing lines: %v", err)
+		return fmt.Errorf("producing lines: %w", err)
 	}
+	return nil
 }
 
 // kafkaOutput reads the counts topic from the start: the records per word.
@@ -91,7 +98,7 @@ func kafkaOutput(t *testing.T, addr string) map[string][]string {
 	defer cl.Close()
 	out := map[string][]string{}
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		fs := cl.PollFetches(ctx)
 		cancel()
 		n := 0
@@ -160,7 +167,7 @@ func TestClusterKafkaWordCount(t *testing.T) {
 	const n = 4000
 	c := newTestClusterWith(t, []string{"n1"}, map[string]int{"s1": 2}, clusterInsecure)
 	k := startKafka(t, c.dir)
-	produceLines(t, k.addr, 0, n/2)
+	produceLines(t, k.addr, 0, n/4)
 	c.waitFor("the supervisor registered", time.Minute, func() bool {
 		out, err := c.ctl("supervisors")
 		return err == nil && strings.Contains(out, "s1")
@@ -178,7 +185,21 @@ func TestClusterKafkaWordCount(t *testing.T) {
 		}
 		return m
 	}
-	c.waitFor("some lines counted", 3*time.Minute, func() bool { return counted(kafkaOutput(t, k.addr)) >= n/10 })
+	c.waitFor("some lines counted", 3*time.Minute, func() bool { return counted(kafkaOutput(t, k.addr)) >= n/20 })
+	// More lines, so that the worker dies with records in flight and offsets not yet
+	// committed.
+	produced := make(chan error, 1)
+	go func() {
+		for i := n / 4; i < n/2; i += 100 {
+			if err := tryProduceLines(k.addr, i, i+100); err != nil {
+				produced <- err
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		produced <- nil
+	}()
+	time.Sleep(500 * time.Millisecond)
 
 	pids := c.workerPIDs("s1")
 	if len(pids) == 0 {
@@ -186,6 +207,9 @@ func TestClusterKafkaWordCount(t *testing.T) {
 	}
 	t.Logf("SIGKILL worker %d", pids[0])
 	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-produced; err != nil {
 		t.Fatal(err)
 	}
 	k.restart()
