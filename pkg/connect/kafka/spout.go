@@ -66,6 +66,8 @@ type partState struct {
 	// offsets (a fetch already under way when it was paused brings more); emitted in
 	// order once it is below again.
 	held []*kgo.Record
+	// topicV and partV are the partition's topic and number as tuple values, boxed once.
+	topicV, partV any
 }
 
 // message is the id of an emitted record's tuple.
@@ -151,8 +153,10 @@ func (s *Spout) Open(ctx *topology.Context, out topology.SpoutCollector) error {
 	return nil
 }
 
-// NextTuple emits one record: a failed one whose backoff has passed first, else the
-// next one read.
+// NextTuple emits up to emitBurst records: failed ones whose backoff has passed first,
+// then held ones of resumed partitions, then new ones. A burst amortizes the engine's
+// per-call cost as a batch read from a queue does; it may overshoot
+// topology.max.spout.pending by less than a burst.
 func (s *Spout) NextTuple() {
 	now := s.now()
 	s.takeEvents()
@@ -160,28 +164,44 @@ func (s *Spout) NextTuple() {
 		s.lastCommit = now
 		s.commit()
 	}
-	if m := s.retries.due(now); m != nil {
+	for range emitBurst {
+		if !s.emitOne(now) {
+			return
+		}
+	}
+}
+
+// emitBurst bounds the records one NextTuple emits.
+const emitBurst = 32
+
+// emitOne emits one record; false when none is ready.
+func (s *Spout) emitOne(now time.Time) bool {
+	for {
+		m := s.retries.due(now)
+		if m == nil {
+			break
+		}
 		if p := s.parts[m.tp]; p != nil && p.gen == m.gen {
 			s.stats.retried.Add(1)
 			s.emit(m)
-			return
+			return true
 		}
 	}
 	for len(s.resumed) > 0 {
 		if s.emitHeld(s.resumed[0]) {
-			return
+			return true
 		}
 		s.resumed = s.resumed[1:]
 	}
 	for {
 		if s.bi >= len(s.buf) && !s.nextBatch() {
-			return
+			return false
 		}
 		r := s.buf[s.bi]
 		s.buf[s.bi] = nil
 		s.bi++
 		if s.handle(r) {
-			return
+			return true
 		}
 	}
 }
@@ -286,7 +306,7 @@ func (s *Spout) emitNew(tp TopicPartition, p *partState, r *kgo.Record) bool {
 
 // emit translates and emits m; it reports false when the record is skipped.
 func (s *Spout) emit(m *message) bool {
-	values, stream := s.translate(m.rec)
+	values, stream := s.translate(m.rec, s.parts[m.tp])
 	if values == nil {
 		return false
 	}
@@ -302,7 +322,7 @@ func (s *Spout) emit(m *message) bool {
 	return true
 }
 
-func (s *Spout) translate(r *kgo.Record) ([]any, string) {
+func (s *Spout) translate(r *kgo.Record, p *partState) ([]any, string) {
 	if r.Value == nil && s.cfg.SkipTombstones {
 		return nil, ""
 	}
@@ -322,7 +342,15 @@ func (s *Spout) translate(r *kgo.Record) ([]any, string) {
 		}
 		return string(b)
 	}
-	values := []any{r.Topic, int64(r.Partition), r.Offset, conv(r.Key), conv(r.Value)}
+	// The topic and partition are boxed once per partition, not per record.
+	topic, part := any(r.Topic), any(int64(r.Partition))
+	if p != nil {
+		if p.topicV == nil {
+			p.topicV, p.partV = topic, part
+		}
+		topic, part = p.topicV, p.partV
+	}
+	values := []any{topic, part, r.Offset, conv(r.Key), conv(r.Value)}
 	if s.cfg.Headers {
 		h := make(map[string]any, len(r.Headers))
 		for _, x := range r.Headers {
