@@ -369,3 +369,36 @@ func TestSpoutReadsAddedPartitions(t *testing.T) {
 	}
 	checkCommitted(t, brokers, "g", "in", second)
 }
+
+// TestSpoutSkipsUntranslatableRecords: a translator that panics on some records (an
+// undecodable key, say) and returns values of the wrong shape on others: those records
+// are reported and committed past, the others processed, and the commits reach the end.
+func TestSpoutSkipsUntranslatableRecords(t *testing.T) {
+	n := 1000
+	c := newBroker(t, 2, "in")
+	brokers := c.ListenAddrs()
+	ends := produce(t, brokers, "in", 0, n)
+	cfg := SpoutConfig{Client: Client{Brokers: brokers}, Topics: []string{"in"}, Group: "g", CommitPeriod: 50 * time.Millisecond,
+		Translate: func(r *Record) ([]any, string) {
+			k, err := strconv.Atoi(string(r.Key))
+			switch {
+			case err != nil || k%10 == 3:
+				panic(fmt.Sprintf("undecodable key %q", r.Key))
+			case k%10 == 4:
+				return []any{"too", "few"}, "" // the stream has five fields
+			}
+			return []any{r.Topic, int64(r.Partition), r.Offset, string(r.Key), string(r.Value)}, ""
+		}}
+	s := newSeen()
+	spec := spoutTopology(t, cfg, 1, &checkBolt{seen: s})
+	want := n * 8 / 10
+	_, err := local.RunUntil(t.Context(), local.Options{Spec: spec, Logger: testLogger(t), Duration: 30 * time.Second},
+		func(sum local.Summary) bool { return acked(sum, want) && sum.Component("kafka").Errors >= int64(n/5) })
+	if err != nil {
+		t.Fatalf("want %d records processed and %d reported: %v", want, n/5, err)
+	}
+	if got := s.distinct(); got != want {
+		t.Errorf("%d records processed, want %d", got, want)
+	}
+	checkCommitted(t, brokers, "g", "in", ends)
+}

@@ -182,8 +182,12 @@ func (s *Spout) emitOne(now time.Time) bool {
 			break
 		}
 		if p := s.parts[m.tp]; p != nil && p.gen == m.gen {
+			if !s.emit(m) { // the translator skips it now
+				s.stats.skipped.Add(1)
+				s.done(m)
+				continue
+			}
 			s.stats.retried.Add(1)
-			s.emit(m)
 			return true
 		}
 	}
@@ -304,8 +308,18 @@ func (s *Spout) emitNew(tp TopicPartition, p *partState, r *kgo.Record) bool {
 	return true
 }
 
-// emit translates and emits m; it reports false when the record is skipped.
-func (s *Spout) emit(m *message) bool {
+// emit translates and emits m; it reports false when the record is skipped. A
+// translator that panics, or values the engine refuses (a wrong number of fields, a type
+// a tuple cannot hold), skip the record with an error reported: emitting it again would
+// fail the same way, and a record never finished would hold its partition's commit.
+func (s *Spout) emit(m *message) (emitted bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.out.ReportError(fmt.Errorf("kafka spout: record %s/%d at offset %d is skipped: it cannot be emitted: %v",
+				m.tp.Topic, m.tp.Partition, m.Offset, p))
+			emitted = false
+		}
+	}()
 	values, stream := s.translate(m.rec, s.parts[m.tp])
 	if values == nil {
 		return false
