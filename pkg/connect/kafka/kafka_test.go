@@ -402,3 +402,48 @@ func TestSpoutSkipsUntranslatableRecords(t *testing.T) {
 	}
 	checkCommitted(t, brokers, "g", "in", ends)
 }
+
+// TestSpoutSurvivesLeaderChanges: with three brokers whose partition leaders move while
+// the spout reads and commits, nothing is lost and the commits reach the end.
+func TestSpoutSurvivesLeaderChanges(t *testing.T) {
+	n := 10_000
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(8, "in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	ends := produce(t, brokers, "in", 0, n)
+	cfg := SpoutConfig{Client: Client{Brokers: brokers}, Topics: []string{"in"}, Group: "g", CommitPeriod: 20 * time.Millisecond,
+		PollMaxRecords: 100}
+	s := newSeen()
+	spec := spoutTopology(t, cfg, 3, &checkBolt{seen: s})
+	stop := make(chan struct{})
+	shuffled := make(chan int)
+	go func() {
+		k := 0
+		defer func() { shuffled <- k }()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(30 * time.Millisecond):
+				c.ShufflePartitionLeaders()
+				c.RehashCoordinators()
+				k++
+			}
+		}
+	}()
+	_, err = local.RunUntil(t.Context(), local.Options{Spec: spec, Logger: testLogger(t), Duration: 60 * time.Second,
+		Config: topology.Config{topology.ConfMaxSpoutPending: 500}},
+		func(sum local.Summary) bool { return acked(sum, n) })
+	close(stop)
+	k := <-shuffled
+	if err != nil {
+		t.Fatalf("not every record was processed (%d of %d) across %d leader shuffles: %v", s.distinct(), n, k, err)
+	}
+	if k == 0 {
+		t.Error("the leaders never moved; the test proves nothing")
+	}
+	checkCommitted(t, brokers, "g", "in", ends)
+}

@@ -48,6 +48,22 @@ func TestOffsetTracker(t *testing.T) {
 	}
 }
 
+func TestOffsetTrackerKnown(t *testing.T) {
+	tr := newOffsetTracker(10)
+	for _, o := range []int64{10, 11, 14} {
+		tr.emitted(o)
+	}
+	tr.finished(10)
+	for o, want := range map[int64]bool{5: true, 10: true, 11: true, 12: true, 14: true, 15: false} {
+		if got := tr.known(o); got != want {
+			t.Errorf("known(%d) = %v, want %v", o, got, want)
+		}
+	}
+	if newOffsetTracker(-1).known(0) {
+		t.Error("a tracker that has seen nothing knows offset 0")
+	}
+}
+
 // TestOffsetTrackerCompacts acks a long run out of order and checks that the commit
 // reaches its end and the memory kept shrinks back.
 func TestOffsetTrackerCompacts(t *testing.T) {

@@ -260,8 +260,8 @@ func (s *Spout) apply(ev event) {
 func (s *Spout) handle(r *kgo.Record) bool {
 	tp := TopicPartition{r.Topic, r.Partition}
 	p := s.parts[tp]
-	if p == nil || (p.tr.committable >= 0 && r.Offset < p.tr.committable) {
-		return false // no longer ours, or done already (read again after a reset)
+	if p == nil || p.tr.known(r.Offset) {
+		return false // no longer ours, or emitted already (read again after a reset)
 	}
 	if p.paused || len(p.held) > 0 {
 		p.held = append(p.held, r)
@@ -287,7 +287,7 @@ func (s *Spout) emitHeld(tp TopicPartition) bool {
 
 // emitNew emits a record for the first time, or commits past it when it is skipped.
 func (s *Spout) emitNew(tp TopicPartition, p *partState, r *kgo.Record) bool {
-	if p.tr.committable >= 0 && r.Offset < p.tr.committable {
+	if p.tr.known(r.Offset) {
 		return false
 	}
 	m := &message{tp: tp, Offset: r.Offset, rec: r, gen: p.gen}

@@ -35,6 +35,16 @@ func (t *offsetTracker) emitted(o int64) {
 	t.done = append(t.done, false)
 }
 
+// known reports whether offset o was emitted before (it is done or in flight): a
+// record read again after the client reset its position (out of range, or a leader
+// that lost records) must not be emitted twice.
+func (t *offsetTracker) known(o int64) bool {
+	if t.committable >= 0 && o < t.committable {
+		return true
+	}
+	return len(t.offs) > t.head && o <= t.offs[len(t.offs)-1]
+}
+
 // finished marks offset o done (acked, given up, or skipped) and advances the
 // committable offset over every done offset at the head. It reports whether o was
 // tracked and not done before.
