@@ -150,6 +150,13 @@ func (b *checkBolt) Execute(in *tuple.Tuple) {
 
 func (b *checkBolt) Cleanup() {}
 
+// spoutBuilder is a topology with one spout task "kafka".
+func spoutBuilder(cfg SpoutConfig) *topology.Builder {
+	b := topology.NewBuilder("kafka-test")
+	b.Spout("kafka", NewSpout(cfg), 1).Output(cfg.OutputFields()...)
+	return b
+}
+
 func spoutTopology(t testing.TB, cfg SpoutConfig, tasks int, bolt *checkBolt) *topology.Spec {
 	t.Helper()
 	b := topology.NewBuilder("kafka-test")
