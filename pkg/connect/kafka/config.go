@@ -112,6 +112,10 @@ type SpoutConfig struct {
 	// "sparse-<topology name>-<component>".
 	Group     string
 	Guarantee Guarantee // "" is AtLeastOnce
+	// GroupMode makes the spout's tasks members of the consumer group, whose
+	// coordinator divides the partitions, instead of dealing them out themselves.
+	// earliest and latest then act as uncommitted_earliest and uncommitted_latest.
+	GroupMode bool
 	FirstPoll FirstPoll // "" is UncommittedEarliest
 	// CommitPeriod is how often committable offsets are committed.
 	CommitPeriod time.Duration

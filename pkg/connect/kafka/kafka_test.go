@@ -454,3 +454,25 @@ func TestSpoutSurvivesLeaderChanges(t *testing.T) {
 	}
 	checkCommitted(t, brokers, "g", "in", ends)
 }
+
+// TestSpoutGroupMode: with kafka.partition.mode group, three tasks join the consumer
+// group, its coordinator divides eight partitions, every record is processed and the
+// commits (made in the group's generation) reach every partition's end.
+func TestSpoutGroupMode(t *testing.T) {
+	n := 20_000
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(8, "in"),
+		kfake.BrokerConfigs(map[string]string{"group.initial.rebalance.delay.ms": "0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	ends := produce(t, brokers, "in", 0, n)
+	cfg := SpoutConfig{Client: Client{Brokers: brokers}, Topics: []string{"in"}, Group: "g", GroupMode: true,
+		CommitPeriod: 50 * time.Millisecond}
+	s := runSpout(t, cfg, topology.Config{topology.ConfMaxSpoutPending: 2000}, n, nil, nil)
+	if got := s.distinct(); got != n {
+		t.Errorf("%d distinct records processed, want %d", got, n)
+	}
+	checkCommitted(t, brokers, "g", "in", ends)
+}

@@ -45,6 +45,7 @@ var Keys = []Key{
 	{"kafka.topics", true, false, "", "the topics to read, a list or a comma-separated string"},
 	{"kafka.topic.pattern", true, false, "", "a regular expression: read every topic whose whole name matches (instead of kafka.topics)"},
 	{"kafka.group.id", true, false, "sparse-<topology name>-<component>", "the consumer group the offsets are committed under"},
+	{"kafka.partition.mode", true, false, "manual", "manual: the tasks deal the partitions out among themselves; group: the consumer group's coordinator assigns them"},
 	{"kafka.processing.guarantee", true, false, "at_least_once", "at_least_once, at_most_once or none"},
 	{"kafka.first.poll.offset.strategy", true, false, "uncommitted_earliest", "earliest, latest, uncommitted_earliest or uncommitted_latest"},
 	{"kafka.offset.commit.period", true, false, DefaultCommitPeriod.String(), "how often committable offsets are committed"},
@@ -312,6 +313,13 @@ func spoutConfigFrom(c topology.Config, strict bool) (SpoutConfig, error) {
 		PollMaxRecords: r.int("kafka.poll.max.records", 1),
 		SkipTombstones: r.bool("kafka.skip.tombstones"),
 		Headers:        r.bool("kafka.headers"),
+	}
+	switch m := strings.ToLower(r.str("kafka.partition.mode")); m {
+	case "", "manual":
+	case "group":
+		cfg.GroupMode = true
+	default:
+		r.fail("config kafka.partition.mode: %q is not manual or group", m)
 	}
 	switch f := r.str("kafka.record.format"); f {
 	case "", "string":

@@ -126,14 +126,6 @@ func (s *Spout) Open(ctx *topology.Context, out topology.SpoutCollector) error {
 		s.group = "sparse-" + topologyName(ctx.TopologyID) + "-" + ctx.ComponentID
 	}
 	index, n := max(ctx.ThisTaskIndex(), 0), max(len(ctx.ComponentTasks(ctx.ComponentID)), 1)
-	s.cl, err = newClient(cfg.Client, s.log,
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-	)
-	if err != nil {
-		return err
-	}
 	s.parts = map[TopicPartition]*partState{}
 	s.sent = map[TopicPartition]int64{}
 	s.retries = retryQueue{schedule: cfg.Retry, maxRetries: cfg.MaxRetries}
@@ -141,16 +133,70 @@ func (s *Spout) Open(ctx *topology.Context, out topology.SpoutCollector) error {
 	s.commits = make(chan map[TopicPartition]int64, 1)
 	s.stats = &spoutStats{topology: ctx.TopologyID, component: ctx.ComponentID,
 		task: strconv.Itoa(int(ctx.TaskID)), parts: map[TopicPartition]partSnapshot{}}
+	runCtx, cancel := context.WithCancel(context.Background())
+	opts := []kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted())}
+	if cfg.GroupMode {
+		opts = append(opts, s.groupOptions(runCtx)...)
+	} else {
+		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{}),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	}
+	s.cl, err = newClient(cfg.Client, s.log, opts...)
+	if err != nil {
+		cancel()
+		return err
+	}
 	register(s.stats, nil)
 	s.lastCommit = s.now()
-
-	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.wg.Add(3)
-	go func() { defer s.wg.Done(); s.refreshLoop(runCtx, index, n) }()
+	s.wg.Add(2)
+	if !cfg.GroupMode {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.refreshLoop(runCtx, index, n) }()
+	}
 	go func() { defer s.wg.Done(); s.pollLoop(runCtx) }()
 	go func() { defer s.wg.Done(); s.commitLoop(runCtx) }()
 	return nil
+}
+
+// groupOptions make the client a member of the consumer group, whose coordinator
+// assigns the partitions; assignments and revocations reach the task's goroutine as
+// events, as the refresher's do in the manual mode.
+func (s *Spout) groupOptions(ctx context.Context) []kgo.Opt {
+	var gen atomic.Uint64
+	start := kgo.NewOffset().AtStart()
+	if s.cfg.FirstPoll == Latest || s.cfg.FirstPoll == UncommittedLatest {
+		start = kgo.NewOffset().AtEnd()
+	}
+	revoke := func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+		ev := event{}
+		for t, ps := range lost {
+			for _, p := range ps {
+				ev.revoke = append(ev.revoke, TopicPartition{t, p})
+			}
+		}
+		s.send(ctx, ev)
+	}
+	opts := []kgo.Opt{
+		kgo.ConsumerGroup(s.group),
+		kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(start),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, got map[string][]int32) {
+			ev := event{}
+			for t, ps := range got {
+				for _, p := range ps {
+					ev.assign = append(ev.assign, assigned{tp: TopicPartition{t, p}, start: -1, gen: gen.Add(1)})
+				}
+			}
+			s.send(ctx, ev)
+		}),
+		kgo.OnPartitionsRevoked(revoke),
+		kgo.OnPartitionsLost(revoke),
+	}
+	if s.cfg.TopicPattern != nil {
+		return append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(s.cfg.TopicPattern.String()))
+	}
+	return append(opts, kgo.ConsumeTopics(s.cfg.Topics...))
 }
 
 // NextTuple emits up to emitBurst records: failed ones whose backoff has passed first,
@@ -577,6 +623,9 @@ func (s *Spout) commitLoop(ctx context.Context) {
 // commitOffsets commits offs for the group, outside any group generation (the spout is
 // not a group member), with the topology id as metadata for the first poll strategies.
 func (s *Spout) commitOffsets(ctx context.Context, offs map[TopicPartition]int64) error {
+	if s.cfg.GroupMode {
+		return s.commitAsMember(ctx, offs)
+	}
 	req := kmsg.NewPtrOffsetCommitRequest()
 	req.Group = s.group
 	req.Generation = -1
@@ -597,6 +646,31 @@ func (s *Spout) commitOffsets(ctx context.Context, offs map[TopicPartition]int64
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
 	}
 	resp, err := req.RequestWith(ctx, s.cl)
+	return s.committed(offs, resp, err)
+}
+
+// commitAsMember commits offs in the group's current generation (the group mode).
+func (s *Spout) commitAsMember(ctx context.Context, offs map[TopicPartition]int64) error {
+	m := map[string]map[int32]kgo.EpochOffset{}
+	for tp, o := range offs {
+		if m[tp.Topic] == nil {
+			m[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		m[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o}
+	}
+	var resp *kmsg.OffsetCommitResponse
+	var err error
+	s.cl.CommitOffsetsSync(ctx, m, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, r *kmsg.OffsetCommitResponse, e error) {
+		resp, err = r, e
+	})
+	if resp == nil && err == nil {
+		return nil // nothing of offs is this member's any more
+	}
+	return s.committed(offs, resp, err)
+}
+
+// committed records the outcome of a commit of offs.
+func (s *Spout) committed(offs map[TopicPartition]int64, resp *kmsg.OffsetCommitResponse, err error) error {
 	if err != nil {
 		s.stats.commitErrors.Add(1)
 		s.commitFailed.Store(true)
