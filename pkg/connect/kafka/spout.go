@@ -78,6 +78,7 @@ type message struct {
 	gen    uint64
 	fails  int
 	due    time.Time
+	vals   [5]any // the default output's values of the first emission
 }
 
 // event is what the I/O goroutines hand the task's goroutine, in order: partitions
@@ -366,7 +367,13 @@ func (s *Spout) emit(m *message) (emitted bool) {
 			emitted = false
 		}
 	}()
-	values, stream := s.translate(m.rec, s.parts[m.tp])
+	// The first emission builds its values in the message, saving an allocation; a
+	// retry builds new ones, since the first tuple's receivers may still read them.
+	var buf []any
+	if m.fails == 0 {
+		buf = m.vals[:0]
+	}
+	values, stream := s.translate(m.rec, s.parts[m.tp], buf)
 	if values == nil {
 		return false
 	}
@@ -382,7 +389,7 @@ func (s *Spout) emit(m *message) (emitted bool) {
 	return true
 }
 
-func (s *Spout) translate(r *kgo.Record, p *partState) ([]any, string) {
+func (s *Spout) translate(r *kgo.Record, p *partState, buf []any) ([]any, string) {
 	if r.Value == nil && s.cfg.SkipTombstones {
 		return nil, ""
 	}
@@ -410,7 +417,7 @@ func (s *Spout) translate(r *kgo.Record, p *partState) ([]any, string) {
 		}
 		topic, part = p.topicV, p.partV
 	}
-	values := []any{topic, part, r.Offset, conv(r.Key), conv(r.Value)}
+	values := append(buf, topic, part, r.Offset, conv(r.Key), conv(r.Value))
 	if s.cfg.Headers {
 		h := make(map[string]any, len(r.Headers))
 		for _, x := range r.Headers {
