@@ -417,7 +417,8 @@ func (s *Spout) translate(r *kgo.Record, p *partState, buf []any) ([]any, string
 		}
 		topic, part = p.topicV, p.partV
 	}
-	values := append(buf, topic, part, r.Offset, conv(r.Key), conv(r.Value))
+	values := buf
+	values = append(values, topic, part, r.Offset, conv(r.Key), conv(r.Value))
 	if s.cfg.Headers {
 		h := make(map[string]any, len(r.Headers))
 		for _, x := range r.Headers {
