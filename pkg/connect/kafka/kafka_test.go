@@ -476,3 +476,45 @@ func TestSpoutGroupMode(t *testing.T) {
 	}
 	checkCommitted(t, brokers, "g", "in", ends)
 }
+
+// TestSpoutUnreliableGuarantees: at_most_once and none emit each record once, without
+// replaying what a bolt fails, and commit to the end of every partition.
+func TestSpoutUnreliableGuarantees(t *testing.T) {
+	for _, g := range []Guarantee{AtMostOnce, None} {
+		t.Run(string(g), func(t *testing.T) {
+			n := 5000
+			c := newBroker(t, 4, "in")
+			brokers := c.ListenAddrs()
+			ends := produce(t, brokers, "in", 0, n)
+			cfg := SpoutConfig{Client: Client{Brokers: brokers}, Topics: []string{"in"}, Group: "g", Guarantee: g,
+				CommitPeriod: 20 * time.Millisecond}
+			s := newSeen()
+			fail := func(_, o int64, _ int) string {
+				if o%10 == 0 {
+					return "fail"
+				}
+				return ""
+			}
+			spec := spoutTopology(t, cfg, 2, &checkBolt{seen: s, fail: fail})
+			var all time.Time // when every record had been processed
+			_, err := local.RunUntil(t.Context(), local.Options{Spec: spec, Logger: testLogger(t), Duration: 30 * time.Second},
+				func(local.Summary) bool {
+					if all.IsZero() && s.distinct() >= n {
+						all = time.Now()
+					}
+					return !all.IsZero() && time.Since(all) > 300*time.Millisecond // time for a replay to show
+				})
+			if err != nil {
+				t.Fatalf("%d of %d records processed: %v", s.distinct(), n, err)
+			}
+			s.mu.Lock()
+			for k, ts := range s.times {
+				if len(ts) != 1 {
+					t.Errorf("record %s executed %d times, want once", k, len(ts))
+				}
+			}
+			s.mu.Unlock()
+			checkCommitted(t, brokers, "g", "in", ends)
+		})
+	}
+}

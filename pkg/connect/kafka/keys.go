@@ -353,9 +353,25 @@ func spoutConfigFrom(c topology.Config, strict bool) (SpoutConfig, error) {
 
 // SinkConfigFrom reads a sink's settings from a component's own config, checking every
 // one as SpoutConfigFrom does.
-func SinkConfigFrom(c topology.Config) (SinkConfig, error) { return sinkConfigFrom(c, true) }
+func SinkConfigFrom(c topology.Config) (SinkConfig, error) {
+	cfg, err := parseSinkConfig(c, true)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg.withDefaults()
+}
 
 func sinkConfigFrom(c topology.Config, strict bool) (SinkConfig, error) {
+	cfg, err := parseSinkConfig(c, strict)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg.withDefaults()
+}
+
+// parseSinkConfig reads the keys without applying defaults or the checks that
+// depend on a mapper (a mapper may choose the topic).
+func parseSinkConfig(c topology.Config, strict bool) (SinkConfig, error) {
 	if err := checkKeys(c, false, strict); err != nil {
 		return SinkConfig{}, err
 	}
@@ -378,7 +394,7 @@ func sinkConfigFrom(c topology.Config, strict bool) (SinkConfig, error) {
 	if r.err != nil {
 		return SinkConfig{}, r.err
 	}
-	return cfg.withDefaults()
+	return cfg, nil
 }
 
 // NewSpoutFromConfig returns a factory of spouts that read their settings from their

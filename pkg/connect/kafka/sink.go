@@ -49,11 +49,11 @@ func NewSink(c SinkConfig) topology.BoltFactory {
 // Prepare checks the config and connects.
 func (s *Sink) Prepare(ctx *topology.Context, out topology.BoltCollector) error {
 	if s.fromConfig {
-		c, err := sinkConfigFrom(ctx.Config, false)
+		c, err := parseSinkConfig(ctx.Config, false)
 		if err != nil {
 			return err
 		}
-		c.Map = s.cfg.Map
+		c.Map = s.cfg.Map // checked with the mapper below: it may choose the topics
 		s.cfg = c
 	}
 	cfg, err := s.cfg.withDefaults()
