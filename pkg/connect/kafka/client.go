@@ -1,12 +1,13 @@
 package kafka
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -32,7 +33,7 @@ func (c Client) options(log hclog.Logger) ([]kgo.Opt, error) {
 		opts = append(opts, kgo.ClientID(c.ClientID))
 	}
 	if log != nil {
-		opts = append(opts, kgo.WithLogger(kgoLogger{log}))
+		opts = append(opts, kgo.WithLogger(newKgoLogger(log)))
 	}
 	if c.TLS != nil {
 		cfg, err := c.TLS.config()
@@ -124,17 +125,41 @@ func (s *SASL) mechanism() (sasl.Mechanism, error) {
 	return nil, fmt.Errorf("kafka: SASL mechanism %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", s.Mechanism)
 }
 
-// kgoLogger sends franz-go's warnings and errors to the task's logger; its info and
-// debug lines are too many for a worker's log.
-type kgoLogger struct{ log hclog.Logger }
+// kgoLogger sends franz-go's warnings and errors to the task's logger, each message
+// at most once per kgoLogEvery (a broker that cannot be reached is retried many times a
+// second); its info and debug lines are too many for a worker's log.
+type kgoLogger struct {
+	log  hclog.Logger
+	mu   *sync.Mutex
+	last map[string]time.Time
+}
+
+const kgoLogEvery = 30 * time.Second
+
+func newKgoLogger(log hclog.Logger) kgoLogger {
+	return kgoLogger{log: log, mu: &sync.Mutex{}, last: map[string]time.Time{}}
+}
 
 func (l kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
 
 func (l kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
-	switch level {
-	case kgo.LogLevelError:
+	if level > kgo.LogLevelWarn {
+		return
+	}
+	l.mu.Lock()
+	now := time.Now()
+	if now.Sub(l.last[msg]) < kgoLogEvery {
+		l.mu.Unlock()
+		return
+	}
+	if len(l.last) > 1000 { // messages are a fixed set; this only bounds a surprise
+		clear(l.last)
+	}
+	l.last[msg] = now
+	l.mu.Unlock()
+	if level == kgo.LogLevelError {
 		l.log.Error("kafka client: "+msg, kv...)
-	case kgo.LogLevelWarn:
+	} else {
 		l.log.Warn("kafka client: "+msg, kv...)
 	}
 }
@@ -151,5 +176,3 @@ func newClient(c Client, log hclog.Logger, extra ...kgo.Opt) (*kgo.Client, error
 	}
 	return cl, nil
 }
-
-var _ = context.Background

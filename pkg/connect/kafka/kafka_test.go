@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"sync"
 	"testing"
@@ -517,4 +518,63 @@ func TestSpoutUnreliableGuarantees(t *testing.T) {
 			checkCommitted(t, brokers, "g", "in", ends)
 		})
 	}
+}
+
+// TestSpoutBadInput: a broker that cannot be reached and a topic that does not exist yet
+// are warned about while the topology keeps running; once the topic exists, it is read.
+func TestSpoutBadInput(t *testing.T) {
+	t.Run("unreachable broker", func(t *testing.T) {
+		addr := freeAddr(t)
+		cfg := SpoutConfig{Client: Client{Brokers: []string{addr}}, Topics: []string{"in"}, Group: "g", RefreshPeriod: 100 * time.Millisecond}
+		spec := spoutTopology(t, cfg, 1, &checkBolt{seen: newSeen()})
+		// With no condition, the run lasts its duration; an error would mean the
+		// spout failed to open or the run broke.
+		if _, err := local.RunUntil(t.Context(), local.Options{Spec: spec, Logger: testLogger(t), Duration: time.Second}, nil); err != nil {
+			t.Fatalf("the topology did not keep running: %v", err)
+		}
+	})
+	t.Run("topic created later", func(t *testing.T) {
+		c := newBroker(t, 1, "other")
+		brokers := c.ListenAddrs()
+		cfg := SpoutConfig{Client: Client{Brokers: brokers}, Topics: []string{"later"}, Group: "g", RefreshPeriod: 100 * time.Millisecond}
+		s := newSeen()
+		spec := spoutTopology(t, cfg, 1, &checkBolt{seen: s})
+		done := make(chan error, 1)
+		go func() {
+			_, err := local.RunUntil(t.Context(), local.Options{Spec: spec, Logger: testLogger(t), Duration: 30 * time.Second},
+				func(sum local.Summary) bool { return acked(sum, 100) })
+			done <- err
+		}()
+		time.Sleep(300 * time.Millisecond)
+		adm, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "later", 2, 1
+		req.Topics = append(req.Topics, rt)
+		req.TimeoutMillis = 5000
+		resp, err := req.RequestWith(t.Context(), adm)
+		adm.Close()
+		if err != nil || resp.Topics[0].ErrorCode != 0 {
+			t.Fatalf("create topic: %v %+v", err, resp)
+		}
+		produce(t, brokers, "later", 0, 100)
+		if err := <-done; err != nil {
+			t.Fatalf("the topic created later was not read (%d of 100): %v", s.distinct(), err)
+		}
+	})
+}
+
+// freeAddr is a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
