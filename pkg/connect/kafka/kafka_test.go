@@ -471,7 +471,23 @@ func TestSpoutGroupMode(t *testing.T) {
 	ends := produce(t, brokers, "in", 0, n)
 	cfg := SpoutConfig{Client: Client{Brokers: brokers}, Topics: []string{"in"}, Group: "g", GroupMode: true,
 		CommitPeriod: 50 * time.Millisecond}
-	s := runSpout(t, cfg, topology.Config{topology.ConfMaxSpoutPending: 2000}, n, nil, nil)
+	// Partitions move while the members join, and a moved partition's tuples in flight
+	// are emitted again by its new owner: wait for the commits themselves.
+	var last time.Time
+	atEnds := func() bool {
+		if time.Since(last) < 100*time.Millisecond {
+			return false
+		}
+		last = time.Now()
+		got := committed(t, brokers, "g", "in")
+		for p, end := range ends {
+			if got[p] != end {
+				return false
+			}
+		}
+		return true
+	}
+	s := runSpout(t, cfg, topology.Config{topology.ConfMaxSpoutPending: 2000}, n, nil, atEnds)
 	if got := s.distinct(); got != n {
 		t.Errorf("%d distinct records processed, want %d", got, n)
 	}
