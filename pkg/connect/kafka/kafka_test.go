@@ -269,9 +269,12 @@ func TestSpoutRetriesFailuresWithBackoff(t *testing.T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, fs := range s.fails {
+		// At least one more execution than failures: a retry acked later than the
+		// message timeout (on a loaded machine) is failed by the timeout and emitted
+		// once more, as at least once allows.
 		times := s.times[k]
-		if len(times) != len(fs)+1 {
-			t.Errorf("record %s: %d executions after %d failures, want %d", k, len(times), len(fs), len(fs)+1)
+		if len(times) < len(fs)+1 {
+			t.Errorf("record %s: %d executions after %d failures, want at least %d", k, len(times), len(fs), len(fs)+1)
 			continue
 		}
 		for i, f := range fs {
