@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"sync"
 	"testing"
@@ -596,4 +597,39 @@ func freeAddr(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// TestSpoutTopicPattern: a pattern reads every topic whose whole name matches, and no
+// other.
+func TestSpoutTopicPattern(t *testing.T) {
+	c := newBroker(t, 2, "logs-a", "logs-b", "other", "xlogs-c")
+	brokers := c.ListenAddrs()
+	for _, topic := range []string{"logs-a", "logs-b", "other", "xlogs-c"} {
+		produce(t, brokers, topic, 0, 100)
+	}
+	cfg := SpoutConfig{Client: Client{Brokers: brokers}, TopicPattern: regexp.MustCompile(`^(?:logs-.*)$`), Group: "g"}
+	topics := map[string]int{}
+	var mu sync.Mutex
+	b := topology.NewBuilder("pattern")
+	cfg.Translate = func(r *Record) ([]any, string) {
+		mu.Lock()
+		topics[r.Topic]++
+		mu.Unlock()
+		return []any{r.Topic, int64(r.Partition), r.Offset, nil, nil}, ""
+	}
+	b.Spout("kafka", NewSpout(cfg), 2).Output(DefaultFields...)
+	b.Bolt("check", func() topology.Bolt { return &checkBolt{seen: newSeen()} }, 1).Shuffle("kafka")
+	spec, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := local.RunUntil(t.Context(), local.Options{Spec: spec, Logger: testLogger(t), Duration: 30 * time.Second},
+		func(sum local.Summary) bool { return acked(sum, 200) }); err != nil {
+		t.Fatalf("the matching topics were not read: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if topics["logs-a"] != 100 || topics["logs-b"] != 100 || len(topics) != 2 {
+		t.Errorf("records read per topic %v, want 100 of each of logs-a and logs-b and nothing else", topics)
+	}
 }

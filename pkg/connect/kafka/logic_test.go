@@ -1,9 +1,12 @@
 package kafka
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sparsestream/sparse/internal/retry"
 )
@@ -229,5 +232,32 @@ func TestTopologyName(t *testing.T) {
 		if got := topologyName(id); got != want {
 			t.Errorf("topologyName(%q) = %q, want %q", id, got, want)
 		}
+	}
+}
+
+func TestDefaultTranslation(t *testing.T) {
+	rec := &kgo.Record{Topic: "t", Partition: 2, Offset: 9, Key: []byte("k"), Value: []byte("v"),
+		Headers: []kgo.RecordHeader{{Key: "h", Value: []byte("x")}}}
+	tomb := &kgo.Record{Topic: "t", Partition: 2, Offset: 10, Key: []byte("k")}
+	for _, tc := range []struct {
+		name string
+		cfg  SpoutConfig
+		rec  *kgo.Record
+		want string
+	}{
+		{"strings", SpoutConfig{}, rec, "[t 2 9 k v]"},
+		{"bytes", SpoutConfig{ValuesAsBytes: true}, rec, "[t 2 9 [107] [118]]"},
+		{"headers", SpoutConfig{Headers: true}, rec, "[t 2 9 k v map[h:x]]"},
+		{"tombstone", SpoutConfig{}, tomb, "[t 2 10 k <nil>]"},
+		{"tombstone skipped", SpoutConfig{SkipTombstones: true}, tomb, "[]"},
+		{"no key", SpoutConfig{}, &kgo.Record{Topic: "t", Value: []byte("v")}, "[t 0 0 <nil> v]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Spout{cfg: tc.cfg}
+			values, stream := s.translate(tc.rec, &partState{}, nil)
+			if got := fmt.Sprint(values); got != tc.want || stream != "" {
+				t.Errorf("values %s on stream %q, want %s on the default stream", got, stream, tc.want)
+			}
+		})
 	}
 }
