@@ -42,6 +42,7 @@ build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 	$(GO) build -o $(BIN)/wordcount ./examples/wordcount
 	$(GO) build -o $(BIN)/wordcount-python ./examples/wordcount-python
+	$(GO) build -o $(BIN)/kafka-wordcount ./examples/kafka-wordcount
 
 test:
 	bash scripts/test-deps.sh

@@ -116,7 +116,11 @@ func run() int {
 		return 0
 	}
 	var lines []string
-	for _, s := range append(perf.Shapes(), perf.MultilangShapes(os.Stderr)...) {
+	shapes := append(perf.Shapes(), perf.MultilangShapes(os.Stderr)...)
+	if re.MatchString(perf.KafkaSpoutShapeName) || re.MatchString(perf.KafkaPipeShapeName) {
+		shapes = append(shapes, perf.KafkaShapes(os.Stderr)...) // starts a broker, so only when selected
+	}
+	for _, s := range shapes {
 		if !re.MatchString(s.Name) {
 			continue
 		}

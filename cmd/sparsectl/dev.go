@@ -15,7 +15,7 @@ func devCmd() *cobra.Command {
 		Use:   "dev",
 		Short: "Helpers for development and tests",
 	}
-	cmd.AddCommand(devEtcdCmd())
+	cmd.AddCommand(devEtcdCmd(), devKafkaCmd())
 	return cmd
 }
 

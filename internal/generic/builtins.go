@@ -24,6 +24,8 @@ const (
 //   - log (bolt): logs each tuple it receives, with its source, stream and fields, at
 //     info level, and acks it; log.every: N logs one tuple in N.
 //   - discard (bolt): acks each tuple and does nothing else: a sink that ends tuple trees.
+//   - kafka-spout (spout) and kafka-bolt (bolt): read records from Kafka and write them
+//     to it, configured by the kafka.* keys of docs/kafka.md (registerKafka).
 func Builtins() *spec.Registry {
 	r := spec.NewRegistry()
 	r.Register("sequence", spec.Registered{
@@ -42,6 +44,7 @@ func Builtins() *spec.Registry {
 		Bolt: func() topology.Bolt { return &discardBolt{} },
 		Doc:  "acks every tuple and does nothing else",
 	})
+	registerKafka(r)
 	return r
 }
 

@@ -214,6 +214,15 @@ func (bb *builder) declare(b *topology.Builder, c *Component, bolts map[string]*
 	conf := topology.Config{}
 	maps.Copy(conf, defaults.Config)
 	maps.Copy(conf, c.Config)
+	if defaults.Check != nil {
+		if err := defaults.Check(bb.f.Config, conf); err != nil {
+			pos, ok := configPos(c.at, c.Config, err.Error())
+			if !ok {
+				pos = posOf(c.at, "config", c.Pos)
+			}
+			bb.add(pos, c.where(), "%v", err)
+		}
+	}
 
 	// declare(stream, direct, fields) adds an output stream to the component.
 	var declare func(stream string, direct bool, fields []string)

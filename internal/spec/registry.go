@@ -26,6 +26,11 @@ type Registered struct {
 	Config topology.Config
 	// Doc says in one line what it does.
 	Doc string
+	// Check, when set, checks the component's config when the spec is built, so that
+	// a bad option stops the topology before it starts; its error names the key. own
+	// is the component's own config (the spec's over Config), topo the spec's
+	// topology config, which the task sees under its own.
+	Check func(topo, own topology.Config) error
 }
 
 // NewRegistry returns an empty registry.

@@ -176,6 +176,7 @@ func serveWorkerMetrics(ctx context.Context, addr, topologyID, workerID string, 
 		execmetrics.NewTransferQueueCollector(topologyID, workerID, rt.Outbound),
 		execmetrics.NewReceiveQueueCollector(topologyID, rt.QueueDepths),
 		execmetrics.NewUserCollector(topologyID, rt.UserMetrics()),
+		metrics.Dynamic(), // what connectors (the Kafka spout and bolt) add once their tasks open
 	)
 	if _, err := metrics.ServeTLS(ctx, addr, reg, log, tc); err != nil {
 		log.Error("the worker runs without /metrics", "error", err)

@@ -22,6 +22,7 @@ var bins struct {
 	dir                                        string
 	wordcount, sparsectl, nimbusd, supervisord string
 	sparseWorker                               string // beside supervisord, which finds it there
+	kafkaWordcount                             string
 }
 
 func TestMain(m *testing.M) {
@@ -46,6 +47,7 @@ func TestMain(m *testing.M) {
 		{&bins.nimbusd, "../../cmd/nimbusd"},
 		{&bins.supervisord, "../../cmd/supervisord"},
 		{&bins.sparseWorker, "../../cmd/sparse-worker"},
+		{&bins.kafkaWordcount, "../../examples/kafka-wordcount"},
 	} {
 		*b.out = filepath.Join(dir, filepath.Base(b.pkg))
 		args := []string{"build", "-o", *b.out, b.pkg}

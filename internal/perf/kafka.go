@@ -1,0 +1,160 @@
+package perf
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/sparsestream/sparse/pkg/connect/kafka"
+	"github.com/sparsestream/sparse/pkg/topology"
+)
+
+// Names of the Kafka shapes.
+const (
+	KafkaSpoutShapeName = "KafkaSpout"
+	KafkaPipeShapeName  = "KafkaPipe"
+)
+
+// kafkaPartitions of the benchmark topic.
+const kafkaPartitions = 4
+
+// kafkaBench is the in-process broker the Kafka shapes read from: every fetch is
+// answered from one canned batch of 100-byte records, and produced records are
+// discarded, so the broker's storage is not what is measured. Each run reads with a
+// group of its own.
+type kafkaBench struct {
+	once    sync.Once
+	err     error
+	cluster *kfake.Cluster
+	brokers []string
+	runs    atomic.Int64
+}
+
+var kafkaBroker kafkaBench
+
+func (k *kafkaBench) start() error {
+	k.once.Do(func() {
+		k.cluster, k.err = kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(kafkaPartitions, "bench-in", "bench-out"),
+			kfake.SyntheticFetch(kfake.SyntheticBatch{Records: 500, RecordBytes: 100}), kfake.BlackholeProduce())
+		if k.err == nil {
+			k.brokers = k.cluster.ListenAddrs()
+		}
+	})
+	return k.err
+}
+
+func (k *kafkaBench) group() string { return fmt.Sprintf("bench-%d", k.runs.Add(1)) }
+
+// KafkaShapes are KafkaSpout (records read by the spout, each acked by a null bolt) and
+// KafkaPipe (read by the spout, written by the sink, acked once the broker has them).
+// Their baselines do the same with franz-go alone: a consumer loop, and a
+// consume-produce loop, each committing on the spout's period. The spout reads as fast
+// as the broker serves, so their latency is measured at full speed, not at half.
+func KafkaShapes(note io.Writer) []Shape {
+	if err := kafkaBroker.start(); err != nil {
+		fmt.Fprintf(note, "%s, %s: skipped: the in-process broker did not start: %v\n", KafkaSpoutShapeName, KafkaPipeShapeName, err)
+		return nil
+	}
+	return []Shape{
+		{Name: KafkaSpoutShapeName, Build: func(float64, *LatencySink) *topology.Builder { return kafkaTopology(false) },
+			Counted: "spout", Metric: "acked", Unit: "records", Baseline: func(d time.Duration) float64 { return baselineKafka(d, false) }},
+		{Name: KafkaPipeShapeName, Build: func(float64, *LatencySink) *topology.Builder { return kafkaTopology(true) },
+			Counted: "spout", Metric: "acked", Unit: "records", Baseline: func(d time.Duration) float64 { return baselineKafka(d, true) }},
+	}
+}
+
+func kafkaTopology(pipe bool) *topology.Builder {
+	client := kafka.Client{Brokers: kafkaBroker.brokers}
+	b := topology.NewBuilder("Kafka")
+	b.Config(topology.ConfMaxSpoutPending, 5000)
+	cfg := kafka.SpoutConfig{Client: client, Topics: []string{"bench-in"}, Group: kafkaBroker.group()}
+	b.Spout("spout", kafka.NewSpout(cfg), 1).Output(cfg.OutputFields()...)
+	if pipe {
+		b.Bolt("sink", kafka.NewSink(kafka.SinkConfig{Client: client, Topic: "bench-out", KeyField: "key"}), 1).LocalOrShuffle("spout")
+	} else {
+		b.Bolt("bolt", func() topology.Bolt { return &NullBolt{} }, 1).LocalOrShuffle("spout")
+	}
+	return b
+}
+
+// baselineKafka reads the topic with franz-go alone for d and returns records per
+// second: counted when read, or with pipe when the produced copy is acknowledged. It
+// commits what it counted every kafka.DefaultCommitPeriod, as the spout does.
+func baselineKafka(d time.Duration, pipe bool) float64 {
+	parts := map[int32]kgo.Offset{}
+	for p := range int32(kafkaPartitions) {
+		parts[p] = kgo.NewOffset().At(0)
+	}
+	versions := kversion.Stable()
+	versions.SetMaxKeyVersion(int16(kmsg.OffsetCommit), 9) // names topics, as the spout's commits do
+	group := kafkaBroker.group()
+	opts := []kgo.Opt{kgo.SeedBrokers(kafkaBroker.brokers...), kgo.MaxVersions(versions),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"bench-in": parts}),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MaxBufferedRecords(kafka.DefaultMaxInFlight),
+		kgo.ProducerLinger(kafka.DefaultLinger)}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return 0
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var counted atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		next := map[int32]int64{}
+		lastCommit := time.Now()
+		for ctx.Err() == nil {
+			fs := cl.PollRecords(ctx, kafka.DefaultPollMaxRecords)
+			fs.EachRecord(func(r *kgo.Record) {
+				next[r.Partition] = r.Offset + 1
+				if !pipe {
+					counted.Add(1)
+					return
+				}
+				out := &kgo.Record{Topic: "bench-out", Key: r.Key, Value: r.Value}
+				cl.Produce(ctx, out, func(_ *kgo.Record, err error) {
+					if err == nil {
+						counted.Add(1)
+					}
+				})
+			})
+			if time.Since(lastCommit) >= kafka.DefaultCommitPeriod {
+				lastCommit = time.Now()
+				commitBaseline(ctx, cl, group, next)
+			}
+		}
+	}()
+	time.Sleep(time.Second) // warm up: connect and fill the pipeline
+	n0, t0 := counted.Load(), time.Now()
+	time.Sleep(d)
+	n1, el := counted.Load(), time.Since(t0)
+	cancel()
+	<-done
+	return float64(n1-n0) / el.Seconds()
+}
+
+// commitBaseline commits next (partition → offset) for group, as a member-less
+// consumer, the way the spout commits.
+func commitBaseline(ctx context.Context, cl *kgo.Client, group string, next map[int32]int64) {
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.Generation = group, -1
+	t := kmsg.NewOffsetCommitRequestTopic()
+	t.Topic = "bench-in"
+	for p, o := range next {
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset, rp.LeaderEpoch = p, o, -1
+		t.Partitions = append(t.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, t)
+	_, _ = req.RequestWith(ctx, cl) // a failed commit is retried on the next period
+}

@@ -1,0 +1,239 @@
+package kafka
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sparsestream/sparse/pkg/topology"
+	"github.com/sparsestream/sparse/pkg/tuple"
+)
+
+// cleanupFlushTimeout bounds how long a closing sink waits for records in flight.
+const cleanupFlushTimeout = 10 * time.Second
+
+// Sink is a bolt that writes each input to Kafka as a record and acks the input only
+// once Kafka has acknowledged the record (acks from all in-sync replicas, through an
+// idempotent producer), failing it when the produce fails so that its spout replays it.
+// Records are produced asynchronously and in batches; at most MaxInFlight are
+// unacknowledged, Execute waiting for room beyond that. Make one per task with NewSink.
+type Sink struct {
+	cfg        SinkConfig
+	fromConfig bool // read cfg from the task's config on Prepare
+	out        topology.BoltCollector
+	tctx       *topology.Context
+	cl         *kgo.Client
+	stats      *sinkStats
+
+	mu   sync.Mutex
+	done []produced // acknowledged or failed records, for the task's goroutine
+	buf  []produced
+}
+
+type produced struct {
+	in  *tuple.Tuple
+	err error
+}
+
+// NewSink returns a factory of sinks writing as c says.
+func NewSink(c SinkConfig) topology.BoltFactory {
+	return func() topology.Bolt { return &Sink{cfg: c} }
+}
+
+// Prepare checks the config and connects.
+func (s *Sink) Prepare(ctx *topology.Context, out topology.BoltCollector) error {
+	if s.fromConfig {
+		c, err := parseSinkConfig(ctx.Config, false)
+		if err != nil {
+			return err
+		}
+		c.Map = s.cfg.Map // checked with the mapper below: it may choose the topics
+		s.cfg = c
+	}
+	cfg, err := s.cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	s.cfg, s.out, s.tctx = cfg, out, ctx
+	s.cl, err = newClient(cfg.Client, out.Logger(),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.MaxBufferedRecords(cfg.MaxInFlight),
+		kgo.ProducerLinger(cfg.Linger),
+		kgo.RecordDeliveryTimeout(cfg.ProduceTimeout),
+		kgo.AllowAutoTopicCreation(),
+		kgo.ProducerBatchCompression(codec(cfg.Compression)),
+	)
+	if err != nil {
+		return err
+	}
+	s.stats = &sinkStats{topology: ctx.TopologyID, component: ctx.ComponentID, task: strconv.Itoa(int(ctx.TaskID))}
+	register(nil, s.stats)
+	return nil
+}
+
+// Execute produces the input's record; its ack or fail comes when Kafka answers.
+func (s *Sink) Execute(in *tuple.Tuple) {
+	s.Woken()
+	if in.IsTick() {
+		s.out.Ack(in)
+		return
+	}
+	rec, err := s.record(in)
+	if err != nil {
+		s.stats.errors.Add(1)
+		s.out.ReportError(fmt.Errorf("kafka bolt: a tuple from %s cannot be written, so it is acked and dropped: %w", in.Component(), err))
+		s.out.Ack(in)
+		return
+	}
+	if rec == nil {
+		s.out.Ack(in)
+		return
+	}
+	s.stats.inFlight.Add(1)
+	// Produce waits while MaxInFlight records are unacknowledged: the bound.
+	s.cl.Produce(context.Background(), rec, func(_ *kgo.Record, err error) {
+		s.mu.Lock()
+		s.done = append(s.done, produced{in, err})
+		s.mu.Unlock()
+		s.tctx.Wake()
+	})
+}
+
+// Woken acks the inputs whose records Kafka acknowledged and fails the others.
+func (s *Sink) Woken() {
+	s.mu.Lock()
+	s.buf, s.done = s.done, s.buf[:0]
+	s.mu.Unlock()
+	for i, p := range s.buf {
+		s.stats.inFlight.Add(-1)
+		if p.err != nil {
+			s.stats.errors.Add(1)
+			s.out.ReportError(fmt.Errorf("kafka bolt: producing a record failed; its tuple is failed to be replayed: %w", p.err))
+			s.out.Fail(p.in)
+		} else {
+			s.stats.produced.Add(1)
+			s.out.Ack(p.in)
+		}
+		s.buf[i] = produced{}
+	}
+}
+
+// Cleanup waits a while for the records in flight, then closes the client; inputs
+// still unacknowledged time out and are replayed.
+func (s *Sink) Cleanup() {
+	if s.cl == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupFlushTimeout)
+	defer cancel()
+	_ = s.cl.Flush(ctx)
+	s.Woken()
+	s.cl.Close()
+	unregister(nil, s.stats)
+}
+
+// record makes the input's record; nil when the mapper skips it.
+func (s *Sink) record(in *tuple.Tuple) (*kgo.Record, error) {
+	if s.cfg.Map != nil {
+		r, err := s.cfg.Map(in)
+		if err != nil || r == nil {
+			return nil, err
+		}
+		rec := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+		if rec.Topic == "" {
+			rec.Topic = s.cfg.Topic
+		}
+		if rec.Topic == "" {
+			return nil, errors.New("the mapper gave no topic and kafka.topic is not set")
+		}
+		for _, h := range r.Headers {
+			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+		}
+		return rec, nil
+	}
+	rec := &kgo.Record{Topic: s.cfg.Topic}
+	if f := s.cfg.TopicField; f != "" {
+		v, ok := in.ValueByField(f)
+		topic, isString := v.(string)
+		if !ok || !isString || topic == "" {
+			return nil, fmt.Errorf("kafka.topic.field %q: the tuple has no topic name in it (%v)", f, v)
+		}
+		rec.Topic = topic
+	}
+	var err error
+	if f := s.cfg.KeyField; f != "" {
+		v, ok := in.ValueByField(f)
+		if !ok {
+			return nil, fmt.Errorf("kafka.key.field %q: the tuple has no such field; its fields are %v", f, in.Fields())
+		}
+		if rec.Key, err = toBytes(v); err != nil {
+			return nil, fmt.Errorf("kafka.key.field %q: %w", f, err)
+		}
+	}
+	v, ok := in.ValueByField(s.cfg.ValueField)
+	if !ok {
+		return nil, fmt.Errorf("kafka.value.field %q: the tuple has no such field; its fields are %v", s.cfg.ValueField, in.Fields())
+	}
+	if rec.Value, err = toBytes(v); err != nil {
+		return nil, fmt.Errorf("kafka.value.field %q: %w", s.cfg.ValueField, err)
+	}
+	if f := s.cfg.HeadersField; f != "" {
+		v, _ := in.ValueByField(f)
+		hs, ok := v.(map[string]any)
+		if v != nil && !ok {
+			return nil, fmt.Errorf("kafka.headers.field %q holds a %T, not a map", f, v)
+		}
+		for k, hv := range hs {
+			b, err := toBytes(hv)
+			if err != nil {
+				return nil, fmt.Errorf("kafka.headers.field %q, header %q: %w", f, k, err)
+			}
+			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: b})
+		}
+	}
+	return rec, nil
+}
+
+// toBytes writes a tuple value as record bytes: bytes and strings as they are, numbers
+// and booleans as text, lists and maps as JSON, nil as null (a tombstone value).
+func toBytes(v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case []byte:
+		return x, nil
+	case string:
+		return []byte(x), nil
+	case int64:
+		return strconv.AppendInt(nil, x, 10), nil
+	case float64:
+		return strconv.AppendFloat(nil, x, 'g', -1, 64), nil
+	case bool:
+		return strconv.AppendBool(nil, x), nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("a %T cannot be written as JSON: %w", v, err)
+	}
+	return b, nil
+}
+
+func codec(name string) kgo.CompressionCodec {
+	switch name {
+	case "none":
+		return kgo.NoCompression()
+	case "gzip":
+		return kgo.GzipCompression()
+	case "lz4":
+		return kgo.Lz4Compression()
+	case "zstd":
+		return kgo.ZstdCompression()
+	}
+	return kgo.SnappyCompression()
+}

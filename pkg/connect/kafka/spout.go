@@ -1,0 +1,925 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sparsestream/sparse/internal/retry"
+	"github.com/sparsestream/sparse/pkg/topology"
+)
+
+// closeCommitTimeout bounds the last commit a closing spout makes.
+const closeCommitTimeout = 5 * time.Second
+
+// Spout reads records from Kafka and emits one tuple per record. Make one per task with
+// NewSpout (its factory); the tasks of a component share the partitions, task i of n
+// taking every n-th of the sorted partitions.
+//
+// Its I/O runs on goroutines of its own (a poller, a partition refresher, a committer)
+// that hand records and assignments to the task's goroutine through a channel, so
+// NextTuple, Ack and Fail never wait on the network and own all the offset state.
+type Spout struct {
+	cfg        SpoutConfig
+	fromConfig bool // read cfg from the task's config on Open
+	out        topology.SpoutCollector
+	log        hclog.Logger
+
+	topologyID string
+	group      string
+	cl         *kgo.Client
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	events     chan event
+	commits    chan map[TopicPartition]int64
+	stats      *spoutStats
+	now        func() time.Time
+	// commitFailed tells the task's goroutine to send every offset again.
+	commitFailed atomic.Bool
+
+	// Owned by the task's goroutine.
+	parts      map[TopicPartition]*partState
+	retries    retryQueue
+	buf        []*kgo.Record
+	bi         int
+	resumed    []TopicPartition // partitions below the limit again, with held records
+	lastCommit time.Time
+	sent       map[TopicPartition]int64 // committable offsets last handed to the committer
+}
+
+// partState is one assigned partition, on the task's goroutine.
+type partState struct {
+	tr     *offsetTracker
+	gen    uint64 // which assignment of the partition this is
+	paused bool
+	end    int64 // the high watermark last seen
+	// held are records read but not emitted while the partition is at max uncommitted
+	// offsets (a fetch already under way when it was paused brings more); emitted in
+	// order once it is below again.
+	held []*kgo.Record
+	// topicV and partV are the partition's topic and number as tuple values, boxed once.
+	topicV, partV any
+}
+
+// message is the id of an emitted record's tuple.
+type message struct {
+	tp     TopicPartition
+	Offset int64
+	rec    *kgo.Record
+	gen    uint64
+	fails  int
+	due    time.Time
+	vals   [5]any // the default output's values of the first emission
+}
+
+// event is what the I/O goroutines hand the task's goroutine, in order: partitions
+// assigned before their records, records, partitions revoked.
+type event struct {
+	assign  []assigned
+	revoke  []TopicPartition
+	records []*kgo.Record
+	ends    map[TopicPartition]int64
+}
+
+type assigned struct {
+	tp    TopicPartition
+	start int64 // the committed offset resumed from; -1 when starting at an end
+	gen   uint64
+}
+
+// NewSpout returns a factory of spouts reading as c says. c is checked when a task
+// opens; CheckSpoutConfig checks it before.
+func NewSpout(c SpoutConfig) topology.SpoutFactory {
+	return func() topology.Spout { return &Spout{cfg: c} }
+}
+
+// Open checks the config, connects, and starts reading the task's partitions.
+func (s *Spout) Open(ctx *topology.Context, out topology.SpoutCollector) error {
+	if s.fromConfig {
+		c, err := spoutConfigFrom(ctx.Config, false)
+		if err != nil {
+			return err
+		}
+		c.Translate = s.cfg.Translate
+		s.cfg = c
+	}
+	cfg, err := s.cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	s.cfg, s.out, s.log = cfg, out, out.Logger()
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.topologyID = ctx.TopologyID
+	s.group = cfg.Group
+	if s.group == "" {
+		// The name, not the id: a topology submitted again (a new id) resumes.
+		s.group = "sparse-" + topologyName(ctx.TopologyID) + "-" + ctx.ComponentID
+	}
+	index, n := max(ctx.ThisTaskIndex(), 0), max(len(ctx.ComponentTasks(ctx.ComponentID)), 1)
+	s.parts = map[TopicPartition]*partState{}
+	s.sent = map[TopicPartition]int64{}
+	s.retries = retryQueue{schedule: cfg.Retry, maxRetries: cfg.MaxRetries}
+	s.events = make(chan event, 4)
+	s.commits = make(chan map[TopicPartition]int64, 1)
+	s.stats = &spoutStats{topology: ctx.TopologyID, component: ctx.ComponentID,
+		task: strconv.Itoa(int(ctx.TaskID)), parts: map[TopicPartition]partSnapshot{}}
+	runCtx, cancel := context.WithCancel(context.Background())
+	opts := []kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted())}
+	if cfg.GroupMode {
+		opts = append(opts, s.groupOptions(runCtx)...)
+	} else {
+		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{}),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	}
+	s.cl, err = newClient(cfg.Client, s.log, opts...)
+	if err != nil {
+		cancel()
+		return err
+	}
+	register(s.stats, nil)
+	s.lastCommit = s.now()
+	s.cancel = cancel
+	s.wg.Add(2)
+	if !cfg.GroupMode {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.refreshLoop(runCtx, index, n) }()
+	}
+	go func() { defer s.wg.Done(); s.pollLoop(runCtx) }()
+	go func() { defer s.wg.Done(); s.commitLoop(runCtx) }()
+	return nil
+}
+
+// groupOptions make the client a member of the consumer group, whose coordinator
+// assigns the partitions; assignments and revocations reach the task's goroutine as
+// events, as the refresher's do in the manual mode.
+func (s *Spout) groupOptions(ctx context.Context) []kgo.Opt {
+	var gen atomic.Uint64
+	start := kgo.NewOffset().AtStart()
+	if s.cfg.FirstPoll == Latest || s.cfg.FirstPoll == UncommittedLatest {
+		start = kgo.NewOffset().AtEnd()
+	}
+	revoke := func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+		ev := event{}
+		for t, ps := range lost {
+			for _, p := range ps {
+				ev.revoke = append(ev.revoke, TopicPartition{t, p})
+			}
+		}
+		s.send(ctx, ev)
+	}
+	opts := []kgo.Opt{
+		kgo.ConsumerGroup(s.group),
+		kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(start),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, got map[string][]int32) {
+			ev := event{}
+			for t, ps := range got {
+				for _, p := range ps {
+					ev.assign = append(ev.assign, assigned{tp: TopicPartition{t, p}, start: -1, gen: gen.Add(1)})
+				}
+			}
+			s.send(ctx, ev)
+		}),
+		kgo.OnPartitionsRevoked(revoke),
+		kgo.OnPartitionsLost(revoke),
+	}
+	if s.cfg.TopicPattern != nil {
+		return append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(s.cfg.TopicPattern.String()))
+	}
+	return append(opts, kgo.ConsumeTopics(s.cfg.Topics...))
+}
+
+// NextTuple emits up to emitBurst records: failed ones whose backoff has passed first,
+// then held ones of resumed partitions, then new ones. A burst amortizes the engine's
+// per-call cost as a batch read from a queue does; it may overshoot
+// topology.max.spout.pending by less than a burst.
+func (s *Spout) NextTuple() {
+	now := s.now()
+	s.takeEvents()
+	if now.Sub(s.lastCommit) >= s.cfg.CommitPeriod {
+		s.lastCommit = now
+		s.commit()
+	}
+	for range emitBurst {
+		if !s.emitOne(now) {
+			return
+		}
+	}
+}
+
+// emitBurst bounds the records one NextTuple emits.
+const emitBurst = 32
+
+// emitOne emits one record; false when none is ready.
+func (s *Spout) emitOne(now time.Time) bool {
+	for {
+		m := s.retries.due(now)
+		if m == nil {
+			break
+		}
+		if p := s.parts[m.tp]; p != nil && p.gen == m.gen {
+			if !s.emit(m) { // the translator skips it now
+				s.stats.skipped.Add(1)
+				s.done(m)
+				continue
+			}
+			s.stats.retried.Add(1)
+			return true
+		}
+	}
+	for len(s.resumed) > 0 {
+		if s.emitHeld(s.resumed[0]) {
+			return true
+		}
+		s.resumed = s.resumed[1:]
+	}
+	for {
+		if s.bi >= len(s.buf) && !s.nextBatch() {
+			return false
+		}
+		r := s.buf[s.bi]
+		s.buf[s.bi] = nil
+		s.bi++
+		if s.handle(r) {
+			return true
+		}
+	}
+}
+
+// nextBatch takes the next event without waiting, applies it, and reports whether
+// records are waiting in buf.
+func (s *Spout) nextBatch() bool {
+	select {
+	case ev := <-s.events:
+		s.apply(ev)
+		return s.bi < len(s.buf)
+	default:
+		return false
+	}
+}
+
+// takeEvents applies waiting assignment events while no records are buffered, so a
+// new partition is known before its records.
+func (s *Spout) takeEvents() {
+	for s.bi >= len(s.buf) {
+		select {
+		case ev := <-s.events:
+			s.apply(ev)
+		default:
+			return
+		}
+	}
+}
+
+func (s *Spout) apply(ev event) {
+	for _, a := range ev.assign {
+		s.parts[a.tp] = &partState{tr: newOffsetTracker(a.start), gen: a.gen, end: -1}
+		s.log.Debug("partition assigned", "topic", a.tp.Topic, "partition", a.tp.Partition, "start", a.start)
+	}
+	for _, tp := range ev.revoke {
+		delete(s.parts, tp)
+		delete(s.sent, tp)
+	}
+	if len(ev.revoke) > 0 {
+		s.retries.drop(func(tp TopicPartition) bool { return s.parts[tp] != nil })
+	}
+	for tp, end := range ev.ends {
+		if p := s.parts[tp]; p != nil {
+			p.end = max(p.end, end)
+		}
+	}
+	s.buf, s.bi = ev.records, 0
+}
+
+// handle emits a record read from Kafka, or commits past it; it reports whether it
+// emitted.
+func (s *Spout) handle(r *kgo.Record) bool {
+	tp := TopicPartition{r.Topic, r.Partition}
+	p := s.parts[tp]
+	if p == nil || p.tr.known(r.Offset) {
+		return false // no longer ours, or emitted already (read again after a reset)
+	}
+	if p.paused || len(p.held) > 0 {
+		p.held = append(p.held, r)
+		return false
+	}
+	return s.emitNew(tp, p, r)
+}
+
+// emitHeld emits the next held record of a resumed partition; false when it has none
+// left (or was paused again).
+func (s *Spout) emitHeld(tp TopicPartition) bool {
+	p := s.parts[tp]
+	for p != nil && !p.paused && len(p.held) > 0 {
+		r := p.held[0]
+		p.held[0] = nil
+		p.held = p.held[1:]
+		if s.emitNew(tp, p, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// emitNew emits a record for the first time, or commits past it when it is skipped.
+func (s *Spout) emitNew(tp TopicPartition, p *partState, r *kgo.Record) bool {
+	if p.tr.known(r.Offset) {
+		return false
+	}
+	m := &message{tp: tp, Offset: r.Offset, rec: r, gen: p.gen}
+	p.tr.emitted(r.Offset)
+	if !s.emit(m) {
+		s.stats.skipped.Add(1)
+		p.tr.finished(r.Offset)
+		return false
+	}
+	s.stats.emitted.Add(1)
+	if s.cfg.Guarantee != AtLeastOnce {
+		p.tr.finished(r.Offset) // unreliable: done once emitted
+	} else if !p.paused && p.tr.uncommitted() >= s.cfg.MaxUncommittedOffsets {
+		p.paused = true
+		s.cl.PauseFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+		s.log.Debug("partition paused: max uncommitted offsets reached", "topic", tp.Topic, "partition", tp.Partition)
+	}
+	return true
+}
+
+// emit translates and emits m; it reports false when the record is skipped. A
+// translator that panics, or values the engine refuses (a wrong number of fields, a type
+// a tuple cannot hold), skip the record with an error reported: emitting it again would
+// fail the same way, and a record never finished would hold its partition's commit.
+func (s *Spout) emit(m *message) (emitted bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.out.ReportError(fmt.Errorf("kafka spout: record %s/%d at offset %d is skipped: it cannot be emitted: %v",
+				m.tp.Topic, m.tp.Partition, m.Offset, p))
+			emitted = false
+		}
+	}()
+	// The first emission builds its values in the message, saving an allocation; a
+	// retry builds new ones, since the first tuple's receivers may still read them.
+	var buf []any
+	if m.fails == 0 {
+		buf = m.vals[:0]
+	}
+	values, stream := s.translate(m.rec, s.parts[m.tp], buf)
+	if values == nil {
+		return false
+	}
+	var id any
+	if s.cfg.Guarantee == AtLeastOnce {
+		id = m
+	}
+	if stream == "" {
+		s.out.Emit(values, id)
+	} else {
+		s.out.EmitStream(stream, values, id)
+	}
+	return true
+}
+
+func (s *Spout) translate(r *kgo.Record, p *partState, buf []any) ([]any, string) {
+	if r.Value == nil && s.cfg.SkipTombstones {
+		return nil, ""
+	}
+	if s.cfg.Translate != nil {
+		rec := Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+		for _, h := range r.Headers {
+			rec.Headers = append(rec.Headers, Header{h.Key, h.Value})
+		}
+		return s.cfg.Translate(&rec)
+	}
+	conv := func(b []byte) any {
+		switch {
+		case b == nil:
+			return nil
+		case s.cfg.ValuesAsBytes:
+			return b
+		}
+		return string(b)
+	}
+	// The topic and partition are boxed once per partition, not per record.
+	topic, part := any(r.Topic), any(int64(r.Partition))
+	if p != nil {
+		if p.topicV == nil {
+			p.topicV, p.partV = topic, part
+		}
+		topic, part = p.topicV, p.partV
+	}
+	values := buf
+	values = append(values, topic, part, r.Offset, conv(r.Key), conv(r.Value))
+	if s.cfg.Headers {
+		h := make(map[string]any, len(r.Headers))
+		for _, x := range r.Headers {
+			h[x.Key] = conv(x.Value)
+		}
+		values = append(values, h)
+	}
+	return values, ""
+}
+
+// Ack marks the record's offset done.
+func (s *Spout) Ack(id any) {
+	m, ok := id.(*message)
+	if !ok {
+		return
+	}
+	s.stats.acked.Add(1)
+	s.done(m)
+}
+
+// Fail schedules the record again after its backoff, or gives it up once its retries
+// are spent.
+func (s *Spout) Fail(id any) {
+	m, ok := id.(*message)
+	if !ok {
+		return
+	}
+	s.stats.failed.Add(1)
+	if p := s.parts[m.tp]; p == nil || p.gen != m.gen {
+		return // the partition is no longer ours: its new owner reads it from the commit
+	}
+	if s.retries.failed(m, s.now()) == giveUp {
+		s.stats.givenUp.Add(1)
+		s.log.Warn("a record failed more than kafka.retry.max.retries times; it is committed past",
+			"topic", m.tp.Topic, "partition", m.tp.Partition, "offset", m.Offset, "failures", m.fails)
+		s.done(m)
+	}
+}
+
+func (s *Spout) done(m *message) {
+	p := s.parts[m.tp]
+	if p == nil || p.gen != m.gen {
+		return
+	}
+	p.tr.finished(m.Offset)
+	if p.paused && p.tr.uncommitted() < s.cfg.MaxUncommittedOffsets {
+		p.paused = false
+		s.cl.ResumeFetchPartitions(map[string][]int32{m.tp.Topic: {m.tp.Partition}})
+		if len(p.held) > 0 {
+			s.resumed = append(s.resumed, m.tp)
+		}
+		s.log.Debug("partition resumed", "topic", m.tp.Topic, "partition", m.tp.Partition)
+	}
+}
+
+// commit hands the committable offsets that moved to the committer and refreshes the
+// metrics' snapshot. at_most_once commits before emitting, in the poller.
+func (s *Spout) commit() {
+	if s.commitFailed.Swap(false) {
+		clear(s.sent) // send every partition again
+	}
+	if s.cfg.Guarantee != AtMostOnce {
+		offs := s.committable()
+		if len(offs) > 0 {
+			select {
+			case s.commits <- offs:
+				for tp, o := range offs {
+					s.sent[tp] = o
+				}
+			default: // the last commit is still going; the next period sends these
+			}
+		}
+	}
+	s.stats.mu.Lock()
+	for tp, p := range s.parts {
+		snap := s.stats.parts[tp]
+		snap.end, snap.uncommitted, snap.paused = p.end, p.tr.uncommitted(), p.paused
+		if _, ok := s.stats.parts[tp]; !ok {
+			snap.committed = -1
+		}
+		s.stats.parts[tp] = snap
+	}
+	for tp := range s.stats.parts {
+		if s.parts[tp] == nil {
+			delete(s.stats.parts, tp)
+		}
+	}
+	s.stats.mu.Unlock()
+}
+
+// committable returns the partitions whose committable offset moved since last sent.
+func (s *Spout) committable() map[TopicPartition]int64 {
+	offs := map[TopicPartition]int64{}
+	for tp, p := range s.parts {
+		if c := p.tr.committable; c >= 0 && c != s.sent[tp] {
+			offs[tp] = c
+		}
+	}
+	return offs
+}
+
+// Activate does nothing: the spout reads while it is open.
+func (s *Spout) Activate() {}
+
+// Deactivate commits what is committable, as Storm's spout does.
+func (s *Spout) Deactivate() { s.commit() }
+
+// Close stops the I/O, commits what is committable and closes the client.
+func (s *Spout) Close() {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	s.wg.Wait()
+	if s.cfg.Guarantee != AtMostOnce {
+		clear(s.sent) // what the committer had may not have been committed
+		if offs := s.committable(); len(offs) > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), closeCommitTimeout)
+			if err := s.commitOffsets(ctx, offs); err != nil {
+				s.log.Warn("the last offset commit failed; the next run reads these records again", "error", err)
+			}
+			cancel()
+		}
+	}
+	s.cl.Close()
+	unregister(s.stats, nil)
+}
+
+// send hands ev to the task's goroutine, or gives up when ctx ends.
+func (s *Spout) send(ctx context.Context, ev event) bool {
+	select {
+	case s.events <- ev:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// pollLoop reads records and hands them over in batches.
+func (s *Spout) pollLoop(ctx context.Context) {
+	warn := newRateLimited(30 * time.Second)
+	for ctx.Err() == nil {
+		fetches := s.cl.PollRecords(ctx, s.cfg.PollMaxRecords)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			return
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			if warn.ok() {
+				s.log.Warn("reading from Kafka failed; retrying", "topic", topic, "partition", p, "error", err)
+			}
+		})
+		ends := map[TopicPartition]int64{}
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			ends[TopicPartition{p.Topic, p.Partition}] = p.HighWatermark
+		})
+		recs := fetches.Records()
+		if len(recs) == 0 && len(ends) == 0 {
+			continue
+		}
+		s.stats.polled.Add(int64(len(recs)))
+		if s.cfg.Guarantee == AtMostOnce && len(recs) > 0 {
+			if !s.commitBeforeEmit(ctx, recs) {
+				return
+			}
+		}
+		if !s.send(ctx, event{records: recs, ends: ends}) {
+			return
+		}
+	}
+}
+
+// commitBeforeEmit commits past recs before they are handed over (at_most_once),
+// retrying until it succeeds or ctx ends: records whose commit failed are not emitted.
+func (s *Spout) commitBeforeEmit(ctx context.Context, recs []*kgo.Record) bool {
+	offs := map[TopicPartition]int64{}
+	for _, r := range recs {
+		tp := TopicPartition{r.Topic, r.Partition}
+		offs[tp] = max(offs[tp], r.Offset+1)
+	}
+	b := retry.New(100*time.Millisecond, 5*time.Second)
+	for {
+		err := s.commitOffsets(ctx, offs)
+		if err == nil {
+			return true
+		}
+		s.log.Warn("committing before emitting failed; retrying", "error", err)
+		if retry.Sleep(ctx, b.Next()) != nil {
+			return false
+		}
+	}
+}
+
+// commitLoop commits what the task's goroutine hands it.
+func (s *Spout) commitLoop(ctx context.Context) {
+	for {
+		select {
+		case offs := <-s.commits:
+			if err := s.commitOffsets(ctx, offs); err != nil && ctx.Err() == nil {
+				s.log.Warn("an offset commit failed; the next commit period tries again", "error", err)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// commitOffsets commits offs for the group, outside any group generation (the spout is
+// not a group member), with the topology id as metadata for the first poll strategies.
+func (s *Spout) commitOffsets(ctx context.Context, offs map[TopicPartition]int64) error {
+	if s.cfg.GroupMode {
+		return s.commitAsMember(ctx, offs)
+	}
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group = s.group
+	req.Generation = -1
+	byTopic := map[string]int{}
+	for tp, o := range offs {
+		i, ok := byTopic[tp.Topic]
+		if !ok {
+			t := kmsg.NewOffsetCommitRequestTopic()
+			t.Topic = tp.Topic
+			req.Topics = append(req.Topics, t)
+			i = len(req.Topics) - 1
+			byTopic[tp.Topic] = i
+		}
+		p := kmsg.NewOffsetCommitRequestTopicPartition()
+		p.Partition, p.Offset, p.LeaderEpoch = tp.Partition, o, -1
+		meta := s.topologyID
+		p.Metadata = &meta
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
+	}
+	resp, err := req.RequestWith(ctx, s.cl)
+	return s.committed(offs, resp, err)
+}
+
+// commitAsMember commits offs in the group's current generation (the group mode).
+func (s *Spout) commitAsMember(ctx context.Context, offs map[TopicPartition]int64) error {
+	m := map[string]map[int32]kgo.EpochOffset{}
+	for tp, o := range offs {
+		if m[tp.Topic] == nil {
+			m[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		m[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o}
+	}
+	var resp *kmsg.OffsetCommitResponse
+	var err error
+	s.cl.CommitOffsetsSync(ctx, m, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, r *kmsg.OffsetCommitResponse, e error) {
+		resp, err = r, e
+	})
+	if resp == nil && err == nil {
+		return nil // nothing of offs is this member's any more
+	}
+	return s.committed(offs, resp, err)
+}
+
+// committed records the outcome of a commit of offs.
+func (s *Spout) committed(offs map[TopicPartition]int64, resp *kmsg.OffsetCommitResponse, err error) error {
+	if err != nil {
+		s.stats.commitErrors.Add(1)
+		s.commitFailed.Store(true)
+		return fmt.Errorf("kafka: committing offsets for group %s: %w", s.group, err)
+	}
+	var firstErr error
+	s.stats.mu.Lock()
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("kafka: committing %s/%d for group %s: %w", t.Topic, p.Partition, s.group, err)
+				}
+				continue
+			}
+			tp := TopicPartition{t.Topic, p.Partition}
+			snap, ok := s.stats.parts[tp]
+			if !ok {
+				snap.end = -1
+			}
+			snap.committed = offs[tp]
+			s.stats.parts[tp] = snap
+		}
+	}
+	s.stats.mu.Unlock()
+	if firstErr != nil {
+		s.stats.commitErrors.Add(1)
+		s.commitFailed.Store(true)
+		return firstErr
+	}
+	s.stats.commits.Add(1)
+	return nil
+}
+
+// refreshLoop lists the topics' partitions now and every refresh period, and assigns
+// this task its share.
+func (s *Spout) refreshLoop(ctx context.Context, index, n int) {
+	mine := map[TopicPartition]bool{}
+	var gen uint64
+	warn := newRateLimited(time.Minute)
+	t := time.NewTicker(s.cfg.RefreshPeriod)
+	defer t.Stop()
+	for {
+		all, missing, err := s.listPartitions(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			if warn.ok() {
+				s.log.Warn("listing the topics' partitions failed; retrying", "error", err)
+			}
+		default:
+			if len(missing) > 0 && warn.ok() {
+				s.log.Warn("topics not found in Kafka; they are read once they exist", "topics", missing)
+			}
+			if !s.reassign(ctx, assignPartitions(all, index, n), mine, &gen) {
+				return
+			}
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// reassign starts reading the partitions of want that are new and stops the ones gone.
+func (s *Spout) reassign(ctx context.Context, want []TopicPartition, mine map[TopicPartition]bool, gen *uint64) bool {
+	wanted := map[TopicPartition]bool{}
+	var added []TopicPartition
+	for _, tp := range want {
+		wanted[tp] = true
+		if !mine[tp] {
+			added = append(added, tp)
+		}
+	}
+	var gone []TopicPartition
+	for tp := range mine {
+		if !wanted[tp] {
+			gone = append(gone, tp)
+		}
+	}
+	if len(gone) > 0 {
+		rm := map[string][]int32{}
+		for _, tp := range gone {
+			rm[tp.Topic] = append(rm[tp.Topic], tp.Partition)
+			delete(mine, tp)
+		}
+		s.cl.RemoveConsumePartitions(rm)
+		if !s.send(ctx, event{revoke: gone}) {
+			return false
+		}
+	}
+	if len(added) == 0 {
+		return true
+	}
+	committed, err := s.fetchCommitted(ctx, added)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("reading the committed offsets failed; retrying on the next refresh", "error", err)
+		}
+		return ctx.Err() == nil
+	}
+	ev := event{}
+	add := map[string]map[int32]kgo.Offset{}
+	for _, tp := range added {
+		c := committed[tp]
+		pos := startFor(s.cfg.FirstPoll, c.offset, c.metadata, s.topologyID)
+		*gen++
+		ev.assign = append(ev.assign, assigned{tp: tp, start: pos.offset, gen: *gen})
+		o := kgo.NewOffset()
+		switch {
+		case pos.offset >= 0:
+			o = o.At(pos.offset)
+		case pos.earliest:
+			o = o.AtStart()
+		default:
+			o = o.AtEnd()
+		}
+		if add[tp.Topic] == nil {
+			add[tp.Topic] = map[int32]kgo.Offset{}
+		}
+		add[tp.Topic][tp.Partition] = o
+		mine[tp] = true
+	}
+	if !s.send(ctx, ev) { // known to the task before any of its records
+		return false
+	}
+	s.cl.AddConsumePartitions(add)
+	return true
+}
+
+// listPartitions returns every partition of the configured topics, and the listed
+// topics that do not exist.
+func (s *Spout) listPartitions(ctx context.Context) ([]TopicPartition, []string, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	if s.cfg.TopicPattern == nil {
+		for _, t := range s.cfg.Topics {
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(t)
+			req.Topics = append(req.Topics, rt)
+		}
+	} else {
+		req.Topics = nil // every topic
+	}
+	resp, err := req.RequestWith(ctx, s.cl)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kafka: metadata: %w", err)
+	}
+	var all []TopicPartition
+	var missing []string
+	for _, t := range resp.Topics {
+		if t.Topic == nil {
+			continue
+		}
+		name := *t.Topic
+		if s.cfg.TopicPattern != nil && (t.IsInternal || !s.cfg.TopicPattern.MatchString(name)) {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			if errors.Is(err, kerr.UnknownTopicOrPartition) {
+				missing = append(missing, name)
+				continue
+			}
+			return nil, nil, fmt.Errorf("kafka: metadata of topic %s: %w", name, err)
+		}
+		for _, p := range t.Partitions {
+			all = append(all, TopicPartition{name, p.Partition})
+		}
+	}
+	return all, missing, nil
+}
+
+type committedOffset struct {
+	offset   int64
+	metadata string
+}
+
+// fetchCommitted reads the group's committed offsets of tps (-1: none).
+func (s *Spout) fetchCommitted(ctx context.Context, tps []TopicPartition) (map[TopicPartition]committedOffset, error) {
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = s.group
+	byTopic := map[string]int{}
+	for _, tp := range tps {
+		i, ok := byTopic[tp.Topic]
+		if !ok {
+			t := kmsg.NewOffsetFetchRequestTopic()
+			t.Topic = tp.Topic
+			req.Topics = append(req.Topics, t)
+			i = len(req.Topics) - 1
+			byTopic[tp.Topic] = i
+		}
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, tp.Partition)
+	}
+	resp, err := req.RequestWith(ctx, s.cl)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: reading the offsets of group %s: %w", s.group, err)
+	}
+	out := map[TopicPartition]committedOffset{}
+	for _, tp := range tps {
+		out[tp] = committedOffset{offset: -1}
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			return out, nil // a group nobody committed for yet
+		}
+		return nil, fmt.Errorf("kafka: reading the offsets of group %s: %w", s.group, err)
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				if errors.Is(err, kerr.GroupIDNotFound) || errors.Is(err, kerr.UnknownTopicOrPartition) {
+					continue
+				}
+				return nil, fmt.Errorf("kafka: reading the offset of %s/%d for group %s: %w", t.Topic, p.Partition, s.group, err)
+			}
+			c := committedOffset{offset: p.Offset}
+			if p.Metadata != nil {
+				c.metadata = *p.Metadata
+			}
+			out[TopicPartition{t.Topic, p.Partition}] = c
+		}
+	}
+	return out, nil
+}
+
+// rateLimited says yes at most once per period, to keep a broken connection from
+// filling the log.
+type rateLimited struct {
+	every time.Duration
+	last  time.Time
+}
+
+func newRateLimited(every time.Duration) *rateLimited { return &rateLimited{every: every} }
+
+func (r *rateLimited) ok() bool {
+	now := time.Now()
+	if now.Sub(r.last) < r.every {
+		return false
+	}
+	r.last = now
+	return true
+}
