@@ -97,7 +97,7 @@ func run() int {
 		return 0
 	}
 	var lines []string
-	for _, s := range append(perf.Shapes(), perf.MultilangShapes(os.Stderr)...) {
+	for _, s := range append(append(perf.Shapes(), perf.MultilangShapes(os.Stderr)...), perf.PythonShapes(os.Stderr)...) {
 		if !re.MatchString(s.Name) {
 			continue
 		}

@@ -72,14 +72,9 @@ func (p pythonCmd) shell() multilang.ShellCommand {
 	return multilang.ShellCommand{Command: p.exe, Args: []string{"-c", passThroughPy}, Env: p.env}
 }
 
-// findMultilangPython finds python3 and the directory holding the bundled client: next
-// to this source file in a checkout, else above the working directory (a -trimpath
-// build run from the checkout).
-func findMultilangPython() (pythonCmd, error) {
-	exe, err := exec.LookPath("python3")
-	if err != nil {
-		return pythonCmd{}, fmt.Errorf("python3 is not on PATH: %w", err)
-	}
+// sourceRoots are where a source checkout may be: above this source file, else above
+// the working directory (a -trimpath build run from the checkout).
+func sourceRoots() []string {
 	var roots []string
 	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
 		roots = append(roots, filepath.Join(filepath.Dir(file), "..", ".."))
@@ -92,7 +87,18 @@ func findMultilangPython() (pythonCmd, error) {
 			}
 		}
 	}
-	for _, root := range roots {
+	return roots
+}
+
+// findMultilangPython finds python3 and the directory holding the bundled client: next
+// to this source file in a checkout, else above the working directory (a -trimpath
+// build run from the checkout).
+func findMultilangPython() (pythonCmd, error) {
+	exe, err := exec.LookPath("python3")
+	if err != nil {
+		return pythonCmd{}, fmt.Errorf("python3 is not on PATH: %w", err)
+	}
+	for _, root := range sourceRoots() {
 		dir := filepath.Join(root, "python")
 		if _, err := os.Stat(filepath.Join(dir, "sparse_multilang", "__init__.py")); err == nil {
 			dir, _ = filepath.Abs(dir)
