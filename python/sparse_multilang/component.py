@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import traceback
 
 from .serializers import EngineGone, ProtocolError, buffered, detect_serializer, make_serializer
@@ -30,8 +31,11 @@ LOG_LEVELS = {
 # engine never offers it, so a component talks plain multi-lang there.
 BATCH_OFFER_KEY = "sparse.multilang.batch"
 BATCH_VERSION = 1
-# Messages buffered before the client writes them without waiting for its input to drain.
+# Messages buffered before the client writes them without waiting for its input to drain,
+# and how long the first of them may wait (seconds): a slow bolt given a long batch of
+# inputs still answers as it goes, so the engine sees it alive and acks flow.
 MAX_BATCH = 512
+MAX_BATCH_DELAY = 0.02
 
 
 def _level_of_record(levelno):
@@ -160,6 +164,7 @@ class Component(object):
         self._write_lock = threading.RLock()
         self._batch = False  # the extension is on: messages wait in _outbox
         self._outbox = []
+        self._outbox_since = 0.0
         self._reader_thread = None
         self.conf = None
         self.context = None
@@ -197,16 +202,23 @@ class Component(object):
         return self._ser.read_message()
 
     def send_message(self, message):
-        """Write one message to the engine (with the batch extension, buffer it until
-        the component waits for input, MAX_BATCH messages are waiting, or it comes from
-        another thread than the one reading the input)."""
+        """Write one message to the engine. With the batch extension it is buffered
+        until the component waits for input, MAX_BATCH messages are waiting or the first
+        has waited MAX_BATCH_DELAY; a message sent from another thread than the one
+        reading the input is written at once."""
         self._connect()
         with self._write_lock:
             if not self._batch:
                 self._ser.write_message(message)
                 return
-            self._outbox.append(message)
-            if len(self._outbox) >= MAX_BATCH or threading.current_thread() is not self._reader_thread:
+            out = self._outbox
+            out.append(message)
+            if len(out) == 1:
+                self._outbox_since = time.monotonic()
+            elif len(out) >= MAX_BATCH or time.monotonic() - self._outbox_since > MAX_BATCH_DELAY:
+                self.flush()
+                return
+            if threading.current_thread() is not self._reader_thread:
                 self.flush()
 
     def flush(self):
