@@ -6,10 +6,12 @@ import logging
 import os
 import sys
 import threading
-import time
+from time import monotonic as _monotonic
 import traceback
 
 from .serializers import EngineGone, ProtocolError, buffered, detect_serializer, make_serializer
+
+_get_ident = threading.get_ident
 
 __all__ = ["Component", "Tuple", "EngineLogHandler", "LOG_LEVELS"]
 
@@ -165,7 +167,7 @@ class Component(object):
         self._batch = False  # the extension is on: messages wait in _outbox
         self._outbox = []
         self._outbox_since = 0.0
-        self._reader_thread = None
+        self._reader_ident = None
         self.conf = None
         self.context = None
         self.task_id = None
@@ -206,20 +208,22 @@ class Component(object):
         until the component waits for input, MAX_BATCH messages are waiting or the first
         has waited MAX_BATCH_DELAY; a message sent from another thread than the one
         reading the input is written at once."""
+        if self._batch:
+            with self._write_lock:
+                out = self._outbox
+                out.append(message)
+                n = len(out)
+                if n == 1:
+                    self._outbox_since = _monotonic()
+                elif n >= MAX_BATCH or _monotonic() - self._outbox_since > MAX_BATCH_DELAY:
+                    self.flush()
+                    return
+                if _get_ident() != self._reader_ident:
+                    self.flush()
+            return
         self._connect()
         with self._write_lock:
-            if not self._batch:
-                self._ser.write_message(message)
-                return
-            out = self._outbox
-            out.append(message)
-            if len(out) == 1:
-                self._outbox_since = time.monotonic()
-            elif len(out) >= MAX_BATCH or time.monotonic() - self._outbox_since > MAX_BATCH_DELAY:
-                self.flush()
-                return
-            if threading.current_thread() is not self._reader_thread:
-                self.flush()
+            self._ser.write_message(message)
 
     def flush(self):
         """Write the messages buffered for the engine, as one batch message."""
@@ -291,7 +295,7 @@ class Component(object):
         offered = isinstance(conf, dict) and conf.get(BATCH_OFFER_KEY) == BATCH_VERSION
         if offered and self.batching:
             self.send_message({"pid": self.pid, "batch": BATCH_VERSION})
-            self._reader_thread = threading.current_thread()
+            self._reader_ident = _get_ident()
             self._batch = True
         else:
             self.send_message({"pid": self.pid})
