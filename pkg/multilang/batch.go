@@ -25,7 +25,7 @@ const (
 // Limits of one batch the engine writes: enough to amortize the system calls and the
 // client's per-frame work, small enough to keep the pipe moving.
 const (
-	maxBatchMsgs  = 512
+	maxBatchMsgs  = 64
 	maxBatchBytes = 256 << 10
 )
 

@@ -36,8 +36,8 @@ BATCH_VERSION = 1
 # Messages buffered before the client writes them without waiting for its input to drain,
 # and how long the first of them may wait (seconds): a slow bolt given a long batch of
 # inputs still answers as it goes, so the engine sees it alive and acks flow.
-MAX_BATCH = 512
-MAX_BATCH_DELAY = 0.02
+MAX_BATCH = 256
+MAX_BATCH_DELAY = 0.001
 
 
 def _level_of_record(levelno):
