@@ -30,7 +30,7 @@ const pyWordsPerSentence = 32.0 / 5
 
 // PythonSentencesPerNext is how many sentences the benchmark's spout emits per "next"
 // (bench.sentences.per.next): a spout reading a batch from a queue emits what it got.
-const PythonSentencesPerNext = 20
+const PythonSentencesPerNext = 100
 
 // PythonShapes returns the Python wordcount benchmarks (acking on, then off) when
 // python3, the bundled client and the benchmark's spec are found, and otherwise none,
