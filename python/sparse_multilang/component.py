@@ -200,7 +200,7 @@ class Component(object):
         for its input, so the engine must have its answers."""
         self._connect()
         if self._outbox:
-            self.flush()
+            self._flush_outbox()
         return self._ser.read_message()
 
     def send_message(self, message):
@@ -216,16 +216,16 @@ class Component(object):
                 if n == 1:
                     self._outbox_since = _monotonic()
                 elif n >= MAX_BATCH or _monotonic() - self._outbox_since > MAX_BATCH_DELAY:
-                    self.flush()
+                    self._flush_outbox()
                     return
                 if _get_ident() != self._reader_ident:
-                    self.flush()
+                    self._flush_outbox()
             return
         self._connect()
         with self._write_lock:
             self._ser.write_message(message)
 
-    def flush(self):
+    def _flush_outbox(self):
         """Write the messages buffered for the engine, as one batch message."""
         with self._write_lock:
             out = self._outbox
@@ -337,7 +337,7 @@ class Component(object):
         else:
             text = str(error)
         self.send_message({"command": "error", "msg": text.rstrip("\n")})
-        self.flush()
+        self._flush_outbox()
 
     def metric(self, name, params):
         """Send a metric value to the engine (Storm's "metrics" command)."""
@@ -383,7 +383,7 @@ class Component(object):
             return
         except Exception as exc:
             try:
-                self.flush()
+                self._flush_outbox()
                 self.report_error(exc)
             except Exception:
                 pass
