@@ -51,6 +51,8 @@ type shell struct {
 	wake func()
 
 	badMetric map[string]bool // metric names whose bad params were logged
+
+	flushTimer *time.Timer // flush's subprocess timeout, reused
 }
 
 type startResult struct {
@@ -212,10 +214,10 @@ func (s *shell) enqueue(b []byte) {
 // and kills a subprocess that makes no progress at all for the subprocess timeout. It
 // returns false when the subprocess is gone.
 func (s *shell) flush() bool {
-	var timer *time.Timer
+	armed := false
 	defer func() {
-		if timer != nil {
-			timer.Stop()
+		if armed {
+			s.flushTimer.Stop()
 		}
 	}()
 	for len(s.queue) > 0 {
@@ -230,9 +232,17 @@ func (s *shell) flush() bool {
 			continue
 		default:
 		}
-		if timer == nil {
-			timer = time.NewTimer(s.o.timeout)
+		if !armed {
+			// One timer for the task, reset per blocked flush: under backpressure every
+			// input blocks here, and a new timer each time allocated.
+			if s.flushTimer == nil {
+				s.flushTimer = time.NewTimer(s.o.timeout)
+			} else {
+				s.flushTimer.Reset(s.o.timeout)
+			}
+			armed = true
 		}
+		timer := s.flushTimer
 		select {
 		case p.out <- s.queue[0]:
 			s.pop()
