@@ -304,6 +304,13 @@ func runMultilangBaseline(py pythonCmd, warmup, d time.Duration) (float64, error
 			return nil
 		}
 	}
+	// As for the engine, the warm-up starts once the subprocess answers: starting
+	// Python can take longer than the warm-up on a loaded machine.
+	for deadline := time.Now().Add(startWait); acks.Load() == 0 && time.Now().Before(deadline); {
+		if err := window(10 * time.Millisecond); err != nil {
+			return fail(err)
+		}
+	}
 	if err := window(warmup); err != nil {
 		return fail(err)
 	}
