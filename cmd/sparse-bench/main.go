@@ -116,7 +116,7 @@ func run() int {
 		return 0
 	}
 	var lines []string
-	shapes := append(perf.Shapes(), perf.MultilangShapes(os.Stderr)...)
+	shapes := append(append(perf.Shapes(), perf.MultilangShapes(os.Stderr)...), perf.PythonShapes(os.Stderr)...)
 	if re.MatchString(perf.KafkaSpoutShapeName) || re.MatchString(perf.KafkaPipeShapeName) {
 		shapes = append(shapes, perf.KafkaShapes(os.Stderr)...) // starts a broker, so only when selected
 	}

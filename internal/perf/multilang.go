@@ -72,14 +72,9 @@ func (p pythonCmd) shell() multilang.ShellCommand {
 	return multilang.ShellCommand{Command: p.exe, Args: []string{"-c", passThroughPy}, Env: p.env}
 }
 
-// findMultilangPython finds python3 and the directory holding the bundled client: next
-// to this source file in a checkout, else above the working directory (a -trimpath
-// build run from the checkout).
-func findMultilangPython() (pythonCmd, error) {
-	exe, err := exec.LookPath("python3")
-	if err != nil {
-		return pythonCmd{}, fmt.Errorf("python3 is not on PATH: %w", err)
-	}
+// sourceRoots are where a source checkout may be: above this source file, else above
+// the working directory (a -trimpath build run from the checkout).
+func sourceRoots() []string {
 	var roots []string
 	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
 		roots = append(roots, filepath.Join(filepath.Dir(file), "..", ".."))
@@ -92,7 +87,18 @@ func findMultilangPython() (pythonCmd, error) {
 			}
 		}
 	}
-	for _, root := range roots {
+	return roots
+}
+
+// findMultilangPython finds python3 and the directory holding the bundled client: next
+// to this source file in a checkout, else above the working directory (a -trimpath
+// build run from the checkout).
+func findMultilangPython() (pythonCmd, error) {
+	exe, err := exec.LookPath("python3")
+	if err != nil {
+		return pythonCmd{}, fmt.Errorf("python3 is not on PATH: %w", err)
+	}
+	for _, root := range sourceRoots() {
 		dir := filepath.Join(root, "python")
 		if _, err := os.Stat(filepath.Join(dir, "sparse_multilang", "__init__.py")); err == nil {
 			dir, _ = filepath.Abs(dir)
@@ -146,8 +152,9 @@ func (s *freshConstSpout) NextTuple() {
 }
 
 // baselineMultilang runs the pass-through bolt as a subprocess of this process, with no
-// engine: it writes the handshake, then the framed tuple messages ShellBolt writes (same
-// serializer, same fields, ids counting up), as fast as the subprocess reads them, reads
+// engine: it writes the handshake (offering the batch extension, which the bundled client
+// accepts), then the tuple messages ShellBolt writes (same serializer, same fields, ids
+// counting up) in batch messages, as fast as the subprocess reads them, reads
 // and discards what it sends back, and returns the inputs it acked per second over d
 // (after a short warm-up). That is the most the Python side can do. It returns NaN
 // (and so does the ratio), after printing why on stderr, when the subprocess fails.
@@ -205,25 +212,32 @@ func runMultilangBaseline(py pythonCmd, warmup, d time.Duration) (float64, error
 				return
 			}
 			m, _ := v.(map[string]any)
-			switch m["command"] {
-			case "ack":
-				acks.Add(1)
-			case "emit":
-				emits.Add(1)
-				// The bundled client sends need_task_ids false; a client that asks is
-				// answered with the one task a local-or-shuffle grouping would pick.
-				if need, ok := m["need_task_ids"].(bool); !ok || need {
-					if _, direct := m["task"]; !direct {
-						b, _ := multilang.Encode(multilang.JSON, []int32{3})
-						select {
-						case replies <- b:
-						case <-stopped:
+			msgs := []any{m}
+			if m["command"] == "batch" {
+				msgs, _ = m["msgs"].([]any)
+			}
+			for _, sub := range msgs {
+				m, _ := sub.(map[string]any)
+				switch m["command"] {
+				case "ack":
+					acks.Add(1)
+				case "emit":
+					emits.Add(1)
+					// The bundled client sends need_task_ids false; a client that asks is
+					// answered with the one task a local-or-shuffle grouping would pick.
+					if need, ok := m["need_task_ids"].(bool); !ok || need {
+						if _, direct := m["task"]; !direct {
+							b, _ := multilang.Encode(multilang.JSON, []int32{3})
+							select {
+							case replies <- b:
+							case <-stopped:
+							}
 						}
 					}
+				case "fail", "error":
+					readErr <- fmt.Errorf("the bolt sent %v", m)
+					return
 				}
-			case "fail", "error":
-				readErr <- fmt.Errorf("the bolt sent %v", m)
-				return
 			}
 		}
 	}()
@@ -239,15 +253,24 @@ func runMultilangBaseline(py pythonCmd, warmup, d time.Duration) (float64, error
 		}
 		// A bufio.Writer's error sticks: the Write in the loop below sees it and stops.
 		_, _ = w.Write(hello)
-		msg := map[string]any{"comp": "spout", "stream": "default", "task": int64(1), "tuple": []any{"some data"}}
-		for seq := uint64(1); !stopping.Load(); seq++ {
+		// Tuples go in batch messages of baselineBatch, as the engine's writer sends
+		// them to a client that accepted the batch extension when they queue up.
+		msgs := make([]any, baselineBatch)
+		for i := range msgs {
+			msgs[i] = map[string]any{"comp": "spout", "stream": "default", "task": int64(1), "tuple": []any{"some data"}}
+		}
+		batch := map[string]any{"command": "batch", "msgs": msgs}
+		for seq := uint64(1); !stopping.Load(); {
 			select {
 			case r := <-replies:
 				_, _ = w.Write(r)
 			default:
 			}
-			msg["id"] = strconv.FormatUint(seq, 10)
-			b, err := multilang.Encode(multilang.JSON, msg)
+			for _, m := range msgs {
+				m.(map[string]any)["id"] = strconv.FormatUint(seq, 10)
+				seq++
+			}
+			b, err := multilang.Encode(multilang.JSON, batch)
 			if err != nil {
 				writeErr <- err
 				return
@@ -281,12 +304,9 @@ func runMultilangBaseline(py pythonCmd, warmup, d time.Duration) (float64, error
 			return nil
 		}
 	}
-	// The interpreter's start is not the pipe's speed: measure from its first ack (a
-	// loaded machine may take seconds to start Python).
-	for deadline := time.Now().Add(30 * time.Second); acks.Load() == 0; {
-		if time.Now().After(deadline) {
-			return fail(errors.New("the bolt acked nothing within 30s of its start"))
-		}
+	// As for the engine, the warm-up starts once the subprocess answers: starting
+	// Python can take longer than the warm-up on a loaded machine.
+	for deadline := time.Now().Add(startWait); acks.Load() == 0 && time.Now().Before(deadline); {
 		if err := window(10 * time.Millisecond); err != nil {
 			return fail(err)
 		}
@@ -313,13 +333,18 @@ func runMultilangBaseline(py pythonCmd, warmup, d time.Duration) (float64, error
 	return float64(a1-a0) / elapsed.Seconds(), nil
 }
 
+// baselineBatch is how many tuples the baseline writes per batch message: about what
+// the engine's writer gathers when the subprocess is the bottleneck.
+const baselineBatch = 64
+
 // baselineHandshake is the handshake ShellBolt sends the pass-through bolt of
 // multilangPassThrough: task 2 of component "py", fed by "spout" (task 1), feeding
 // "bolt" (task 3).
 func baselineHandshake(pidDir string) map[string]any {
 	local := map[string]any{"type": "LOCAL_OR_SHUFFLE"}
 	return map[string]any{
-		"conf":   map[string]any{"topology.name": MultilangShapeName, topology.ConfMaxSpoutPending: int64(multilangPending)},
+		"conf": map[string]any{"topology.name": MultilangShapeName, topology.ConfMaxSpoutPending: int64(multilangPending),
+			multilang.BatchOfferKey: int64(multilang.BatchVersion)},
 		"pidDir": pidDir,
 		"context": map[string]any{
 			"taskid":                   int64(2),

@@ -90,6 +90,9 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
+// startWait bounds the wait for a topology's first counted event before the warm-up.
+const startWait = 30 * time.Second
+
 type engineRun struct {
 	rate, allocs float64
 	p50, p99     time.Duration
@@ -121,7 +124,6 @@ func measureEngine(s Shape, spoutRate float64, o Options) (engineRun, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rt.Run(ctx) }()
-	time.Sleep(o.Warmup)
 
 	count := func() (int64, []int64) {
 		var n int64
@@ -140,6 +142,15 @@ func measureEngine(s Shape, spoutRate float64, o Options) (engineRun, error) {
 		}
 		return n, h
 	}
+	// The warm-up starts once events flow: the Python shapes start their subprocesses
+	// first, which on a loaded machine can take longer than the warm-up.
+	for deadline := time.Now().Add(startWait); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if n, _ := count(); n > 0 {
+			break
+		}
+	}
+	time.Sleep(o.Warmup)
+
 	var m0, m1 runtime.MemStats
 	n0, h0 := count()
 	runtime.ReadMemStats(&m0)

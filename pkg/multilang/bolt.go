@@ -89,9 +89,9 @@ func (b *ShellBolt) Woken() { b.pump() }
 func (b *ShellBolt) send(in *tuple.Tuple) bool {
 	b.seq++
 	id := strconv.FormatUint(b.seq, 10)
-	msg := map[string]any{"id": id, "comp": in.Component(), "stream": in.Stream(), "task": int64(in.Task()), "tuple": values(in)}
-	data, ok := b.encode(msg)
-	if !ok {
+	data, err := encodeTuple(b.o.serializer, id, in.Component(), in.Stream(), int64(in.Task()), values(in))
+	if err != nil {
+		b.report(fmt.Errorf("component %q task %d: cannot encode a message for the subprocess with the %s serializer: %w", b.tctx.ComponentID, b.tctx.TaskID, b.o.serializer, err))
 		b.out.Fail(in)
 		return b.proc != nil
 	}

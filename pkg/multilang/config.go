@@ -44,6 +44,7 @@ type options struct {
 	serializer Serializer
 	maxBytes   int
 	heartbeat  time.Duration // how often a bolt sends a heartbeat tuple
+	batch      bool          // offer the batch extension in the handshake
 }
 
 func readOptions(conf topology.Config) (options, error) {
@@ -67,6 +68,9 @@ func readOptions(conf topology.Config) (options, error) {
 		return o, fmt.Errorf("config %s is %d; it must be between 1024 and 1073741824", ConfMaxMessageBytes, n)
 	}
 	o.maxBytes = int(n)
+	if o.batch, err = conf.Bool(ConfBatch, true); err != nil {
+		return o, err
+	}
 	// Storm sends a heartbeat every second; a short timeout (tests) gets them more often
 	// so that a healthy subprocess always has several chances to answer.
 	o.heartbeat = min(time.Second, o.timeout/4)

@@ -26,6 +26,14 @@
 // subprocess acks or fails that id, so acks, fails and anchors refer to real tuples and
 // keep Storm's at-least-once guarantee.
 //
+// # Batches
+//
+// The engine offers an extension in the handshake's conf (BatchOfferKey, unless
+// ConfBatch is false); a client that answers {"pid": N, "batch": BatchVersion} may then
+// receive and send {"command": "batch", "msgs": [...]}, which stands for its messages in
+// order. The engine's writer batches what is queued when it wakes. Storm's clients ignore
+// the offer and never see a batch.
+//
 // # Serializers
 //
 // ConfSerializer chooses the encoding. JSON frames every message with a line "end" after

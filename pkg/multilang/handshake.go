@@ -15,9 +15,13 @@ import (
 // handshakeMessage is the first message a subprocess reads: the configuration, the
 // directory where it must create a file named by its pid, and the topology context in
 // the shape Storm gives it.
-func handshakeMessage(ctx *topology.Context, pidDir string, log hclog.Logger) map[string]any {
+func handshakeMessage(ctx *topology.Context, pidDir string, offerBatch bool, log hclog.Logger) map[string]any {
+	conf := plainConfig(ctx, log)
+	if offerBatch {
+		conf[BatchOfferKey] = int64(BatchVersion)
+	}
 	return map[string]any{
-		"conf":    plainConfig(ctx, log),
+		"conf":    conf,
 		"pidDir":  pidDir,
 		"context": stormContext(ctx),
 	}

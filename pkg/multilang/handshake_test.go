@@ -38,7 +38,7 @@ func TestHandshakeContext(t *testing.T) {
 	l := topology.NewLayout(spec, 1)
 	task := l.Tasks["split"][1]
 	ctx := topology.NewContext("wc-1", l, "split", task, spec.Config.Merge(spec.Component("split").Config), hclog.NewNullLogger())
-	msg := handshakeMessage(ctx, "/pids", hclog.NewNullLogger())
+	msg := handshakeMessage(ctx, "/pids", false, hclog.NewNullLogger())
 
 	// Compare through JSON, as the subprocess sees it.
 	enc, err := Encode(JSON, msg)

@@ -3,6 +3,7 @@ package multilang_test
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -494,5 +495,65 @@ func TestShellMetrics(t *testing.T) {
 	}
 	if sum := summary(rt, "metered"); sum.Errors != 0 {
 		t.Errorf("the malformed metrics command counted as an error (%q); it should only be logged", sum.LastError)
+	}
+}
+
+// TestBatchNegotiation: the bundled client accepts the batch extension the engine offers,
+// and declines it when ConfBatch is false; a client that knows only Storm's protocol (no
+// answer to the offer) is never sent a batch. Every input is acked in each case.
+func TestBatchNegotiation(t *testing.T) {
+	needPython(t)
+	for _, tt := range []struct {
+		name   string
+		script string
+		batch  any // config ConfBatch (nil: unset)
+		want   string
+	}{
+		{"bundled", "batchprobe.py", nil, "true"},
+		{"bundled-off", "batchprobe.py", false, "false"},
+		{"plain", "plainclient.py", nil, "plain"},
+	} {
+		for _, ser := range serializers {
+			if tt.script == "plainclient.py" && ser != multilang.JSON {
+				continue // it speaks JSON only, as storm.py does
+			}
+			t.Run(tt.name+"/"+string(ser), func(t *testing.T) {
+				const n = 300
+				l := newLedger(n)
+				var mu sync.Mutex
+				seen := map[string]int{}
+				s := &sink{f: func(in *tuple.Tuple) {
+					mu.Lock()
+					defer mu.Unlock()
+					if len(in.Values) > 1 {
+						seen[fmt.Sprint(in.Values[1])]++
+					}
+				}}
+				b := topology.NewBuilder("negotiation")
+				b.Config(multilang.ConfSerializer, string(ser))
+				if tt.batch != nil {
+					b.Config(multilang.ConfBatch, tt.batch)
+				}
+				b.Spout("spout", func() topology.Spout {
+					return &replaySpout{l: l, values: func(id int64) []any { return []any{id} }}
+				}, 1).Output("id")
+				multilang.Bolt(b, "py", py(t, testdata(t), tt.script), 1).Shuffle("spout").Output("id", "batch")
+				b.Bolt("sink", s.factory(), 1).Shuffle("py")
+				rt, stop := run(t, b, nil)
+				l.wait(t, 60*time.Second)
+				stop()
+				if _, dup, failed := l.snapshot(); dup != 0 || failed != 0 {
+					t.Errorf("%d duplicate acks, %d fails", dup, failed)
+				}
+				if sum := summary(rt, "py"); sum.Errors != 0 {
+					t.Errorf("%d errors; last: %s", sum.Errors, sum.LastError)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if len(seen) != 1 || seen[tt.want] != n {
+					t.Errorf("the bolt saw batching = %v, want %s for all %d", seen, tt.want, n)
+				}
+			})
+		}
 	}
 }

@@ -72,6 +72,9 @@ type process struct {
 
 	heartbeat []byte // the framed heartbeat tuple
 
+	ser   Serializer
+	batch atomic.Bool // the subprocess accepted the batch extension in the handshake
+
 	gone    chan struct{} // closed when the subprocess is dying or dead: stop using it
 	dead    chan struct{} // closed once it has been reaped
 	killed  chan struct{} // closed by kill
@@ -115,6 +118,7 @@ func startProcess(ctx context.Context, wg *sync.WaitGroup, c ShellCommand, o opt
 		killed:   make(chan struct{}),
 		closing:  make(chan struct{}),
 		stderr:   &stderrLog{log: log},
+		ser:      o.serializer,
 	}
 	cmd.Stderr = p.stderr
 	stdin, err := cmd.StdinPipe()
@@ -273,10 +277,35 @@ read:
 }
 
 // writeLoop writes framed messages to stdin, heartbeats first, flushing whenever it
-// has nothing more to write.
+// has nothing more to write. With the batch extension, the messages waiting when it
+// wakes go out as one batch message: one frame, one write, and one read for the
+// subprocess, however many tuples.
 func (p *process) writeLoop(stdin io.WriteCloser) {
 	w := bufio.NewWriterSize(stdin, 64<<10)
+	var pending [][]byte
+	var frame []byte
 	write := func(b []byte) bool {
+		if p.batch.Load() {
+			pending = append(pending[:0], b)
+			size := len(b)
+		gather:
+			for len(pending) < maxBatchMsgs && size < maxBatchBytes {
+				select {
+				case <-p.hb:
+					pending = append(pending, p.heartbeat)
+				case m := <-p.out:
+					pending = append(pending, m)
+					size += len(m)
+				default:
+					break gather
+				}
+			}
+			if len(pending) > 1 {
+				frame = appendBatch(frame[:0], p.ser, pending)
+				b = frame
+			}
+			clear(pending)
+		}
 		if _, err := w.Write(b); err != nil {
 			p.markGone()
 			return false

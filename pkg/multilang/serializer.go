@@ -164,3 +164,28 @@ func (d *jsonDecoder) lastBytes() []byte { return bytes.Clone(d.buf[:min(len(d.b
 func (d *jsonDecoder) fail(reason string, n int64) error {
 	return &ProtocolError{Reason: reason, Head: bytes.Clone(d.buf[:min(len(d.buf), headBytes)]), Size: n}
 }
+
+// encodeTuple frames the message that gives a bolt one input, {"comp", "id", "stream",
+// "task", "tuple"}, as Encode frames that map (JSON keys sorted, the same bytes),
+// without building the map: it is written once per input.
+func encodeTuple(s Serializer, id, comp, stream string, task int64, values []any) ([]byte, error) {
+	var err error
+	if s == Msgpack {
+		b := make([]byte, 0, 96)
+		b = append(b, 0x85)
+		b = appendStr(appendStr(b, "comp"), comp)
+		b = appendStr(appendStr(b, "id"), id)
+		b = appendStr(appendStr(b, "stream"), stream)
+		b = appendInt(appendStr(b, "task"), task)
+		return appendMsgpack(appendStr(b, "tuple"), values, 1)
+	}
+	b := make([]byte, 0, 128)
+	b = appendJSONString(append(b, `{"comp":`...), comp)
+	b = appendJSONString(append(b, `,"id":`...), id)
+	b = appendJSONString(append(b, `,"stream":`...), stream)
+	b = strconv.AppendInt(append(b, `,"task":`...), task, 10)
+	if b, err = appendJSON(append(b, `,"tuple":`...), values, 1); err != nil {
+		return nil, err
+	}
+	return append(b, "}\nend\n"...), nil
+}

@@ -51,6 +51,8 @@ type shell struct {
 	wake func()
 
 	badMetric map[string]bool // metric names whose bad params were logged
+
+	flushTimer *time.Timer // flush's subprocess timeout, reused
 }
 
 type startResult struct {
@@ -78,7 +80,7 @@ func (s *shell) open(kind string, cmd ShellCommand, tctx *topology.Context, log 
 	if s.pidDir, err = os.MkdirTemp("", "sparse-multilang-"); err != nil {
 		return fmt.Errorf("creating the pid directory: %w", err)
 	}
-	hello, err := Encode(s.o.serializer, handshakeMessage(tctx, s.pidDir, s.log))
+	hello, err := Encode(s.o.serializer, handshakeMessage(tctx, s.pidDir, s.o.batch, s.log))
 	if err != nil {
 		_ = os.RemoveAll(s.pidDir)
 		return fmt.Errorf("encoding the handshake: %w", err)
@@ -128,6 +130,8 @@ func (s *shell) start() (*process, error) {
 				badValue(m, "the first message of a subprocess must be {\"pid\": <its pid>}, after it created an empty file named by its pid in pidDir")))
 		}
 		p.reported = int(pid)
+		// The writer reads batch only after the handshake, which it has written.
+		p.batch.Store(s.o.batch && acceptsBatch(m))
 	case <-p.gone:
 		return failed(errEOF)
 	case <-t.C:
@@ -172,9 +176,26 @@ func (s *shell) pump() {
 
 // handle applies one message; a message that breaks the protocol kills the subprocess.
 func (s *shell) handle(m map[string]any) {
-	if err := s.apply(m); err != nil && s.proc != nil {
+	if err := s.applyAll(m); err != nil && s.proc != nil {
 		s.proc.kill(fmt.Errorf("broke the multi-lang protocol: %w", err))
 	}
+}
+
+// applyAll applies a message, or each message of a batch in order.
+func (s *shell) applyAll(m map[string]any) error {
+	if m["command"] != "batch" {
+		return s.apply(m)
+	}
+	msgs, err := batchMessages(m)
+	if err != nil {
+		return err
+	}
+	for _, v := range msgs {
+		if err := s.apply(v.(map[string]any)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // enqueue queues a framed message for the subprocess; flush writes the queue.
@@ -193,10 +214,10 @@ func (s *shell) enqueue(b []byte) {
 // and kills a subprocess that makes no progress at all for the subprocess timeout. It
 // returns false when the subprocess is gone.
 func (s *shell) flush() bool {
-	var timer *time.Timer
+	armed := false
 	defer func() {
-		if timer != nil {
-			timer.Stop()
+		if armed {
+			s.flushTimer.Stop()
 		}
 	}()
 	for len(s.queue) > 0 {
@@ -211,9 +232,17 @@ func (s *shell) flush() bool {
 			continue
 		default:
 		}
-		if timer == nil {
-			timer = time.NewTimer(s.o.timeout)
+		if !armed {
+			// One timer for the task, reset per blocked flush: under backpressure every
+			// input blocks here, and a new timer each time allocated.
+			if s.flushTimer == nil {
+				s.flushTimer = time.NewTimer(s.o.timeout)
+			} else {
+				s.flushTimer.Reset(s.o.timeout)
+			}
+			armed = true
 		}
+		timer := s.flushTimer
 		select {
 		case p.out <- s.queue[0]:
 			s.pop()
@@ -256,7 +285,7 @@ reap:
 	for {
 		select {
 		case m := <-p.in:
-			_ = s.apply(m)
+			_ = s.applyAll(m)
 		case <-p.dead:
 			break reap
 		case <-wait.C:
@@ -264,7 +293,7 @@ reap:
 			for {
 				select {
 				case m := <-p.in:
-					_ = s.apply(m)
+					_ = s.applyAll(m)
 				case <-p.dead:
 					break reap
 				}
@@ -274,7 +303,7 @@ reap:
 	for {
 		select {
 		case m := <-p.in:
-			_ = s.apply(m)
+			_ = s.applyAll(m)
 			continue
 		default:
 		}

@@ -6,9 +6,12 @@ import logging
 import os
 import sys
 import threading
+from time import monotonic as _monotonic
 import traceback
 
 from .serializers import EngineGone, ProtocolError, buffered, detect_serializer, make_serializer
+
+_get_ident = threading.get_ident
 
 __all__ = ["Component", "Tuple", "EngineLogHandler", "LOG_LEVELS"]
 
@@ -22,6 +25,19 @@ LOG_LEVELS = {
     "error": 4,
     "critical": 4,
 }
+
+
+# The batch extension of sparse's engine: the engine offers it in the handshake's conf,
+# and a client that answers {"pid": N, "batch": BATCH_VERSION} may then receive and send
+# {"command": "batch", "msgs": [...]}, which stands for its messages in order. Storm's
+# engine never offers it, so a component talks plain multi-lang there.
+BATCH_OFFER_KEY = "sparse.multilang.batch"
+BATCH_VERSION = 1
+# Messages buffered before the client writes them without waiting for its input to drain,
+# and how long the first of them may wait (seconds): a slow bolt given a long batch of
+# inputs still answers as it goes, so the engine sees it alive and acks flow.
+MAX_BATCH = 256
+MAX_BATCH_DELAY = 0.001
 
 
 def _level_of_record(levelno):
@@ -126,6 +142,10 @@ class Component(object):
         ``topology.multilang.serializer``.
     :ivar exit_on_exception: exit (and be restarted by the engine) when user code raises,
         instead of reporting the error and carrying on.
+    :ivar batching: accept sparse's batch extension when the engine offers it (default
+        True): messages to the engine are then buffered and written together when the
+        component has handled all the input it was given, and the engine sends tuples
+        in batches. Storm's engine never offers it.
     :ivar conf: the topology configuration, after the handshake.
     :ivar context: the topology context, after the handshake.
     :ivar logger: a ``logging.Logger`` whose records go to the engine's log.
@@ -133,6 +153,7 @@ class Component(object):
 
     serializer = None
     exit_on_exception = False
+    batching = True
 
     def __init__(self, input_stream=None, output_stream=None, serializer=None):
         self._input = input_stream
@@ -143,6 +164,10 @@ class Component(object):
         self._pending_commands = collections.deque()
         self._pending_task_ids = collections.deque()
         self._write_lock = threading.RLock()
+        self._batch = False  # the extension is on: messages wait in _outbox
+        self._outbox = []
+        self._outbox_since = 0.0
+        self._reader_ident = None
         self.conf = None
         self.context = None
         self.task_id = None
@@ -170,15 +195,61 @@ class Component(object):
         self._ser = make_serializer(name, self._input, self._output)
 
     def read_message(self):
-        """Read one message (a dict, or a list of task ids)."""
+        """Read one message (a dict, or a list of task ids). With the batch extension,
+        what is buffered for the engine is written first: the component is about to wait
+        for its input, so the engine must have its answers."""
         self._connect()
+        if self._outbox:
+            self._flush_outbox()
         return self._ser.read_message()
 
     def send_message(self, message):
-        """Write one message to the engine."""
+        """Write one message to the engine. With the batch extension it is buffered
+        until the component waits for input, MAX_BATCH messages are waiting or the first
+        has waited MAX_BATCH_DELAY; a message sent from another thread than the one
+        reading the input is written at once."""
+        if self._batch:
+            with self._write_lock:
+                out = self._outbox
+                out.append(message)
+                n = len(out)
+                if n == 1:
+                    self._outbox_since = _monotonic()
+                elif n >= MAX_BATCH or _monotonic() - self._outbox_since > MAX_BATCH_DELAY:
+                    self._flush_outbox()
+                    return
+                if _get_ident() != self._reader_ident:
+                    self._flush_outbox()
+            return
         self._connect()
         with self._write_lock:
             self._ser.write_message(message)
+
+    def _flush_outbox(self):
+        """Write the messages buffered for the engine, as one batch message."""
+        with self._write_lock:
+            out = self._outbox
+            if not out:
+                return
+            self._outbox = []
+            if len(out) == 1:
+                self._ser.write_message(out[0])
+            else:
+                self._ser.write_message({"command": "batch", "msgs": out})
+
+    def _unbatch(self, message):
+        """Queue the messages of a batch from the engine: commands and tuples for
+        read_command, task id lists for read_task_ids."""
+        msgs = message.get("msgs")
+        if not isinstance(msgs, list):
+            raise ProtocolError("the engine sent a batch without a \"msgs\" list: %r" % (message,))
+        for m in msgs:
+            if isinstance(m, list):
+                self._pending_task_ids.append(m)
+            elif isinstance(m, dict) and m.get("command") != "batch":
+                self._pending_commands.append(m)
+            else:
+                raise ProtocolError("the engine sent a batch holding %r, which is neither a command nor a task id list" % (m,))
 
     def read_command(self):
         """Read the next command or tuple, keeping task id lists for read_task_ids."""
@@ -191,6 +262,11 @@ class Component(object):
                 continue
             if not isinstance(message, dict):
                 raise ProtocolError("the engine sent %r, which is neither a command nor a task id list" % (message,))
+            if self._batch and message.get("command") == "batch":
+                self._unbatch(message)
+                if self._pending_commands:
+                    return self._pending_commands.popleft()
+                continue
             return message
 
     def read_task_ids(self):
@@ -201,6 +277,11 @@ class Component(object):
             message = self.read_message()
             if isinstance(message, list):
                 return message
+            if self._batch and isinstance(message, dict) and message.get("command") == "batch":
+                self._unbatch(message)
+                if self._pending_task_ids:
+                    return self._pending_task_ids.popleft()
+                continue
             self._pending_commands.append(message)
 
     def read_handshake(self):
@@ -211,7 +292,13 @@ class Component(object):
         except (KeyError, TypeError):
             raise ProtocolError("the first message is not a handshake: %r" % (message,))
         open(os.path.join(pid_dir, str(self.pid)), "w").close()
-        self.send_message({"pid": self.pid})
+        offered = isinstance(conf, dict) and conf.get(BATCH_OFFER_KEY) == BATCH_VERSION
+        if offered and self.batching:
+            self.send_message({"pid": self.pid, "batch": BATCH_VERSION})
+            self._reader_ident = _get_ident()
+            self._batch = True
+        else:
+            self.send_message({"pid": self.pid})
         self._setup(conf, context)
         return conf, context
 
@@ -250,6 +337,7 @@ class Component(object):
         else:
             text = str(error)
         self.send_message({"command": "error", "msg": text.rstrip("\n")})
+        self._flush_outbox()
 
     def metric(self, name, params):
         """Send a metric value to the engine (Storm's "metrics" command)."""
@@ -295,6 +383,7 @@ class Component(object):
             return
         except Exception as exc:
             try:
+                self._flush_outbox()
                 self.report_error(exc)
             except Exception:
                 pass
