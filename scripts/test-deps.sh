@@ -15,6 +15,7 @@ has() { command -v "$1"; }
 want python3 has python3                                     # Python components and the client's tests
 want python3-venv python3 -c 'import ensurepip, venv'        # topologies' virtualenvs (python3 -m venv)
 want prometheus has promtool                                 # deploy/prometheus: promtool check config|rules
+want chromium has chromium                                   # test/e2e TestWebUI drives the web UI in headless Chromium
 
 if ((${#need[@]} == 0)); then
 	echo "test-deps: everything the tests need is installed"

@@ -30,7 +30,7 @@ async function api(path, opts = {}) {
   return type.startsWith("application/json") ? resp.json() : resp.text();
 }
 
-// --- building the page without innerHTML: everything the API says is text
+// --- building the page from DOM nodes, never from HTML strings: everything the API says is text
 
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
