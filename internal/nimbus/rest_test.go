@@ -124,7 +124,9 @@ func TestRESTAPI(t *testing.T) {
 		{"a bad rebalance body", "POST", "/topology/wc/rebalance/0", deployer, `{"workers": 2}`, 400, hasMessage("rebalanceOptions")},
 		{"a rebalance of an unknown component", "POST", "/topology/wc/rebalance/0", deployer, `{"rebalanceOptions": {"executors": {"nope": 2}}}`, 400, hasMessage(`component "nope" does not exist`)},
 		{"rebalance", "POST", "/topology/wc/rebalance/0", deployer, `{"rebalanceOptions": {"numWorkers": 2}}`, 200, hasField("topologyOperation", "rebalance")},
-		{"whoami", "GET", "/whoami", viewer, "", 200, func(m map[string]any) bool { return m["acl"] == true && m["name"] == "ops-viewer" && m["role"] == "viewer" }},
+		{"whoami", "GET", "/whoami", viewer, "", 200, func(m map[string]any) bool {
+			return m["acl"] == true && m["name"] == "ops-viewer" && m["role"] == "viewer"
+		}},
 		{"whoami without a token", "GET", "/whoami", "", "", 401, hasMessage("needs a token with role viewer")},
 		{"the log of an unknown worker", "GET", "/topology/wc/worker/nope/log", viewer, "", 404, hasMessage(`has no worker "nope"`)},
 		{"a bad log tail", "GET", "/topology/wc/worker/nope/log?tail=0", viewer, "", 400, hasMessage("not a number of lines")},
