@@ -136,7 +136,9 @@ func (s *Server) readSupervisorLog(ctx context.Context, sup *sparsev1.LogSupervi
 			return "", badRequest("%s", msg)
 		case http.StatusNotFound:
 			return "", status.Error(codes.NotFound, msg)
-		case http.StatusUnauthorized, http.StatusForbidden:
+		case http.StatusUnauthorized:
+			return "", status.Error(codes.Unauthenticated, msg)
+		case http.StatusForbidden:
 			return "", status.Error(codes.PermissionDenied, msg)
 		}
 		return "", status.Error(codes.Unavailable, msg)

@@ -127,7 +127,7 @@ func TestWebUI(t *testing.T) {
 	if evalJS[int](t, bctx, `document.querySelectorAll("#actions button").length`) == 0 {
 		t.Error("an admin sees no action buttons")
 	}
-	shoot("ui-topology", chromedp.CaptureScreenshot()) // the window's top: the configuration below names the test's directories
+	shoot("ui-topology", page) // the configuration, which names the test's directories, stays folded
 	shoot("ui-graph", chromedp.Screenshot(chromedp.ID("graph")))
 
 	do("open the component page", chromedp.Click(chromedp.Search(`//a[text()="split"]`)))

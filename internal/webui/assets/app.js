@@ -140,6 +140,8 @@ function lastError(r) {
   return el("span", { class: "err", title: r.errorTime || "" }, r.lastError + (r.errorLapsedSecs !== null && r.errorLapsedSecs !== undefined ? " (" + r.errorLapsedSecs + "s ago)" : ""));
 }
 
+let configOpen = false; // the configuration stays open across refreshes once opened
+
 async function topologyPage(id) {
   const w = encodeURIComponent(windowParam());
   const [t, svg] = await Promise.all([api(apiTopo(id) + "?window=" + w), api(apiTopo(id) + "/visualization?format=svg").catch(e => e)]);
@@ -181,8 +183,10 @@ async function topologyPage(id) {
     el("h2", {}, "Errors"),
     t.errors.length ? el("ul", {}, t.errors.map(e => el("li", { class: "err" }, e))) : el("p", { class: "muted" }, "None."),
     el("h2", {}, "Configuration"),
-    table("Configuration", [{ h: "Key", f: kv => kv[0], rowHeader: true }, { h: "Value", f: kv => typeof kv[1] === "string" ? kv[1] : JSON.stringify(kv[1]) }],
-      Object.entries(t.configuration).sort((a, b) => a[0].localeCompare(b[0]))),
+    el("details", { id: "config", open: configOpen, ontoggle: ev => { configOpen = ev.target.open; } },
+      el("summary", {}, Object.keys(t.configuration).length + " settings"),
+      table("Configuration", [{ h: "Key", f: kv => kv[0], rowHeader: true }, { h: "Value", f: kv => typeof kv[1] === "string" ? kv[1] : JSON.stringify(kv[1]) }],
+        Object.entries(t.configuration).sort((a, b) => a[0].localeCompare(b[0])))),
   ];
 }
 
