@@ -26,7 +26,8 @@ const screenshotsEnv = "SPARSE_UI_SCREENSHOTS"
 // wordcount: sign in with a token, the cluster page lists the topology, the topology
 // page's acked counts are non-zero and grow between refreshes, the graph has one node
 // per component, a worker's log shows through nimbus, deactivate (confirmed) makes
-// `sparsectl list` say INACTIVE, and a viewer sees no action buttons.
+// `sparsectl list` say inactive, the window selector changes the figures' window, and a
+// viewer sees no action buttons.
 func TestWebUI(t *testing.T) {
 	browser, err := exec.LookPath("chromium")
 	if err != nil {
@@ -115,6 +116,9 @@ func TestWebUI(t *testing.T) {
 	waitJS("the cluster page lists wc", `[...document.querySelectorAll("#content table a")].some(a => a.textContent === "wc")`)
 	waitJS("the cluster page shows wc's acked sentences", `[...document.querySelectorAll("#content tbody tr")].some(r => r.cells[0].textContent === "wc" && Number(r.cells[9].textContent.replace(/\D/g, "")) > 0)`)
 	shoot("ui-cluster", page)
+	if evalJS[bool](t, bctx, fmt.Sprintf(`location.href.includes(%q)`, c.token)) {
+		t.Error("the token is in the page's URL")
+	}
 
 	do("open the topology page", chromedp.Click(chromedp.Search(`//a[text()="wc"]`)))
 	waitJS("the topology page shows acked sentences", `Number(document.querySelector("td.acked")?.textContent.replace(/\D/g, "") || 0) > 0`)
@@ -129,6 +133,8 @@ func TestWebUI(t *testing.T) {
 	}
 	shoot("ui-topology", page) // the configuration, which names the test's directories, stays folded
 	shoot("ui-graph", chromedp.Screenshot(chromedp.ID("graph")))
+	evalJS[bool](t, bctx, `(s => { s.value = ":all-time"; s.dispatchEvent(new Event("change")); return true })(document.getElementById("window"))`)
+	waitJS("the window selector shows all time", `[...document.querySelectorAll("h2")].some(h => h.textContent === "Spouts (all time)")`)
 
 	do("open the component page", chromedp.Click(chromedp.Search(`//a[text()="split"]`)))
 	waitJS("the component page lists executors", `document.querySelectorAll("#content table")[2]?.tBodies[0]?.rows.length > 0`)
