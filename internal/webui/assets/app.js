@@ -120,7 +120,7 @@ async function clusterPage() {
       { h: "Failed", f: t => t.stats ? num(t.stats.failed) : "", num: true }], topos.topologies, "No topology runs."),
     el("h2", {}, "Nimbus"),
     table("Nimbus servers", [{ h: "Id", f: n => n.id, rowHeader: true }, { h: "Status", f: n => n.status }, { h: "Address", f: n => n.address },
-      { h: "HTTP", f: n => n.httpAddress || "" }, { h: "Version", f: n => n.version }, { h: "Uptime", f: n => n.nimbusUpTime }], nim.nimbuses),
+      { h: "UI", f: n => n.httpAddress ? link(location.protocol + "//" + n.httpAddress + "/ui/", n.httpAddress) : "" }, { h: "Version", f: n => n.version }, { h: "Uptime", f: n => n.nimbusUpTime }], nim.nimbuses),
     el("h2", {}, "Supervisors"),
     table("Supervisors", [{ h: "Id", f: s => s.id, rowHeader: true }, { h: "Host", f: s => s.host }, { h: "Uptime", f: s => s.uptime },
       { h: "Slots", f: s => num(s.slotsTotal), num: true }, { h: "Used", f: s => num(s.slotsUsed), num: true },
@@ -157,6 +157,7 @@ async function topologyPage(id) {
     keyValues("Summary", [["Id", t.id], ["Status", el("strong", { id: "topology-status" }, t.status)], ["Owner", t.owner || "(none)"], ["Uptime", t.uptime],
       ["Workers", num(t.workersTotal) + " (requested " + num(t.requestedWorkers) + ")"], ["Executors", num(t.executorsTotal)], ["Tasks", num(t.tasksTotal)],
       ["Message timeout", t.msgTimeout + " s"], ["Figures since", t.statsSince + (t.statsAvailable ? "" : " (no worker has reported yet)")]]),
+    actionsBox,
     windowTable("The topology's spouts, by window", t.topologyStats),
     el("h2", {}, "Spouts (" + t.windowHint + ")"),
     table("Spouts in the last " + t.windowHint, [{ h: "Id", f: comp, rowHeader: true }, { h: "Executors", f: r => num(r.executors), num: true },
@@ -254,9 +255,11 @@ function mayChange(t) {
 }
 
 let actionsFor = null;
+// actionsBox keeps its forms across refreshes, so what the user types stays.
+const actionsBox = el("div", { id: "actions" });
 
 function drawActions(t) {
-  const box = document.getElementById("actions");
+  const box = actionsBox;
   if (!mayChange(t)) { box.replaceChildren(); actionsFor = null; return; }
   if (actionsFor === t.id) return; // keep what the user is typing
   actionsFor = t.id;
@@ -269,12 +272,19 @@ function drawActions(t) {
       setStatus(label + ": done. " + (done ? done() : ""));
     } catch (e) { setStatus(label + " failed: " + e.message, true); }
   };
+  const comps = [...t.spouts.map(c => c.spoutId), ...t.bolts.map(c => c.boltId)];
   const rb = el("form", { "aria-label": "rebalance", onsubmit: ev => { ev.preventDefault(); rebalance(); } },
-    el("label", {}, "Workers", el("input", { type: "number", name: "workers", min: "0", value: "0", id: "rebalance-workers" })),
+    el("label", {}, "Workers (0: as now)", el("input", { type: "number", name: "workers", min: "0", value: "0", id: "rebalance-workers" })),
+    el("label", {}, "Component", el("select", { name: "component" }, el("option", { value: "" }, "(none)"), comps.map(c => el("option", { value: c }, c)))),
+    el("label", {}, "Executors", el("input", { type: "number", name: "executors", min: "1", id: "rebalance-executors" })),
     el("label", {}, "Wait (s)", el("input", { type: "number", name: "wait", min: "-1", value: "-1", id: "rebalance-wait" })),
     el("button", { type: "submit", id: "action-rebalance" }, "Rebalance"));
   const rebalance = act("Rebalance", "Rebalance topology " + t.name + "?", () => "/rebalance/" + Number(rb.wait.value || -1),
-    () => ({ rebalanceOptions: { numWorkers: Number(rb.workers.value || 0) } }));
+    () => {
+      const o = { rebalanceOptions: { numWorkers: Number(rb.workers.value || 0) } };
+      if (rb.component.value && rb.executors.value) o.rebalanceOptions.executors = { [rb.component.value]: Number(rb.executors.value) };
+      return o;
+    });
   const kf = el("form", { "aria-label": "kill", onsubmit: ev => { ev.preventDefault(); kill(); } },
     el("label", {}, "Wait (s)", el("input", { type: "number", name: "wait", min: "-1", value: "-1", id: "kill-wait" })),
     el("button", { type: "submit", class: "danger", id: "action-kill" }, "Kill"));
@@ -323,6 +333,9 @@ async function refresh() {
     setStatus("Updated " + new Date().toLocaleTimeString() + "; refreshes every " + REFRESH_MS / 1000 + " s.");
   } catch (e) {
     if (e.status === 401) { showLogin(e.message); return; }
+    if (e.status === 404) {
+      document.getElementById("content").replaceChildren(el("h1", {}, "Not found"), el("p", {}, e.message + " "), link("/ui/", "The cluster"));
+    }
     setStatus(e.message, true);
   } finally {
     busy = false;
@@ -333,7 +346,7 @@ function showLogin(why) {
   clearInterval(timer);
   document.getElementById("login").hidden = false;
   document.getElementById("content").replaceChildren();
-  document.getElementById("actions").replaceChildren();
+  actionsBox.replaceChildren();
   setStatus(sessionStorage.getItem(TOKEN_KEY) ? why : "", !!sessionStorage.getItem(TOKEN_KEY));
   document.getElementById("token").focus();
 }
