@@ -23,7 +23,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(BIN)/golangci-lint
 
-.PHONY: help build test bench bench-scale soak demo demo-local proto lint fuzz clean
+.PHONY: help build test bench bench-scale soak ui-screenshots demo demo-local proto lint fuzz clean
 
 help:
 	@echo "make demo    build, then run wordcount on a one-node cluster (nimbusd, supervisord) for 20s"
@@ -32,6 +32,7 @@ help:
 	@echo "make build   every command under cmd/ and the wordcount example into ./$(BIN)"
 	@echo "make bench   micro-benchmarks, then the BENCH lines of sparse-bench"
 	@echo "make bench-scale   the control plane at 1,000 simulated nodes (SCALE_ARGS=... passes sparse-bench -scale-* flags)"
+	@echo "make ui-screenshots   docs/images/ui-*.png, from the web UI's browser test (needs chromium)"
 	@echo "make soak    sparse-bench -soak $(SOAK)"
 	@echo "make lint    gofmt, go vet and golangci-lint (.golangci.yml; installed at a pinned version)"
 	@echo "make fuzz    every fuzz target for $(FUZZTIME)"
@@ -61,6 +62,10 @@ bench-scale:
 
 soak:
 	$(GO) run ./cmd/sparse-bench -soak $(SOAK)
+
+# The screenshots of docs/ui.md, taken by the web UI's browser test.
+ui-screenshots:
+	SPARSE_UI_SCREENSHOTS=$(CURDIR)/docs/images $(GO) test -count=1 -run 'TestWebUI$$' ./test/e2e
 
 # A one-node cluster: nimbusd with its embedded etcd, one supervisord with 4 slots, the
 # wordcount example on 2 workers; then everything is shut down.

@@ -16,6 +16,7 @@ want python3 has python3                                     # Python components
 want python3-venv python3 -c 'import ensurepip, venv'        # topologies' virtualenvs (python3 -m venv)
 want prometheus has promtool                                 # deploy/prometheus: promtool check config|rules
 want python3-kafka /usr/bin/python3 -c 'import kafka'        # Kafka interoperability with kafka-python (Debian's python3)
+want chromium has chromium                                   # test/e2e TestWebUI drives the web UI in headless Chromium
 
 if ((${#need[@]} == 0)); then
 	echo "test-deps: everything the tests need is installed"

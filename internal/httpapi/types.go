@@ -210,3 +210,12 @@ type TopologyStatsRow struct {
 	StatsSince string       `json:"statsSince,omitempty"`
 	Stats      *WindowStats `json:"stats,omitempty"`
 }
+
+// Whoami is GET /api/v1/whoami: whether the API requires tokens, and the caller's.
+type Whoami struct {
+	// ACL is true when every call needs a token (nimbusd --acl).
+	ACL bool `json:"acl"`
+	// Name and Role are the caller's token's; empty without ACLs.
+	Name string `json:"name"`
+	Role string `json:"role"`
+}

@@ -83,6 +83,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		"TopologyRow": httpapi.TopologyRow{}, "TopologyStatsRow": httpapi.TopologyStatsRow{}, "WindowStats": httpapi.WindowStats{}, "ComponentRow": httpapi.ComponentRow{}, "WorkerRow": httpapi.WorkerRow{},
 		"TopologyPage": httpapi.TopologyPage{}, "ExecutorRow": httpapi.ExecutorRow{}, "ComponentError": httpapi.ComponentError{}, "ComponentPage": httpapi.ComponentPage{},
 		"Graph": graph.Graph{}, "RebalanceOptions": httpapi.RebalanceOptions{}, "ActionResult": httpapi.ActionResult{},
+		"Whoami": httpapi.Whoami{},
 	} {
 		schema, ok := doc.Components.Schemas[name]
 		if !ok {

@@ -26,6 +26,7 @@ import (
 	"github.com/sparsestream/sparse/internal/stats"
 	"github.com/sparsestream/sparse/internal/tlsconf"
 	"github.com/sparsestream/sparse/internal/version"
+	"github.com/sparsestream/sparse/internal/webui"
 )
 
 // The REST API (nimbusd --http) is shaped after Storm's UI REST API, so that scripts
@@ -56,6 +57,8 @@ var restRoutes = []restRoute{
 	{"POST", "/api/v1/topology/{id}/rebalance/{wait}", sparsev1.Nimbus_Rebalance_FullMethodName, (*Server).restRebalance},
 	{"POST", "/api/v1/topology/{id}/kill/{wait}", sparsev1.Nimbus_Kill_FullMethodName, (*Server).restKill},
 	{"GET", "/api/v1/prometheus/sd", sparsev1.Nimbus_ListSupervisors_FullMethodName, (*Server).restPrometheusSD},
+	{"GET", "/api/v1/whoami", sparsev1.Nimbus_List_FullMethodName, (*Server).restWhoami},
+	{"GET", "/api/v1/topology/{id}/worker/{worker}/log", sparsev1.Nimbus_ListLogSources_FullMethodName, (*Server).restWorkerLog},
 }
 
 // HTTP is nimbus's HTTP server (nil without --http). Other packages add their
@@ -76,6 +79,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	for _, rt := range restRoutes {
 		h.Handle(rt.method+" "+rt.path, s.RESTHandler(rt.rpc, func(ctx context.Context, r *http.Request) (any, error) { return rt.h(s, ctx, r) }))
 	}
+	webui.Register(h)
 	return nil
 }
 

@@ -124,6 +124,13 @@ func TestRESTAPI(t *testing.T) {
 		{"a bad rebalance body", "POST", "/topology/wc/rebalance/0", deployer, `{"workers": 2}`, 400, hasMessage("rebalanceOptions")},
 		{"a rebalance of an unknown component", "POST", "/topology/wc/rebalance/0", deployer, `{"rebalanceOptions": {"executors": {"nope": 2}}}`, 400, hasMessage(`component "nope" does not exist`)},
 		{"rebalance", "POST", "/topology/wc/rebalance/0", deployer, `{"rebalanceOptions": {"numWorkers": 2}}`, 200, hasField("topologyOperation", "rebalance")},
+		{"whoami", "GET", "/whoami", viewer, "", 200, func(m map[string]any) bool {
+			return m["acl"] == true && m["name"] == "ops-viewer" && m["role"] == "viewer"
+		}},
+		{"whoami without a token", "GET", "/whoami", "", "", 401, hasMessage("needs a token with role viewer")},
+		{"the log of an unknown worker", "GET", "/topology/wc/worker/nope/log", viewer, "", 404, hasMessage(`has no worker "nope"`)},
+		{"a bad log tail", "GET", "/topology/wc/worker/nope/log?tail=0", viewer, "", 400, hasMessage("not a number of lines")},
+		{"the log of an unknown topology", "GET", "/topology/nope/worker/w/log", viewer, "", 404, hasMessage(`no topology "nope"`)},
 		{"an unknown endpoint", "GET", "/nothing", viewer, "", 404, hasMessage("no such endpoint")},
 		{"kill", "POST", "/topology/wc/kill/0", deployer, "", 200, hasField("topologyOperation", "kill")},
 	}
@@ -135,6 +142,9 @@ func TestRESTAPI(t *testing.T) {
 				t.Errorf("%s %s: %d, want %d; body:\n%s", tt.method, tt.path, code, tt.code, b)
 			}
 		})
+	}
+	if code, m := restCall(t, "GET", s.HTTP().URL()+"/", "", ""); code != 200 || !strings.Contains(m["body"].(string), `<main id="main">`) {
+		t.Errorf("GET / does not lead to the web UI: %d %v", code, m)
 	}
 	if !sink.hasAudit(t, map[string]string{"action": "deactivate", "identity": "ops-viewer", "outcome": "refused", "topology": "wc"}) {
 		t.Error("no audit line for the viewer's refused deactivate")
