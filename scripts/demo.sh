@@ -40,6 +40,7 @@ for _ in $(seq 1 100); do
 done
 ctl supervisors
 echo "== where to look while it runs"
+echo "  web UI:                          http://$HTTP/ui/"
 echo "  REST API (Storm's UI API):       http://$HTTP/api/v1/cluster/summary"
 echo "  Prometheus service discovery:    http://$HTTP/api/v1/prometheus/sd"
 echo "  nimbusd's metrics:               http://$METRICS/metrics (workers: slot port + 1000)"
