@@ -166,8 +166,12 @@ func scaleChild(mode string) error {
 		}
 		addr := l.Addr().String()
 		l.Close()
+		// One process decodes every simulated supervisor's watch events, which a
+		// thousand machines would share: give the workers' first heartbeats time to come,
+		// so that the settling measures the cluster rather than that process.
 		s, err := nimbus.Start(ctx, nimbus.Config{ID: id, Listen: addr, DataDir: filepath.Join(dir, id),
 			EtcdEndpoints: []string{os.Getenv(scaleEtcdEnv)}, LeaderTTL: ttl,
+			WorkerStartGrace: 10 * time.Minute, WorkerTimeout: time.Minute,
 			Logger: hclog.New(&hclog.LoggerOptions{Name: "nimbusd", Level: hclog.Warn, Output: os.Stderr})})
 		if err != nil {
 			return err
