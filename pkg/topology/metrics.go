@@ -44,37 +44,36 @@ func (g *Gauge) Value() float64 { return math.Float64frombits(g.bits.Load()) }
 // durations in seconds.
 var DefaultBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-// Histogram counts observations into buckets by upper bound.
+// Histogram counts observations into buckets by upper bound. Observe takes no lock:
+// user code may call it for every tuple.
 type Histogram struct {
-	bounds []float64
-	mu     sync.Mutex
-	counts []uint64 // per bucket, the last for +Inf
-	sum    float64
-	n      uint64
+	bounds  []float64
+	counts  []atomic.Uint64 // per bucket, the last for +Inf; their total is the count
+	sumBits atomic.Uint64   // the sum, as float64 bits
 }
 
 // Observe records one value.
 func (h *Histogram) Observe(v float64) {
-	i := sort.SearchFloat64s(h.bounds, v)
-	h.mu.Lock()
-	h.counts[i]++
-	h.sum += v
-	h.n++
-	h.mu.Unlock()
+	h.counts[sort.SearchFloat64s(h.bounds, v)].Add(1)
+	for {
+		old := h.sumBits.Load()
+		if h.sumBits.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
+			return
+		}
+	}
 }
 
 // Snapshot returns the upper bounds, the cumulative count at each, the count and the
-// sum.
+// sum. Observations made meanwhile may be counted in some of them only.
 func (h *Histogram) Snapshot() (bounds []float64, cumulative []uint64, count uint64, sum float64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	cumulative = make([]uint64, len(h.bounds))
-	var acc uint64
-	for i := range h.bounds {
-		acc += h.counts[i]
-		cumulative[i] = acc
+	for i := range h.counts {
+		count += h.counts[i].Load()
+		if i < len(cumulative) {
+			cumulative[i] = count
+		}
 	}
-	return h.bounds, cumulative, h.n, h.sum
+	return h.bounds, cumulative, count, math.Float64frombits(h.sumBits.Load())
 }
 
 // MetricKind says what a user metric is.
@@ -188,7 +187,7 @@ func newUserMetric(name string, kind MetricKind, component string, task int32, b
 		}
 		slices.Sort(bounds)
 		bounds = slices.Compact(bounds)
-		um.Histogram = &Histogram{bounds: bounds, counts: make([]uint64, len(bounds)+1)}
+		um.Histogram = &Histogram{bounds: bounds, counts: make([]atomic.Uint64, len(bounds)+1)}
 	}
 	return um
 }
