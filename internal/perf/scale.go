@@ -148,7 +148,7 @@ func scaleChild(mode string) error {
 		defer e.Close()
 		// etcd's own metrics (the default registry) for the bytes it moves.
 		srv := &http.Server{Addr: "127.0.0.1:0", Handler: promhttp.HandlerFor(prometheus.DefaultGatherer, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
-		l, err := listen(srv.Addr)
+		l, err := net.Listen("tcp", srv.Addr)
 		if err != nil {
 			return err
 		}
@@ -160,7 +160,7 @@ func scaleChild(mode string) error {
 	case "scale-nimbus":
 		ttl, _ := time.ParseDuration(os.Getenv(scaleTTLEnv))
 		id := os.Getenv(scaleIDEnv)
-		l, err := listen("127.0.0.1:0")
+		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
 		}
@@ -517,5 +517,3 @@ func isLeader(addr string) bool {
 	r, err := sparsev1.NewNimbusClient(conn).Leader(ctx, &sparsev1.LeaderRequest{})
 	return err == nil && r.GetIsLeader()
 }
-
-func listen(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
