@@ -52,7 +52,7 @@ there is one), as streamparse's "sparse run" does.`,
 				return err
 			}
 			if isSpec(args[0]) {
-				return runSpec(cmd, args[0], resources, f)
+				return runSpec(cmd, args[0], resources, f, "")
 			}
 			bin, cleanup, err := topologyBinary(args[0])
 			if err != nil {

@@ -38,12 +38,16 @@ func checkResources(arg, resources string) error {
 }
 
 // runSpec runs a spec in local mode in this process. The first Ctrl-C (or SIGTERM)
-// stops the topology cleanly; a second one ends sparsectl at once.
-func runSpec(cmd *cobra.Command, arg, resources string, f app.RunFlags) error {
+// stops the topology cleanly; a second one ends sparsectl at once. what, when set,
+// names the topology in an error loading the spec.
+func runSpec(cmd *cobra.Command, arg, resources string, f app.RunFlags, what string) error {
 	w := generic.New(nil)
 	defer w.Close()
 	b, err := w.Load(arg, resources)
 	if err != nil {
+		if what != "" {
+			return fmt.Errorf("%s: %w", what, err)
+		}
 		return err
 	}
 	sp, err := b.Build()

@@ -6,11 +6,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -203,23 +201,7 @@ func runProject(cmd *cobra.Command, dir, name string, f app.RunFlags, pf *projec
 			}
 		}
 	}
-	w := generic.New(nil)
-	defer w.Close()
-	b, err := w.Load(ps.specPath, ps.resources)
-	if err != nil {
-		return fmt.Errorf("topology %s: %w", ps.name, err)
-	}
-	sp, err := b.Build()
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop() // the next signal has its default effect
-	}()
-	return app.RunLocal(ctx, sp, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+	return runSpec(cmd, ps.specPath, ps.resources, f, "topology "+ps.name)
 }
 
 // prepareProjectSubmit packs a streamparse topology into a spec bundle: the spec, the
