@@ -410,10 +410,12 @@ func (s *Spout) translate(r *kgo.Record, p *partState, buf []any) ([]any, string
 		return string(b)
 	}
 	// The topic and partition are boxed once per partition, not per record.
-	topic, part := any(r.Topic), any(int64(r.Partition))
-	if p != nil {
+	var topic, part any
+	if p == nil {
+		topic, part = any(r.Topic), any(int64(r.Partition))
+	} else {
 		if p.topicV == nil {
-			p.topicV, p.partV = topic, part
+			p.topicV, p.partV = any(r.Topic), any(int64(r.Partition))
 		}
 		topic, part = p.topicV, p.partV
 	}
