@@ -66,11 +66,12 @@ var restRoutes = []restRoute{
 func (s *Server) HTTP() *httpapi.Server { return s.http }
 
 // startHTTP listens on --http; serveHTTP serves once the registration is written.
-func (s *Server) startHTTP(ctx context.Context) error {
+// The listener's hourly --insecure warning lives as long as the server (s.ctx).
+func (s *Server) startHTTP() error {
 	if s.cfg.HTTP == "" {
 		return nil
 	}
-	h, err := httpapi.Listen(ctx, httpapi.Options{Addr: s.cfg.HTTP, TLS: s.cfg.TLS, AcceptRoles: APIRoles, ACL: s.cfg.ACL,
+	h, err := httpapi.Listen(s.ctx, httpapi.Options{Addr: s.cfg.HTTP, TLS: s.cfg.TLS, AcceptRoles: APIRoles, ACL: s.cfg.ACL,
 		Insecure: s.cfg.Insecure, What: "nimbusd --http", Logger: s.log.Named("http")})
 	if err != nil {
 		return err

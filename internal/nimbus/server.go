@@ -119,7 +119,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.startMetrics(); err != nil {
 		return nil, err
 	}
-	if err := s.startHTTP(ctx); err != nil {
+	if err := s.startHTTP(); err != nil {
 		return nil, err
 	}
 	s.reg, err = s.store.RegisterNimbus(s.ctx, &cluster.NimbusRecord{ID: s.id, Address: s.addr, HTTP: s.httpAdvertise(),
