@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sparsestream/sparse/internal/streamparse"
 	"github.com/sparsestream/sparse/internal/tlsconf"
 )
 
@@ -161,9 +162,10 @@ func (s Source) configCandidates(getenv func(string) string) []string {
 		out[0] = "./" + DefaultConfigName
 	}
 	// A streamparse project's config.json names nimbus in its envs too.
-	if sp := filepath.Join(dir, StreamparseConfigName); isStreamparseConfig(sp) {
+	if streamparse.IsProject(dir) {
+		sp := filepath.Join(dir, streamparse.ConfigName)
 		if dir == "." {
-			sp = "./" + StreamparseConfigName
+			sp = "./" + streamparse.ConfigName
 		}
 		out = append(out, sp)
 	}
@@ -316,22 +318,4 @@ func NormalizeAddrs(raw []string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// StreamparseConfigName is a streamparse project's config file, read as a config file
-// when it has streamparse's topology_specs key.
-const StreamparseConfigName = "config.json"
-
-// isStreamparseConfig reports whether path is a streamparse project's config.json.
-func isStreamparseConfig(path string) bool {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return false
-	}
-	var probe map[string]json.RawMessage
-	if json.Unmarshal(b, &probe) != nil {
-		return false
-	}
-	_, ok := probe["topology_specs"]
-	return ok
 }
