@@ -51,6 +51,7 @@ type shell struct {
 	wake func()
 
 	badMetric map[string]bool // metric names whose bad params were logged
+	metrics   map[shellMetricKey]*shellMetric
 
 	flushTimer *time.Timer // flush's subprocess timeout, reused
 }
@@ -469,21 +470,21 @@ func (s *shell) metricsMessage(m map[string]any) error {
 	switch p := m["params"].(type) {
 	case map[string]any:
 		if v, ok := floatValue(p["gauge"]); ok {
-			s.tctx.RegisterGauge(name).Set(v)
+			s.userMetric(name, topology.MetricGauge).Gauge.Set(v)
 			return nil
 		}
 		if v, ok := floatValue(p["histogram"]); ok {
-			s.tctx.RegisterHistogram(name).Observe(v)
+			s.userMetric(name, topology.MetricHistogram).Histogram.Observe(v)
 			return nil
 		}
 	default:
 		if v, ok := floatValue(p); ok && v >= 0 && v == math.Trunc(v) && v <= math.MaxInt64 {
-			s.tctx.RegisterCounter(name).Add(int64(v))
+			s.userMetric(name, topology.MetricCounter).Counter.Add(int64(v))
 			return nil
 		}
 	}
 	// A metric is not worth restarting the subprocess for: the value is dropped, said once.
-	if !s.badMetric[name] {
+	if !s.badMetric[name] && len(s.badMetric) < shellMetricNames {
 		if s.badMetric == nil {
 			s.badMetric = map[string]bool{}
 		}
@@ -492,6 +493,46 @@ func (s *shell) metricsMessage(m map[string]any) error {
 			"name", name, "params", m["params"])
 	}
 	return nil
+}
+
+// shellMetricNames bounds the metric names a task remembers (the names come from the
+// subprocess); past it, metrics still work, registered on each message.
+const shellMetricNames = 1000
+
+type shellMetricKey struct {
+	name string
+	kind topology.MetricKind
+}
+
+type shellMetric struct {
+	Counter   *topology.Counter
+	Gauge     *topology.Gauge
+	Histogram *topology.Histogram
+}
+
+// userMetric is the task's metric name of a kind, registered once: the registry's lock
+// and name check, and a refusal's log line, are not for every message.
+func (s *shell) userMetric(name string, kind topology.MetricKind) *shellMetric {
+	k := shellMetricKey{name, kind}
+	if m, ok := s.metrics[k]; ok {
+		return m
+	}
+	m := &shellMetric{}
+	switch kind {
+	case topology.MetricCounter:
+		m.Counter = s.tctx.RegisterCounter(name)
+	case topology.MetricGauge:
+		m.Gauge = s.tctx.RegisterGauge(name)
+	case topology.MetricHistogram:
+		m.Histogram = s.tctx.RegisterHistogram(name)
+	}
+	if len(s.metrics) < shellMetricNames {
+		if s.metrics == nil {
+			s.metrics = map[shellMetricKey]*shellMetric{}
+		}
+		s.metrics[k] = m
+	}
+	return m
 }
 
 // floatValue reads a JSON or msgpack number.
