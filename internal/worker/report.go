@@ -126,10 +126,13 @@ func (w *Worker) reportStats(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		default:
-			if status.Code(err) == codes.FailedPrecondition && leaderIn(err) == "" {
+			switch {
+			case failing:
+				// Said when it began; said again when it ends.
+			case status.Code(err) == codes.FailedPrecondition && leaderIn(err) == "":
 				// Refused for good reason (an unsupported wire protocol): say it loudly.
 				w.log.Error("nimbus refuses this worker's statistics", "error", err)
-			} else if !failing {
+			default:
 				w.log.Warn("cannot report statistics to nimbus; retrying every interval", "nimbus", strings.Join(candidates, ","), "error", err)
 			}
 			failing = true
