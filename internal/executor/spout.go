@@ -14,6 +14,10 @@ import (
 // pendingBuckets: a pending tuple times out between timeout and timeout*4/3.
 const pendingBuckets = 4
 
+// idleFlushGap is how long partial batches may wait while a spout that just went idle
+// yields (see runSpout); it bounds the latency the wait adds.
+const idleFlushGap = 50 * time.Microsecond
+
 type pendingTuple struct {
 	msgID any
 	task  *task
@@ -77,14 +81,21 @@ func (e *executor) runSpout(ctx context.Context) {
 			continue
 		}
 		// Idle: send what we have, then yield, then sleep progressively longer up to
-		// waitMax, waking at once for acker replies.
-		e.flush()
-		e.timekeeping()
+		// waitMax, waking at once for acker replies. While the spout only yields, a
+		// flush waits until idleFlushGap has passed since the last one: a spout that
+		// trickles out a tuple or two per call would otherwise send batches of one,
+		// each a queue hand-off and a wake-up downstream.
 		idle++
 		if idle < 8 {
+			if e.now()-e.lastSent >= idleFlushGap {
+				e.flush()
+			}
+			e.timekeeping()
 			runtime.Gosched()
 			continue
 		}
+		e.flush()
+		e.timekeeping()
 		wait := min(time.Duration(idle-7)*50*time.Microsecond, s.waitMax)
 		e.waitSpout(ctx, timer, wait)
 	}

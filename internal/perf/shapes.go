@@ -47,7 +47,9 @@ type limiter struct {
 	sent  int64
 }
 
-// allow returns how many tuples may be emitted now (at most burst).
+// allow returns how many tuples may be emitted now: a whole burst once that many are
+// due, else none. A spout that emitted each tuple the moment it was due would call
+// NextTuple for one tuple at a time, spinning a core that the measured pipeline needs.
 func (l *limiter) allow(burst int64) int64 {
 	if l.rate <= 0 {
 		return burst
@@ -56,7 +58,10 @@ func (l *limiter) allow(burst int64) int64 {
 		l.start = time.Now()
 	}
 	due := int64(time.Since(l.start).Seconds()*l.rate) - l.sent
-	return min(max(due, 0), burst)
+	if due < burst {
+		return 0
+	}
+	return burst
 }
 
 // ConstSpout emits the same value forever, reliably when ack is set.

@@ -29,6 +29,15 @@ const (
 	maxBackoff = time.Second
 )
 
+// A frame smaller than maxFrame/lingerBelow, on a stream that sent a frame less than
+// lingerFor ago, waits up to lingerFor for more batches (see pump). 100µs adds little
+// to a delivery latency of a few hundred µs, and at 10% of full load (330k tuples/s
+// in 32-byte tuples) it turns frames of about 5 tuples into frames of about 60.
+const (
+	lingerFor   = 100 * time.Microsecond
+	lingerBelow = 8
+)
+
 // Sender drains one peer's Outbound over a data stream and a control stream, reconnecting
 // with backoff when the peer goes away. While it is disconnected it stops draining, so the
 // Outbound fills and emitters wait (backpressure) rather than tuples being thrown away;
@@ -40,6 +49,7 @@ type Sender struct {
 	ob       *executor.Outbound
 	log      hclog.Logger
 	maxFrame int
+	linger   time.Duration // see pump
 	creds    credentials.TransportCredentials
 	Stats    Stats
 
@@ -50,7 +60,7 @@ type Sender struct {
 
 // NewSender prepares a sender to the peer worker peerID serving at peerAddr.
 func NewSender(id Identity, peerID, peerAddr string, ob *executor.Outbound, log hclog.Logger) *Sender {
-	s := &Sender{id: id, peerID: peerID, peerAddr: peerAddr, ob: ob, maxFrame: DefaultMaxFrame,
+	s := &Sender{id: id, peerID: peerID, peerAddr: peerAddr, ob: ob, maxFrame: DefaultMaxFrame, linger: lingerFor,
 		log: logger(log).Named("transport").With("peer", peerID, "address", peerAddr), ready: make(chan struct{})}
 	s.readyLeft.Store(2)
 	return s
@@ -209,6 +219,10 @@ type frameSender interface {
 // and releases it, returning how many entries it encoded; sent counts them.
 func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-chan B, add func(*wire.Encoder, B) int, sent *atomic.Int64) error {
 	var enc wire.Encoder
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	defer linger.Stop()
+	var lastSend time.Time
 	for {
 		var b B
 		select {
@@ -228,6 +242,27 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 				break coalesce
 			}
 		}
+		// A small frame on a stream that sent one moments ago means batches trickle in
+		// faster than frames are worth sending one by one: each frame costs a write, a
+		// read and a wake-up on both sides, far more than a tuple. Wait up to s.linger
+		// for more to share the frame. A stream that was quiet sends at once.
+		if enc.Size() < s.maxFrame/lingerBelow && !lastSend.IsZero() {
+			if now := time.Now(); now.Sub(lastSend) < s.linger {
+				linger.Reset(s.linger)
+			wait:
+				for enc.Size() < s.maxFrame {
+					select {
+					case b = <-queue:
+						n += add(&enc, b)
+					case <-linger.C:
+						break wait
+					case <-ctx.Done():
+						break wait
+					}
+				}
+				linger.Stop()
+			}
+		}
 		*buf = enc.Bytes() // the same array, unless a batch outgrew it
 		size := len(*buf)
 		// gRPC owns buf from here on and puts it back in framePool once written.
@@ -237,6 +272,7 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 			s.Stats.Dropped.Add(int64(n))
 			return err
 		}
+		lastSend = time.Now()
 		s.Stats.FramesSent.Add(1)
 		sent.Add(int64(n))
 		s.Stats.BytesSent.Add(int64(size))
