@@ -49,9 +49,11 @@ type Spout struct {
 	// Owned by the task's goroutine.
 	parts      map[TopicPartition]*partState
 	retries    retryQueue
-	buf        []*kgo.Record
+	buf        []*message
 	bi         int
 	resumed    []TopicPartition // partitions below the limit again, with held records
+	lastTP     TopicPartition   // the partition of the last record taken, and its state
+	lastP      *partState
 	lastCommit time.Time
 	sent       map[TopicPartition]int64 // committable offsets last handed to the committer
 }
@@ -65,20 +67,26 @@ type partState struct {
 	// held are records read but not emitted while the partition is at max uncommitted
 	// offsets (a fetch already under way when it was paused brings more); emitted in
 	// order once it is below again.
-	held []*kgo.Record
+	held []*message
 	// topicV and partV are the partition's topic and number as tuple values, boxed once.
 	topicV, partV any
+	// revoked: the partition is no longer this task's (this assignment of it is over).
+	revoked bool
 }
 
-// message is the id of an emitted record's tuple.
+// message is a record read, and the id of its tuple once emitted. The poller makes
+// them, a poll's worth in one allocation, with the default output's values already
+// built (vals[:nvals]), so that the task's goroutine, which every emit and ack passes
+// through, only tracks and emits.
 type message struct {
 	tp     TopicPartition
 	Offset int64
 	rec    *kgo.Record
-	gen    uint64
+	p      *partState // set when the task's goroutine takes the record
 	fails  int
 	due    time.Time
 	vals   [5]any // the default output's values of the first emission
+	nvals  int
 }
 
 // event is what the I/O goroutines hand the task's goroutine, in order: partitions
@@ -86,7 +94,7 @@ type message struct {
 type event struct {
 	assign  []assigned
 	revoke  []TopicPartition
-	records []*kgo.Record
+	records []*message
 	ends    map[TopicPartition]int64
 }
 
@@ -228,7 +236,7 @@ func (s *Spout) emitOne(now time.Time) bool {
 		if m == nil {
 			break
 		}
-		if p := s.parts[m.tp]; p != nil && p.gen == m.gen {
+		if !m.p.revoked {
 			if !s.emit(m) { // the translator skips it now
 				s.stats.skipped.Add(1)
 				s.done(m)
@@ -248,10 +256,10 @@ func (s *Spout) emitOne(now time.Time) bool {
 		if s.bi >= len(s.buf) && !s.nextBatch() {
 			return false
 		}
-		r := s.buf[s.bi]
+		m := s.buf[s.bi]
 		s.buf[s.bi] = nil
 		s.bi++
-		if s.handle(r) {
+		if s.handle(m) {
 			return true
 		}
 	}
@@ -284,10 +292,16 @@ func (s *Spout) takeEvents() {
 
 func (s *Spout) apply(ev event) {
 	for _, a := range ev.assign {
+		if old := s.parts[a.tp]; old != nil {
+			old.revoked = true
+		}
 		s.parts[a.tp] = &partState{tr: newOffsetTracker(a.start), gen: a.gen, end: -1}
 		s.log.Debug("partition assigned", "topic", a.tp.Topic, "partition", a.tp.Partition, "start", a.start)
 	}
 	for _, tp := range ev.revoke {
+		if p := s.parts[tp]; p != nil {
+			p.revoked = true
+		}
 		delete(s.parts, tp)
 		delete(s.sent, tp)
 	}
@@ -304,17 +318,22 @@ func (s *Spout) apply(ev event) {
 
 // handle emits a record read from Kafka, or commits past it; it reports whether it
 // emitted.
-func (s *Spout) handle(r *kgo.Record) bool {
-	tp := TopicPartition{r.Topic, r.Partition}
-	p := s.parts[tp]
-	if p == nil || p.tr.known(r.Offset) {
+func (s *Spout) handle(m *message) bool {
+	// Records come in runs of one partition: look it up once per run.
+	p := s.lastP
+	if p == nil || p.revoked || s.lastTP != m.tp {
+		p = s.parts[m.tp]
+		s.lastTP, s.lastP = m.tp, p
+	}
+	if p == nil || p.tr.known(m.Offset) {
 		return false // no longer ours, or emitted already (read again after a reset)
 	}
+	m.p = p
 	if p.paused || len(p.held) > 0 {
-		p.held = append(p.held, r)
+		p.held = append(p.held, m)
 		return false
 	}
-	return s.emitNew(tp, p, r)
+	return s.emitNew(p, m)
 }
 
 // emitHeld emits the next held record of a resumed partition; false when it has none
@@ -322,10 +341,10 @@ func (s *Spout) handle(r *kgo.Record) bool {
 func (s *Spout) emitHeld(tp TopicPartition) bool {
 	p := s.parts[tp]
 	for p != nil && !p.paused && len(p.held) > 0 {
-		r := p.held[0]
+		m := p.held[0]
 		p.held[0] = nil
 		p.held = p.held[1:]
-		if s.emitNew(tp, p, r) {
+		if s.emitNew(p, m) {
 			return true
 		}
 	}
@@ -333,20 +352,20 @@ func (s *Spout) emitHeld(tp TopicPartition) bool {
 }
 
 // emitNew emits a record for the first time, or commits past it when it is skipped.
-func (s *Spout) emitNew(tp TopicPartition, p *partState, r *kgo.Record) bool {
-	if p.tr.known(r.Offset) {
+func (s *Spout) emitNew(p *partState, m *message) bool {
+	if p.tr.known(m.Offset) {
 		return false
 	}
-	m := &message{tp: tp, Offset: r.Offset, rec: r, gen: p.gen}
-	p.tr.emitted(r.Offset)
+	tp := m.tp
+	p.tr.emitted(m.Offset)
 	if !s.emit(m) {
 		s.stats.skipped.Add(1)
-		p.tr.finished(r.Offset)
+		p.tr.finished(m.Offset)
 		return false
 	}
 	s.stats.emitted.Add(1)
 	if s.cfg.Guarantee != AtLeastOnce {
-		p.tr.finished(r.Offset) // unreliable: done once emitted
+		p.tr.finished(m.Offset) // unreliable: done once emitted
 	} else if !p.paused && p.tr.uncommitted() >= s.cfg.MaxUncommittedOffsets {
 		p.paused = true
 		s.cl.PauseFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}})
@@ -367,13 +386,15 @@ func (s *Spout) emit(m *message) (emitted bool) {
 			emitted = false
 		}
 	}()
-	// The first emission builds its values in the message, saving an allocation; a
-	// retry builds new ones, since the first tuple's receivers may still read them.
-	var buf []any
-	if m.fails == 0 {
-		buf = m.vals[:0]
+	// The first emission uses the values the poller built in the message; a retry, or
+	// a translator, builds new ones (the first tuple's receivers may still read them).
+	var values []any
+	var stream string
+	if m.fails == 0 && m.nvals > 0 {
+		values = m.vals[:m.nvals]
+	} else {
+		values, stream = s.translate(m.rec, m.p, nil)
 	}
-	values, stream := s.translate(m.rec, s.parts[m.tp], buf)
 	if values == nil {
 		return false
 	}
@@ -400,15 +421,7 @@ func (s *Spout) translate(r *kgo.Record, p *partState, buf []any) ([]any, string
 		}
 		return s.cfg.Translate(&rec)
 	}
-	conv := func(b []byte) any {
-		switch {
-		case b == nil:
-			return nil
-		case s.cfg.ValuesAsBytes:
-			return b
-		}
-		return string(b)
-	}
+	conv := func(b []byte) any { return recordBytes(b, s.cfg.ValuesAsBytes) }
 	// The topic and partition are boxed once per partition, not per record.
 	var topic, part any
 	if p == nil {
@@ -449,7 +462,7 @@ func (s *Spout) Fail(id any) {
 		return
 	}
 	s.stats.failed.Add(1)
-	if p := s.parts[m.tp]; p == nil || p.gen != m.gen {
+	if m.p.revoked {
 		return // the partition is no longer ours: its new owner reads it from the commit
 	}
 	if s.retries.failed(m, s.now()) == giveUp {
@@ -461,8 +474,8 @@ func (s *Spout) Fail(id any) {
 }
 
 func (s *Spout) done(m *message) {
-	p := s.parts[m.tp]
-	if p == nil || p.gen != m.gen {
+	p := m.p
+	if p.revoked {
 		return
 	}
 	p.tr.finished(m.Offset)
@@ -562,6 +575,7 @@ func (s *Spout) send(ctx context.Context, ev event) bool {
 // pollLoop reads records and hands them over in batches.
 func (s *Spout) pollLoop(ctx context.Context) {
 	warn := newRateLimited(30 * time.Second)
+	var pre preparer
 	for ctx.Err() == nil {
 		fetches := s.cl.PollRecords(ctx, s.cfg.PollMaxRecords)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
@@ -589,10 +603,63 @@ func (s *Spout) pollLoop(ctx context.Context) {
 				return
 			}
 		}
-		if !s.send(ctx, event{records: recs, ends: ends}) {
+		if !s.send(ctx, event{records: pre.messages(recs, s.cfg), ends: ends}) {
 			return
 		}
 	}
+}
+
+// preparer makes the poller's messages; it keeps each partition's topic and number
+// boxed as tuple values.
+type preparer struct {
+	boxed  map[TopicPartition][2]any
+	lastTP TopicPartition
+	last   [2]any
+}
+
+// messages wraps recs, one allocation for all, building the default output's values
+// unless a translator or headers are configured (those are built on the task's
+// goroutine, where a translator is always called).
+func (pr *preparer) messages(recs []*kgo.Record, cfg SpoutConfig) []*message {
+	if len(recs) == 0 {
+		return nil
+	}
+	ms := make([]message, len(recs))
+	out := make([]*message, len(recs))
+	build := cfg.Translate == nil && !cfg.Headers
+	for i, r := range recs {
+		m := &ms[i]
+		m.tp, m.Offset, m.rec = TopicPartition{r.Topic, r.Partition}, r.Offset, r
+		out[i] = m
+		if !build || (r.Value == nil && cfg.SkipTombstones) {
+			continue
+		}
+		if m.tp != pr.lastTP || pr.last[0] == nil {
+			b, ok := pr.boxed[m.tp]
+			if !ok {
+				if pr.boxed == nil {
+					pr.boxed = map[TopicPartition][2]any{}
+				}
+				b = [2]any{r.Topic, int64(r.Partition)}
+				pr.boxed[m.tp] = b
+			}
+			pr.lastTP, pr.last = m.tp, b
+		}
+		m.vals = [5]any{pr.last[0], pr.last[1], r.Offset, recordBytes(r.Key, cfg.ValuesAsBytes), recordBytes(r.Value, cfg.ValuesAsBytes)}
+		m.nvals = 5
+	}
+	return out
+}
+
+// recordBytes is a record's key or value as a tuple value: nil, the bytes, or a string.
+func recordBytes(b []byte, asBytes bool) any {
+	switch {
+	case b == nil:
+		return nil
+	case asBytes:
+		return b
+	}
+	return string(b)
 }
 
 // commitBeforeEmit commits past recs before they are handed over (at_most_once),
