@@ -213,12 +213,75 @@ type frameSender interface {
 	SendMsg(m any) error
 }
 
+// frame is the frame pump is filling.
+type frame struct {
+	s      *Sender
+	stream frameSender
+	sent   *atomic.Int64
+	enc    wire.Encoder
+	buf    *[]byte
+	n      int   // entries encoded into it
+	err    error // a send failed: the stream is broken
+}
+
+func (f *frame) open() {
+	f.buf = framePool.Get(f.s.maxFrame + f.s.maxFrame/4) // room for the entry that fills it
+	f.enc.ResetTo(*f.buf)
+	f.n = 0
+}
+
+func (f *frame) full() bool { return f.enc.Size() >= f.s.maxFrame }
+
+// room is called before each entry of a batch: a frame the batch filled is sent and a
+// new one opened, so that a batch of large tuples is spread over frames rather than
+// sent as one frame of up to a batch times tuple.MaxBytes, which the receiver refuses.
+// It returns false once a send has failed.
+func (f *frame) room() bool {
+	if f.err == nil && (f.n == 0 || !f.full()) {
+		return true // the common case, inlined
+	}
+	return f.next()
+}
+
+// next sends the full frame and opens another; false if the send failed (or had).
+func (f *frame) next() bool {
+	if f.err != nil {
+		return false
+	}
+	if f.err = f.send(); f.err != nil {
+		return false
+	}
+	f.open()
+	return true
+}
+
+// add counts an entry encoded.
+func (f *frame) add() { f.n++ }
+
+func (f *frame) send() error {
+	*f.buf = f.enc.Bytes() // the same array, unless an entry outgrew it
+	size := len(*f.buf)
+	// gRPC owns buf from here on and puts it back in framePool once written.
+	err := f.stream.SendMsg(&batchFrame{buf: f.buf, pool: framePool})
+	f.enc.ResetTo(nil) // enc must not keep pointing into the buffer gRPC now owns
+	f.buf = nil
+	if err != nil {
+		f.s.Stats.Dropped.Add(int64(f.n))
+		return err
+	}
+	f.s.Stats.FramesSent.Add(1)
+	f.sent.Add(int64(f.n))
+	f.s.Stats.BytesSent.Add(int64(size))
+	return nil
+}
+
 // pump sends the batches of one queue as frames until ctx ends or a send fails. It
 // coalesces whatever else is already queued into the frame, up to maxFrame bytes, so that
 // a busy stream sends few large frames and a quiet one sends at once. add encodes a batch
-// and releases it, returning how many entries it encoded; sent counts them.
-func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-chan B, add func(*wire.Encoder, B) int, sent *atomic.Int64) error {
-	var enc wire.Encoder
+// entry by entry, calling f.room before each and f.add after, and releases it; sent
+// counts the entries sent.
+func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-chan B, add func(*frame, B), sent *atomic.Int64) error {
+	f := &frame{s: s, stream: stream, sent: sent}
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	defer linger.Stop()
@@ -230,14 +293,13 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 		case <-ctx.Done():
 			return nil
 		}
-		buf := framePool.Get(s.maxFrame + s.maxFrame/4) // room for the batch that fills the frame
-		enc.ResetTo(*buf)
-		n := add(&enc, b)
+		f.open()
+		add(f, b)
 	coalesce:
-		for enc.Size() < s.maxFrame {
+		for !f.full() && f.err == nil {
 			select {
 			case b = <-queue:
-				n += add(&enc, b)
+				add(f, b)
 			default:
 				break coalesce
 			}
@@ -246,14 +308,14 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 		// faster than frames are worth sending one by one: each frame costs a write, a
 		// read and a wake-up on both sides, far more than a tuple. Wait up to s.linger
 		// for more to share the frame. A stream that was quiet sends at once.
-		if enc.Size() < s.maxFrame/lingerBelow && !lastSend.IsZero() {
+		if f.err == nil && f.enc.Size() < s.maxFrame/lingerBelow && !lastSend.IsZero() {
 			if now := time.Now(); now.Sub(lastSend) < s.linger {
 				linger.Reset(s.linger)
 			wait:
-				for enc.Size() < s.maxFrame {
+				for !f.full() && f.err == nil {
 					select {
 					case b = <-queue:
-						n += add(&enc, b)
+						add(f, b)
 					case <-linger.C:
 						break wait
 					case <-ctx.Done():
@@ -263,47 +325,46 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 				linger.Stop()
 			}
 		}
-		*buf = enc.Bytes() // the same array, unless a batch outgrew it
-		size := len(*buf)
-		// gRPC owns buf from here on and puts it back in framePool once written.
-		err := stream.SendMsg(&batchFrame{buf: buf, pool: framePool})
-		enc.ResetTo(nil) // enc must not keep pointing into the buffer gRPC now owns
-		if err != nil {
-			s.Stats.Dropped.Add(int64(n))
-			return err
+		if f.err != nil {
+			return f.err
 		}
 		lastSend = time.Now()
-		s.Stats.FramesSent.Add(1)
-		sent.Add(int64(n))
-		s.Stats.BytesSent.Add(int64(size))
+		if err := f.send(); err != nil {
+			return err
+		}
 	}
 }
 
 func (s *Sender) pumpData(ctx context.Context, stream frameSender) error {
-	return pump(ctx, s, stream, s.ob.Data(), func(enc *wire.Encoder, b *executor.TupleBatch) int {
-		n := 0
-		for _, it := range b.Items {
-			if err := enc.AddTuple(it.Task, it.Tuple); err != nil {
+	return pump(ctx, s, stream, s.ob.Data(), func(f *frame, b *executor.TupleBatch) {
+		for i, it := range b.Items {
+			if !f.room() {
+				s.Stats.Dropped.Add(int64(len(b.Items) - i)) // the stream broke mid-batch
+				break
+			}
+			if err := f.enc.AddTuple(it.Task, it.Tuple); err != nil {
 				// Values are normalized at emit, so this is a bug; the tuple's tree times
 				// out and replays rather than the stream failing for every tuple.
 				s.log.Error("dropped a tuple that cannot be encoded", "task", it.Task, "error", err)
 				s.Stats.Dropped.Add(1)
 				continue
 			}
-			n++
+			f.add()
 		}
 		s.ob.Release(b)
-		return n
 	}, &s.Stats.TuplesSent)
 }
 
 func (s *Sender) pumpControl(ctx context.Context, stream frameSender) error {
-	return pump(ctx, s, stream, s.ob.Control(), func(enc *wire.Encoder, cb *executor.ControlBatch) int {
-		for _, m := range cb.Items {
-			enc.AddControl(wire.Control(m)) // the same fields: see executor.Control
+	return pump(ctx, s, stream, s.ob.Control(), func(f *frame, cb *executor.ControlBatch) {
+		for i, m := range cb.Items {
+			if !f.room() {
+				s.Stats.Dropped.Add(int64(len(cb.Items) - i))
+				break
+			}
+			f.enc.AddControl(wire.Control(m)) // the same fields: see executor.Control
+			f.add()
 		}
-		n := len(cb.Items)
 		s.ob.ReleaseControl(cb)
-		return n
 	}, &s.Stats.ControlsSent)
 }

@@ -44,10 +44,11 @@ func TestPumpSendsAtOnceThenCoalescesATrickle(t *testing.T) {
 	s := &Sender{maxFrame: enc.Size(), linger: time.Minute} // a linger no scheduler can outlast
 	stream := &countingStream{added: &added, sent: make(chan struct{}, 4)}
 	queue := make(chan int, 64)
-	add := func(e *wire.Encoder, _ int) int {
-		e.AddControl(wire.Control{Kind: 1, Task: 1, Root: 1, Val: 1})
+	add := func(f *frame, _ int) {
+		f.room()
+		f.enc.AddControl(wire.Control{Kind: 1, Task: 1, Root: 1, Val: 1})
+		f.add()
 		added.Add(1)
-		return 1
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

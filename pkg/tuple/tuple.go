@@ -189,13 +189,27 @@ func (t *Tuple) GoString() string {
 	return fmt.Sprintf("source: %s:%d, stream: %s, values: %v", t.Source.Component, t.Source.Task, t.Source.Stream, t.Values)
 }
 
+// MaxBytes bounds a tuple's payload: the lengths of its strings and byte slices, map
+// keys included, at every depth. The transport sends a tuple whole, in frames a worker
+// accepts up to 64 MiB; a bound well under that keeps one huge value from breaking the
+// stream it travels on (and every tuple in flight with it) each time it is replayed.
+const MaxBytes = 32 << 20
+
 // Normalize checks that every value is of a supported type, converting other Go integer
-// and float kinds in place to int64 and float64. The error names the index and the type
-// so the emitter can be fixed.
+// and float kinds in place to int64 and float64, and that the values hold at most
+// MaxBytes. The error names the index and the type, or the size, so the emitter can be
+// fixed.
 func Normalize(values []any) error {
+	size := 0
 	for i, v := range values {
-		switch v.(type) {
-		case string, int64, float64, bool, []byte, nil:
+		switch x := v.(type) {
+		case string:
+			size += len(x)
+			continue
+		case []byte:
+			size += len(x)
+			continue
+		case int64, float64, bool, nil:
 			// Already canonical: no write, so a spout may emit the same slice again
 			// while receivers read it.
 			continue
@@ -205,8 +219,35 @@ func Normalize(values []any) error {
 			return fmt.Errorf("value %d: %w", i, err)
 		}
 		values[i] = nv
+		size += payloadBytes(nv)
+	}
+	if size > MaxBytes {
+		return fmt.Errorf("the values hold %d bytes of strings and byte slices; a tuple holds at most %d (tuple.MaxBytes): split the data over several tuples, or emit a reference to it (a key, a path) instead", size, MaxBytes)
 	}
 	return nil
+}
+
+// payloadBytes counts what MaxBytes bounds in a normalized value.
+func payloadBytes(v any) int {
+	switch x := v.(type) {
+	case string:
+		return len(x)
+	case []byte:
+		return len(x)
+	case []any:
+		n := 0
+		for _, e := range x {
+			n += payloadBytes(e)
+		}
+		return n
+	case map[string]any:
+		n := 0
+		for k, e := range x {
+			n += len(k) + payloadBytes(e)
+		}
+		return n
+	}
+	return 0
 }
 
 const maxDepth = 64

@@ -603,3 +603,31 @@ func TestReservedNames(t *testing.T) {
 		t.Errorf("SystemTask = %d, want -1", tuple.SystemTask)
 	}
 }
+
+// TestNormalizeBoundsThePayload: strings and byte slices, at any depth and map keys
+// included, may hold tuple.MaxBytes together and not a byte more.
+func TestNormalizeBoundsThePayload(t *testing.T) {
+	half := tuple.MaxBytes / 2
+	tests := []struct {
+		name   string
+		values []any
+		ok     bool
+	}{
+		{"at the limit", []any{strings.Repeat("a", half), make([]byte, half)}, true},
+		{"one byte over", []any{strings.Repeat("a", half), make([]byte, half+1)}, false},
+		{"nested in a list", []any{[]any{make([]byte, half), []any{strings.Repeat("b", half+1)}}}, false},
+		{"map keys count", []any{map[string]any{strings.Repeat("k", half+1): make([]byte, half)}}, false},
+		{"numbers do not count", []any{make([]byte, tuple.MaxBytes), int64(1), 2.5, true, nil}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tuple.Normalize(tc.values)
+			if tc.ok && err != nil {
+				t.Fatalf("Normalize: %v, want it accepted", err)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), "tuple.MaxBytes")) {
+				t.Fatalf("Normalize: %v, want a refusal naming tuple.MaxBytes", err)
+			}
+		})
+	}
+}
