@@ -38,7 +38,6 @@ import (
 	"fmt"
 	"maps"
 	"math/bits"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -172,21 +171,50 @@ func checkIDs(c Cluster) error {
 	return nil
 }
 
-type slotKey struct {
-	sup  string
-	port int
-}
+// maxDenseTask is the largest task id indexed by a slice rather than looked up the slow
+// way: topology.NewLayout numbers tasks from 1 up, so real ids are far below it.
+const maxDenseTask = 1 << 20
+
+// slotState is what a round knows of one usable slot.
+type slotState uint8
+
+const (
+	slotFree    slotState = iota
+	slotClaimed           // a surviving worker keeps it
+	slotCounted           // free, and counted as one a re-placed topology held
+)
 
 type supState struct {
 	id, host string
-	idx      int   // position in round.sups
-	ports    []int // usable ports, sorted
-	free     []int // free usable ports, sorted
+	idx      int         // position in round.sups
+	ports    []int       // usable ports, sorted
+	state    []slotState // of each of ports
+	free     []int       // free usable ports, sorted
+	// sameHost is the previous live supervisor, in id order, on the same host: two
+	// supervisors advertising one host:port cannot both run a worker there.
+	sameHost *supState
+}
+
+// slot returns the position of port among the supervisor's usable ports, or -1.
+func (s *supState) slot(port int) int {
+	if i, ok := slices.BinarySearch(s.ports, port); ok {
+		return i
+	}
+	return -1
 }
 
 type executor struct {
 	comp  string
-	tasks []int32
+	tasks []int32 // read only: it may be the input's
+}
+
+// prevPort is a slot a re-placed topology held, which it takes back when it is free.
+type prevPort struct{ sup, port int }
+
+// supCount is how many of a topology's workers a supervisor runs.
+type supCount struct {
+	sup *supState
+	n   int
 }
 
 // topoState is one topology's scheduling state during a round.
@@ -194,18 +222,29 @@ type topoState struct {
 	t         Topology
 	requested int // topology.workers, at least 1
 	want      int // workers to place: requested, at most one per executor
-	execs     []executor
-	cur       Assignment // canonical
-	hasCur    bool
-	err       error // the topology's data is malformed: keep cur as it is
+	// execs are the effective executors in component order; nil until needed when
+	// direct: the topology's own executors are already canonical and not overridden.
+	execs  []executor
+	direct bool
+	nexecs int
+	// cur is the current assignment, canonical. It is the input's own when that was
+	// canonical already (shared is then true): a round only reads it.
+	cur    Assignment
+	shared bool
+	hasCur bool
+	err    error // the topology's data is malformed: keep cur as it is
 
 	rebalance bool
 	kept      []WorkerSlot // surviving workers, with their executors (not when rebalancing)
 	lost      []WorkerSlot // workers that lost their slot, with their executors
 	reserved  int          // rebalance: slots it may take back before the others fill
-	prevPorts map[string][]int
+	prevPorts []prevPort   // the slots it held, by supervisor position then port
 	granted   []WorkerSlot // new slots, in the order taken
-	onSup     map[string]int
+
+	// The supervisors its workers are on, made when it first takes a slot: a bit per
+	// supervisor position, and the counts.
+	onBits  []uint64
+	onCount []supCount
 }
 
 func (t *topoState) held() int { return len(t.kept) + len(t.granted) }
@@ -217,60 +256,117 @@ func (t *topoState) demand() int {
 	return t.want - t.held()
 }
 
+// on reports whether one of the topology's workers runs on sup.
+func (t *topoState) on(sup *supState) bool {
+	return t.onBits[sup.idx/64]&(1<<(sup.idx%64)) != 0
+}
+
+// addOn counts one more of the topology's workers on sup.
+func (t *topoState) addOn(sup *supState) {
+	if !t.on(sup) {
+		t.onBits[sup.idx/64] |= 1 << (sup.idx % 64)
+		t.onCount = append(t.onCount, supCount{sup, 1})
+		return
+	}
+	for i := range t.onCount {
+		if t.onCount[i].sup == sup {
+			t.onCount[i].n++
+			return
+		}
+	}
+}
+
 type round struct {
 	sups    []*supState // sorted by id; live ones only
 	supByID map[string]*supState
 	// byFree[f] has bit i set when sups[i] has exactly f free slots (f >= 1): take
 	// finds the supervisor with the most free slots without looking at every one.
 	byFree  [][]uint64
-	usable  map[slotKey]bool
-	claimed map[slotKey]bool
 	topos   []*topoState // sorted by id; not killed
 	removed []string
 
 	// capacity, for reasons
 	usableSlots, liveSups, downSups, unhealthySlots int
+	capacityText                                    string
+
+	// Scratch space reused from one topology to the next, indexed by task id: seen
+	// holds the stamp of the last topology that had the task, first the position + 1 of
+	// the executor the task starts (zero between uses).
+	flat  []([]int32)
+	seen  []uint32
+	stamp uint32
+	first []int32
+}
+
+// slot returns the usable slot (supervisor and position) of a worker, or nil.
+func (r *round) slot(sup string, port int) (*supState, int) {
+	s := r.supByID[sup]
+	if s == nil {
+		return nil, -1
+	}
+	i := s.slot(port)
+	if i < 0 {
+		return nil, -1
+	}
+	return s, i
 }
 
 func newRound(c Cluster) *round {
-	r := &round{supByID: map[string]*supState{}, usable: map[slotKey]bool{}, claimed: map[slotKey]bool{}}
+	r := &round{supByID: make(map[string]*supState, len(c.Supervisors))}
 	sups := slices.Clone(c.Supervisors)
 	slices.SortFunc(sups, func(a, b Supervisor) int { return cmp.Compare(a.ID, b.ID) })
-	addrOwner := map[string]bool{}
+	nports := 0
+	for _, sup := range sups {
+		nports += len(sup.Slots)
+	}
+	// One array each for every supervisor's ports, slot states and free ports.
+	ports, states, free := make([]int, 0, nports), make([]slotState, nports), make([]int, nports)
+	live := make([]supState, 0, len(sups))
+	lastOnHost := make(map[string]*supState, len(sups))
 	for _, sup := range sups {
 		if !sup.Alive || sup.Host == "" {
 			r.downSups++
 			continue
 		}
 		r.liveSups++
-		st := &supState{id: sup.ID, host: sup.Host, idx: len(r.sups)}
-		r.sups = append(r.sups, st)
-		r.supByID[sup.ID] = st
-		ports := slices.Clone(sup.Slots)
-		slices.Sort(ports)
-		for _, p := range slices.Compact(ports) {
-			if p < 1 || p > 65535 {
+		live = append(live, supState{id: sup.ID, host: sup.Host, idx: len(live), sameHost: lastOnHost[sup.Host]})
+		st := &live[len(live)-1] // live never grows past its capacity: st stays valid
+		lastOnHost[sup.Host] = st
+		start := len(ports)
+		ports = append(ports, sup.Slots...)
+		mine := ports[start:]
+		slices.Sort(mine)
+		n := 0
+		for i, p := range mine {
+			if (i > 0 && p == ports[start+i-1]) || p < 1 || p > 65535 {
 				continue
 			}
 			if slices.Contains(sup.Unhealthy, p) {
 				r.unhealthySlots++
 				continue
 			}
-			// Two supervisors advertising one host:port cannot both run a worker there.
-			addr := net.JoinHostPort(sup.Host, strconv.Itoa(p))
-			if addrOwner[addr] {
+			if usedOnHost(st.sameHost, p) {
 				continue
 			}
-			addrOwner[addr] = true
-			r.usable[slotKey{sup.ID, p}] = true
-			st.ports = append(st.ports, p)
-			r.usableSlots++
+			mine[n] = p
+			n++
 		}
+		st.ports = mine[:n:n]
+		st.state = states[start : start+n : start+n]
+		st.free = free[start : start : start+n]
+		ports = ports[:start+n]
+		r.usableSlots += n
+	}
+	r.sups = make([]*supState, len(live))
+	for i := range live {
+		r.sups[i] = &live[i]
+		r.supByID[live[i].id] = &live[i]
 	}
 
-	known := map[string]bool{}
+	known := make(map[string]bool, len(c.Topologies))
 	topos := slices.Clone(c.Topologies)
 	slices.SortFunc(topos, func(a, b Topology) int { return cmp.Compare(a.ID, b.ID) })
+	all := make([]topoState, 0, len(topos))
 	for _, t := range topos {
 		known[t.ID] = true
 		cur, hasCur := c.Assignments[t.ID]
@@ -280,15 +376,21 @@ func newRound(c Cluster) *round {
 			}
 			continue
 		}
-		st := &topoState{t: t, requested: max(t.Workers, 1), onSup: map[string]int{}, hasCur: hasCur}
+		all = append(all, topoState{t: t, requested: max(t.Workers, 1), hasCur: hasCur})
+		st := &all[len(all)-1]
 		if hasCur {
-			st.cur = cur.canonical()
+			// The previous round's output is canonical already: read it in place.
+			if cur.isCanonical() {
+				st.cur, st.shared = cur, true
+			} else {
+				st.cur = cur.canonical()
+			}
 			st.cur.TopologyID = t.ID
 		}
-		st.err = st.prepare()
+		st.err = r.prepare(st)
 		r.topos = append(r.topos, st)
 	}
-	for _, id := range slices.Sorted(maps.Keys(c.Assignments)) {
+	for id := range c.Assignments {
 		if !known[id] {
 			r.removed = append(r.removed, id)
 		}
@@ -297,43 +399,210 @@ func newRound(c Cluster) *round {
 	return r
 }
 
+// usedOnHost reports whether a supervisor before, on the same host, uses port.
+func usedOnHost(s *supState, port int) bool {
+	for ; s != nil; s = s.sameHost {
+		if s.slot(port) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // prepare computes the topology's executors and decides whether it is re-placed whole.
-func (t *topoState) prepare() error {
+func (r *round) prepare(t *topoState) error {
 	switch t.t.Status {
 	case "", Active, Inactive:
 	default:
 		return fmt.Errorf("status %q is not %s, %s or %s", t.t.Status, Active, Inactive, Killed)
 	}
-	execs, err := t.t.EffectiveExecutors()
-	if err != nil {
-		return err
-	}
-	n := 0
-	for _, es := range execs {
-		n += len(es)
-	}
-	t.execs = make([]executor, 0, n)
-	flat := make([][]int32, 0, n)
-	for _, comp := range slices.Sorted(maps.Keys(execs)) {
-		for _, e := range execs[comp] {
-			t.execs = append(t.execs, executor{comp, e})
-			flat = append(flat, e)
+	execs, direct, ok := r.effective(&t.t)
+	if !ok {
+		// Malformed, or task ids too large to index: EffectiveExecutors says what is
+		// wrong, or does the work the slow way.
+		m, err := t.t.EffectiveExecutors()
+		if err != nil {
+			return err
+		}
+		for _, comp := range slices.Sorted(maps.Keys(m)) {
+			for _, e := range m[comp] {
+				execs = append(execs, executor{comp, e})
+			}
 		}
 	}
-	t.want = min(t.requested, len(t.execs))
+	t.execs, t.direct = execs, direct
+	if !direct {
+		r.flat = r.flat[:0]
+		for _, e := range execs {
+			r.flat = append(r.flat, e.tasks)
+		}
+	}
+	t.nexecs = len(r.flat)
+	t.want = min(t.requested, t.nexecs)
 	if !t.hasCur {
 		t.rebalance = true
 		return nil
 	}
-	placed := make([][]int32, 0, n)
-	for _, w := range t.cur.Workers {
+	t.rebalance = t.cur.RequestedWorkers != t.requested || t.cur.Generation != t.t.Generation ||
+		len(t.cur.Workers) > t.want || !r.placed(r.flat, t.cur.Workers)
+	return nil
+}
+
+// executors returns the topology's effective executors in component order.
+func (t *topoState) executors() []executor {
+	if t.execs == nil && t.direct {
+		t.execs = make([]executor, 0, t.nexecs)
+		for _, comp := range slices.Sorted(maps.Keys(t.t.Executors)) {
+			for _, e := range t.t.Executors[comp] {
+				t.execs = append(t.execs, executor{comp, e})
+			}
+		}
+	}
+	return t.execs
+}
+
+// effective is EffectiveExecutors as a list in component order, made without copying
+// executors that are sorted already. When every component's executors are canonical and
+// none is overridden, it makes no list (direct) and leaves the executors in r.flat. It
+// returns ok false when the topology is malformed (or has task ids above maxDenseTask),
+// leaving the rest to EffectiveExecutors.
+func (r *round) effective(t *Topology) (execs []executor, direct, ok bool) {
+	for comp, k := range t.ExecutorOverrides {
+		if _, ok := t.Executors[comp]; !ok || k < 1 {
+			return nil, false, false
+		}
+	}
+	r.stamp++
+	if r.stamp == 0 { // wrapped: old stamps would look current
+		clear(r.seen)
+		r.stamp = 1
+	}
+	r.flat = r.flat[:0]
+	direct = len(t.ExecutorOverrides) == 0
+	for comp, es := range t.Executors {
+		if comp == "" || len(es) == 0 {
+			return nil, false, false
+		}
+		for i, e := range es {
+			if len(e) == 0 {
+				return nil, false, false
+			}
+			for j, task := range e {
+				if task < 1 || task > maxDenseTask {
+					return nil, false, false
+				}
+				r.seen = growTo(r.seen, int(task)+1)
+				if r.seen[task] == r.stamp {
+					return nil, false, false // used twice
+				}
+				r.seen[task] = r.stamp
+				if j > 0 && task < e[j-1] {
+					direct = false
+				}
+			}
+			if i > 0 && e[0] < es[i-1][0] {
+				direct = false
+			}
+			r.flat = append(r.flat, e)
+		}
+	}
+	if len(r.flat) == 0 {
+		return nil, false, false
+	}
+	if direct {
+		return nil, true, true
+	}
+	for _, comp := range slices.Sorted(maps.Keys(t.Executors)) {
+		es := t.Executors[comp]
+		switch k, ok := t.ExecutorOverrides[comp]; {
+		case ok:
+			var tasks []int32
+			for _, e := range es {
+				tasks = append(tasks, e...)
+			}
+			slices.Sort(tasks)
+			for _, e := range Regroup(tasks, k) {
+				execs = append(execs, executor{comp, e})
+			}
+		case canonicalExecs(es):
+			for _, e := range es {
+				execs = append(execs, executor{comp, e})
+			}
+		default:
+			cl := cloneExecs(es)
+			sortExecs(cl)
+			for _, e := range cl {
+				execs = append(execs, executor{comp, e})
+			}
+		}
+	}
+	return execs, false, true
+}
+
+// canonicalExecs reports whether each executor's tasks are sorted and the executors
+// ordered by first task, with no ties.
+func canonicalExecs(es [][]int32) bool {
+	for i, e := range es {
+		if !slices.IsSorted(e) || (i > 0 && compareExec(es[i-1], e) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// placed reports whether the workers run exactly the executors execs (whose tasks are
+// all distinct, each executor's sorted), in any order; the workers' executors have their
+// tasks sorted.
+func (r *round) placed(execs [][]int32, workers []WorkerSlot) bool {
+	n := 0
+	for _, w := range workers {
+		n += len(w.Executors)
+	}
+	if n != len(execs) {
+		return false
+	}
+	for _, e := range execs {
+		if e[0] > maxDenseTask {
+			return placedSlow(execs, workers)
+		}
+	}
+	for i, e := range execs {
+		f := int(e[0])
+		r.first = growTo(r.first, f+1)
+		r.first[f] = int32(i + 1)
+	}
+	same := true
+match:
+	for _, w := range workers {
+		for _, e := range w.Executors {
+			if len(e) == 0 || e[0] < 1 || int(e[0]) >= len(r.first) || r.first[e[0]] == 0 {
+				same = false
+				break match
+			}
+			i := r.first[e[0]] - 1
+			r.first[e[0]] = 0 // each executor matches once
+			if !slices.Equal(execs[i], e) {
+				same = false
+				break match
+			}
+		}
+	}
+	for _, e := range execs {
+		r.first[e[0]] = 0
+	}
+	return same
+}
+
+// placedSlow is placed by sorting both lists.
+func placedSlow(execs [][]int32, workers []WorkerSlot) bool {
+	flat := slices.Clone(execs)
+	var placed [][]int32
+	for _, w := range workers {
 		placed = append(placed, w.Executors...)
 	}
 	slices.SortFunc(flat, compareExec)
 	slices.SortFunc(placed, compareExec)
-	t.rebalance = t.cur.RequestedWorkers != t.requested || t.cur.Generation != t.t.Generation ||
-		len(t.cur.Workers) > t.want || !slices.EqualFunc(flat, placed, slices.Equal)
-	return nil
+	return slices.EqualFunc(flat, placed, slices.Equal)
 }
 
 // claim keeps the surviving workers of every topology that is not re-placed whole, in
@@ -344,15 +613,22 @@ func (r *round) claim() {
 		if t.rebalance && t.err == nil {
 			continue
 		}
-		for _, w := range t.cur.Workers {
-			k := slotKey{w.Supervisor, w.Port}
-			ok := r.usable[k] && !r.claimed[k]
+		// While every worker so far is kept as it is, t.kept is a prefix of cur's
+		// workers, not a copy.
+		shared := t.err == nil
+		for i, w := range t.cur.Workers {
+			sup, at := r.slot(w.Supervisor, w.Port)
+			ok := sup != nil && sup.state[at] != slotClaimed
 			if t.err != nil {
 				// Malformed topology: its assignment stays as it is; its slots stay taken.
 				if ok {
-					r.claimed[k] = true
+					sup.state[at] = slotClaimed
 				}
 				continue
+			}
+			if shared && (len(w.Executors) == 0 || !ok || w.Host != sup.host) {
+				shared = false
+				t.kept = append(make([]WorkerSlot, 0, len(t.cur.Workers)), t.cur.Workers[:i]...)
 			}
 			if len(w.Executors) == 0 {
 				continue // an empty worker has no reason to run
@@ -361,35 +637,36 @@ func (r *round) claim() {
 				t.lost = append(t.lost, w)
 				continue
 			}
-			r.claimed[k] = true
-			w.Host = r.supByID[w.Supervisor].host
-			w.Executors = cloneExecs(w.Executors)
-			t.kept = append(t.kept, w)
-			t.onSup[w.Supervisor]++
+			sup.state[at] = slotClaimed
+			if !shared {
+				w.Host = sup.host
+				t.kept = append(t.kept, w) // its executors are cur's: read only
+			}
+		}
+		if shared {
+			t.kept = slices.Clip(t.cur.Workers) // read only: nothing was lost, so nothing appends to it
 		}
 	}
-	counted := map[slotKey]bool{}
 	for _, t := range r.topos {
 		if !t.rebalance || t.err != nil {
 			continue
 		}
-		t.prevPorts = map[string][]int{}
 		n := 0
 		for _, w := range t.cur.Workers {
-			k := slotKey{w.Supervisor, w.Port}
-			if !r.usable[k] || r.claimed[k] || counted[k] {
+			sup, i := r.slot(w.Supervisor, w.Port)
+			if sup == nil || sup.state[i] != slotFree {
 				continue
 			}
-			counted[k] = true
-			t.prevPorts[w.Supervisor] = append(t.prevPorts[w.Supervisor], w.Port)
+			sup.state[i] = slotCounted
+			t.prevPorts = append(t.prevPorts, prevPort{sup.idx, w.Port})
 			n++
 		}
 		t.reserved = min(n, t.want)
 	}
 	words := (len(r.sups) + 63) / 64
 	for _, sup := range r.sups {
-		for _, p := range sup.ports {
-			if !r.claimed[slotKey{sup.id, p}] {
+		for i, p := range sup.ports {
+			if sup.state[i] != slotClaimed {
 				sup.free = append(sup.free, p)
 			}
 		}
@@ -398,6 +675,16 @@ func (r *round) claim() {
 		}
 		r.setFreeBit(sup, true)
 	}
+}
+
+// growTo returns s with at least n elements, the new ones zero.
+func growTo[T any](s []T, n int) []T {
+	if n <= len(s) {
+		return s
+	}
+	out := make([]T, max(n, 2*len(s)))
+	copy(out, s)
+	return out
 }
 
 // setFreeBit marks (or unmarks) sup in the set of supervisors with its number of free
@@ -482,15 +769,28 @@ func (h *fillHeap) Pop() any {
 // take gives t one free slot: on the supervisor with the fewest of t's workers, then the
 // most free slots, then the smallest id; t's old port there if free, else the lowest.
 func (r *round) take(t *topoState) bool {
+	if t.onBits == nil {
+		t.onBits = make([]uint64, (len(r.sups)+63)/64)
+		t.onCount = make([]supCount, 0, t.want)
+		for _, w := range t.kept {
+			t.addOn(r.supByID[w.Supervisor])
+		}
+		t.granted = make([]WorkerSlot, 0, t.demand())
+	}
 	best := r.bestFor(t)
 	if best == nil {
 		return false
 	}
 	i := 0
-	for j, p := range best.free {
-		if slices.Contains(t.prevPorts[best.id], p) {
-			i = j
-			break
+	if prev := t.prevOn(best); len(prev) > 0 {
+	search:
+		for j, p := range best.free {
+			for _, pp := range prev {
+				if pp.port == p {
+					i = j
+					break search
+				}
+			}
 		}
 	}
 	port := best.free[i]
@@ -498,8 +798,18 @@ func (r *round) take(t *topoState) bool {
 	best.free = slices.Delete(best.free, i, i+1)
 	r.setFreeBit(best, true)
 	t.granted = append(t.granted, WorkerSlot{Supervisor: best.id, Host: best.host, Port: port})
-	t.onSup[best.id]++
+	t.addOn(best)
 	return true
+}
+
+// prevOn returns the slots t held on sup.
+func (t *topoState) prevOn(sup *supState) []prevPort {
+	lo, _ := slices.BinarySearchFunc(t.prevPorts, sup.idx, func(p prevPort, idx int) int { return cmp.Compare(p.sup, idx) })
+	hi := lo
+	for hi < len(t.prevPorts) && t.prevPorts[hi].sup == sup.idx {
+		hi++
+	}
+	return t.prevPorts[lo:hi]
 }
 
 // bestFor is the supervisor take picks for t. A supervisor that holds none of t's
@@ -509,37 +819,39 @@ func (r *round) take(t *topoState) bool {
 func (r *round) bestFor(t *topoState) *supState {
 	for f := len(r.byFree) - 1; f >= 1; f-- {
 		for w, word := range r.byFree[f] {
-			for word != 0 {
-				i := w*64 + bits.TrailingZeros64(word)
-				word &= word - 1
-				if s := r.sups[i]; t.onSup[s.id] == 0 {
-					return s
-				}
+			word &^= t.onBits[w]
+			if word != 0 {
+				return r.sups[w*64+bits.TrailingZeros64(word)]
 			}
 		}
 	}
 	var best *supState
-	for id, n := range t.onSup {
-		s := r.supByID[id]
-		if n == 0 || s == nil || len(s.free) == 0 {
+	bestN := 0
+	for _, c := range t.onCount {
+		s, n := c.sup, c.n
+		if len(s.free) == 0 {
 			continue
 		}
-		if best == nil || n < t.onSup[best.id] ||
-			(n == t.onSup[best.id] && (len(s.free) > len(best.free) || (len(s.free) == len(best.free) && s.idx < best.idx))) {
-			best = s
+		if best == nil || n < bestN ||
+			(n == bestN && (len(s.free) > len(best.free) || (len(s.free) == len(best.free) && s.idx < best.idx))) {
+			best, bestN = s, n
 		}
 	}
 	return best
 }
 
 func (r *round) build() Result {
-	res := Result{Assignments: map[string]Assignment{}, Reasons: map[string]string{}, Removed: r.removed}
+	res := Result{Assignments: make(map[string]Assignment, len(r.topos)), Reasons: map[string]string{}, Removed: r.removed}
 	for _, t := range r.topos {
 		id := t.t.ID
 		if t.err != nil {
 			verdict := "it is not scheduled"
 			if t.hasCur {
-				res.Assignments[id] = t.cur
+				a := t.cur
+				if t.shared {
+					a = a.Clone()
+				}
+				res.Assignments[id] = a
 				verdict = "its current assignment is left as it is"
 			}
 			res.Reasons[id] = fmt.Sprintf("cannot be scheduled: %s; %s", strings.ReplaceAll(t.err.Error(), "\n", "; "), verdict)
@@ -554,10 +866,8 @@ func (r *round) build() Result {
 				plural(t.want, "worker slot"), r.capacity())
 			continue
 		}
-		for i := range workers {
-			sortExecs(workers[i].Executors)
-		}
-		slices.SortFunc(workers, compareSlots)
+		// The workers' executors may be the input's: the result gets its own copy.
+		workers = canonicalCopy(workers)
 		a := Assignment{TopologyID: id, Version: 1, RequestedWorkers: t.requested, Generation: t.t.Generation, Workers: workers}
 		if t.hasCur {
 			a.Version = t.cur.Version + 1
@@ -578,8 +888,46 @@ func (r *round) build() Result {
 	return res
 }
 
+// canonicalCopy returns a deep copy of workers in three arrays (workers, executors,
+// tasks), with every executor's tasks sorted, each worker's executors ordered by first
+// task, and the workers ordered by slot.
+func canonicalCopy(workers []WorkerSlot) []WorkerSlot {
+	nexecs, ntasks := 0, 0
+	for _, w := range workers {
+		nexecs += len(w.Executors)
+		for _, e := range w.Executors {
+			ntasks += len(e)
+		}
+	}
+	out := slices.Clone(workers)
+	execs := make([][]int32, nexecs)
+	tasks := make([]int32, ntasks)
+	for i := range out {
+		es := out[i].Executors
+		if len(es) == 0 {
+			continue
+		}
+		mine := execs[:len(es):len(es)]
+		execs = execs[len(es):]
+		for j, e := range es {
+			if e == nil {
+				continue
+			}
+			c := tasks[:len(e):len(e)]
+			tasks = tasks[len(e):]
+			copy(c, e)
+			slices.Sort(c)
+			mine[j] = c
+		}
+		slices.SortFunc(mine, compareExec)
+		out[i].Executors = mine
+	}
+	slices.SortFunc(out, compareSlots)
+	return out
+}
+
 // place decides the topology's workers and their executors from what it kept, lost and
-// was granted.
+// was granted. The executors it hands out may be the input's, to be copied.
 func (t *topoState) place() []WorkerSlot {
 	g := len(t.granted)
 	switch {
@@ -589,13 +937,24 @@ func (t *topoState) place() []WorkerSlot {
 		if len(ws) == 0 {
 			return nil
 		}
-		for i := range ws {
-			ws[i].Executors = nil
-		}
 		slices.SortFunc(ws, compareSlots)
-		for i, e := range t.execs {
+		// Worker i gets executors i, i+n, i+2n...: one array holds them all.
+		execs := t.executors()
+		all := make([][]int32, len(execs))
+		per, extra := len(execs)/len(ws), len(execs)%len(ws)
+		for i := range ws {
+			n := per
+			if i < extra {
+				n++
+			}
+			ws[i].Executors = nil
+			if n > 0 {
+				ws[i].Executors, all = all[:0:n], all[n:]
+			}
+		}
+		for i, e := range execs {
 			w := &ws[i%len(ws)]
-			w.Executors = append(w.Executors, slices.Clone(e.tasks))
+			w.Executors = append(w.Executors, e.tasks)
 		}
 		return ws
 	case len(t.lost) == 0:
@@ -603,7 +962,7 @@ func (t *topoState) place() []WorkerSlot {
 	case g == len(t.lost):
 		// Each lost worker moves whole to a new slot.
 		for i := range t.granted {
-			t.granted[i].Executors = cloneExecs(t.lost[i].Executors)
+			t.granted[i].Executors = t.lost[i].Executors
 		}
 		return append(t.kept, t.granted...)
 	case g > 0:
@@ -621,8 +980,8 @@ func (t *topoState) place() []WorkerSlot {
 // adopt gives each executor of the lost workers to the target with the fewest executors
 // of its component, then the fewest executors, then the first.
 func (t *topoState) adopt(targets []WorkerSlot) {
-	compOf := make(map[int32]string, len(t.execs)) // an executor's first task -> component
-	for _, e := range t.execs {
+	compOf := make(map[int32]string, t.nexecs) // an executor's first task -> component
+	for _, e := range t.executors() {
 		compOf[e.tasks[0]] = e.comp
 	}
 	var orphans []executor
@@ -637,6 +996,8 @@ func (t *topoState) adopt(targets []WorkerSlot) {
 	perComp := make([]map[string]int, len(targets))
 	total := make([]int, len(targets))
 	for i, w := range targets {
+		// A kept worker's executors are cur's: appending must not write into them.
+		targets[i].Executors = slices.Clip(w.Executors)
 		perComp[i] = map[string]int{}
 		for _, e := range w.Executors {
 			perComp[i][compOf[e[0]]]++
@@ -650,7 +1011,7 @@ func (t *topoState) adopt(targets []WorkerSlot) {
 				best = i
 			}
 		}
-		targets[best].Executors = append(targets[best].Executors, slices.Clone(e.tasks))
+		targets[best].Executors = append(targets[best].Executors, e.tasks)
 		perComp[best][e.comp]++
 		total[best]++
 	}
@@ -658,6 +1019,9 @@ func (t *topoState) adopt(targets []WorkerSlot) {
 
 // capacity describes the cluster's slots for a reason.
 func (r *round) capacity() string {
+	if r.capacityText != "" {
+		return r.capacityText
+	}
 	var b strings.Builder
 	if r.usableSlots == 0 {
 		fmt.Fprintf(&b, "the cluster has no usable slot; %s live", plural(r.liveSups, "supervisor"))
@@ -670,7 +1034,8 @@ func (r *round) capacity() string {
 	if r.unhealthySlots > 0 {
 		fmt.Fprintf(&b, "; %s unhealthy", plural(r.unhealthySlots, "slot"))
 	}
-	return b.String()
+	r.capacityText = b.String()
+	return r.capacityText
 }
 
 // plural writes "1 slot", "2 slots".
