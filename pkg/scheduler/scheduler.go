@@ -160,10 +160,15 @@ func checkIDs(c Cluster) error {
 		}
 		seen[t.ID] = true
 	}
-	for _, id := range slices.Sorted(maps.Keys(c.Assignments)) {
-		if a := c.Assignments[id]; a.TopologyID != "" && a.TopologyID != id {
-			errs = append(errs, fmt.Errorf("the assignment filed under %q is for topology %q", id, a.TopologyID))
+	var misfiled []string
+	for id, a := range c.Assignments {
+		if a.TopologyID != "" && a.TopologyID != id {
+			misfiled = append(misfiled, id)
 		}
+	}
+	slices.Sort(misfiled)
+	for _, id := range misfiled {
+		errs = append(errs, fmt.Errorf("the assignment filed under %q is for topology %q", id, c.Assignments[id].TopologyID))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("scheduler: %w", err)
@@ -236,6 +241,7 @@ type topoState struct {
 
 	rebalance bool
 	kept      []WorkerSlot // surviving workers, with their executors (not when rebalancing)
+	keptWhole bool         // kept is cur's workers, every one kept as it was
 	lost      []WorkerSlot // workers that lost their slot, with their executors
 	reserved  int          // rebalance: slots it may take back before the others fill
 	prevPorts []prevPort   // the slots it held, by supervisor position then port
@@ -313,8 +319,7 @@ func (r *round) slot(sup string, port int) (*supState, int) {
 
 func newRound(c Cluster) *round {
 	r := &round{supByID: make(map[string]*supState, len(c.Supervisors))}
-	sups := slices.Clone(c.Supervisors)
-	slices.SortFunc(sups, func(a, b Supervisor) int { return cmp.Compare(a.ID, b.ID) })
+	sups := sortedByID(c.Supervisors, func(s Supervisor) string { return s.ID })
 	nports := 0
 	for _, sup := range sups {
 		nports += len(sup.Slots)
@@ -364,8 +369,7 @@ func newRound(c Cluster) *round {
 	}
 
 	known := make(map[string]bool, len(c.Topologies))
-	topos := slices.Clone(c.Topologies)
-	slices.SortFunc(topos, func(a, b Topology) int { return cmp.Compare(a.ID, b.ID) })
+	topos := sortedByID(c.Topologies, func(t Topology) string { return t.ID })
 	all := make([]topoState, 0, len(topos))
 	for _, t := range topos {
 		known[t.ID] = true
@@ -397,6 +401,18 @@ func newRound(c Cluster) *round {
 	}
 	slices.Sort(r.removed)
 	return r
+}
+
+// sortedByID returns xs sorted by id: xs itself when it is sorted already (it is then
+// only read), else a sorted copy.
+func sortedByID[T any](xs []T, id func(T) string) []T {
+	byID := func(a, b T) int { return cmp.Compare(id(a), id(b)) }
+	if slices.IsSortedFunc(xs, byID) {
+		return xs
+	}
+	xs = slices.Clone(xs)
+	slices.SortFunc(xs, byID)
+	return xs
 }
 
 // usedOnHost reports whether a supervisor before, on the same host, uses port.
@@ -448,17 +464,19 @@ func (r *round) prepare(t *topoState) error {
 	return nil
 }
 
-// executors returns the topology's effective executors in component order.
-func (t *topoState) executors() []executor {
-	if t.execs == nil && t.direct {
-		t.execs = make([]executor, 0, t.nexecs)
-		for _, comp := range slices.Sorted(maps.Keys(t.t.Executors)) {
-			for _, e := range t.t.Executors[comp] {
-				t.execs = append(t.execs, executor{comp, e})
-			}
+// eachExecutor calls yield with the topology's effective executors in component order.
+func (t *topoState) eachExecutor(yield func(comp string, tasks []int32)) {
+	if !t.direct {
+		for _, e := range t.execs {
+			yield(e.comp, e.tasks)
+		}
+		return
+	}
+	for _, comp := range slices.Sorted(maps.Keys(t.t.Executors)) {
+		for _, e := range t.t.Executors[comp] {
+			yield(comp, e)
 		}
 	}
-	return t.execs
 }
 
 // effective is EffectiveExecutors as a list in component order, made without copying
@@ -645,6 +663,7 @@ func (r *round) claim() {
 		}
 		if shared {
 			t.kept = slices.Clip(t.cur.Workers) // read only: nothing was lost, so nothing appends to it
+			t.keptWhole = true
 		}
 	}
 	for _, t := range r.topos {
@@ -842,7 +861,18 @@ func (r *round) bestFor(t *topoState) *supState {
 
 func (r *round) build() Result {
 	res := Result{Assignments: make(map[string]Assignment, len(r.topos)), Reasons: map[string]string{}, Removed: r.removed}
-	for _, t := range r.topos {
+	// Place every topology, then copy the results into one set of arrays: the workers'
+	// executors may be the input's, and the result must not share memory with it.
+	placed := make([][]WorkerSlot, len(r.topos))
+	var size arenaSize
+	for i, t := range r.topos {
+		if t.err == nil {
+			placed[i] = t.place()
+			size.add(placed[i])
+		}
+	}
+	out := size.alloc()
+	for i, t := range r.topos {
 		id := t.t.ID
 		if t.err != nil {
 			verdict := "it is not scheduled"
@@ -857,7 +887,7 @@ func (r *round) build() Result {
 			res.Reasons[id] = fmt.Sprintf("cannot be scheduled: %s; %s", strings.ReplaceAll(t.err.Error(), "\n", "; "), verdict)
 			continue
 		}
-		workers := t.place()
+		workers := placed[i]
 		if len(workers) == 0 {
 			if t.hasCur {
 				res.Removed = append(res.Removed, id)
@@ -866,17 +896,21 @@ func (r *round) build() Result {
 				plural(t.want, "worker slot"), r.capacity())
 			continue
 		}
-		// The workers' executors may be the input's: the result gets its own copy.
-		workers = canonicalCopy(workers)
+		// Kept whole, the workers are cur's, as they were (the common case): the copy
+		// needs no sorting and the placement no comparing.
+		unmoved := t.keptWhole && len(t.granted) == 0 && !t.rebalance
+		workers = out.canonicalCopy(workers, unmoved)
 		a := Assignment{TopologyID: id, Version: 1, RequestedWorkers: t.requested, Generation: t.t.Generation, Workers: workers}
+		same := false
 		if t.hasCur {
+			same = unmoved || samePlacement(t.cur, a)
 			a.Version = t.cur.Version + 1
-			if samePlacement(t.cur, a) {
+			if same {
 				a.Version = t.cur.Version
 			}
 		}
 		res.Assignments[id] = a
-		if !t.hasCur || !sameAssignment(t.cur, a) {
+		if !same || a.RequestedWorkers != t.cur.RequestedWorkers || a.Generation != t.cur.Generation || a.TopologyID != t.cur.TopologyID {
 			res.Changed = append(res.Changed, id)
 		}
 		if len(workers) < t.want {
@@ -888,41 +922,66 @@ func (r *round) build() Result {
 	return res
 }
 
-// canonicalCopy returns a deep copy of workers in three arrays (workers, executors,
-// tasks), with every executor's tasks sorted, each worker's executors ordered by first
-// task, and the workers ordered by slot.
-func canonicalCopy(workers []WorkerSlot) []WorkerSlot {
-	nexecs, ntasks := 0, 0
-	for _, w := range workers {
-		nexecs += len(w.Executors)
+// arena holds the workers, executors and tasks of a round's results, handed out in
+// pieces whose capacity ends where they do (an append copies rather than overwrite the
+// next piece).
+type arena struct {
+	workers []WorkerSlot
+	execs   [][]int32
+	tasks   []int32
+}
+
+// arenaSize counts what an arena is to hold.
+type arenaSize struct{ workers, execs, tasks int }
+
+func (a *arenaSize) add(ws []WorkerSlot) {
+	a.workers += len(ws)
+	for _, w := range ws {
+		a.execs += len(w.Executors)
 		for _, e := range w.Executors {
-			ntasks += len(e)
+			a.tasks += len(e)
 		}
 	}
-	out := slices.Clone(workers)
-	execs := make([][]int32, nexecs)
-	tasks := make([]int32, ntasks)
+}
+
+func (a arenaSize) alloc() *arena {
+	return &arena{make([]WorkerSlot, a.workers), make([][]int32, a.execs), make([]int32, a.tasks)}
+}
+
+// canonicalCopy returns a deep copy of workers from the arena, with every executor's
+// tasks sorted, each worker's executors ordered by first task, and the workers ordered
+// by slot; sorted says they are so already.
+func (a *arena) canonicalCopy(workers []WorkerSlot, sorted bool) []WorkerSlot {
+	out := a.workers[:len(workers):len(workers)]
+	a.workers = a.workers[len(workers):]
+	copy(out, workers)
 	for i := range out {
 		es := out[i].Executors
 		if len(es) == 0 {
 			continue
 		}
-		mine := execs[:len(es):len(es)]
-		execs = execs[len(es):]
+		mine := a.execs[:len(es):len(es)]
+		a.execs = a.execs[len(es):]
 		for j, e := range es {
 			if e == nil {
 				continue
 			}
-			c := tasks[:len(e):len(e)]
-			tasks = tasks[len(e):]
+			c := a.tasks[:len(e):len(e)]
+			a.tasks = a.tasks[len(e):]
 			copy(c, e)
-			slices.Sort(c)
+			if !sorted {
+				slices.Sort(c)
+			}
 			mine[j] = c
 		}
-		slices.SortFunc(mine, compareExec)
+		if !sorted {
+			slices.SortFunc(mine, compareExec)
+		}
 		out[i].Executors = mine
 	}
-	slices.SortFunc(out, compareSlots)
+	if !sorted {
+		slices.SortFunc(out, compareSlots)
+	}
 	return out
 }
 
@@ -939,9 +998,8 @@ func (t *topoState) place() []WorkerSlot {
 		}
 		slices.SortFunc(ws, compareSlots)
 		// Worker i gets executors i, i+n, i+2n...: one array holds them all.
-		execs := t.executors()
-		all := make([][]int32, len(execs))
-		per, extra := len(execs)/len(ws), len(execs)%len(ws)
+		all := make([][]int32, t.nexecs)
+		per, extra := t.nexecs/len(ws), t.nexecs%len(ws)
 		for i := range ws {
 			n := per
 			if i < extra {
@@ -952,10 +1010,12 @@ func (t *topoState) place() []WorkerSlot {
 				ws[i].Executors, all = all[:0:n], all[n:]
 			}
 		}
-		for i, e := range execs {
+		i := 0
+		t.eachExecutor(func(_ string, e []int32) {
 			w := &ws[i%len(ws)]
-			w.Executors = append(w.Executors, e.tasks)
-		}
+			w.Executors = append(w.Executors, e)
+			i++
+		})
 		return ws
 	case len(t.lost) == 0:
 		return t.kept
@@ -980,39 +1040,60 @@ func (t *topoState) place() []WorkerSlot {
 // adopt gives each executor of the lost workers to the target with the fewest executors
 // of its component, then the fewest executors, then the first.
 func (t *topoState) adopt(targets []WorkerSlot) {
-	compOf := make(map[int32]string, t.nexecs) // an executor's first task -> component
-	for _, e := range t.executors() {
-		compOf[e.tasks[0]] = e.comp
+	// Components by number, in id order from 1 (0 for an executor of none), and the
+	// component of each executor's first task.
+	type firstComp struct{ first, comp int32 }
+	byFirst := make([]firstComp, 0, t.nexecs)
+	var last string
+	ncomps := 0
+	t.eachExecutor(func(comp string, e []int32) {
+		if ncomps == 0 || comp != last {
+			last = comp
+			ncomps++
+		}
+		byFirst = append(byFirst, firstComp{e[0], int32(ncomps)})
+	})
+	slices.SortFunc(byFirst, func(a, b firstComp) int { return cmp.Compare(a.first, b.first) })
+	compOf := func(e []int32) int {
+		i, ok := slices.BinarySearchFunc(byFirst, e[0], func(fc firstComp, first int32) int { return cmp.Compare(fc.first, first) })
+		if !ok {
+			return 0
+		}
+		return int(byFirst[i].comp)
 	}
-	var orphans []executor
+	type orphan struct {
+		comp  int
+		tasks []int32
+	}
+	var orphans []orphan
 	for _, w := range t.lost {
 		for _, e := range w.Executors {
-			orphans = append(orphans, executor{compOf[e[0]], e})
+			orphans = append(orphans, orphan{compOf(e), e})
 		}
 	}
-	slices.SortFunc(orphans, func(a, b executor) int {
+	slices.SortFunc(orphans, func(a, b orphan) int {
 		return cmp.Or(cmp.Compare(a.comp, b.comp), compareExec(a.tasks, b.tasks))
 	})
-	perComp := make([]map[string]int, len(targets))
+	stride := ncomps + 1
+	perComp := make([]int, len(targets)*stride) // target i, component c: perComp[i*stride+c]
 	total := make([]int, len(targets))
 	for i, w := range targets {
 		// A kept worker's executors are cur's: appending must not write into them.
 		targets[i].Executors = slices.Clip(w.Executors)
-		perComp[i] = map[string]int{}
 		for _, e := range w.Executors {
-			perComp[i][compOf[e[0]]]++
+			perComp[i*stride+compOf(e)]++
 			total[i]++
 		}
 	}
 	for _, e := range orphans {
 		best := 0
 		for i := 1; i < len(targets); i++ {
-			if pc, pb := perComp[i][e.comp], perComp[best][e.comp]; pc < pb || (pc == pb && total[i] < total[best]) {
+			if pc, pb := perComp[i*stride+e.comp], perComp[best*stride+e.comp]; pc < pb || (pc == pb && total[i] < total[best]) {
 				best = i
 			}
 		}
 		targets[best].Executors = append(targets[best].Executors, e.tasks)
-		perComp[best][e.comp]++
+		perComp[best*stride+e.comp]++
 		total[best]++
 	}
 }
