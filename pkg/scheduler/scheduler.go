@@ -969,8 +969,13 @@ func (a *arena) canonicalCopy(workers []WorkerSlot, sorted bool) []WorkerSlot {
 			c := a.tasks[:len(e):len(e)]
 			a.tasks = a.tasks[len(e):]
 			copy(c, e)
-			if !sorted {
-				slices.Sort(c)
+			// Every executor placed is the topology's effective one or cur's, whose
+			// tasks are sorted: this sort is a check that finds nothing to do.
+			for k := 1; k < len(c) && !sorted; k++ {
+				if c[k] < c[k-1] {
+					slices.Sort(c)
+					break
+				}
 			}
 			mine[j] = c
 		}
