@@ -126,7 +126,8 @@ type Result struct {
 // slots (see the package documentation for the rules). It fails only when the input is
 // malformed as a whole (an empty or repeated supervisor or topology id, an assignment
 // filed under another topology's id); a topology whose own data is malformed is reported
-// in Reasons and its current assignment is kept as it is.
+// in Reasons and its current assignment is kept as it is. It does not change c, and its
+// result shares no memory with c.
 func Schedule(c Cluster) (Result, error) {
 	if err := checkIDs(c); err != nil {
 		return Result{}, err
@@ -295,10 +296,11 @@ type round struct {
 	usableSlots, liveSups, downSups, unhealthySlots int
 	capacityText                                    string
 
-	// Scratch space reused from one topology to the next, indexed by task id: seen
-	// holds the stamp of the last topology that had the task, first the position + 1 of
-	// the executor the task starts (zero between uses).
-	flat  []([]int32)
+	// Scratch space reused from one topology to the next: flat holds the executors of
+	// the topology being prepared, in any order. Indexed by task id, seen holds the
+	// stamp of the last topology that had the task, and first the position + 1 in flat
+	// of the executor the task starts (zero between uses).
+	flat  [][]int32
 	seen  []uint32
 	stamp uint32
 	first []int32
@@ -924,7 +926,8 @@ func (r *round) build() Result {
 
 // arena holds the workers, executors and tasks of a round's results, handed out in
 // pieces whose capacity ends where they do (an append copies rather than overwrite the
-// next piece).
+// next piece). Three allocations a round rather than three a topology; the price is that
+// one result kept alive keeps all of them.
 type arena struct {
 	workers []WorkerSlot
 	execs   [][]int32
@@ -958,6 +961,7 @@ func (a *arena) canonicalCopy(workers []WorkerSlot, sorted bool) []WorkerSlot {
 	for i := range out {
 		es := out[i].Executors
 		if len(es) == 0 {
+			out[i].Executors = es[:0:0] // nothing to share
 			continue
 		}
 		mine := a.execs[:len(es):len(es)]
