@@ -213,10 +213,11 @@ func samePlacement(a, b Assignment) bool {
 	})
 }
 
-// sameAssignment reports whether two canonical assignments are equal in every stored field.
-func sameAssignment(a, b Assignment) bool {
-	return a.TopologyID == b.TopologyID && a.Version == b.Version && a.RequestedWorkers == b.RequestedWorkers &&
-		a.Generation == b.Generation && samePlacement(a, b)
+// sameRequest reports whether two assignments were made for the same topology and
+// request (workers and generation). With samePlacement, and so the same version, they
+// are equal in every field Schedule sets.
+func sameRequest(a, b Assignment) bool {
+	return a.TopologyID == b.TopologyID && a.RequestedWorkers == b.RequestedWorkers && a.Generation == b.Generation
 }
 
 func compareSlots(x, y WorkerSlot) int {

@@ -912,7 +912,7 @@ func (r *round) build() Result {
 			}
 		}
 		res.Assignments[id] = a
-		if !same || a.RequestedWorkers != t.cur.RequestedWorkers || a.Generation != t.cur.Generation || a.TopologyID != t.cur.TopologyID {
+		if !same || !sameRequest(t.cur, a) {
 			res.Changed = append(res.Changed, id)
 		}
 		if len(workers) < t.want {
