@@ -187,6 +187,23 @@ func (a Assignment) canonical() Assignment {
 	return a
 }
 
+// isCanonical reports whether the assignment is ordered as canonical makes it, with no
+// ties (two workers in one slot, two executors with one first task) whose order a sort
+// might change.
+func (a *Assignment) isCanonical() bool {
+	for i, w := range a.Workers {
+		if i > 0 && compareSlots(a.Workers[i-1], w) >= 0 {
+			return false
+		}
+		for j, e := range w.Executors {
+			if !slices.IsSorted(e) || (j > 0 && compareExec(w.Executors[j-1], e) >= 0) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // samePlacement reports whether two canonical assignments put the same executors in the
 // same slots on the same hosts.
 func samePlacement(a, b Assignment) bool {
@@ -196,10 +213,11 @@ func samePlacement(a, b Assignment) bool {
 	})
 }
 
-// sameAssignment reports whether two canonical assignments are equal in every stored field.
-func sameAssignment(a, b Assignment) bool {
-	return a.TopologyID == b.TopologyID && a.Version == b.Version && a.RequestedWorkers == b.RequestedWorkers &&
-		a.Generation == b.Generation && samePlacement(a, b)
+// sameRequest reports whether two assignments were made for the same topology and
+// request (workers and generation). With samePlacement, and so the same version, they
+// are equal in every field Schedule sets.
+func sameRequest(a, b Assignment) bool {
+	return a.TopologyID == b.TopologyID && a.RequestedWorkers == b.RequestedWorkers && a.Generation == b.Generation
 }
 
 func compareSlots(x, y WorkerSlot) int {
