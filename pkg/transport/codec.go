@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	protobuf "google.golang.org/protobuf/proto"
+
+	sparsev1 "github.com/sparsestream/sparse/api/proto/sparse/v1"
 )
 
 // A batchFrame is a Frame whose body is a Batch already encoded by internal/wire into a buffer
@@ -72,8 +74,12 @@ func (c frameCodec) Marshal(v any) (mem.BufferSlice, error) {
 // Unmarshal is the proto codec's, but gathers a message that arrived in several HTTP/2
 // frames into a buffer of framePool, which is not zeroed first, rather than of gRPC's
 // default pool, which is: zeroing 64 KiB per batch cost a receiving worker a tenth of
-// its CPU.
+// its CPU. An inFrame keeps that buffer and points its batch into it, where the generated
+// code would copy the batch into a new slice.
 func (c frameCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if in, ok := v.(*inFrame); ok {
+		return in.unmarshal(data)
+	}
 	m, ok := v.(protobuf.Message)
 	if !ok {
 		return c.base.Unmarshal(data, v)
@@ -84,6 +90,60 @@ func (c frameCodec) Unmarshal(data mem.BufferSlice, v any) error {
 }
 
 func (frameCodec) Name() string { return proto.Name }
+
+// inFrame is a Frame received without copying its batch (see frameCodec.Unmarshal):
+// batch points into buf, a buffer of framePool that release gives back once the batch
+// is decoded. A frame that is anything but one batch field (a hello, or a sender that
+// encodes otherwise) is unmarshalled into msg by the generated code, as before.
+type inFrame struct {
+	buf   mem.Buffer
+	batch []byte // set, possibly empty, when the frame was one batch
+	msg   sparsev1.Frame
+}
+
+func (f *inFrame) unmarshal(data mem.BufferSlice) error {
+	f.release()
+	f.msg.Reset()
+	buf := data.MaterializeToBuffer(framePool)
+	b := buf.ReadOnlyData()
+	if batch, ok := onlyBatch(b); ok {
+		f.buf, f.batch = buf, batch
+		return nil
+	}
+	defer buf.Free()
+	return protobuf.Unmarshal(b, &f.msg)
+}
+
+// body is the frame's batch, nil if it carries none.
+func (f *inFrame) body() []byte {
+	if f.batch != nil {
+		return f.batch
+	}
+	return f.msg.GetBatch()
+}
+
+// release gives the buffer back; the batch must not be read after it.
+func (f *inFrame) release() {
+	if f.buf != nil {
+		f.buf.Free()
+		f.buf = nil
+	}
+	f.batch = nil
+}
+
+// onlyBatch returns the batch of b when b is exactly one Frame.batch field, as senders
+// write it; a batch of length zero is returned empty, not nil.
+func onlyBatch(b []byte) ([]byte, bool) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n < 0 || num != frameFieldBatch || typ != protowire.BytesType {
+		return nil, false
+	}
+	v, m := protowire.ConsumeBytes(b[n:])
+	if m < 0 || n+m != len(b) {
+		return nil, false
+	}
+	return v[:len(v):len(v)], true
+}
 
 // sendCodec is the call option that makes a stream use frameCodec.
 var sendCodec = grpc.ForceCodecV2(newFrameCodec())

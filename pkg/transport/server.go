@@ -101,15 +101,18 @@ func (s *Server) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparse
 	log.Debug("accepted a transfer stream")
 	// One decoder per stream: it keeps the stream's sources and recent strings.
 	dec := wire.NewDecoder(s.rt.Source)
+	// The frame's batch stays in the buffer it was read into until it is decoded.
+	var f inFrame
+	defer f.release()
 	for {
-		f, err := stream.Recv()
+		err := stream.RecvMsg(&f)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		body := f.GetBatch()
+		body := f.body()
 		if body == nil {
 			s.Stats.Refused.Add(1)
 			msg := "a frame after the hello carries no batch; only the first frame may be a hello"
@@ -123,6 +126,7 @@ func (s *Server) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparse
 		} else {
 			err = s.receiveControl(stream, dec, body)
 		}
+		f.release()
 		if err != nil {
 			if errors.Is(err, executor.ErrStopped) || ctx.Err() != nil {
 				return status.Error(codes.Unavailable, "the worker is shutting down")
