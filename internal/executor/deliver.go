@@ -23,6 +23,12 @@ func (r *Runtime) Source(task int32, stream string) *tuple.Source {
 // NewBatch returns an empty batch for Deliver.
 func (r *Runtime) NewBatch() *TupleBatch { return r.data.pool.get() }
 
+// BatchSize is the most entries a batch should hold (topology.producer.batch.size): the
+// receive queues are bounded in batches, so a transport that delivers a frame of
+// thousands of tuples as one batch would make them hold that many times more than
+// topology.executor.receive.buffer.size.
+func (r *Runtime) BatchSize() int { return r.data.pool.size }
+
 // NewControlBatch returns an empty control batch for DeliverControl.
 func (r *Runtime) NewControlBatch() *ControlBatch { return r.ctl.pool.get() }
 

@@ -180,12 +180,26 @@ func (s *Server) check(h *sparsev1.Hello) (sparsev1.Channel, sparsev1.HelloRefus
 	return h.GetChannel(), sparsev1.HelloRefusal_HELLO_REFUSAL_UNSPECIFIED, ""
 }
 
-// receiveData decodes a frame of the data channel and delivers its tuples to the runtime.
+// receiveData decodes a frame of the data channel and delivers its tuples to the runtime
+// in batches of the runtime's batch size, so that its queues, bounded in batches, hold
+// what topology.executor.receive.buffer.size says and not a frame's worth per batch.
 func (s *Server) receiveData(stream grpc.ServerStream, dec *wire.Decoder, body []byte) error {
+	ctx, most := stream.Context(), s.rt.BatchSize()
 	b := s.rt.NewBatch()
-	var wrong error
+	var wrong, failed error
+	n := 0
 	err := dec.Decode(body,
-		func(dest int32, t *tuple.Tuple) { b.Items = append(b.Items, executor.Item{Task: dest, Tuple: t}) },
+		func(dest int32, t *tuple.Tuple) {
+			if failed != nil {
+				return
+			}
+			b.Items = append(b.Items, executor.Item{Task: dest, Tuple: t})
+			n++
+			if len(b.Items) >= most {
+				failed = s.rt.Deliver(ctx, b)
+				b = s.rt.NewBatch()
+			}
+		},
 		func(wire.Control) {
 			if wrong == nil {
 				wrong = errors.New("a control message arrived on the data channel")
@@ -198,15 +212,21 @@ func (s *Server) receiveData(stream grpc.ServerStream, dec *wire.Decoder, body [
 		s.rt.Release(b)
 		return fmt.Errorf("malformed batch: %w", err)
 	}
-	s.Stats.TuplesRecv.Add(int64(len(b.Items)))
-	return s.rt.Deliver(stream.Context(), b)
+	s.Stats.TuplesRecv.Add(int64(n))
+	if failed != nil {
+		s.rt.Release(b)
+		return failed
+	}
+	return s.rt.Deliver(ctx, b)
 }
 
 // receiveControl decodes a frame of the control channel and delivers its acker
-// messages to the runtime.
+// messages to the runtime, in batches as receiveData does.
 func (s *Server) receiveControl(stream grpc.ServerStream, dec *wire.Decoder, body []byte) error {
+	ctx, most := stream.Context(), s.rt.BatchSize()
 	cb := s.rt.NewControlBatch()
-	var wrong error
+	var wrong, failed error
+	n := 0
 	err := dec.Decode(body,
 		func(int32, *tuple.Tuple) {
 			if wrong == nil {
@@ -214,7 +234,15 @@ func (s *Server) receiveControl(stream grpc.ServerStream, dec *wire.Decoder, bod
 			}
 		},
 		func(c wire.Control) {
+			if failed != nil {
+				return
+			}
 			cb.Items = append(cb.Items, executor.Control(c)) // the same fields: see executor.Control
+			n++
+			if len(cb.Items) >= most {
+				failed = s.rt.DeliverControl(ctx, cb)
+				cb = s.rt.NewControlBatch()
+			}
 		})
 	if err == nil {
 		err = wrong
@@ -223,6 +251,10 @@ func (s *Server) receiveControl(stream grpc.ServerStream, dec *wire.Decoder, bod
 		s.rt.ReleaseControl(cb)
 		return fmt.Errorf("malformed control batch: %w", err)
 	}
-	s.Stats.ControlsRecv.Add(int64(len(cb.Items)))
-	return s.rt.DeliverControl(stream.Context(), cb)
+	s.Stats.ControlsRecv.Add(int64(n))
+	if failed != nil {
+		s.rt.ReleaseControl(cb)
+		return failed
+	}
+	return s.rt.DeliverControl(ctx, cb)
 }
