@@ -3,7 +3,6 @@ package ctl
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,23 +67,13 @@ func (f *ConnFlags) LogsClient() (*LogsClient, error) {
 	if f.TLS.Enabled() {
 		files = f.TLS
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
-	lc := &LogsClient{token: token}
+	var store *tlsconf.Store
 	if files.Enabled() {
-		store, err := tlsconf.Load(files, nil)
-		if err != nil {
+		if store, err = tlsconf.Load(files, nil); err != nil {
 			return nil, fmt.Errorf("TLS to the supervisors' log servers: %w", err)
 		}
-		tc := store.ClientConfig(tlsconf.RoleSupervisor, false).Clone()
-		tc.NextProtos = []string{"http/1.1"}
-		tr.TLSClientConfig = tc
-		tr.ForceAttemptHTTP2 = false
-		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-		lc.tls = true
 	}
-	lc.http = &http.Client{Transport: tr}
-	return lc, nil
+	return &LogsClient{token: token, tls: store != nil, http: &http.Client{Transport: logview.ClientTransport(store)}}, nil
 }
 
 // do makes one request to the log server at addr and checks its status.
