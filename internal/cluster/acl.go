@@ -2,8 +2,11 @@ package cluster
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -317,6 +320,39 @@ func (s *Store) RevokeToken(ctx context.Context, which string) (*TokenRecord, er
 		}
 	}
 	return nil, fmt.Errorf("revoking token %q: %w by other token changes %d times in a row; try again", which, ErrConflict, tokenTries)
+}
+
+// MaxSecretLen bounds what is hashed; a secret nimbus makes is 50 bytes.
+const MaxSecretLen = 512
+
+// ParseBearer reads the secret of an "Authorization: Bearer <secret>" value, as gRPC
+// metadata or an HTTP header, refusing what no sparse token looks like before it is
+// hashed and looked up.
+func ParseBearer(v string) (string, error) {
+	scheme, secret, ok := strings.Cut(strings.TrimSpace(v), " ")
+	secret = strings.TrimSpace(secret)
+	switch {
+	case !ok || !strings.EqualFold(scheme, "bearer"):
+		return "", errors.New(`the authorization is not "Bearer <token>"`)
+	case secret == "":
+		return "", errors.New("the bearer token is empty")
+	case len(secret) > MaxSecretLen:
+		return "", fmt.Errorf("the bearer token is %d bytes long; a sparse token is far shorter", len(secret))
+	}
+	for i := 0; i < len(secret); i++ {
+		if c := secret[i]; c <= ' ' || c >= 0x7f {
+			return "", errors.New("the bearer token holds a character no sparse token has")
+		}
+	}
+	return secret, nil
+}
+
+// HashSecret is what tokens are stored and looked up by (GetToken). A plain sha256 is
+// enough: the secrets are 256 random bits, so there is nothing for a slow password hash
+// to protect against guessing, and every API call hashes one.
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
 }
 
 // GetToken finds the token whose secret has this sha256; ErrNotFound if there is none.

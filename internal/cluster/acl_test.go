@@ -219,3 +219,53 @@ func TestTokenChangesRace(t *testing.T) {
 		t.Errorf("revoking an unknown token: %v", err)
 	}
 }
+
+func TestParseBearer(t *testing.T) {
+	for _, c := range []struct{ in, secret, err string }{
+		{"Bearer sparse_abc", "sparse_abc", ""},
+		{"bearer  sparse_abc ", "sparse_abc", ""},
+		{"Basic dXNlcg==", "", "not \"Bearer <token>\""},
+		{"Bearer", "", "not \"Bearer <token>\""},
+		{"Bearer ", "", "not \"Bearer <token>\""},
+		{"Bearer a b", "", "character"},
+		{"Bearer \x00", "", "character"},
+		{"Bearer " + strings.Repeat("a", 600), "", "bytes long"},
+	} {
+		got, err := ParseBearer(c.in)
+		if got != c.secret || (err == nil) != (c.err == "") || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("ParseBearer(%.30q) = %q, %v; want %q, error with %q", c.in, got, err, c.secret, c.err)
+		}
+	}
+}
+
+// FuzzParseBearer: whatever a caller sends as its authorization, ParseBearer returns a
+// short printable secret or an error; never a panic.
+func FuzzParseBearer(f *testing.F) {
+	for _, s := range []string{"Bearer sparse_x", "bearer\tx", "Bearer  ", "Basic a", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		secret, err := ParseBearer(v)
+		if err != nil {
+			return
+		}
+		if secret == "" || len(secret) > MaxSecretLen || strings.ContainsAny(secret, " \t\r\n") {
+			t.Fatalf("ParseBearer(%q) accepted %q", v, secret)
+		}
+	})
+}
+
+func TestHashSecret(t *testing.T) {
+	for _, c := range []struct{ secret, want string }{
+		{"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+		{"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+	} {
+		got := HashSecret(c.secret)
+		if got != c.want {
+			t.Errorf("HashSecret(%q) = %s, want %s", c.secret, got, c.want)
+		}
+		if err := ValidateDigest(got); err != nil {
+			t.Errorf("HashSecret(%q) = %s, which GetToken refuses: %v", c.secret, got, err)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package ctl
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,23 +67,13 @@ func (f *ConnFlags) LogsClient() (*LogsClient, error) {
 	if f.TLS.Enabled() {
 		files = f.TLS
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
-	lc := &LogsClient{token: token}
+	var store *tlsconf.Store
 	if files.Enabled() {
-		store, err := tlsconf.Load(files, nil)
-		if err != nil {
+		if store, err = tlsconf.Load(files, nil); err != nil {
 			return nil, fmt.Errorf("TLS to the supervisors' log servers: %w", err)
 		}
-		tc := store.ClientConfig(tlsconf.RoleSupervisor, false).Clone()
-		tc.NextProtos = []string{"http/1.1"}
-		tr.TLSClientConfig = tc
-		tr.ForceAttemptHTTP2 = false
-		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-		lc.tls = true
 	}
-	lc.http = &http.Client{Transport: tr}
-	return lc, nil
+	return &LogsClient{token: token, tls: store != nil, http: &http.Client{Transport: logview.ClientTransport(store)}}, nil
 }
 
 // do makes one request to the log server at addr and checks its status.
@@ -152,6 +141,31 @@ func (s *logSource) prefix(line string) string {
 	return "[" + s.worker.GetId() + " " + comp + "] "
 }
 
+// maxLogLine is the longest log line read; a worker writes none longer.
+const maxLogLine = 2 << 20
+
+// scan calls each for every line of s's log read from r, and says what cut the log
+// short, if anything: a reader that stops on an error must not look like a whole log.
+func (s *logSource) scan(r io.Reader, each func(line string) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxLogLine)
+	for sc.Scan() {
+		if err := each(sc.Text()); err != nil {
+			return err
+		}
+	}
+	switch err := sc.Err(); {
+	case err == nil:
+		return nil
+	case errors.Is(err, bufio.ErrTooLong):
+		return fmt.Errorf("the log of worker %s (supervisor %s) has a line longer than %d MiB; the lines after it were not read: %w",
+			s.worker.GetId(), s.sup.GetId(), maxLogLine>>20, err)
+	default:
+		return fmt.Errorf("the log of worker %s was cut short by the log server of supervisor %s at %s; the lines after it were not read: %w",
+			s.worker.GetId(), s.sup.GetId(), s.sup.GetLogsAddr(), err)
+	}
+}
+
 // sources finds the workers o selects and their log servers.
 func (lc *LogsClient) sources(ctx context.Context, c *Client, o LogsOptions) ([]*logSource, error) {
 	src, err := c.LogSources(ctx, o.Topology)
@@ -214,6 +228,11 @@ func (lc *LogsClient) Logs(ctx context.Context, c *Client, o LogsOptions, out io
 	if err != nil {
 		return err
 	}
+	return lc.logs(ctx, srcs, o, out)
+}
+
+// logs writes the tails of srcs and then, with o.Follow, follows them.
+func (lc *LogsClient) logs(ctx context.Context, srcs []*logSource, o LogsOptions, out io.Writer) error {
 	type stamped struct {
 		t    time.Time
 		seq  int
@@ -231,16 +250,17 @@ func (lc *LogsClient) Logs(ctx context.Context, c *Client, o LogsOptions, out io
 			continue
 		}
 		var last time.Time
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 64<<10), 2<<20)
-		for sc.Scan() {
-			line := sc.Text()
+		err = s.scan(resp.Body, func(line string) error {
 			if t, ok := logview.LineTime(line); ok {
 				last = t
 			}
 			all = append(all, stamped{last, len(all), s.prefix(line) + line})
-		}
+			return nil
+		})
 		resp.Body.Close()
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
 	slices.SortStableFunc(all, func(a, b stamped) int { return a.t.Compare(b.t) })
 	if o.Lines >= 0 && len(all) > o.Lines {
@@ -276,17 +296,12 @@ func (lc *LogsClient) follow(ctx context.Context, srcs []*logSource, out io.Writ
 				return
 			}
 			defer resp.Body.Close()
-			sc := bufio.NewScanner(resp.Body)
-			sc.Buffer(make([]byte, 64<<10), 2<<20)
-			for sc.Scan() {
+			errs[i] = s.scan(resp.Body, func(line string) error {
 				mu.Lock()
-				_, err := io.WriteString(out, s.prefix(sc.Text())+sc.Text()+"\n")
-				mu.Unlock()
-				if err != nil {
-					errs[i] = err
-					return
-				}
-			}
+				defer mu.Unlock()
+				_, err := io.WriteString(out, s.prefix(line)+line+"\n")
+				return err
+			})
 		})
 	}
 	wg.Wait()

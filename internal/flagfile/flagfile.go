@@ -26,6 +26,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sparsestream/sparse/internal/editdist"
 )
 
 // Flag is the name of the flag that names the file.
@@ -182,7 +184,7 @@ func (s Setting) apply(fs *pflag.FlagSet) error {
 func suggest(fs *pflag.FlagSet, name string) string {
 	var near []string
 	fs.VisitAll(func(f *pflag.Flag) {
-		if strings.Contains(f.Name, name) || strings.Contains(name, f.Name) || distance(f.Name, name) <= 2 {
+		if strings.Contains(f.Name, name) || strings.Contains(name, f.Name) || editdist.Distance(f.Name, name) <= 2 {
 			near = append(near, f.Name)
 		}
 	})
@@ -191,25 +193,4 @@ func suggest(fs *pflag.FlagSet, name string) string {
 	}
 	slices.Sort(near)
 	return " (did you mean " + strings.Join(near, ", ") + "?)"
-}
-
-// distance is the Levenshtein distance of a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }

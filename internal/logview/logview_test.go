@@ -303,9 +303,16 @@ func TestAuthAndRemove(t *testing.T) {
 	for _, tc := range []struct {
 		token string
 		code  int
-	}{{"", 401}, {"nope", 401}, {"v", 200}, {"d", 200}} {
-		if code, body := f.get(t, "/logs/lines", q, tc.token); code != tc.code {
-			t.Errorf("token %q: status %d, want %d: %s", tc.token, code, tc.code, body)
+		body  string // what the refusal says
+	}{
+		{"", 401, "carries none"},
+		{"nope", 401, "not known to this cluster"},
+		{"a b", 401, "a character no sparse token has"},
+		{"v", 200, ""},
+		{"d", 200, ""},
+	} {
+		if code, body := f.get(t, "/logs/lines", q, tc.token); code != tc.code || !strings.Contains(body, tc.body) {
+			t.Errorf("token %q: status %d, want %d with %q: %s", tc.token, code, tc.code, tc.body, body)
 		}
 	}
 	del := func(token string) (int, string) {

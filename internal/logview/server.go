@@ -118,10 +118,9 @@ func (s *Server) guard(action string, need cluster.Role, h http.HandlerFunc) htt
 				refuse(http.StatusUnauthorized, action+" needs a token with role "+string(need)+" or above, and the request carries none; pass --token or set SPARSE_TOKEN")
 				return
 			}
-			scheme, secret, ok := strings.Cut(strings.TrimSpace(v), " ")
-			secret = strings.TrimSpace(secret)
-			if !ok || !strings.EqualFold(scheme, "bearer") || secret == "" || len(secret) > 512 {
-				refuse(http.StatusUnauthorized, `the Authorization header is not "Bearer <token>"`)
+			secret, err := cluster.ParseBearer(v)
+			if err != nil {
+				refuse(http.StatusUnauthorized, err.Error())
 				return
 			}
 			name, role, err := s.c.Auth(r.Context(), secret)

@@ -3,7 +3,6 @@ package nimbus
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -103,37 +102,6 @@ func (id *Identity) String() string {
 // tokenHint is how a sparsectl user gives a token.
 const tokenHint = "pass --token, set SPARSE_TOKEN, or name a token_file in the sparsectl config environment"
 
-// maxSecretLen bounds what is hashed; a secret nimbus makes is 50 bytes.
-const maxSecretLen = 512
-
-// parseBearer reads the secret of an "authorization: Bearer <secret>" value.
-func parseBearer(v string) (string, error) {
-	scheme, secret, ok := strings.Cut(strings.TrimSpace(v), " ")
-	secret = strings.TrimSpace(secret)
-	switch {
-	case !ok || !strings.EqualFold(scheme, "bearer"):
-		return "", errors.New(`the authorization metadata is not "Bearer <token>"`)
-	case secret == "":
-		return "", errors.New("the bearer token is empty")
-	case len(secret) > maxSecretLen:
-		return "", fmt.Errorf("the bearer token is %d bytes long; a sparse token is far shorter", len(secret))
-	}
-	for i := 0; i < len(secret); i++ {
-		if c := secret[i]; c <= ' ' || c >= 0x7f {
-			return "", errors.New("the bearer token holds a character no sparse token has")
-		}
-	}
-	return secret, nil
-}
-
-// hashSecret is what tokens are stored and looked up by. A plain sha256 is enough: the
-// secrets are 256 random bits, so there is nothing for a slow password hash to protect
-// against guessing, and every API call hashes one.
-func hashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
-
 // authenticate finds the caller's token: nil without one, an Unauthenticated error for
 // one that is malformed or unknown. The token is read from etcd on every call, so a
 // revocation holds from the next call on.
@@ -142,11 +110,11 @@ func (s *Server) authenticate(ctx context.Context) (*Identity, error) {
 	if len(vals) == 0 {
 		return nil, nil
 	}
-	secret, err := parseBearer(vals[0])
+	secret, err := cluster.ParseBearer(vals[0])
 	if err != nil {
 		return nil, status.Errorf(codes.Unauthenticated, "%v; %s", err, tokenHint)
 	}
-	rec, err := s.store.GetToken(ctx, hashSecret(secret))
+	rec, err := s.store.GetToken(ctx, cluster.HashSecret(secret))
 	switch {
 	case errors.Is(err, cluster.ErrNotFound):
 		return nil, status.Error(codes.Unauthenticated, "the token is not known to this cluster (revoked, mistyped or from another cluster); ask an admin for a token (sparsectl token create)")
@@ -342,7 +310,7 @@ func newToken(name string, role cluster.Role, createdBy string) (*cluster.TokenR
 	}
 	secret := "sparse_" + base64.RawURLEncoding.EncodeToString(b[:32])
 	return &cluster.TokenRecord{
-		SecretSHA256: hashSecret(secret), Accessor: hex.EncodeToString(b[32:]), Name: name, Role: role,
+		SecretSHA256: cluster.HashSecret(secret), Accessor: hex.EncodeToString(b[32:]), Name: name, Role: role,
 		CreatedAt: time.Now().UTC(), CreatedBy: createdBy,
 	}, secret, nil
 }

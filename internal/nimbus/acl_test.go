@@ -56,41 +56,6 @@ func TestEveryNimbusCallHasAnAccessRule(t *testing.T) {
 	}
 }
 
-func TestParseBearer(t *testing.T) {
-	for _, c := range []struct{ in, secret, err string }{
-		{"Bearer sparse_abc", "sparse_abc", ""},
-		{"bearer  sparse_abc ", "sparse_abc", ""},
-		{"Basic dXNlcg==", "", "not \"Bearer <token>\""},
-		{"Bearer", "", "not \"Bearer <token>\""},
-		{"Bearer ", "", "not \"Bearer <token>\""},
-		{"Bearer a b", "", "character"},
-		{"Bearer \x00", "", "character"},
-		{"Bearer " + strings.Repeat("a", 600), "", "bytes long"},
-	} {
-		got, err := parseBearer(c.in)
-		if got != c.secret || (err == nil) != (c.err == "") || (err != nil && !strings.Contains(err.Error(), c.err)) {
-			t.Errorf("parseBearer(%.30q) = %q, %v; want %q, error with %q", c.in, got, err, c.secret, c.err)
-		}
-	}
-}
-
-// FuzzParseBearer: whatever a caller sends as its authorization, parseBearer returns a
-// short printable secret or an error; never a panic.
-func FuzzParseBearer(f *testing.F) {
-	for _, s := range []string{"Bearer sparse_x", "bearer\tx", "Bearer  ", "Basic a", "\xff"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, v string) {
-		secret, err := parseBearer(v)
-		if err != nil {
-			return
-		}
-		if secret == "" || len(secret) > maxSecretLen || strings.ContainsAny(secret, " \t\r\n") {
-			t.Fatalf("parseBearer(%q) accepted %q", v, secret)
-		}
-	})
-}
-
 // bearer attaches a token to every call, as sparsectl does.
 type bearer string
 

@@ -460,7 +460,12 @@ func (s *Server) Describe(ctx context.Context, ref *sparsev1.TopologyRef) (*spar
 		left := time.Until(r.StatusChangedAt.Add(time.Duration(r.KillWaitSecs) * time.Second)).Round(time.Second)
 		d.Errors = append(d.Errors, fmt.Sprintf("being killed: its workers stop in %s", max(left, 0)))
 	}
-	problems := s.workerProblems(ctx, r.ID)
+	problems, err := s.workerProblems(ctx, r.ID)
+	if err != nil {
+		// Describe still answers, without the problems it could not read.
+		s.log.Warn("describe: cannot read the workers' problems", "topology", r.ID, "error", err)
+		d.Errors = append(d.Errors, err.Error())
+	}
 	if a := v.snap.assigns[r.ID]; a != nil {
 		d.AssignmentVersion = a.Version
 		for _, w := range a.Workers {

@@ -2,7 +2,6 @@ package nimbus
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -97,18 +96,14 @@ func (s *Server) restWorkerLog(ctx context.Context, r *http.Request) (any, error
 // readSupervisorLog makes one GET /logs/lines on a supervisor's log server.
 func (s *Server) readSupervisorLog(ctx context.Context, sup *sparsev1.LogSupervisor, q url.Values, auth string) (string, error) {
 	scheme := "http"
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
+	var st *tlsconf.Store
 	if sup.GetTls() {
 		if s.cfg.TLS == nil {
 			return "", status.Errorf(codes.FailedPrecondition, "supervisor %s serves its logs over HTTPS and this nimbus has no TLS certificate (--tls-*)", sup.GetId())
 		}
-		scheme = "https"
-		tc := s.cfg.TLS.ClientConfig(tlsconf.RoleSupervisor, false).Clone()
-		tc.NextProtos = []string{"http/1.1"}
-		tr.TLSClientConfig = tc
-		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		scheme, st = "https", s.cfg.TLS
 	}
+	tr := logview.ClientTransport(st)
 	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -302,18 +303,26 @@ func Remove(cacheDir, key string) error {
 }
 
 // Sweep removes the virtualenvs of cacheDir that are not in use and were last used
-// longer than grace ago, with their lock and failure files; it returns what it removed.
+// longer than grace ago, with their lock and failure files, and the lock and failure
+// files a failed build left without a virtualenv once as old; it returns the
+// virtualenvs it removed.
 func Sweep(cacheDir string, inUse map[string]bool, grace time.Duration, now time.Time) []string {
 	ents, err := os.ReadDir(cacheDir)
 	if err != nil {
 		return nil
 	}
 	var removed []string
+	orphans := map[string]bool{} // keys with only a lock or failure file
 	for _, e := range ents {
 		name := e.Name()
+		if key, ok := markerKey(name); ok && !e.IsDir() {
+			orphans[key] = true
+			continue
+		}
 		if !e.IsDir() || strings.HasPrefix(name, ".") || inUse[name] {
 			continue
 		}
+		delete(orphans, name) // the markers go with the directory, below
 		dir := filepath.Join(cacheDir, name)
 		st, err := os.Stat(filepath.Join(dir, completeMarker))
 		if err != nil {
@@ -322,19 +331,61 @@ func Sweep(cacheDir string, inUse map[string]bool, grace time.Duration, now time
 		if err != nil || now.Sub(st.ModTime()) < grace {
 			continue
 		}
-		// Not while a build holds the lock.
-		unlock, err := lock(expired(), filepath.Join(cacheDir, "."+name+".lock"))
-		if err != nil {
+		if sweepKey(cacheDir, name, func() bool { return os.RemoveAll(dir) == nil }) {
+			removed = append(removed, dir)
+		}
+	}
+	for key := range orphans {
+		if inUse[key] || markersNewer(cacheDir, key, now.Add(-grace)) {
 			continue
 		}
-		if os.RemoveAll(dir) == nil {
-			removed = append(removed, dir)
-			os.Remove(filepath.Join(cacheDir, "."+name+".failed"))
-			os.Remove(filepath.Join(cacheDir, "."+name+".lock"))
-		}
-		unlock()
+		sweepKey(cacheDir, key, func() bool {
+			_, err := os.Lstat(filepath.Join(cacheDir, key))
+			return errors.Is(err, fs.ErrNotExist) // not if a build made it meanwhile
+		})
 	}
 	return removed
+}
+
+// markerKey is the key of a lock (.KEY.lock) or failure (.KEY.failed) file's name.
+func markerKey(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, ".")
+	if !ok {
+		return "", false
+	}
+	for _, suffix := range []string{".lock", ".failed"} {
+		if key, ok := strings.CutSuffix(rest, suffix); ok && key != "" && !strings.HasPrefix(key, ".") {
+			return key, true
+		}
+	}
+	return "", false
+}
+
+// markersNewer reports whether key's lock or failure file changed after t.
+func markersNewer(cacheDir, key string, t time.Time) bool {
+	for _, suffix := range []string{".lock", ".failed"} {
+		if st, err := os.Stat(filepath.Join(cacheDir, "."+key+suffix)); err == nil && st.ModTime().After(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// sweepKey removes key's failure and lock files when remove, called while no build of
+// key holds the lock, says yes; it says what remove said, or false for a busy key.
+func sweepKey(cacheDir, key string, remove func() bool) bool {
+	lockFile := filepath.Join(cacheDir, "."+key+".lock")
+	unlock, err := lock(expired(), lockFile)
+	if err != nil {
+		return false // a build holds it
+	}
+	defer unlock()
+	if !remove() {
+		return false
+	}
+	os.Remove(filepath.Join(cacheDir, "."+key+".failed"))
+	os.Remove(lockFile) // while held: a waiter finds it gone and opens a new one
+	return true
 }
 
 // expired is a context that is already done: lock tries once.

@@ -2,10 +2,8 @@ package supervisor
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -90,8 +88,7 @@ func (s *Supervisor) serveLogs(ctx context.Context, store *cluster.Store, mgr *M
 		}}
 	if s.c.ACL {
 		c.Auth = func(ctx context.Context, secret string) (string, cluster.Role, error) {
-			sum := sha256.Sum256([]byte(secret))
-			rec, err := store.GetToken(ctx, hex.EncodeToString(sum[:]))
+			rec, err := store.GetToken(ctx, cluster.HashSecret(secret))
 			if err != nil {
 				return "", "", err
 			}

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -33,7 +34,13 @@ type logOverrides struct {
 	list   []*sparsev1.LogLevelOverride
 	timer  *time.Timer
 	active bool // some override was in force at the last application
+	// stopped: the worker's Run has ended, and with it the overrides. Nothing arms the
+	// timer again, not even a lapse that fired as Run ended and waited for mu.
+	stopped bool
 }
+
+// errStopped is SetLogLevels' answer once the worker has stopped.
+var errStopped = errors.New("the worker has stopped; its log levels no longer change")
 
 // SetLogLevels replaces the overrides in force and applies them now; the worker
 // applies them again as each one lapses. A wrong level is an error and changes nothing.
@@ -48,6 +55,9 @@ func (w *Worker) SetLogLevels(list []*sparsev1.LogLevelOverride) error {
 	}
 	w.logs.mu.Lock()
 	defer w.logs.mu.Unlock()
+	if w.logs.stopped {
+		return errStopped
+	}
 	w.logs.list = list
 	w.applyLogLevels(time.Now())
 	return nil
@@ -83,17 +93,23 @@ func (w *Worker) applyLogLevels(now time.Time) {
 		w.logs.timer = time.AfterFunc(next.Sub(now), func() {
 			w.logs.mu.Lock()
 			defer w.logs.mu.Unlock()
+			if w.logs.stopped {
+				return // fired as the worker stopped; Stop came too late to prevent it
+			}
 			w.applyLogLevels(time.Now())
 		})
 	}
 }
 
-// stopLogTimer ends the lapse timer when the worker stops.
+// stopLogTimer ends the lapse timer, for good, when the worker's context ends or its
+// Run returns.
 func (w *Worker) stopLogTimer() {
 	w.logs.mu.Lock()
 	defer w.logs.mu.Unlock()
+	w.logs.stopped = true
 	if w.logs.timer != nil {
 		w.logs.timer.Stop()
+		w.logs.timer = nil
 	}
 }
 
@@ -152,7 +168,10 @@ func (s adminServer) SetLogLevels(ctx context.Context, req *sparsev1.SetLogLevel
 			return nil, status.Error(codes.PermissionDenied, transport.Refused)
 		}
 	}
-	if err := s.w.SetLogLevels(req.GetOverrides()); err != nil {
+	switch err := s.w.SetLogLevels(req.GetOverrides()); {
+	case errors.Is(err, errStopped):
+		return nil, status.Error(codes.Unavailable, err.Error())
+	case err != nil:
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	return &sparsev1.SetLogLevelsReply{}, nil

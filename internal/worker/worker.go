@@ -162,7 +162,9 @@ func (w *Worker) Runtime() *executor.Runtime { return w.rt }
 
 // Run serves the transport, dials the peers and runs the executors until ctx ends.
 func (w *Worker) Run(ctx context.Context) error {
-	defer w.stopLogTimer()
+	// The lapse timer lives as long as the worker's context, or Run if that ends first.
+	stopTimer := context.AfterFunc(ctx, w.stopLogTimer)
+	defer func() { stopTimer(); w.stopLogTimer() }()
 	self, _ := w.o.Assignment.Worker(w.o.WorkerID)
 	lis := w.o.Listener
 	if lis == nil {

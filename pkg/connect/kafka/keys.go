@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sparsestream/sparse/internal/editdist"
 	"github.com/sparsestream/sparse/internal/retry"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
@@ -236,7 +237,7 @@ func checkKeys(c topology.Config, spout, strict bool) error {
 func closest(k string, names []string) string {
 	best, bestD := "", 4
 	for _, n := range names {
-		if d := editDistance(k, n); d < bestD {
+		if d := editdist.Distance(k, n); d < bestD {
 			best, bestD = n, d
 		}
 	}
@@ -244,26 +245,6 @@ func closest(k string, names []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %s?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func (r *confReader) client() Client {

@@ -18,6 +18,10 @@ import (
 // cleanupFlushTimeout bounds how long a closing sink waits for records in flight.
 const cleanupFlushTimeout = 10 * time.Second
 
+// errorReportPeriod is how often the sink reports failures of one kind as the task's
+// error after the first: a broker outage fails every record in flight.
+const errorReportPeriod = 30 * time.Second
+
 // Sink is a bolt that writes each input to Kafka as a record and acks the input only
 // once Kafka has acknowledged the record (acks from all in-sync replicas, through an
 // idempotent producer), failing it when the produce fails so that its spout replays it.
@@ -30,6 +34,10 @@ type Sink struct {
 	tctx       *topology.Context
 	cl         *kgo.Client
 	stats      *sinkStats
+
+	// unwritable and refused report inputs that cannot be records and records Kafka
+	// did not take; the task's goroutine uses them.
+	unwritable, refused failureReports
 
 	mu   sync.Mutex
 	done []produced // acknowledged or failed records, for the task's goroutine
@@ -87,7 +95,7 @@ func (s *Sink) Execute(in *tuple.Tuple) {
 	rec, err := s.record(in)
 	if err != nil {
 		s.stats.errors.Add(1)
-		s.out.ReportError(fmt.Errorf("kafka bolt: a tuple from %s cannot be written, so it is acked and dropped: %w", in.Component(), err))
+		s.unwritable.report(s.out, fmt.Errorf("kafka bolt: a tuple from %s cannot be written, so it is acked and dropped: %w", in.Component(), err))
 		s.out.Ack(in)
 		return
 	}
@@ -114,7 +122,7 @@ func (s *Sink) Woken() {
 		s.stats.inFlight.Add(-1)
 		if p.err != nil {
 			s.stats.errors.Add(1)
-			s.out.ReportError(fmt.Errorf("kafka bolt: producing a record failed; its tuple is failed to be replayed: %w", p.err))
+			s.refused.report(s.out, fmt.Errorf("kafka bolt: producing a record failed; its tuple is failed to be replayed: %w", p.err))
 			s.out.Fail(p.in)
 		} else {
 			s.stats.produced.Add(1)
@@ -122,6 +130,29 @@ func (s *Sink) Woken() {
 		}
 		s.buf[i] = produced{}
 	}
+}
+
+// failureReports reports failures of one kind as the task's error: the first, then at
+// most one per errorReportPeriod, saying how many went unreported since. The sink's
+// metrics count every one.
+type failureReports struct {
+	limit *rateLimited
+	held  int
+}
+
+func (f *failureReports) report(out topology.BoltCollector, err error) {
+	if f.limit == nil {
+		f.limit = newRateLimited(errorReportPeriod)
+	}
+	if !f.limit.ok() {
+		f.held++
+		return
+	}
+	if f.held > 0 {
+		err = fmt.Errorf("%w (and %d more like it since the last report; sparse_kafka_sink_produce_errors_total counts them all)", err, f.held)
+		f.held = 0
+	}
+	out.ReportError(err)
 }
 
 // Cleanup waits a while for the records in flight, then closes the client; inputs

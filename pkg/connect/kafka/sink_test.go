@@ -3,6 +3,7 @@ package kafka
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -140,5 +141,80 @@ func TestPipeWritesEveryRecord(t *testing.T) {
 	}
 	if len(got) != n {
 		t.Errorf("%d distinct records in the output, want %d", len(got), n)
+	}
+}
+
+// recordingCollector keeps what a bolt acks, fails and reports.
+type recordingCollector struct {
+	topology.BoltCollector
+	acked, failed int
+	reports       []string
+}
+
+func (c *recordingCollector) Ack(*tuple.Tuple)  { c.acked++ }
+func (c *recordingCollector) Fail(*tuple.Tuple) { c.failed++ }
+func (c *recordingCollector) ReportError(err error) {
+	c.reports = append(c.reports, err.Error())
+}
+
+// TestSinkRateLimitsFailureReports: a burst of failures of one kind is reported once,
+// then at most once per period with how many were left out; each kind has its own
+// limit, and the metric counts every failure.
+func TestSinkRateLimitsFailureReports(t *testing.T) {
+	src := &tuple.Source{Component: "up", Fields: tuple.NewFields("v")}
+	const (
+		refused    = "refused"    // Kafka did not take a record
+		unwritable = "unwritable" // an input that cannot be a record
+		later      = "later"      // the report period passes
+	)
+	for _, tc := range []struct {
+		name    string
+		steps   []string
+		reports []string // what each report says, in order
+		errors  int64
+	}{
+		{"one refusal", []string{refused}, []string{"producing a record failed; its tuple is failed to be replayed: broker down"}, 1},
+		{"a burst of refusals", []string{refused, refused, refused, refused, refused},
+			[]string{"producing a record failed"}, 5},
+		{"each kind reports its first", []string{refused, unwritable, refused, unwritable},
+			[]string{"producing a record failed", "cannot be written, so it is acked and dropped"}, 4},
+		{"after the period, one more with the count", []string{refused, refused, refused, later, refused, refused},
+			[]string{"producing a record failed", "broker down (and 2 more like it since the last report"}, 5},
+		{"nothing left out, no count", []string{unwritable, later, unwritable},
+			[]string{`kafka.value.field "nope"`, `kafka.value.field "nope": the tuple has no such field; its fields are [v]`}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := &recordingCollector{}
+			s := &Sink{cfg: SinkConfig{Topic: "out", ValueField: "nope"}, out: out, stats: &sinkStats{}}
+			in := tuple.New(src, "x")
+			for _, step := range tc.steps {
+				switch step {
+				case refused:
+					s.stats.inFlight.Add(1)
+					s.done = append(s.done, produced{in, errors.New("broker down")})
+					s.Woken()
+				case unwritable:
+					s.Execute(in)
+				case later:
+					for _, f := range []*failureReports{&s.refused, &s.unwritable} {
+						if f.limit != nil {
+							f.limit.last = f.limit.last.Add(-errorReportPeriod - time.Second)
+						}
+					}
+				}
+			}
+			if len(out.reports) != len(tc.reports) {
+				t.Fatalf("%d reports, want %d: %q", len(out.reports), len(tc.reports), out.reports)
+			}
+			for i, want := range tc.reports {
+				counted := strings.Contains(want, "more like it")
+				if !strings.Contains(out.reports[i], want) || strings.Contains(out.reports[i], "more like it") != counted {
+					t.Errorf("report %d is %q, want it to contain %q (a count of those left out: %v)", i, out.reports[i], want, counted)
+				}
+			}
+			if got := s.stats.errors.Load(); got != tc.errors {
+				t.Errorf("the error count is %d, want %d", got, tc.errors)
+			}
+		})
 	}
 }
