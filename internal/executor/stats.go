@@ -31,30 +31,28 @@ type Stats struct {
 	// latencySample, as Storm samples its statistics.
 	ExecuteLatency, ProcessLatency Histogram
 
-	lastErr   atomic.Pointer[string]
-	lastErrAt atomic.Int64 // unix nanoseconds
+	lastErr atomic.Pointer[reportedError]
 }
 
-// LastErrorAt is when the most recent error was reported (zero without one).
-func (s *Stats) LastErrorAt() time.Time {
-	if n := s.lastErrAt.Load(); n != 0 {
-		return time.Unix(0, n)
-	}
-	return time.Time{}
+// reportedError is an error message and when it was reported, stored together so that a
+// reader never pairs one error with another's time.
+type reportedError struct {
+	msg string
+	at  time.Time
 }
 
 // setLastError records an error as the most recent one.
 func (s *Stats) setLastError(msg string) {
-	s.lastErr.Store(&msg)
-	s.lastErrAt.Store(time.Now().UnixNano())
+	s.lastErr.Store(&reportedError{msg: msg, at: time.Now()})
 }
 
-// LastError returns the most recent reported error, or "".
-func (s *Stats) LastError() string {
+// LastError returns the most recent reported error and when it was reported, or "" and
+// the zero time.
+func (s *Stats) LastError() (string, time.Time) {
 	if p := s.lastErr.Load(); p != nil {
-		return *p
+		return p.msg, p.at
 	}
-	return ""
+	return "", time.Time{}
 }
 
 // counts is the executor-local side of Stats.
@@ -212,7 +210,7 @@ func Summarize(stats []*Stats) []ComponentSummary {
 		c.Errors += s.Errors.Load()
 		c.Pending += s.Pending.Load()
 		c.Backpressed += s.Backpressed.Load()
-		if e := s.LastError(); e != "" {
+		if e, _ := s.LastError(); e != "" {
 			c.LastError = e
 		}
 		if s.Kind == "spout" {

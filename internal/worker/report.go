@@ -50,13 +50,14 @@ func (w *Worker) StatsReport() *sparsev1.WorkerStats {
 			CompleteLatency: &sparsev1.LatencyTotals{Count: st.CompleteLatency.Count(), SumNanos: int64(st.CompleteLatency.Sum())},
 			ExecuteLatency:  &sparsev1.LatencyTotals{Count: st.ExecuteLatency.Count(), SumNanos: int64(st.ExecuteLatency.Sum())},
 			ProcessLatency:  &sparsev1.LatencyTotals{Count: st.ProcessLatency.Count(), SumNanos: int64(st.ProcessLatency.Sum())},
-			LastError:       st.LastError(),
 		}
+		lastErr, lastErrAt := st.LastError()
+		x.LastError = lastErr
 		if len(st.Tasks) > 0 {
 			x.FirstTask, x.LastTask = st.Tasks[0], st.Tasks[len(st.Tasks)-1]
 		}
-		if at := st.LastErrorAt(); !at.IsZero() {
-			x.LastErrorUnixNanos = at.UnixNano()
+		if !lastErrAt.IsZero() {
+			x.LastErrorUnixNanos = lastErrAt.UnixNano()
 		}
 		if i < len(queues) {
 			x.QueueLength, x.QueueCapacity = int32(queues[i].Data), int32(queues[i].Capacity)
