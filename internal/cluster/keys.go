@@ -48,6 +48,7 @@ const (
 	dirWorkers     = "workers"
 	dirArtifacts   = "artifacts"
 	dirVersions    = "assignment-versions"
+	dirPlacements  = "placements"
 	dirTokens      = "acl/tokens"
 	dirBootstrap   = "bootstrap"
 )
@@ -89,6 +90,23 @@ func (k Keys) AssignmentVersionsPrefix() string { return k.dir(dirVersions) }
 // AssignmentVersion is the key of one topology's assignment version counter.
 func (k Keys) AssignmentVersion(topologyID string) string {
 	return k.AssignmentVersionsPrefix() + topologyID
+}
+
+// PlacementsPrefix holds the per-supervisor index of the assignments: one key per
+// supervisor and topology that places workers on it (see PlacementRecord).
+func (k Keys) PlacementsPrefix() string { return k.dir(dirPlacements) }
+
+// SupervisorPlacementsPrefix holds one key per assignment that places workers on this
+// supervisor: what the supervisor watches. It ends with a slash, so supervisor "s1"
+// does not match the placements of "s10".
+func (k Keys) SupervisorPlacementsPrefix(supervisorID string) string {
+	return k.PlacementsPrefix() + supervisorID + "/"
+}
+
+// Placement is the index key saying that a topology's assignment places workers on a
+// supervisor.
+func (k Keys) Placement(supervisorID, topologyID string) string {
+	return k.SupervisorPlacementsPrefix(supervisorID) + topologyID
 }
 
 // WorkersPrefix holds the heartbeats of every worker of every topology.

@@ -1,5 +1,5 @@
 // Package supervisor is the node agent, supervisord: it registers its worker slots in
-// etcd under a lease, watches the assignments and the topologies, fetches and verifies
+// etcd under a lease, watches its assignments and the topologies, fetches and verifies
 // topology artifacts from nimbus, and runs one worker process per assigned slot,
 // restarting workers that die or hang and stopping the ones no longer assigned.
 //
@@ -408,10 +408,12 @@ func (s *Supervisor) fence(ctx context.Context, reg *cluster.Registration[cluste
 	}
 }
 
-// follow watches the assignments and the topologies and hands the manager the workers
-// this supervisor should run, once both have been listed, and after every change.
+// follow watches the assignments that place workers on this supervisor (through the
+// per-supervisor index, so that it hears nothing of the others') and the topologies,
+// and hands the manager the workers this supervisor should run, once both have been
+// listed, and after every change.
 func (s *Supervisor) follow(ctx context.Context, store *cluster.Store, mgr *Manager) error {
-	assignCh := store.WatchAssignments(ctx)
+	assignCh := store.WatchSupervisorAssignments(ctx, s.c.ID)
 	topoCh := store.WatchTopologies(ctx)
 	assignments := map[string]*cluster.AssignmentRecord{}
 	topologies := map[string]*cluster.TopologyRecord{}

@@ -1,0 +1,249 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/sparsestream/sparse/internal/testutil"
+	"github.com/sparsestream/sparse/pkg/scheduler"
+)
+
+// placed is an assignment of topology tid at version v with one worker on each of sups.
+func placed(tid string, v int64, sups ...string) *AssignmentRecord {
+	a := &AssignmentRecord{TopologyID: tid, Version: v}
+	for i, sup := range sups {
+		a.Workers = append(a.Workers, scheduler.WorkerSlot{Supervisor: sup, Host: "10.0.0.1", Port: 6700 + i, Executors: [][]int32{{int32(i + 1)}}})
+	}
+	return a
+}
+
+// index reads the whole per-supervisor index: key (after the folder) -> version.
+func index(t *testing.T, s *Store) map[string]int64 {
+	t.Helper()
+	resp, err := s.Client().Get(testutil.Context(t, 10*time.Second), s.Keys().PlacementsPrefix(), clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, kv := range resp.Kvs {
+		r, err := s.Keys().DecodePlacement(string(kv.Key), kv.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[r.Supervisor+"/"+r.TopologyID] = r.Version
+	}
+	return out
+}
+
+func sameIndex(t *testing.T, what string, got, want map[string]int64) {
+	t.Helper()
+	if !maps.Equal(got, want) {
+		t.Errorf("%s: the index is %v, want %v", what, got, want)
+	}
+}
+
+// TestPlacementIndexFollowsAssignments: every assignment write and delete changes the
+// per-supervisor index in step: a key per supervisor the assignment places workers on,
+// with its version; none for supervisors it left; none once it is deleted. A topology
+// spread over more supervisors than one transaction holds is indexed completely too.
+func TestPlacementIndexFollowsAssignments(t *testing.T) {
+	e := startEtcd(t)
+	s := newStore(t, e, Options{})
+	ctx := testutil.Context(t, 60*time.Second)
+
+	if err := s.PutAssignment(ctx, placed("t1", 1, "s1", "s2", "s2"), 0); err != nil {
+		t.Fatal(err)
+	}
+	sameIndex(t, "put", index(t, s), map[string]int64{"s1/t1": 1, "s2/t1": 1})
+	// A move: s1 is left, s3 joins, s2 stays with the new version.
+	if err := s.PutAssignment(ctx, placed("t1", 2, "s2", "s3"), 1); err != nil {
+		t.Fatal(err)
+	}
+	sameIndex(t, "move", index(t, s), map[string]int64{"s2/t1": 2, "s3/t1": 2})
+	// A lost race changes nothing, the index included.
+	if err := s.PutAssignment(ctx, placed("t1", 3, "s9"), 1); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a stale update: %v", err)
+	}
+	if err := s.PutAssignment(ctx, placed("t2", 1, "s3"), 0); err != nil {
+		t.Fatal(err)
+	}
+	sameIndex(t, "second topology", index(t, s), map[string]int64{"s2/t1": 2, "s3/t1": 2, "s3/t2": 1})
+	if err := s.DeleteAssignment(ctx, "t1"); err != nil {
+		t.Fatal(err)
+	}
+	sameIndex(t, "delete", index(t, s), map[string]int64{"s3/t2": 1})
+	if err := s.DeleteAssignment(ctx, "t1"); err != nil {
+		t.Fatalf("deleting again: %v", err)
+	}
+
+	// Wider than one transaction: 150 supervisors, then 150 others (300 index writes).
+	sups := func(from int) []string {
+		var out []string
+		for i := from; i < from+150; i++ {
+			out = append(out, fmt.Sprintf("w%03d", i))
+		}
+		return out
+	}
+	want := func(v int64, sups []string) map[string]int64 {
+		m := map[string]int64{"s3/t2": 1}
+		for _, sup := range sups {
+			m[sup+"/wide"] = v
+		}
+		return m
+	}
+	if err := s.PutAssignment(ctx, placed("wide", 1, sups(0)...), 0); err != nil {
+		t.Fatal(err)
+	}
+	sameIndex(t, "wide put", index(t, s), want(1, sups(0)))
+	if err := s.PutAssignment(ctx, placed("wide", 2, sups(150)...), 1); err != nil {
+		t.Fatal(err)
+	}
+	sameIndex(t, "wide move", index(t, s), want(2, sups(150)))
+	if err := s.DeleteAssignment(ctx, "wide"); err != nil {
+		t.Fatal(err)
+	}
+	sameIndex(t, "wide delete", index(t, s), map[string]int64{"s3/t2": 1})
+
+	// An index key is a checked record like any other.
+	if err := s.PutAssignment(ctx, &AssignmentRecord{TopologyID: "bad", Version: 1,
+		Workers: []scheduler.WorkerSlot{{Name: "w", Supervisor: "a/b", Port: 1}}}, 0); err == nil || !strings.Contains(err.Error(), "supervisor id") {
+		t.Fatalf("an assignment naming supervisor a/b: %v", err)
+	}
+}
+
+// TestSyncPlacements: the repair writes missing keys, corrects stale versions, and
+// removes keys whose assignment is gone or has left the supervisor; a second run
+// changes nothing. A deposed leader cannot repair.
+func TestSyncPlacements(t *testing.T) {
+	e := startEtcd(t)
+	s := newStore(t, e, Options{})
+	ctx := testutil.Context(t, 30*time.Second)
+	a1, a2 := placed("t1", 3, "s1", "s2"), placed("t2", 1, "s2")
+	k := s.Keys()
+	// An index as an older release, or a nimbus that stopped halfway, could leave it.
+	raw := map[string]string{
+		k.Placement("s1", "t1"):   `{"supervisor":"s1","topology_id":"t1","version":2}`, // stale version
+		k.Placement("s3", "t1"):   `{"supervisor":"s3","topology_id":"t1","version":2}`, // left
+		k.Placement("s2", "gone"): `{"supervisor":"s2","topology_id":"gone","version":1}`,
+		k.Placement("s2", "junk"): `not json`,
+	}
+	for key, val := range raw {
+		if _, err := s.Client().Put(ctx, key, val); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.SyncPlacements(ctx, []*AssignmentRecord{a1, a2})
+	if err != nil || n != 6 {
+		t.Fatalf("SyncPlacements = %d, %v; want 6 changes (2 puts, 1 correction, 3 deletes)", n, err)
+	}
+	sameIndex(t, "repaired", index(t, s), map[string]int64{"s1/t1": 3, "s2/t1": 3, "s2/t2": 1})
+	if n, err := s.SyncPlacements(ctx, []*AssignmentRecord{a1, a2}); err != nil || n != 0 {
+		t.Fatalf("a second SyncPlacements = %d, %v; want no change", n, err)
+	}
+
+	l, err := s.Campaign(ctx, "n1", "a:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fenced := s.Fenced(l)
+	if err := l.Resign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fenced.SyncPlacements(ctx, nil); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("a repair by a deposed leader: %v", err)
+	}
+	sameIndex(t, "after the deposed leader", index(t, s), map[string]int64{"s1/t1": 3, "s2/t1": 3, "s2/t2": 1})
+}
+
+// TestWatchSupervisorAssignments: a supervisor's watch lists the assignments that place
+// workers on it, then tells of each one written there (with the whole record), of each
+// that leaves it or is deleted (with the last record), and of nothing else.
+func TestWatchSupervisorAssignments(t *testing.T) {
+	e := startEtcd(t)
+	s := newStore(t, e, Options{})
+	ctx := testutil.Context(t, 60*time.Second)
+	if err := s.PutAssignment(ctx, placed("a", 1, "s1", "s2"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutAssignment(ctx, placed("b", 1, "s2"), 0); err != nil {
+		t.Fatal(err)
+	}
+	ch := s.WatchSupervisorAssignments(ctx, "s1")
+	expect := func(what string, typ EventType, id string, version int64) Event[AssignmentRecord] {
+		t.Helper()
+		ev := recv(t, ch)
+		if ev.Type != typ || ev.ID != id || ev.Err != nil {
+			t.Fatalf("%s: got %v %q (err %v), want %v %q", what, ev.Type, ev.ID, ev.Err, typ, id)
+		}
+		if typ != EventSync && (ev.Record == nil || ev.Record.TopologyID != id || ev.Record.Version != version || ev.Key != s.Keys().Assignment(id)) {
+			t.Fatalf("%s: record %+v under %q, want %s version %d", what, ev.Record, ev.Key, id, version)
+		}
+		return ev
+	}
+	expect("listing", EventPut, "a", 1)
+	expect("listing", EventSync, "", 0)
+
+	// b comes to s1; c stays on s2 and is not heard of; a leaves s1.
+	if err := s.PutAssignment(ctx, placed("b", 2, "s2", "s1"), 1); err != nil {
+		t.Fatal(err)
+	}
+	expect("b placed here", EventPut, "b", 2)
+	if err := s.PutAssignment(ctx, placed("c", 1, "s2"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutAssignment(ctx, placed("a", 2, "s2"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if ev := expect("a moved away", EventDelete, "a", 1); len(ev.Record.OnSupervisor("s1")) != 1 {
+		t.Fatalf("the delete carries %+v, want the last record sent", ev.Record)
+	}
+	if err := s.DeleteAssignment(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	expect("b deleted", EventDelete, "b", 2)
+
+	// An index key whose assignment is gone, as an older nimbus could leave: no event
+	// for an assignment never sent; the repair removes the key quietly.
+	if _, err := s.Client().Put(ctx, s.Keys().Placement("s1", "ghost"), `{"supervisor":"s1","topology_id":"ghost","version":4}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SyncPlacements(ctx, []*AssignmentRecord{placed("a", 2, "s2"), placed("c", 1, "s2")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutAssignment(ctx, placed("d", 1, "s1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	expect("d after the ghost", EventPut, "d", 1)
+
+	// An assignment deleted without its index (an older nimbus): the repair's delete
+	// of the key tells the supervisor.
+	if _, err := s.Client().Delete(ctx, s.Keys().Assignment("d")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SyncPlacements(ctx, []*AssignmentRecord{placed("a", 2, "s2"), placed("c", 1, "s2")}); err != nil {
+		t.Fatal(err)
+	}
+	expect("d deleted behind the index", EventDelete, "d", 1)
+
+	select {
+	case ev := <-ch:
+		t.Fatalf("an event about another supervisor's assignments: %v %q", ev.Type, ev.ID)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if ids := slices.Sorted(maps.Keys(index(t, s))); !slices.Equal(ids, []string{"s2/a", "s2/c"}) {
+		t.Errorf("index %v", ids)
+	}
+
+	bad := s.WatchSupervisorAssignments(ctx, "a/b")
+	if ev := recv(t, bad); ev.Err == nil || !strings.Contains(ev.Err.Error(), "supervisor id") {
+		t.Fatalf("a watch of supervisor a/b: %+v", ev)
+	}
+	closed(t, bad)
+}
