@@ -109,6 +109,11 @@ func (k Keys) Placement(supervisorID, topologyID string) string {
 	return k.SupervisorPlacementsPrefix(supervisorID) + topologyID
 }
 
+// PlacementsIndexed is the key that says a leader has written the placements index
+// (SyncPlacements): from then on every leader keeps it, and supervisors rely on it.
+// Its value is JSON: {"indexed_at": time}.
+func (k Keys) PlacementsIndexed() string { return k.Root() + "/placements-indexed" }
+
 // WorkersPrefix holds the heartbeats of every worker of every topology.
 func (k Keys) WorkersPrefix() string { return k.dir(dirWorkers) }
 

@@ -2,10 +2,12 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -92,6 +94,8 @@ func (s *Store) writeOps(ctx context.Context, what string, ops []clientv3.Op) er
 // not (an index write that failed after its assignment was stored, a cluster whose
 // assignments were written by a release without the index, an edit by hand). Only the
 // one writer of the assignments, the leading nimbus, may call it, between its writes.
+// The first repair also writes PlacementsIndexed, after the index, which tells
+// supervisors that they can rely on it.
 func (s *Store) SyncPlacements(ctx context.Context, assignments []*AssignmentRecord) (int, error) {
 	want := map[string]string{}
 	for _, a := range assignments {
@@ -127,6 +131,16 @@ func (s *Store) SyncPlacements(ctx context.Context, assignments []*AssignmentRec
 			ops = append(ops, clientv3.OpPut(key, want[key]))
 		}
 	}
+	marker := s.keys.PlacementsIndexed()
+	mresp, err := s.cli.Get(ctx, marker, clientv3.WithCountOnly())
+	if err != nil {
+		return 0, s.wrap("reading "+marker, err)
+	}
+	if mresp.Count == 0 {
+		// Last: supervisors move to the index once it is complete.
+		val, _ := json.Marshal(map[string]time.Time{"indexed_at": time.Now().UTC()})
+		ops = append(ops, clientv3.OpPut(marker, string(val)))
+	}
 	if err := s.writeOps(ctx, "repairing the index under "+prefix, ops); err != nil {
 		return 0, err
 	}
@@ -142,68 +156,171 @@ func (s *Store) SyncPlacements(ctx context.Context, assignments []*AssignmentRec
 // assignments of other supervisors.
 //
 // An index key whose assignment is gone (left by a nimbus that stopped between the two
-// writes, or by an older release) gives a delete, or nothing if its assignment was never
-// sent; the supervisor deletes nothing itself, and the leader's SyncPlacements removes
-// the key. A read that fails for a while (etcd unreachable) is retried, and the events
-// behind it wait. An invalid supervisorID gives one event carrying the error, then the
-// channel closes.
+// writes) gives a delete, or nothing if its assignment was never sent; the supervisor
+// deletes nothing itself, and the leader's SyncPlacements removes the key. A read that
+// fails for a while (etcd unreachable) is retried, and the events behind it wait.
+//
+// Until a leader has written the index once (the key PlacementsIndexed, which a nimbus
+// of a release before the index never writes), it watches every assignment and passes
+// on those that concern the supervisor, and it looks for the key every
+// indexPollInterval; once the key is there it moves to the index for good. An invalid
+// supervisorID gives one event carrying the error, then the channel closes.
 func (s *Store) WatchSupervisorAssignments(ctx context.Context, supervisorID string) <-chan Event[AssignmentRecord] {
 	if err := ValidateID("supervisor id", supervisorID); err != nil {
 		return failedWatch[AssignmentRecord](ctx, s.keys.PlacementsPrefix(), err)
 	}
-	prefix := s.keys.SupervisorPlacementsPrefix(supervisorID)
-	in := watch(ctx, s, placementKind, prefix)
-	out := make(chan Event[AssignmentRecord], 64)
-	go func() {
-		defer close(out)
-		sent := map[string]*AssignmentRecord{} // topology id -> the last record sent
-		send := func(ev Event[AssignmentRecord]) bool {
-			select {
-			case out <- ev:
+	w := &supervisorWatch{s: s, sup: supervisorID, prefix: s.keys.SupervisorPlacementsPrefix(supervisorID),
+		out: make(chan Event[AssignmentRecord], 64), sent: map[string]*AssignmentRecord{}}
+	go w.run(ctx)
+	return w.out
+}
+
+// indexPollInterval is how often a supervisor that watches every assignment, because
+// no leader has written the index yet, looks again.
+var indexPollInterval = 10 * time.Second
+
+type supervisorWatch struct {
+	s      *Store
+	sup    string
+	prefix string
+	out    chan Event[AssignmentRecord]
+	// sent is the last record sent of each assignment not deleted since.
+	sent map[string]*AssignmentRecord
+	// listed, while the index's first listing goes on, holds the assignments it named.
+	listed map[string]bool
+}
+
+func (w *supervisorWatch) send(ctx context.Context, ev Event[AssignmentRecord]) bool {
+	select {
+	case w.out <- ev:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// gone sends the delete of an assignment, if it was sent.
+func (w *supervisorWatch) gone(ctx context.Context, topo string, rev int64) bool {
+	last, ok := w.sent[topo]
+	if !ok {
+		return true
+	}
+	delete(w.sent, topo)
+	return w.send(ctx, Event[AssignmentRecord]{Type: EventDelete, Key: w.s.keys.Assignment(topo), ID: topo, Record: last, Revision: rev})
+}
+
+func (w *supervisorWatch) put(ctx context.Context, topo string, rec *AssignmentRecord, rev int64) bool {
+	w.sent[topo] = rec
+	return w.send(ctx, Event[AssignmentRecord]{Type: EventPut, Key: w.s.keys.Assignment(topo), ID: topo, Record: rec, Revision: rev})
+}
+
+func (w *supervisorWatch) run(ctx context.Context) {
+	defer close(w.out)
+	if !w.indexed(ctx) {
+		if !w.followAll(ctx) {
+			return
+		}
+		w.listed = map[string]bool{}
+	}
+	w.followIndex(ctx)
+}
+
+// indexed reports whether a leader has written the index, retrying while etcd fails.
+func (w *supervisorWatch) indexed(ctx context.Context) bool {
+	pause := retry.New(watchBackoffMin, watchBackoffMax)
+	key := w.s.keys.PlacementsIndexed()
+	for {
+		resp, err := w.s.cli.Get(ctx, key, clientv3.WithCountOnly())
+		if err == nil {
+			return resp.Count > 0
+		}
+		if retry.Sleep(ctx, pause.Next()) != nil {
+			return false
+		}
+	}
+}
+
+// followAll passes on the assignments that concern the supervisor from a watch of
+// every assignment, until a leader has written the index (true) or ctx ends (false).
+func (w *supervisorWatch) followAll(ctx context.Context) bool {
+	w.s.log.Info("no nimbus has written the supervisors' index of the assignments yet; watching every assignment until one does", "supervisor", w.sup)
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	all := watch(actx, w.s, assignmentKind, w.s.keys.AssignmentsPrefix())
+	poll := time.NewTicker(indexPollInterval)
+	defer poll.Stop()
+	for {
+		select {
+		case <-poll.C:
+			if w.indexed(ctx) {
 				return true
-			case <-ctx.Done():
+			}
+			continue
+		case ev, ok := <-all:
+			if !ok {
+				return false
+			}
+			sent := true
+			switch {
+			case ev.Type == EventSync:
+				sent = w.send(ctx, Event[AssignmentRecord]{Type: EventSync, Key: w.prefix, Revision: ev.Revision})
+			case ev.Type == EventDelete:
+				sent = w.gone(ctx, ev.ID, ev.Revision)
+			case ev.Err != nil:
+				sent = w.send(ctx, ev)
+			case len(ev.Record.OnSupervisor(w.sup)) > 0:
+				sent = w.put(ctx, ev.ID, ev.Record, ev.Revision)
+			default:
+				sent = w.gone(ctx, ev.ID, ev.Revision)
+			}
+			if !sent {
 				return false
 			}
 		}
-		gone := func(topo string, rev int64) bool {
-			last, ok := sent[topo]
-			if !ok {
-				return true
-			}
-			delete(sent, topo)
-			return send(Event[AssignmentRecord]{Type: EventDelete, Key: s.keys.Assignment(topo), ID: topo, Record: last, Revision: rev})
+	}
+}
+
+// followIndex follows the supervisor's folder of the index until ctx ends.
+func (w *supervisorWatch) followIndex(ctx context.Context) {
+	for ev := range watch(ctx, w.s, placementKind, w.prefix) {
+		ok := true
+		topo, _ := splitID(ev.Key, w.prefix)
+		if w.listed != nil && ev.Type == EventPut {
+			w.listed[topo] = true
 		}
-		for ev := range in {
-			ok := true
-			topo, _ := splitID(ev.Key, prefix)
-			switch {
-			case ev.Type == EventSync:
-				ok = send(Event[AssignmentRecord]{Type: EventSync, Key: prefix, Revision: ev.Revision, Err: ev.Err})
-			case ev.Type == EventDelete:
-				ok = gone(topo, ev.Revision)
-			case ev.Err != nil:
-				ok = send(Event[AssignmentRecord]{Type: EventPut, Key: ev.Key, ID: topo, Revision: ev.Revision, Err: ev.Err})
-			default:
-				rec, rev, err := s.readAssignment(ctx, topo)
-				switch {
-				case ctx.Err() != nil:
-					return
-				case errors.Is(err, ErrNotFound):
-					s.log.Debug("an index key names an assignment that is gone; the leader removes the key", "key", ev.Key)
-					ok = gone(topo, ev.Revision)
-				case err != nil:
-					ok = send(Event[AssignmentRecord]{Type: EventPut, Key: s.keys.Assignment(topo), ID: topo, Revision: rev, Err: err})
-				default:
-					sent[topo] = rec
-					ok = send(Event[AssignmentRecord]{Type: EventPut, Key: s.keys.Assignment(topo), ID: topo, Record: rec, Revision: rev})
+		switch {
+		case ev.Type == EventSync:
+			// After watching every assignment, the first listing of the index says
+			// which of the assignments sent are no longer here.
+			for _, gone := range slices.Sorted(maps.Keys(w.sent)) {
+				if ok && w.listed != nil && !w.listed[gone] {
+					ok = w.gone(ctx, gone, ev.Revision)
 				}
 			}
-			if !ok {
+			w.listed = nil
+			ok = ok && w.send(ctx, Event[AssignmentRecord]{Type: EventSync, Key: w.prefix, Revision: ev.Revision, Err: ev.Err})
+		case ev.Type == EventDelete:
+			ok = w.gone(ctx, topo, ev.Revision)
+		case ev.Err != nil:
+			ok = w.send(ctx, Event[AssignmentRecord]{Type: EventPut, Key: ev.Key, ID: topo, Revision: ev.Revision, Err: ev.Err})
+		default:
+			rec, rev, err := w.s.readAssignment(ctx, topo)
+			switch {
+			case ctx.Err() != nil:
 				return
+			case errors.Is(err, ErrNotFound):
+				w.s.log.Debug("an index key names an assignment that is gone; the leader removes the key", "key", ev.Key)
+				ok = w.gone(ctx, topo, ev.Revision)
+			case err != nil:
+				ok = w.send(ctx, Event[AssignmentRecord]{Type: EventPut, Key: w.s.keys.Assignment(topo), ID: topo, Revision: rev, Err: err})
+			default:
+				ok = w.put(ctx, topo, rec, rev)
 			}
 		}
-	}()
-	return out
+		if !ok {
+			return
+		}
+	}
 }
 
 // readAssignment reads an assignment for WatchSupervisorAssignments, retrying while

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -140,8 +141,11 @@ func TestSyncPlacements(t *testing.T) {
 		}
 	}
 	n, err := s.SyncPlacements(ctx, []*AssignmentRecord{a1, a2})
-	if err != nil || n != 6 {
-		t.Fatalf("SyncPlacements = %d, %v; want 6 changes (2 puts, 1 correction, 3 deletes)", n, err)
+	if err != nil || n != 7 {
+		t.Fatalf("SyncPlacements = %d, %v; want 7 changes (2 puts, 1 correction, 3 deletes, the marker)", n, err)
+	}
+	if resp, err := s.Client().Get(ctx, k.PlacementsIndexed()); err != nil || len(resp.Kvs) != 1 || !strings.Contains(string(resp.Kvs[0].Value), "indexed_at") {
+		t.Fatalf("the marker PlacementsIndexed: %v, %v", resp, err)
 	}
 	sameIndex(t, "repaired", index(t, s), map[string]int64{"s1/t1": 3, "s2/t1": 3, "s2/t2": 1})
 	if n, err := s.SyncPlacements(ctx, []*AssignmentRecord{a1, a2}); err != nil || n != 0 {
@@ -169,6 +173,10 @@ func TestWatchSupervisorAssignments(t *testing.T) {
 	e := startEtcd(t)
 	s := newStore(t, e, Options{})
 	ctx := testutil.Context(t, 60*time.Second)
+	// As a leader does at the start of its term.
+	if _, err := s.SyncPlacements(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.PutAssignment(ctx, placed("a", 1, "s1", "s2"), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -246,4 +254,75 @@ func TestWatchSupervisorAssignments(t *testing.T) {
 		t.Fatalf("a watch of supervisor a/b: %+v", ev)
 	}
 	closed(t, bad)
+}
+
+// TestWatchSupervisorAssignmentsBeforeTheIndex: in a cluster whose nimbus has not written
+// the index (an older release, or none has led yet), the watch passes on what concerns
+// the supervisor from every assignment; once a leader has written the index it moves to
+// it, and an assignment deleted meanwhile is reported gone.
+func TestWatchSupervisorAssignmentsBeforeTheIndex(t *testing.T) {
+	defer func(d time.Duration) { indexPollInterval = d }(indexPollInterval)
+	indexPollInterval = 100 * time.Millisecond
+	e := startEtcd(t)
+	s := newStore(t, e, Options{})
+	ctx := testutil.Context(t, 60*time.Second)
+	// An older nimbus wrote these, without the index.
+	for _, a := range []*AssignmentRecord{placed("a", 1, "s1"), placed("b", 1, "s2"), placed("c", 1, "s1")} {
+		b, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Client().Put(ctx, s.Keys().Assignment(a.TopologyID), string(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ch := s.WatchSupervisorAssignments(ctx, "s1")
+	for _, want := range []string{"a", "c", ""} {
+		if ev := recv(t, ch); ev.ID != want || (want == "") != (ev.Type == EventSync) {
+			t.Fatalf("listing: got %v %q, want %q", ev.Type, ev.ID, want)
+		}
+	}
+	// a leaves s1 in a write of the older nimbus: a delete.
+	b, _ := json.Marshal(placed("a", 2, "s2"))
+	if _, err := s.Client().Put(ctx, s.Keys().Assignment("a"), string(b)); err != nil {
+		t.Fatal(err)
+	}
+	if ev := recv(t, ch); ev.Type != EventDelete || ev.ID != "a" {
+		t.Fatalf("a moved away: %v %q", ev.Type, ev.ID)
+	}
+	// c goes before the new leader indexes; then the new leader repairs the index.
+	if _, err := s.Client().Delete(ctx, s.Keys().Assignment("c")); err != nil {
+		t.Fatal(err)
+	}
+	if ev := recv(t, ch); ev.Type != EventDelete || ev.ID != "c" {
+		t.Fatalf("c deleted: %v %q", ev.Type, ev.ID)
+	}
+	if err := s.PutAssignment(ctx, placed("d", 1, "s1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if ev := recv(t, ch); ev.Type != EventPut || ev.ID != "d" {
+		t.Fatalf("d placed: %v %q", ev.Type, ev.ID)
+	}
+	as, err := s.ListAssignments(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SyncPlacements(ctx, as); err != nil {
+		t.Fatal(err)
+	}
+	// On the index now: its listing (d again) and a sync, then only s1's changes.
+	for _, want := range []string{"d", ""} {
+		if ev := recv(t, ch); ev.ID != want || (want == "") != (ev.Type == EventSync) {
+			t.Fatalf("the index's listing: got %v %q, want %q", ev.Type, ev.ID, want)
+		}
+	}
+	if err := s.PutAssignment(ctx, placed("b", 2, "s2", "s2"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteAssignment(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if ev := recv(t, ch); ev.Type != EventDelete || ev.ID != "d" || ev.Record == nil {
+		t.Fatalf("d deleted on the index: %+v", ev)
+	}
 }
