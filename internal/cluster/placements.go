@@ -260,7 +260,7 @@ func (w *supervisorWatch) followAll(ctx context.Context) bool {
 			if !ok {
 				return false
 			}
-			sent := true
+			var sent bool
 			switch {
 			case ev.Type == EventSync:
 				sent = w.send(ctx, Event[AssignmentRecord]{Type: EventSync, Key: w.prefix, Revision: ev.Revision})

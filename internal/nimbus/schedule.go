@@ -251,8 +251,10 @@ func (s *Server) repairIndex(ctx context.Context, t *term, snap *snapshot, next 
 	case errors.Is(err, cluster.ErrNotLeader):
 		return false
 	case err != nil:
-		s.metrics.EtcdErrors.Inc()
-		s.log.Warn("cannot repair the supervisors' index of the assignments; retrying", "error", err)
+		if t.ctx.Err() == nil {
+			s.metrics.EtcdErrors.Inc()
+			s.log.Warn("cannot repair the supervisors' index of the assignments; retrying", "error", err)
+		}
 		*next = min(*next, time.Second)
 		return true
 	case n > 0:
