@@ -326,3 +326,73 @@ func TestWatchSupervisorAssignmentsBeforeTheIndex(t *testing.T) {
 		t.Fatalf("d deleted on the index: %+v", ev)
 	}
 }
+
+// TestWatchTopologySet: only the records of the topologies in the set are sent, each
+// as its watch starts and on every change; a topology that leaves the set, or whose
+// record is deleted, gives a delete; a sync follows each Set once every watch of the
+// set has listed, and none comes before the first Set. A topology whose id extends
+// another's ("t1" and "t10") is not confused with it.
+func TestWatchTopologySet(t *testing.T) {
+	e := startEtcd(t)
+	s := newStore(t, e, Options{})
+	ctx := testutil.Context(t, 60*time.Second)
+	for _, id := range []string{"t1", "t10", "t2"} {
+		if err := s.PutTopology(ctx, sampleTopology(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := s.WatchTopologySet(ctx)
+	ch := w.Events()
+	select {
+	case ev := <-ch:
+		t.Fatalf("an event before the first Set: %v %q", ev.Type, ev.ID)
+	case <-time.After(100 * time.Millisecond):
+	}
+	expect := func(what string, typ EventType, id string) Event[TopologyRecord] {
+		t.Helper()
+		ev := recv(t, ch)
+		if ev.Type != typ || ev.ID != id || ev.Err != nil {
+			t.Fatalf("%s: got %v %q (err %v), want %v %q", what, ev.Type, ev.ID, ev.Err, typ, id)
+		}
+		if typ != EventSync && (ev.Record == nil || ev.Record.ID != id) {
+			t.Fatalf("%s: record %+v", what, ev.Record)
+		}
+		return ev
+	}
+	w.Set(nil)
+	expect("the empty set", EventSync, "")
+	w.Set([]string{"t1", "bad/id"})
+	expect("t1 listed", EventPut, "t1")
+	expect("t1 listed", EventSync, "")
+	// Changes of t10 and t2, outside the set, are not heard of; t1's are.
+	if _, err := s.UpdateTopology(ctx, "t10", func(r *TopologyRecord) error { r.Status = StatusInactive; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateTopology(ctx, "t1", func(r *TopologyRecord) error { r.Status = StatusInactive; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if ev := expect("t1 deactivated", EventPut, "t1"); ev.Record.Status != StatusInactive {
+		t.Fatalf("t1 is %s", ev.Record.Status)
+	}
+	// t2 joins, t1 leaves.
+	w.Set([]string{"t2"})
+	expect("t1 left the set", EventDelete, "t1")
+	expect("t2 listed", EventPut, "t2")
+	expect("t2 listed", EventSync, "")
+	if err := s.DeleteTopology(ctx, "t2"); err != nil {
+		t.Fatal(err)
+	}
+	expect("t2 deleted", EventDelete, "t2")
+	// A topology not stored yet: a sync, and a put once it is.
+	w.Set([]string{"t2", "t3"})
+	expect("t3 not there yet", EventSync, "")
+	if err := s.PutTopology(ctx, sampleTopology("t3")); err != nil {
+		t.Fatal(err)
+	}
+	expect("t3 stored", EventPut, "t3")
+	select {
+	case ev := <-ch:
+		t.Fatalf("an unexpected event: %v %q", ev.Type, ev.ID)
+	case <-time.After(200 * time.Millisecond):
+	}
+}

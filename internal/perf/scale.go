@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,7 +38,7 @@ import (
 // workers that use the cluster package as supervisord does: a registration under a lease
 // per supervisor, a heartbeat under a lease per worker, and per supervisor a watch of
 // the assignments placed on it (WatchSupervisorAssignments) and, unless turned off, of
-// every topology record. It measures the steady state (etcd writes and bytes per second, the
+// the records of the topologies they name (WatchTopologySet). It measures the steady state (etcd writes and bytes per second, the
 // leader's and etcd's CPU), the time from a supervisor's death to its workers being
 // assigned elsewhere, and the time from the leader's death to a ready new leader.
 
@@ -47,8 +49,8 @@ type ScaleOptions struct {
 	Workers            int // per topology
 	LeaseTTL           time.Duration
 	Steady             time.Duration // how long the steady state is measured
-	// WatchTopologies makes every simulated supervisor watch every topology record, as
-	// supervisord does.
+	// WatchTopologies makes every simulated supervisor follow the records of the
+	// topologies of its assignments, as supervisord does.
 	WatchTopologies bool
 	Log             io.Writer // progress; nil: none
 }
@@ -210,15 +212,18 @@ func (s *simSupervisor) run(ctx context.Context, slots []int, watchTopologies bo
 	if err != nil {
 		return
 	}
-	// The watches of supervisord's follow: the assignments placed here, and every
-	// topology record (kept, as Desired reads them, though the simulated workers need
-	// none).
+	// The watches of supervisord's follow: the assignments placed here, and the
+	// records of the topologies they name (kept, as Desired reads them, though the
+	// simulated workers need none).
 	assignCh := s.store.WatchSupervisorAssignments(ctx, s.id)
+	var topoWatch *cluster.TopologySetWatch
 	var topoCh <-chan cluster.Event[cluster.TopologyRecord]
 	topoSynced := true
 	if watchTopologies {
-		topoCh, topoSynced = s.store.WatchTopologies(ctx), false
+		topoWatch = s.store.WatchTopologySet(ctx)
+		topoCh, topoSynced = topoWatch.Events(), false
 	}
+	var watched []string
 	assignments := map[string]*cluster.AssignmentRecord{}
 	topologies := map[string]*cluster.TopologyRecord{}
 	synced := false
@@ -242,6 +247,11 @@ func (s *simSupervisor) run(ctx context.Context, slots []int, watchTopologies bo
 				s.mu.Lock()
 				s.events++
 				s.mu.Unlock()
+			}
+			if ids := slices.Sorted(maps.Keys(assignments)); topoWatch != nil && synced && (watched == nil || !slices.Equal(ids, watched)) {
+				watched = append([]string{}, ids...)
+				topoWatch.Set(ids)
+				topoSynced = false
 			}
 		case ev, ok := <-topoCh:
 			if !ok {

@@ -409,15 +409,17 @@ func (s *Supervisor) fence(ctx context.Context, reg *cluster.Registration[cluste
 }
 
 // follow watches the assignments that place workers on this supervisor (through the
-// per-supervisor index, so that it hears nothing of the others') and the topologies,
-// and hands the manager the workers this supervisor should run, once both have been
-// listed, and after every change.
+// per-supervisor index, so that it hears nothing of the others') and the records of
+// the topologies they name, and hands the manager the workers this supervisor should
+// run, once both have been listed, and after every change.
 func (s *Supervisor) follow(ctx context.Context, store *cluster.Store, mgr *Manager) error {
 	assignCh := store.WatchSupervisorAssignments(ctx, s.c.ID)
-	topoCh := store.WatchTopologies(ctx)
+	topoWatch := store.WatchTopologySet(ctx)
+	topoCh := topoWatch.Events()
 	assignments := map[string]*cluster.AssignmentRecord{}
 	topologies := map[string]*cluster.TopologyRecord{}
 	var assignSynced, topoSynced bool
+	var watched []string // the topologies whose records are followed; nil before the first Set
 	lastNotes := map[string]bool{}
 	first := true
 	for {
@@ -438,6 +440,13 @@ func (s *Supervisor) follow(ctx context.Context, store *cluster.Store, mgr *Mana
 				assignments[ev.ID] = ev.Record
 			case ev.Type == cluster.EventDelete:
 				delete(assignments, ev.ID)
+			}
+			// Once the assignments are listed, follow the records of the topologies they
+			// name; the manager hears of nothing until those are read too.
+			if ids := slices.Sorted(maps.Keys(assignments)); assignSynced && (watched == nil || !slices.Equal(ids, watched)) {
+				watched = append([]string{}, ids...)
+				topoWatch.Set(ids)
+				topoSynced = false
 			}
 			changed = true
 		case ev, ok := <-topoCh:
