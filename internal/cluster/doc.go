@@ -13,6 +13,7 @@
 //	<root>/placements/<supervisor-id>/<topology-id>
 //	                                          PlacementRecord: the assignment places workers on
 //	                                          that supervisor (written with the assignment)
+//	<root>/placements-indexed                 {"indexed_at": time}: a leader has written the index
 //	<root>/workers/<topology-id>/<worker-id>  WorkerHeartbeat, under the worker's lease
 //	<root>/artifacts/<sha256>/<nimbus-id>     ArtifactHolder: which nimbus holds which artifact
 //
@@ -25,5 +26,6 @@
 // (WatchSupervisorAssignments) instead of every assignment: an assignment write reaches
 // the few supervisors it concerns, not all of them. The leading nimbus repairs the index
 // with SyncPlacements at the start of its term and after a failed write; a supervisor
-// never writes it.
+// never writes it. A supervisor follows the records of its topologies alone too
+// (WatchTopologySet).
 package cluster
