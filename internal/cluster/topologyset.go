@@ -141,10 +141,10 @@ func (w *TopologySetWatch) run(ctx context.Context) {
 				continue // from a watch stopped since
 			}
 			ok := true
-			switch {
-			case ev.Type == EventSync:
+			switch ev.Type {
+			case EventSync:
 				f.synced, pending = true, true
-			case ev.Type == EventDelete:
+			case EventDelete:
 				ok = gone(f.id, ev.Revision)
 			default:
 				if ev.Record != nil {

@@ -1,5 +1,5 @@
 // Package supervisor is the node agent, supervisord: it registers its worker slots in
-// etcd under a lease, watches its assignments and the topologies, fetches and verifies
+// etcd under a lease, watches its assignments and their topologies, fetches and verifies
 // topology artifacts from nimbus, and runs one worker process per assigned slot,
 // restarting workers that die or hang and stopping the ones no longer assigned.
 //
