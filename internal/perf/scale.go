@@ -422,6 +422,15 @@ func MeasureScale(self string, o ScaleOptions) (ScaleResult, error) {
 	logf("%d supervisors registered", len(sims))
 
 	start := time.Now()
+	// Who works during the settle: both nimbuses (either may lead), etcd, and this
+	// process (the simulated supervisors).
+	settleCPU := func() (nimbus, etcdCPU, self float64) {
+		for _, p := range nimbuses {
+			nimbus += cpuSeconds(p.cmd.Process.Pid)
+		}
+		return nimbus, cpuSeconds(etcd.cmd.Process.Pid), cpuSeconds(os.Getpid())
+	}
+	n0, e0, s0 := settleCPU()
 	for i := range o.Topologies {
 		id := fmt.Sprintf("topo-%04d", i)
 		spec, err := scaleSpec(id, o.Workers)
@@ -446,6 +455,8 @@ func MeasureScale(self string, o ScaleOptions) (ScaleResult, error) {
 		return r, fmt.Errorf("%d of %d workers heartbeating: %w", total(), r.Workers, err)
 	}
 	r.Settle = time.Since(start)
+	n1, e1, s1 := settleCPU()
+	logf("CPU during the settle: nimbus %.1f s, etcd %.1f s, the simulated supervisors %.1f s", n1-n0, e1-e0, s1-s0)
 	events := 0
 	for _, s := range sims {
 		events += s.assignmentEvents()
