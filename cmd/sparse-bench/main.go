@@ -44,6 +44,7 @@ func run() int {
 	flag.IntVar(&so.Workers, "scale-workers", 8, "with -scale: workers per topology")
 	flag.DurationVar(&so.LeaseTTL, "scale-lease-ttl", 10*time.Second, "with -scale: the supervisors', workers' and nimbus's lease TTL")
 	flag.DurationVar(&so.Steady, "scale-steady", 30*time.Second, "with -scale: how long the steady state is measured")
+	flag.BoolVar(&so.WatchTopologies, "scale-watch-topologies", true, "with -scale: every simulated supervisor follows the records of its assignments' topologies, as supervisord does")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)

@@ -20,6 +20,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add("wc-1", seed(&AssignmentRecord{TopologyID: "wc-1", Version: 2, Workers: []scheduler.WorkerSlot{{Name: "w", Supervisor: "s", Host: "a", Port: 1, Executors: [][]int32{{1}}}}}))
 	f.Add("wc-1", seed(&AssignmentRecord{TopologyID: "wc-1", Version: 2, RequestedWorkers: 2, Generation: 1, Parallelism: map[string]int{"c": 2}}))
 	f.Add("t/w", seed(&WorkerHeartbeat{TopologyID: "t", WorkerID: "w", Port: 1, PID: 2, Time: time.Unix(0, 0).UTC()}))
+	f.Add("s1/wc-1", seed(&PlacementRecord{Supervisor: "s1", TopologyID: "wc-1", Version: 3}))
 	f.Add("n1", seed(&NimbusRecord{ID: "n1", Address: "a:1"}))
 	f.Add(digestA+"/n1", seed(&ArtifactHolder{Digest: digestA, NimbusID: "n1", Size: 1}))
 	f.Add("x", []byte(`{"id":"x","status":"active","spec":{"components":[null]}}`))
@@ -64,6 +65,11 @@ func FuzzDecode(f *testing.F) {
 		wr, err := k.DecodeWorker(key, value)
 		check(key, wr, err, func() error {
 			return errors.Join(wr.Validate(), sameID("key", k.Worker(wr.TopologyID, wr.WorkerID), key))
+		})
+		key = k.PlacementsPrefix() + id
+		pr, err := k.DecodePlacement(key, value)
+		check(key, pr, err, func() error {
+			return errors.Join(pr.Validate(), sameID("key", k.Placement(pr.Supervisor, pr.TopologyID), key))
 		})
 		key = k.ArtifactsPrefix() + id
 		hr, err := k.DecodeArtifactHolder(key, value)

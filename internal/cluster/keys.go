@@ -48,6 +48,7 @@ const (
 	dirWorkers     = "workers"
 	dirArtifacts   = "artifacts"
 	dirVersions    = "assignment-versions"
+	dirPlacements  = "placements"
 	dirTokens      = "acl/tokens"
 	dirBootstrap   = "bootstrap"
 )
@@ -90,6 +91,28 @@ func (k Keys) AssignmentVersionsPrefix() string { return k.dir(dirVersions) }
 func (k Keys) AssignmentVersion(topologyID string) string {
 	return k.AssignmentVersionsPrefix() + topologyID
 }
+
+// PlacementsPrefix holds the per-supervisor index of the assignments: one key per
+// supervisor and topology that places workers on it (see PlacementRecord).
+func (k Keys) PlacementsPrefix() string { return k.dir(dirPlacements) }
+
+// SupervisorPlacementsPrefix holds one key per assignment that places workers on this
+// supervisor: what the supervisor watches. It ends with a slash, so supervisor "s1"
+// does not match the placements of "s10".
+func (k Keys) SupervisorPlacementsPrefix(supervisorID string) string {
+	return k.PlacementsPrefix() + supervisorID + "/"
+}
+
+// Placement is the index key saying that a topology's assignment places workers on a
+// supervisor.
+func (k Keys) Placement(supervisorID, topologyID string) string {
+	return k.SupervisorPlacementsPrefix(supervisorID) + topologyID
+}
+
+// PlacementsIndexed is the key that says a leader has written the placements index
+// (SyncPlacements): from then on every leader keeps it, and supervisors rely on it.
+// Its value is JSON: {"indexed_at": time}.
+func (k Keys) PlacementsIndexed() string { return k.Root() + "/placements-indexed" }
 
 // WorkersPrefix holds the heartbeats of every worker of every topology.
 func (k Keys) WorkersPrefix() string { return k.dir(dirWorkers) }

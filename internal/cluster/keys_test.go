@@ -15,6 +15,8 @@ func TestKeysLayout(t *testing.T) {
 		{k.Topology("wc-1"), "/sparse/topologies/wc-1"},
 		{k.Assignment("wc-1"), "/sparse/assignments/wc-1"},
 		{k.Worker("wc-1", "w0"), "/sparse/workers/wc-1/w0"},
+		{k.Placement("s1", "wc-1"), "/sparse/placements/s1/wc-1"},
+		{k.SupervisorPlacementsPrefix("s1"), "/sparse/placements/s1/"},
 		{k.TopologyWorkersPrefix("wc-1"), "/sparse/workers/wc-1/"},
 		{k.Artifact(digestA, "n1"), "/sparse/artifacts/" + digestA + "/n1"},
 		{k.ArtifactHoldersPrefix(digestA), "/sparse/artifacts/" + digestA + "/"},
@@ -36,6 +38,9 @@ func TestKeysLayout(t *testing.T) {
 	// A topology's worker prefix must not cover another topology whose id extends it.
 	if strings.HasPrefix(k.Worker("t10", "w"), k.TopologyWorkersPrefix("t1")) {
 		t.Error("workers of t10 fall under the prefix of t1")
+	}
+	if strings.HasPrefix(k.Placement("s10", "t"), k.SupervisorPlacementsPrefix("s1")) {
+		t.Error("placements of s10 fall under the prefix of s1")
 	}
 }
 

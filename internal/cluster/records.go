@@ -293,6 +293,33 @@ func checkAssignmentIDs(r *AssignmentRecord) error {
 	return errors.Join(errs...)
 }
 
+// PlacementRecord says that a topology's assignment places workers on a supervisor,
+// under <root>/placements/<supervisor-id>/<topology-id>: the per-supervisor index of the
+// assignments, so that a supervisor watches only the assignments that concern it
+// (WatchSupervisorAssignments) rather than every one. PutAssignment and DeleteAssignment
+// keep it in the same transaction as the assignment; SyncPlacements repairs it.
+type PlacementRecord struct {
+	Supervisor string `json:"supervisor"`
+	TopologyID string `json:"topology_id"`
+	// Version is the assignment's version when the key was written.
+	Version int64 `json:"version"`
+}
+
+// Validate checks the record's own consistency.
+func (r *PlacementRecord) Validate() error {
+	var errs []error
+	if err := ValidateID("supervisor id", r.Supervisor); err != nil {
+		errs = append(errs, err)
+	}
+	if err := ValidateID("topology id", r.TopologyID); err != nil {
+		errs = append(errs, err)
+	}
+	if r.Version < 0 {
+		errs = append(errs, fmt.Errorf("assignment version %d is negative", r.Version))
+	}
+	return errors.Join(errs...)
+}
+
 // WorkerHeartbeat says that a worker is alive, under
 // <root>/workers/<topology-id>/<worker-id>, kept under the worker's lease.
 type WorkerHeartbeat struct {
@@ -444,6 +471,15 @@ var (
 			return errors.Join(sameID("topology_id", r.TopologyID, topo), sameID("worker_id", r.WorkerID, worker))
 		},
 	}
+	placementKind = kind[PlacementRecord]{
+		name:   "placement",
+		prefix: Keys.PlacementsPrefix,
+		key:    func(k Keys, r *PlacementRecord) string { return k.Placement(r.Supervisor, r.TopologyID) },
+		match: func(rest string, r *PlacementRecord) error {
+			sup, topo, _ := strings.Cut(rest, "/")
+			return errors.Join(sameID("supervisor", r.Supervisor, sup), sameID("topology_id", r.TopologyID, topo))
+		},
+	}
 	nimbusKind = kind[NimbusRecord]{
 		name:   "nimbus",
 		prefix: Keys.NimbusPrefix,
@@ -534,6 +570,11 @@ func (k Keys) DecodeAssignment(key string, value []byte) (*AssignmentRecord, err
 // DecodeWorker reads a WorkerHeartbeat stored under key.
 func (k Keys) DecodeWorker(key string, value []byte) (*WorkerHeartbeat, error) {
 	return decode(k, workerKind, key, value)
+}
+
+// DecodePlacement reads a PlacementRecord stored under key.
+func (k Keys) DecodePlacement(key string, value []byte) (*PlacementRecord, error) {
+	return decode(k, placementKind, key, value)
 }
 
 // DecodeNimbus reads a NimbusRecord stored under key.

@@ -394,14 +394,23 @@ func (s *Store) PutAssignment(ctx context.Context, r *AssignmentRecord, prevVers
 	case cur.Version != prevVersion:
 		return fmt.Errorf("assignment of topology %s: expected version %d but found %d: %w; re-read it and schedule again", r.TopologyID, prevVersion, cur.Version, ErrConflict)
 	}
+	// The per-supervisor index changes in the same transaction (see placements.go).
+	idx, err := s.placementOps(r.TopologyID, cur, r)
+	if err != nil {
+		return err
+	}
+	now, later := splitOps(idx)
 	ok, err := s.txn(ctx, "writing "+key,
 		[]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)},
-		clientv3.OpPut(key, string(val)))
+		append([]clientv3.Op{clientv3.OpPut(key, string(val))}, now...)...)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return fmt.Errorf("assignment of topology %s: it changed while version %d was being written: %w; re-read it and schedule again", r.TopologyID, r.Version, ErrConflict)
+	}
+	if err := s.writeOps(ctx, "indexing the assignment of topology "+r.TopologyID, later); err != nil {
+		return fmt.Errorf("the assignment is stored but not all of its index (SyncPlacements repairs it): %w", err)
 	}
 	return nil
 }
@@ -446,15 +455,51 @@ func (s *Store) NextAssignmentVersion(ctx context.Context, topologyID string, at
 	}
 }
 
-// DeleteAssignment removes a topology's assignment; removing none is no error.
+// DeleteAssignment removes a topology's assignment, and its keys in the per-supervisor
+// index in the same transaction; removing none is no error.
 func (s *Store) DeleteAssignment(ctx context.Context, topologyID string) error {
 	if err := ValidateID("topology id", topologyID); err != nil {
 		return err
 	}
-	return s.del(ctx, "deleting assignment "+topologyID, s.keys.Assignment(topologyID))
+	key := s.keys.Assignment(topologyID)
+	what := "deleting assignment " + topologyID
+	for attempt := 0; ; attempt++ {
+		resp, err := s.cli.Get(ctx, key)
+		if err != nil {
+			return s.wrap("reading "+key, err)
+		}
+		if len(resp.Kvs) == 0 {
+			return nil
+		}
+		kv := resp.Kvs[0]
+		// An invalid record names no supervisors: its index keys, if any, are left to
+		// SyncPlacements.
+		cur, _ := decode(s.keys, assignmentKind, key, kv.Value)
+		idx, err := s.placementOps(topologyID, cur, nil)
+		if err != nil {
+			return err
+		}
+		now, later := splitOps(idx)
+		ok, err := s.txn(ctx, what,
+			[]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)},
+			append([]clientv3.Op{clientv3.OpDelete(key)}, now...)...)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := s.writeOps(ctx, "removing the index of the assignment of topology "+topologyID, later); err != nil {
+				return fmt.Errorf("the assignment is deleted but not all of its index (SyncPlacements repairs it): %w", err)
+			}
+			return nil
+		}
+		if attempt >= 20 {
+			return fmt.Errorf("%s: %w 20 times in a row; try again", what, ErrConflict)
+		}
+	}
 }
 
-// WatchAssignments follows every assignment.
+// WatchAssignments follows every assignment. A supervisor follows only its own with
+// WatchSupervisorAssignments.
 func (s *Store) WatchAssignments(ctx context.Context) <-chan Event[AssignmentRecord] {
 	return watch(ctx, s, assignmentKind, s.keys.AssignmentsPrefix())
 }

@@ -70,10 +70,18 @@ func watch[T any, P interface {
 	*T
 	record
 }](ctx context.Context, s *Store, kd kind[T], prefix string) <-chan Event[T] {
+	return watchKeys[T, P](ctx, s, kd, prefix, true)
+}
+
+// watchKeys is watch of every key under prefix, or (all false) of the one key prefix.
+func watchKeys[T any, P interface {
+	*T
+	record
+}](ctx context.Context, s *Store, kd kind[T], prefix string, all bool) <-chan Event[T] {
 	ch := make(chan Event[T], 64)
 	go func() {
 		defer close(ch)
-		w := &watcher[T, P]{s: s, kd: kd, prefix: prefix, ch: ch, known: map[string]known[T]{}}
+		w := &watcher[T, P]{s: s, kd: kd, prefix: prefix, ch: ch, known: map[string]known[T]{}, exact: !all}
 		pause := retry.New(watchBackoffMin, watchBackoffMax)
 		for ctx.Err() == nil && s.cli.Ctx().Err() == nil {
 			var d time.Duration
@@ -125,6 +133,16 @@ type watcher[T any, P interface {
 	prefix string
 	ch     chan<- Event[T]
 	known  map[string]known[T]
+	// exact: prefix is the one key watched, not a prefix.
+	exact bool
+}
+
+// opts make a request cover every key under the prefix, or the one key.
+func (w *watcher[T, P]) opts(more ...clientv3.OpOption) []clientv3.OpOption {
+	if w.exact {
+		return more
+	}
+	return append(more, clientv3.WithPrefix())
 }
 
 func (w *watcher[T, P]) send(ctx context.Context, ev Event[T]) bool {
@@ -160,7 +178,7 @@ func (w *watcher[T, P]) delete(ctx context.Context, key string, rev int64, prev 
 // relist reads everything under the prefix, sends the difference from what was known,
 // then a sync. It returns the listing's revision.
 func (w *watcher[T, P]) relist(ctx context.Context) (int64, error) {
-	resp, err := w.s.cli.Get(ctx, w.prefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	resp, err := w.s.cli.Get(ctx, w.prefix, w.opts(clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))...)
 	if err != nil {
 		return 0, w.s.wrap("listing "+w.prefix, err)
 	}
@@ -199,7 +217,7 @@ func (w *watcher[T, P]) relist(ctx context.Context) (int64, error) {
 func (w *watcher[T, P]) follow(ctx context.Context, from int64) error {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	wch := w.s.cli.Watch(wctx, w.prefix, clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithPrevKV())
+	wch := w.s.cli.Watch(wctx, w.prefix, w.opts(clientv3.WithRev(from), clientv3.WithPrevKV())...)
 	for resp := range wch {
 		if err := resp.Err(); err != nil {
 			if resp.CompactRevision != 0 {

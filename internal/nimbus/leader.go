@@ -39,6 +39,11 @@ type term struct {
 	lastBeat map[string]time.Time
 	// badSlots are slots found unhealthy, kept out of use until the time given.
 	badSlots map[slotKey]time.Time
+	// indexStale says the per-supervisor index of the assignments may disagree with
+	// them (see cluster.SyncPlacements): at the start of a term, whose predecessor may
+	// have stopped between an assignment and its index or run an older release, and
+	// after a write of assignments that failed. A round repairs it first.
+	indexStale bool
 
 	// stats are the executor statistics workers reported during this term (see
 	// stats.go); a new leader starts empty.
@@ -60,6 +65,7 @@ func newTerm(ctx context.Context, l *cluster.Leadership, store *cluster.Store) *
 		l: l, store: store, ctx: ctx, since: time.Now(),
 		reasons: map[string]string{}, seen: map[string]versionSeen{}, lastBeat: map[string]time.Time{},
 		badSlots: map[slotKey]time.Time{}, stats: stats.NewStore(time.Now()),
+		indexStale: true,
 	}
 }
 

@@ -160,3 +160,49 @@ func TestDeactivateDuringRebalanceWaitStaysInactive(t *testing.T) {
 		t.Errorf("later the topology is %+v, %v; want it inactive", topo, err)
 	}
 }
+
+// TestLeaderKeepsAndRepairsThePlacementIndex: the leader indexes each assignment under
+// the supervisors it places workers on, and a new leader repairs an index left wrong
+// (a key lost, a stale key of a gone assignment) at the start of its term.
+func TestLeaderKeepsAndRepairsThePlacementIndex(t *testing.T) {
+	n1, n2, st, id := twoNimbus(t, "indexed", 1)
+	ctx := testutil.Context(t, 60*time.Second)
+	supervisor(t, st, "sup-a", 6700)
+	k := st.Keys()
+	placement := func(sup, topo string) *cluster.PlacementRecord {
+		resp, err := st.Client().Get(ctx, k.Placement(sup, topo))
+		if err != nil || len(resp.Kvs) == 0 {
+			return nil
+		}
+		r, err := k.DecodePlacement(string(resp.Kvs[0].Key), resp.Kvs[0].Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	var rec *cluster.AssignmentRecord
+	testutil.Eventually(t, 10*time.Second, "an assignment and its index key", func() bool {
+		var err error
+		rec, err = st.GetAssignment(ctx, id)
+		return err == nil && placement("sup-a", id) != nil
+	})
+	if p := placement("sup-a", id); p.Version != rec.Version {
+		t.Fatalf("the index key says version %d, the assignment %d", p.Version, rec.Version)
+	}
+	if n := countKeys(t, st, k.PlacementsIndexed()); n != 1 {
+		t.Fatalf("%d keys PlacementsIndexed; the leader writes it", n)
+	}
+
+	// The index goes wrong behind the leader's back; the next leader repairs it.
+	if _, err := st.Client().Delete(ctx, k.Placement("sup-a", id)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Client().Put(ctx, k.Placement("sup-a", "gone"), `{"supervisor":"sup-a","topology_id":"gone","version":1}`); err != nil {
+		t.Fatal(err)
+	}
+	n1.Close()
+	waitLeader(t, n2)
+	testutil.Eventually(t, 10*time.Second, "the index repaired", func() bool {
+		return placement("sup-a", id) != nil && placement("sup-a", "gone") == nil
+	})
+}

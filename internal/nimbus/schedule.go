@@ -212,6 +212,9 @@ func (s *Server) round(t *term) (next time.Duration) {
 		}
 		return min(next, time.Second)
 	}
+	if t.indexStale && !s.repairIndex(ctx, t, snap, &next) {
+		return next
+	}
 	now := time.Now()
 	if !s.finishKills(ctx, t, snap, now, &next) || !s.finishRebalances(ctx, t, snap, now, &next) {
 		return next
@@ -239,6 +242,28 @@ func (s *Server) round(t *term) (next time.Duration) {
 	return max(next, 10*time.Millisecond)
 }
 
+// repairIndex makes the per-supervisor index of the assignments, which supervisors
+// watch, agree with the assignments of the snapshot. It returns false when this nimbus
+// no longer leads.
+func (s *Server) repairIndex(ctx context.Context, t *term, snap *snapshot, next *time.Duration) bool {
+	n, err := t.store.SyncPlacements(ctx, slices.Collect(maps.Values(snap.assigns)))
+	switch {
+	case errors.Is(err, cluster.ErrNotLeader):
+		return false
+	case err != nil:
+		if t.ctx.Err() == nil {
+			s.metrics.EtcdErrors.Inc()
+			s.log.Warn("cannot repair the supervisors' index of the assignments; retrying", "error", err)
+		}
+		*next = min(*next, time.Second)
+		return true
+	case n > 0:
+		s.log.Info("repaired the supervisors' index of the assignments", "keys", n)
+	}
+	t.indexStale = false
+	return true
+}
+
 // finishKills removes the killed topologies whose wait is over, and drops them from
 // snap. It returns false when this nimbus no longer leads.
 func (s *Server) finishKills(ctx context.Context, t *term, snap *snapshot, now time.Time, next *time.Duration) bool {
@@ -258,6 +283,7 @@ func (s *Server) finishKills(ctx context.Context, t *term, snap *snapshot, now t
 			if errors.Is(err, cluster.ErrNotLeader) {
 				return false
 			}
+			t.indexStale = true
 			s.metrics.EtcdErrors.Inc()
 			s.log.Warn("cannot remove a killed topology; retrying", "topology", r.ID, "error", err)
 			*next = min(*next, time.Second)
@@ -340,6 +366,7 @@ func (s *Server) writeAssignments(ctx context.Context, t *term, snap *snapshot, 
 				s.log.Info("an assignment changed while it was scheduled; scheduling again", "topology", id, "error", err)
 				trigger(s.kick)
 			default:
+				t.indexStale = true
 				s.metrics.EtcdErrors.Inc()
 				s.log.Warn("cannot write an assignment; retrying", "topology", id, "error", err)
 				*next = min(*next, time.Second)
@@ -370,6 +397,7 @@ func (s *Server) removeAssignments(ctx context.Context, t *term, snap *snapshot,
 			if errors.Is(err, cluster.ErrNotLeader) {
 				return false
 			}
+			t.indexStale = true
 			s.metrics.EtcdErrors.Inc()
 			s.log.Warn("cannot delete an assignment; retrying", "topology", id, "error", err)
 			*next = min(*next, time.Second)

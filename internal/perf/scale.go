@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +23,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -33,8 +36,9 @@ import (
 // The control plane at scale, by simulation (make bench-scale): a real etcd and two real
 // nimbusd, each in a process of its own, and in this process simulated supervisors and
 // workers that use the cluster package as supervisord does: a registration under a lease
-// per supervisor, a heartbeat under a lease per worker, and a watch of the assignments
-// per supervisor. It measures the steady state (etcd writes and bytes per second, the
+// per supervisor, a heartbeat under a lease per worker, and per supervisor a watch of
+// the assignments placed on it (WatchSupervisorAssignments) and, unless turned off, of
+// the records of the topologies they name (WatchTopologySet). It measures the steady state (etcd writes and bytes per second, the
 // leader's and etcd's CPU), the time from a supervisor's death to its workers being
 // assigned elsewhere, and the time from the leader's death to a ready new leader.
 
@@ -45,7 +49,10 @@ type ScaleOptions struct {
 	Workers            int // per topology
 	LeaseTTL           time.Duration
 	Steady             time.Duration // how long the steady state is measured
-	Log                io.Writer     // progress; nil: none
+	// WatchTopologies makes every simulated supervisor follow the records of the
+	// topologies of its assignments, as supervisord does.
+	WatchTopologies bool
+	Log             io.Writer // progress; nil: none
 }
 
 // ScaleResult is what MeasureScale found.
@@ -57,14 +64,14 @@ type ScaleResult struct {
 	LeaderCPU, EtcdCPU       float64       // cores used in the steady state
 	Reassign, Failover       time.Duration
 	LeaderRound              time.Duration // the new leader's first scheduling round
-	WatchEventsPerAssignment float64       // supervisors told of one assignment write
+	WatchEventsPerAssignment float64       // assignment events the supervisors got per topology, up to the settle
 }
 
 // Line is the result in the `make bench` format.
 func (r ScaleResult) Line() string {
-	return fmt.Sprintf("BENCH shape=Scale-%ds-%dw settle_s=%.1f etcd_writes_per_s=%.2f writes_per_worker_s=%.4f etcd_rx_kb_per_s=%.1f etcd_tx_kb_per_s=%.1f leader_cpu=%.3f etcd_cpu=%.3f reassign_s=%.1f failover_s=%.1f",
+	return fmt.Sprintf("BENCH shape=Scale-%ds-%dw settle_s=%.1f etcd_writes_per_s=%.2f writes_per_worker_s=%.4f etcd_rx_kb_per_s=%.1f etcd_tx_kb_per_s=%.1f leader_cpu=%.3f etcd_cpu=%.3f reassign_s=%.1f failover_s=%.1f events_per_assignment=%.1f",
 		r.Supervisors, r.Workers, r.Settle.Seconds(), r.WritesPerSec, r.WritesPerSec/float64(max(r.Workers, 1)),
-		r.RxBytesPerSec/1024, r.TxPerSec/1024, r.LeaderCPU, r.EtcdCPU, r.Reassign.Seconds(), r.Failover.Seconds())
+		r.RxBytesPerSec/1024, r.TxPerSec/1024, r.LeaderCPU, r.EtcdCPU, r.Reassign.Seconds(), r.Failover.Seconds(), r.WatchEventsPerAssignment)
 }
 
 const (
@@ -185,7 +192,7 @@ func scaleChild(mode string) error {
 }
 
 // simSupervisor is one simulated supervisord: its registration, the heartbeats of the
-// workers assigned to it, and its watch of the assignments.
+// workers assigned to it, and its watches of its assignments and of the topologies.
 type simSupervisor struct {
 	id     string
 	host   string // one per supervisor: a host:port runs one worker
@@ -198,33 +205,77 @@ type simSupervisor struct {
 	events  int
 }
 
-func (s *simSupervisor) run(ctx context.Context, slots []int, ready chan<- error) {
+func (s *simSupervisor) run(ctx context.Context, slots []int, watchTopologies bool, ready chan<- error) {
 	ctx, s.cancel = context.WithCancel(ctx)
 	_, err := s.store.RegisterSupervisor(ctx, &cluster.SupervisorRecord{ID: s.id, Host: s.host, Slots: slots, StartedAt: time.Now().UTC()}, s.ttl)
 	ready <- err
 	if err != nil {
 		return
 	}
+	// The watches of supervisord's follow: the assignments placed here, and the
+	// records of the topologies they name (kept, as Desired reads them, though the
+	// simulated workers need none).
+	assignCh := s.store.WatchSupervisorAssignments(ctx, s.id)
+	var topoWatch *cluster.TopologySetWatch
+	var topoCh <-chan cluster.Event[cluster.TopologyRecord]
+	topoSynced := true
+	if watchTopologies {
+		topoWatch = s.store.WatchTopologySet(ctx)
+		topoCh, topoSynced = topoWatch.Events(), false
+	}
+	var watched []string
 	assignments := map[string]*cluster.AssignmentRecord{}
+	topologies := map[string]*cluster.TopologyRecord{}
 	synced := false
-	for ev := range s.store.WatchAssignments(ctx) {
-		switch ev.Type {
-		case cluster.EventSync:
-			synced = true
-		case cluster.EventPut:
-			if ev.Record != nil {
-				assignments[ev.ID] = ev.Record
+	for {
+		select {
+		case ev, ok := <-assignCh:
+			if !ok {
+				return
 			}
-		case cluster.EventDelete:
-			delete(assignments, ev.ID)
+			switch ev.Type {
+			case cluster.EventSync:
+				synced = true
+			case cluster.EventPut:
+				if ev.Record != nil {
+					assignments[ev.ID] = ev.Record
+				}
+			case cluster.EventDelete:
+				delete(assignments, ev.ID)
+			}
+			if ev.Type != cluster.EventSync {
+				s.mu.Lock()
+				s.events++
+				s.mu.Unlock()
+			}
+			if ids := slices.Sorted(maps.Keys(assignments)); topoWatch != nil && synced && (watched == nil || !slices.Equal(ids, watched)) {
+				watched = append([]string{}, ids...)
+				topoWatch.Set(ids)
+				topoSynced = false
+			}
+		case ev, ok := <-topoCh:
+			if !ok {
+				return
+			}
+			switch ev.Type {
+			case cluster.EventSync:
+				topoSynced = true
+			case cluster.EventPut:
+				topologies[ev.ID] = ev.Record
+			case cluster.EventDelete:
+				delete(topologies, ev.ID)
+			}
 		}
-		s.mu.Lock()
-		s.events++
-		s.mu.Unlock()
-		if synced {
+		if synced && topoSynced {
 			s.reconcile(ctx, assignments)
 		}
 	}
+}
+
+func (s *simSupervisor) assignmentEvents() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.events
 }
 
 // reconcile keeps a heartbeat for every worker assigned here, as supervisord does for
@@ -343,6 +394,16 @@ func MeasureScale(self string, o ScaleOptions) (ScaleResult, error) {
 		stores = append(stores, st)
 	}
 	admin := stores[0]
+	// Supervisors follow the index of their assignments once a leader has written it;
+	// before, they watch every assignment. Start them on the index, as in a cluster
+	// that has had a leader.
+	indexed := func() bool {
+		resp, err := admin.Client().Get(ctx, admin.Keys().PlacementsIndexed(), clientv3.WithCountOnly())
+		return err == nil && resp.Count > 0
+	}
+	if err := waitFor(2*time.Minute, indexed); err != nil {
+		return r, fmt.Errorf("no leader wrote the supervisors' index of the assignments: %w", err)
+	}
 	sims := make([]*simSupervisor, o.Supervisors)
 	ready := make(chan error, o.Supervisors)
 	for i := range sims {
@@ -351,7 +412,7 @@ func MeasureScale(self string, o ScaleOptions) (ScaleResult, error) {
 			slots[j] = 6700 + j
 		}
 		sims[i] = &simSupervisor{id: fmt.Sprintf("sup-%04d", i), host: fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), store: stores[i/50], ttl: o.LeaseTTL, beating: map[string]context.CancelFunc{}}
-		go sims[i].run(ctx, slots, ready)
+		go sims[i].run(ctx, slots, o.WatchTopologies, ready)
 	}
 	for range sims {
 		if err := <-ready; err != nil {
@@ -361,6 +422,15 @@ func MeasureScale(self string, o ScaleOptions) (ScaleResult, error) {
 	logf("%d supervisors registered", len(sims))
 
 	start := time.Now()
+	// Who works during the settle: both nimbuses (either may lead), etcd, and this
+	// process (the simulated supervisors).
+	settleCPU := func() (nimbus, etcdCPU, self float64) {
+		for _, p := range nimbuses {
+			nimbus += cpuSeconds(p.cmd.Process.Pid)
+		}
+		return nimbus, cpuSeconds(etcd.cmd.Process.Pid), cpuSeconds(os.Getpid())
+	}
+	n0, e0, s0 := settleCPU()
 	for i := range o.Topologies {
 		id := fmt.Sprintf("topo-%04d", i)
 		spec, err := scaleSpec(id, o.Workers)
@@ -385,6 +455,13 @@ func MeasureScale(self string, o ScaleOptions) (ScaleResult, error) {
 		return r, fmt.Errorf("%d of %d workers heartbeating: %w", total(), r.Workers, err)
 	}
 	r.Settle = time.Since(start)
+	n1, e1, s1 := settleCPU()
+	logf("CPU during the settle: nimbus %.1f s, etcd %.1f s, the simulated supervisors %.1f s", n1-n0, e1-e0, s1-s0)
+	events := 0
+	for _, s := range sims {
+		events += s.assignmentEvents()
+	}
+	r.WatchEventsPerAssignment = float64(events) / float64(max(o.Topologies, 1))
 	logf("%d workers heartbeating after %v", r.Workers, r.Settle.Round(time.Millisecond))
 	time.Sleep(2 * o.LeaseTTL) // let the first rounds' writes and the start graces pass
 

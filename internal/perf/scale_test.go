@@ -34,14 +34,14 @@ func TestMeasureScale(t *testing.T) {
 	}
 	var log strings.Builder
 	r, err := MeasureScale(self, ScaleOptions{Supervisors: 6, Slots: 2, Topologies: 3, Workers: 2,
-		LeaseTTL: 2 * time.Second, Steady: time.Second, Log: &log})
+		LeaseTTL: 2 * time.Second, Steady: time.Second, WatchTopologies: true, Log: &log})
 	if err != nil {
 		t.Fatalf("MeasureScale: %v\n%s", err, log.String())
 	}
-	if r.Workers != 6 || r.Reassign <= 0 || r.Reassign > time.Minute || r.Failover <= 0 || r.Failover > time.Minute {
+	if r.Workers != 6 || r.WatchEventsPerAssignment <= 0 || r.Reassign <= 0 || r.Reassign > time.Minute || r.Failover <= 0 || r.Failover > time.Minute {
 		t.Errorf("result %+v", r)
 	}
-	if line := r.Line(); !strings.HasPrefix(line, "BENCH shape=Scale-6s-6w ") || !strings.Contains(line, " failover_s=") {
+	if line := r.Line(); !strings.HasPrefix(line, "BENCH shape=Scale-6s-6w ") || !strings.Contains(line, " failover_s=") || !strings.Contains(line, " events_per_assignment=") {
 		t.Errorf("line %q", line)
 	}
 }

@@ -1,5 +1,5 @@
 // Package supervisor is the node agent, supervisord: it registers its worker slots in
-// etcd under a lease, watches the assignments and the topologies, fetches and verifies
+// etcd under a lease, watches its assignments and their topologies, fetches and verifies
 // topology artifacts from nimbus, and runs one worker process per assigned slot,
 // restarting workers that die or hang and stopping the ones no longer assigned.
 //
@@ -408,14 +408,18 @@ func (s *Supervisor) fence(ctx context.Context, reg *cluster.Registration[cluste
 	}
 }
 
-// follow watches the assignments and the topologies and hands the manager the workers
-// this supervisor should run, once both have been listed, and after every change.
+// follow watches the assignments that place workers on this supervisor (through the
+// per-supervisor index, so that it hears nothing of the others') and the records of
+// the topologies they name, and hands the manager the workers this supervisor should
+// run, once both have been listed, and after every change.
 func (s *Supervisor) follow(ctx context.Context, store *cluster.Store, mgr *Manager) error {
-	assignCh := store.WatchAssignments(ctx)
-	topoCh := store.WatchTopologies(ctx)
+	assignCh := store.WatchSupervisorAssignments(ctx, s.c.ID)
+	topoWatch := store.WatchTopologySet(ctx)
+	topoCh := topoWatch.Events()
 	assignments := map[string]*cluster.AssignmentRecord{}
 	topologies := map[string]*cluster.TopologyRecord{}
 	var assignSynced, topoSynced bool
+	var watched []string // the topologies whose records are followed; nil before the first Set
 	lastNotes := map[string]bool{}
 	first := true
 	for {
@@ -436,6 +440,13 @@ func (s *Supervisor) follow(ctx context.Context, store *cluster.Store, mgr *Mana
 				assignments[ev.ID] = ev.Record
 			case ev.Type == cluster.EventDelete:
 				delete(assignments, ev.ID)
+			}
+			// Once the assignments are listed, follow the records of the topologies they
+			// name; the manager hears of nothing until those are read too.
+			if ids := slices.Sorted(maps.Keys(assignments)); assignSynced && (watched == nil || !slices.Equal(ids, watched)) {
+				watched = append([]string{}, ids...)
+				topoWatch.Set(ids)
+				topoSynced = false
 			}
 			changed = true
 		case ev, ok := <-topoCh:

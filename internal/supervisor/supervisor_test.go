@@ -92,7 +92,8 @@ func startFixtureNimbus(t *testing.T, data []byte) *fixtureNimbus {
 // the test writes a topology and an assignment for the supervisor's slot, and the
 // supervisor registers itself, fetches and verifies the artifact, starts the worker,
 // keeps its heartbeat in etcd and activates its spouts; deactivating the topology pauses
-// them; a new assignment version restarts the worker; removing the assignment stops it.
+// them; a new assignment version restarts the worker; moving it to another supervisor
+// stops it, moving it back starts it; removing the assignment stops it.
 func TestSupervisorWithEtcd(t *testing.T) {
 	needBinary(t)
 	e := etcdtest.Start(t)
@@ -135,6 +136,11 @@ func TestSupervisorWithEtcd(t *testing.T) {
 	assignment := func(version int64) *cluster.AssignmentRecord {
 		return &cluster.AssignmentRecord{TopologyID: tid, Version: version, UpdatedAt: time.Now().UTC(),
 			Workers: []scheduler.WorkerSlot{{Supervisor: sup, Host: "127.0.0.1", Port: port, Executors: wa.Workers[0].Executors}}}
+	}
+	// As a leader does at the start of its term: the supervisor follows the index of
+	// its assignments from the start.
+	if _, err := store.SyncPlacements(ctx, nil); err != nil {
+		t.Fatal(err)
 	}
 	if err := store.PutAssignment(ctx, assignment(1), 0); err != nil {
 		t.Fatal(err)
@@ -262,6 +268,26 @@ func TestSupervisorWithEtcd(t *testing.T) {
 	if n := nimbus.fetches.Load(); n != 1 {
 		t.Errorf("the artifact was fetched %d times, want once (then cached)", n)
 	}
+
+	// The worker moves to another supervisor: this one hears of it through its index key
+	// going away, and stops its worker; moved back, it starts one again.
+	a3 := assignment(3)
+	a3.Workers[0].Supervisor = "s2"
+	if err := store.PutAssignment(ctx, a3, 2); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 20*time.Second, "the worker moved away to stop", func() bool { return !pidAlive(hb.PID) })
+	testutil.Eventually(t, 10*time.Second, "the heartbeat of the moved worker to leave etcd", func() bool {
+		_, err := store.GetWorker(ctx, tid, wid)
+		return errors.Is(err, cluster.ErrNotFound)
+	})
+	if err := store.PutAssignment(ctx, assignment(4), 3); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 30*time.Second, "the heartbeat of the worker of version 4", func() bool {
+		hb, err = store.GetWorker(ctx, tid, wid)
+		return err == nil && hb.Version == 4
+	})
 
 	// The assignment goes: the worker stops and its heartbeat leaves etcd.
 	if err := store.DeleteAssignment(ctx, tid); err != nil {
