@@ -480,3 +480,32 @@ func TestLatencySamplingAndQueueDepths(t *testing.T) {
 		}
 	}
 }
+
+// TestBusySinkPublishesItsCounts: a bolt that emits and acks nothing (acking off) and
+// whose input never runs dry still publishes what it executed, every flush interval;
+// it used to publish only when its inbox was empty.
+func TestBusySinkPublishesItsCounts(t *testing.T) {
+	const n = 1 << 40 // never runs out while the test looks
+	release := make(chan struct{})
+	var got atomic.Int64
+	b := topology.NewBuilder("busy-sink")
+	b.Config(topology.ConfAckerExecutors, 0)
+	b.Spout("spout", func() topology.Spout { return &countSpout{n: n} }, 1).Output("i")
+	b.Bolt("sink", boltOf(func(_ *funcBolt, _ *tuple.Tuple) {
+		if got.Add(1) == 1 {
+			<-release // let the inbox fill before the sink starts draining it
+		}
+		time.Sleep(20 * time.Microsecond) // slower than the spout: the inbox stays full
+	}), 1).Shuffle("spout")
+	rt, stop := start(t, build(t, b), nil)
+	defer func() { _ = stop() }()
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	deadline := time.Now().Add(30 * time.Second)
+	for summary(rt, "sink").Executed < 1000 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ex := summary(rt, "sink").Executed; ex < 1000 {
+		t.Fatalf("the busy sink published %d executed after executing %d", ex, got.Load())
+	}
+}

@@ -91,11 +91,21 @@ func (e *executor) flush() {
 }
 
 // maybeFlush flushes when the flush interval has passed since the last flush, so that a
-// busy executor still delivers partial batches to quiet destinations on time.
+// busy executor still delivers partial batches to quiet destinations on time. An
+// executor with nothing to send publishes its counters instead: a busy bolt that emits
+// nothing and acks nothing (acking off) otherwise never flushed, and its stats stood
+// still for as long as its input never ran dry.
 func (e *executor) maybeFlush() {
-	if len(e.dirty) > 0 && e.now()-e.lastSent >= e.flushInterval {
-		e.flush()
+	now := e.now()
+	if now-e.lastSent < e.flushInterval {
+		return
 	}
+	if len(e.dirty) > 0 {
+		e.flush()
+		return
+	}
+	e.lastSent = now
+	e.cnt.publish(e.stats)
 }
 
 // ownCtl is the executor's own control queue when it must drain it while blocked
