@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -38,6 +39,7 @@ type Sink struct {
 	// unwritable and refused report inputs that cannot be records and records Kafka
 	// did not take; the task's goroutine uses them.
 	unwritable, refused failureReports
+	at                  fieldsAt // the task's goroutine's
 
 	mu   sync.Mutex
 	done []produced // acknowledged or failed records, for the task's goroutine
@@ -188,9 +190,10 @@ func (s *Sink) record(in *tuple.Tuple) (*kgo.Record, error) {
 		}
 		return rec, nil
 	}
+	at := s.positions(in)
 	rec := &kgo.Record{Topic: s.cfg.Topic}
 	if f := s.cfg.TopicField; f != "" {
-		v, ok := in.ValueByField(f)
+		v, ok := valueAt(in, at.topic)
 		topic, isString := v.(string)
 		if !ok || !isString || topic == "" {
 			return nil, fmt.Errorf("kafka.topic.field %q: the tuple has no topic name in it (%v)", f, v)
@@ -199,7 +202,7 @@ func (s *Sink) record(in *tuple.Tuple) (*kgo.Record, error) {
 	}
 	var err error
 	if f := s.cfg.KeyField; f != "" {
-		v, ok := in.ValueByField(f)
+		v, ok := valueAt(in, at.key)
 		if !ok {
 			return nil, fmt.Errorf("kafka.key.field %q: the tuple has no such field; its fields are %v", f, in.Fields())
 		}
@@ -207,7 +210,7 @@ func (s *Sink) record(in *tuple.Tuple) (*kgo.Record, error) {
 			return nil, fmt.Errorf("kafka.key.field %q: %w", f, err)
 		}
 	}
-	v, ok := in.ValueByField(s.cfg.ValueField)
+	v, ok := valueAt(in, at.value)
 	if !ok {
 		return nil, fmt.Errorf("kafka.value.field %q: the tuple has no such field; its fields are %v", s.cfg.ValueField, in.Fields())
 	}
@@ -215,7 +218,7 @@ func (s *Sink) record(in *tuple.Tuple) (*kgo.Record, error) {
 		return nil, fmt.Errorf("kafka.value.field %q: %w", s.cfg.ValueField, err)
 	}
 	if f := s.cfg.HeadersField; f != "" {
-		v, _ := in.ValueByField(f)
+		v, _ := valueAt(in, at.headers)
 		hs, ok := v.(map[string]any)
 		if v != nil && !ok {
 			return nil, fmt.Errorf("kafka.headers.field %q holds a %T, not a map", f, v)
@@ -231,6 +234,38 @@ func (s *Sink) record(in *tuple.Tuple) (*kgo.Record, error) {
 	return rec, nil
 }
 
+// fieldsAt is where the configured fields sit in the stream of the last input: looking
+// each up by name in every tuple was a tenth of the sink's CPU. Inputs of one stream
+// share their *tuple.Fields, so a new stream is a new lookup.
+type fieldsAt struct {
+	set                        bool
+	of                         *tuple.Fields
+	topic, key, value, headers int // -1: not configured, or not a field of the stream
+}
+
+// positions returns where the configured fields are in in's stream.
+func (s *Sink) positions(in *tuple.Tuple) *fieldsAt {
+	if f := in.Fields(); !s.at.set || f != s.at.of {
+		index := func(name string) int {
+			if i, ok := f.Index(name); ok && name != "" {
+				return i
+			}
+			return -1
+		}
+		s.at = fieldsAt{set: true, of: f, topic: index(s.cfg.TopicField), key: index(s.cfg.KeyField),
+			value: index(s.cfg.ValueField), headers: index(s.cfg.HeadersField)}
+	}
+	return &s.at
+}
+
+// valueAt returns in's value at i, if it has one there.
+func valueAt(in *tuple.Tuple, i int) (any, bool) {
+	if i < 0 || i >= len(in.Values) {
+		return nil, false
+	}
+	return in.Values[i], true
+}
+
 // toBytes writes a tuple value as record bytes: bytes and strings as they are, numbers
 // and booleans as text, lists and maps as JSON, nil as null (a tombstone value).
 func toBytes(v any) ([]byte, error) {
@@ -240,7 +275,13 @@ func toBytes(v any) ([]byte, error) {
 	case []byte:
 		return x, nil
 	case string:
-		return []byte(x), nil
+		if x == "" {
+			return []byte{}, nil // empty, not null: a nil value is a tombstone
+		}
+		// The string's own bytes, not a copy: Kafka's client only reads a record's key
+		// and value, and a string is never written to. The copy was a fifth of the
+		// sink's CPU.
+		return unsafe.Slice(unsafe.StringData(x), len(x)), nil
 	case int64:
 		return strconv.AppendInt(nil, x, 10), nil
 	case float64:

@@ -37,6 +37,8 @@ func TestSinkRecord(t *testing.T) {
 			in("other", nil, int64(42), nil), "other", "", "42", false, 0, ""},
 		{"map value as JSON", SinkConfig{Topic: "out", ValueField: "v"},
 			in("x", nil, map[string]any{"a": int64(1)}, nil), "out", "", `{"a":1}`, false, 0, ""},
+		{"empty string value is empty, not a tombstone", SinkConfig{Topic: "out", ValueField: "v"},
+			in("x", nil, "", nil), "out", "", "", false, 0, ""},
 		{"nil value is a tombstone", SinkConfig{Topic: "out", KeyField: "k", ValueField: "v"},
 			in("x", []byte("k1"), nil, nil), "out", "k1", "", true, 0, ""},
 		{"headers from a map", SinkConfig{Topic: "out", ValueField: "v", HeadersField: "h"},
@@ -66,6 +68,41 @@ func TestSinkRecord(t *testing.T) {
 					rec.Topic, rec.Key, rec.Value, rec.Value == nil, len(rec.Headers), tc.topic, tc.key, tc.value, tc.nilValue, tc.headers)
 			}
 		})
+	}
+}
+
+// TestSinkRecordFollowsTheStream: one sink fed by streams whose fields are in different
+// orders, or missing, finds each input's fields in its own stream.
+func TestSinkRecordFollowsTheStream(t *testing.T) {
+	kv := &tuple.Source{Component: "a", Fields: tuple.NewFields("k", "v")}
+	vk := &tuple.Source{Component: "b", Fields: tuple.NewFields("v", "k")}
+	noKey := &tuple.Source{Component: "c", Fields: tuple.NewFields("v")}
+	s := &Sink{cfg: SinkConfig{Topic: "out", KeyField: "k", ValueField: "v"}}
+	for i, tc := range []struct {
+		in       *tuple.Tuple
+		key, val string
+		wantErr  string
+	}{
+		{tuple.New(kv, "k1", "v1"), "k1", "v1", ""},
+		{tuple.New(vk, "v2", "k2"), "k2", "v2", ""},
+		{tuple.New(vk, "v3", "k3"), "k3", "v3", ""},
+		{tuple.New(noKey, "v4"), "", "", `kafka.key.field "k"`},
+		{tuple.New(kv, "k5", "v5"), "k5", "v5", ""},
+		{tuple.New(kv, "k6"), "", "", `kafka.value.field "v"`}, // fewer values than fields
+	} {
+		rec, err := s.record(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("input %d: error %v, want one containing %q", i, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("input %d: %v", i, err)
+		}
+		if string(rec.Key) != tc.key || string(rec.Value) != tc.val {
+			t.Errorf("input %d: key %q value %q, want %q %q", i, rec.Key, rec.Value, tc.key, tc.val)
+		}
 	}
 }
 
