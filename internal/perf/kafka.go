@@ -74,12 +74,18 @@ func KafkaShapes(note io.Writer) []Shape {
 func kafkaTopology(pipe bool) *topology.Builder {
 	client := kafka.Client{Brokers: kafkaBroker.brokers}
 	b := topology.NewBuilder("Kafka")
-	// As many records in flight as the baselines' client buffers (kgo.MaxBufferedRecords,
-	// kafka.DefaultMaxInFlight): at 5,000, KafkaPipe waited on the broker's
-	// acknowledgements with half the baseline's records in flight, on 1.1 of 2 cores.
-	b.Config(topology.ConfMaxSpoutPending, kafka.DefaultMaxInFlight)
+	// A spout task per partition, as storm-kafka-client advises: with one task, its
+	// goroutine (emitting, and handling every ack) was the bottleneck, at 0.88-0.94 M
+	// records/s against 1.12-1.18 M with four, and KafkaPipe at 0.51-0.55 M against
+	// 0.64-0.69 M, in alternated runs.
+	const spoutTasks = kafkaPartitions
+	// As many records in flight in all as the baselines' client buffers
+	// (kgo.MaxBufferedRecords, kafka.DefaultMaxInFlight; max.spout.pending is per task):
+	// at 5,000, KafkaPipe waited on the broker's acknowledgements with half the
+	// baseline's records in flight, on 1.1 of 2 cores.
+	b.Config(topology.ConfMaxSpoutPending, kafka.DefaultMaxInFlight/spoutTasks)
 	cfg := kafka.SpoutConfig{Client: client, Topics: []string{"bench-in"}, Group: kafkaBroker.group()}
-	b.Spout("spout", kafka.NewSpout(cfg), 1).Output(cfg.OutputFields()...)
+	b.Spout("spout", kafka.NewSpout(cfg), spoutTasks).Output(cfg.OutputFields()...)
 	if pipe {
 		b.Bolt("sink", kafka.NewSink(kafka.SinkConfig{Client: client, Topic: "bench-out", KeyField: "key"}), 1).LocalOrShuffle("spout")
 	} else {
