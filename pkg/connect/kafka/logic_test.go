@@ -251,12 +251,23 @@ func TestDefaultTranslation(t *testing.T) {
 		{"tombstone", SpoutConfig{}, tomb, "[t 2 10 k <nil>]"},
 		{"tombstone skipped", SpoutConfig{SkipTombstones: true}, tomb, "[]"},
 		{"no key", SpoutConfig{}, &kgo.Record{Topic: "t", Value: []byte("v")}, "[t 0 0 <nil> v]"},
+		{"empty key", SpoutConfig{}, &kgo.Record{Topic: "t", Key: []byte{}, Value: []byte("v")}, "[t 0 0  v]"},
+		{"longer key and value", SpoutConfig{}, &kgo.Record{Topic: "t", Key: []byte("key"), Value: []byte("value")}, "[t 0 0 key value]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &Spout{cfg: tc.cfg}
 			values, stream := s.translate(tc.rec, &partState{}, nil)
 			if got := fmt.Sprint(values); got != tc.want || stream != "" {
 				t.Errorf("values %s on stream %q, want %s on the default stream", got, stream, tc.want)
+			}
+			if tc.cfg.Headers {
+				return // built on the task's goroutine, by translate
+			}
+			// The poller builds the same values ahead of the task.
+			var pr preparer
+			m := pr.messages([]*kgo.Record{tc.rec}, tc.cfg)[0]
+			if got := fmt.Sprint(m.vals[:m.nvals]); got != tc.want {
+				t.Errorf("the poller built %s, want %s", got, tc.want)
 			}
 		})
 	}

@@ -40,6 +40,7 @@ type Sink struct {
 	// did not take; the task's goroutine uses them.
 	unwritable, refused failureReports
 	at                  fieldsAt // the task's goroutine's
+	promise             func(*kgo.Record, error)
 
 	mu   sync.Mutex
 	done []produced // acknowledged or failed records, for the task's goroutine
@@ -71,6 +72,7 @@ func (s *Sink) Prepare(ctx *topology.Context, out topology.BoltCollector) error 
 		return err
 	}
 	s.cfg, s.out, s.tctx = cfg, out, ctx
+	s.promise = s.produced // one func value for every record
 	s.cl, err = newClient(cfg.Client, out.Logger(),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.MaxBufferedRecords(cfg.MaxInFlight),
@@ -106,13 +108,27 @@ func (s *Sink) Execute(in *tuple.Tuple) {
 		return
 	}
 	s.stats.inFlight.Add(1)
+	rec.in = in
 	// Produce waits while MaxInFlight records are unacknowledged: the bound.
-	s.cl.Produce(context.Background(), rec, func(_ *kgo.Record, err error) {
-		s.mu.Lock()
-		s.done = append(s.done, produced{in, err})
-		s.mu.Unlock()
-		s.tctx.Wake()
-	})
+	s.cl.Produce(context.Background(), &rec.Record, s.promise)
+}
+
+// sinkRecord is a record with the input it was made from, in one allocation instead of
+// a record and a closure per input. Record comes first: Kafka's client hands the
+// promise the *kgo.Record it was given, which is then the sinkRecord's address.
+type sinkRecord struct {
+	kgo.Record
+	in *tuple.Tuple
+}
+
+// produced is every record's promise, called by Kafka's client when the record is
+// acknowledged or has failed.
+func (s *Sink) produced(r *kgo.Record, err error) {
+	in := (*sinkRecord)(unsafe.Pointer(r)).in
+	s.mu.Lock()
+	s.done = append(s.done, produced{in, err})
+	s.mu.Unlock()
+	s.tctx.Wake()
 }
 
 // Woken acks the inputs whose records Kafka acknowledged and fails the others.
@@ -172,13 +188,13 @@ func (s *Sink) Cleanup() {
 }
 
 // record makes the input's record; nil when the mapper skips it.
-func (s *Sink) record(in *tuple.Tuple) (*kgo.Record, error) {
+func (s *Sink) record(in *tuple.Tuple) (*sinkRecord, error) {
 	if s.cfg.Map != nil {
 		r, err := s.cfg.Map(in)
 		if err != nil || r == nil {
 			return nil, err
 		}
-		rec := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+		rec := &sinkRecord{Record: kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}}
 		if rec.Topic == "" {
 			rec.Topic = s.cfg.Topic
 		}
@@ -191,7 +207,7 @@ func (s *Sink) record(in *tuple.Tuple) (*kgo.Record, error) {
 		return rec, nil
 	}
 	at := s.positions(in)
-	rec := &kgo.Record{Topic: s.cfg.Topic}
+	rec := &sinkRecord{Record: kgo.Record{Topic: s.cfg.Topic}}
 	if f := s.cfg.TopicField; f != "" {
 		v, ok := valueAt(in, at.topic)
 		topic, isString := v.(string)

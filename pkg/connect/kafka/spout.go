@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -645,10 +646,25 @@ func (pr *preparer) messages(recs []*kgo.Record, cfg SpoutConfig) []*message {
 			}
 			pr.lastTP, pr.last = m.tp, b
 		}
-		m.vals = [5]any{pr.last[0], pr.last[1], r.Offset, recordBytes(r.Key, cfg.ValuesAsBytes), recordBytes(r.Value, cfg.ValuesAsBytes)}
+		key, value := keyAndValue(r, cfg.ValuesAsBytes)
+		m.vals = [5]any{pr.last[0], pr.last[1], r.Offset, key, value}
 		m.nvals = 5
 	}
 	return out
+}
+
+// keyAndValue are a record's key and value as tuple values (see recordBytes). As strings
+// they share one copy of the record's bytes: one allocation a record instead of two.
+func keyAndValue(r *kgo.Record, asBytes bool) (key, value any) {
+	if asBytes || r.Key == nil || r.Value == nil {
+		return recordBytes(r.Key, asBytes), recordBytes(r.Value, asBytes)
+	}
+	var b strings.Builder // its String does not copy
+	b.Grow(len(r.Key) + len(r.Value))
+	b.Write(r.Key)
+	b.Write(r.Value)
+	both := b.String()
+	return both[:len(r.Key)], both[len(r.Key):]
 }
 
 // recordBytes is a record's key or value as a tuple value: nil, the bytes, or a string.
