@@ -30,14 +30,14 @@ type slot[V any] struct {
 // Put, so when Rotate is called every timeout/(N-1) an entry lives between
 // timeout and timeout*N/(N-1).
 //
-// Internally there is one map (key -> slab index) plus, per bucket, an
+// Internally there is one index (key -> slab index, see index) plus, per bucket, an
 // append-only list of slab indices put in that bucket's generation. Remove is
 // a plain delete; a list may therefore hold stale indices, which Rotate skips
 // by checking the slot's generation and position. The newest list is
 // compacted when garbage dominates, so memory tracks the live count rather
 // than the Put rate. Not safe for concurrent use.
 type Rotating[V any] struct {
-	index map[uint64]uint32
+	index index
 	slab  []slot[V]
 	free  []uint32   // free slab indices, reused LIFO
 	lists [][]uint32 // per bucket: slab indices put in that bucket's generation
@@ -55,7 +55,6 @@ func NewRotating[V any](buckets int) *Rotating[V] {
 		panic(fmt.Sprintf("acker: NewRotating needs buckets >= 2, got %d (Storm's default is 3)", buckets))
 	}
 	return &Rotating[V]{
-		index: make(map[uint64]uint32),
 		lists: make([][]uint32, buckets),
 	}
 }
@@ -63,7 +62,7 @@ func NewRotating[V any](buckets int) *Rotating[V] {
 // Put inserts or replaces the value for key. Like Storm's RotatingMap, the key
 // always ends up in the newest bucket, so replacing refreshes its expiry.
 func (r *Rotating[V]) Put(key uint64, v V) {
-	i, ok := r.index[key]
+	i, ok := r.index.get(key)
 	if !ok {
 		r.insert(key, v)
 		return
@@ -77,7 +76,7 @@ func (r *Rotating[V]) Put(key uint64, v V) {
 
 // Get returns the value for key and whether it is present.
 func (r *Rotating[V]) Get(key uint64) (V, bool) {
-	if i, ok := r.index[key]; ok {
+	if i, ok := r.index.get(key); ok {
 		return r.slab[i].v, true
 	}
 	var zero V
@@ -89,7 +88,7 @@ func (r *Rotating[V]) Get(key uint64) (V, bool) {
 // is valid until the next Put, Remove or Rotate; updating through it does not
 // refresh the key's expiry.
 func (r *Rotating[V]) Ptr(key uint64) *V {
-	if i, ok := r.index[key]; ok {
+	if i, ok := r.index.get(key); ok {
 		return &r.slab[i].v
 	}
 	return nil
@@ -97,7 +96,7 @@ func (r *Rotating[V]) Ptr(key uint64) *V {
 
 // Remove deletes key and returns its value and whether it was present.
 func (r *Rotating[V]) Remove(key uint64) (V, bool) {
-	i, ok := r.index[key]
+	i, ok := r.index.get(key)
 	if !ok {
 		var zero V
 		return zero, false
@@ -106,7 +105,7 @@ func (r *Rotating[V]) Remove(key uint64) (V, bool) {
 }
 
 // Len returns the exact number of entries.
-func (r *Rotating[V]) Len() int { return len(r.index) }
+func (r *Rotating[V]) Len() int { return r.index.n }
 
 // Rotate expires every entry in the oldest bucket, calling expired (if not
 // nil) for each after it has been removed, and returns how many expired. The
@@ -129,7 +128,7 @@ func (r *Rotating[V]) Rotate(expired func(key uint64, v V)) int {
 			continue // removed, or moved to a newer bucket
 		}
 		key, v := s.key, s.v
-		delete(r.index, key)
+		r.index.del(key)
 		r.release(i)
 		n++
 		if expired != nil {
@@ -145,8 +144,7 @@ func (r *Rotating[V]) Rotate(expired func(key uint64, v V)) int {
 
 // lookup returns key's slab index.
 func (r *Rotating[V]) lookup(key uint64) (uint32, bool) {
-	i, ok := r.index[key]
-	return i, ok
+	return r.index.get(key)
 }
 
 // at returns the value in slab slot i, which must be live.
@@ -158,13 +156,13 @@ func (r *Rotating[V]) insert(key uint64, v V) {
 	s := &r.slab[i]
 	s.key = key
 	s.v = v
-	r.index[key] = i
+	r.index.put(key, i)
 	r.appendNewest(i)
 }
 
 // removeAt deletes key, whose slab slot is i, and returns its value.
 func (r *Rotating[V]) removeAt(key uint64, i uint32) V {
-	delete(r.index, key)
+	r.index.del(key)
 	v := r.slab[i].v
 	if r.slab[i].gen == r.gen {
 		r.live--
