@@ -122,7 +122,7 @@ type sinkRecord struct {
 }
 
 // produced is every record's promise, called by Kafka's client when the record is
-// acknowledged or has failed.
+// acknowledged or has failed. It must only be the promise of a sinkRecord's Record.
 func (s *Sink) produced(r *kgo.Record, err error) {
 	in := (*sinkRecord)(unsafe.Pointer(r)).in
 	s.mu.Lock()
