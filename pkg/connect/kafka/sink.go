@@ -254,21 +254,20 @@ func (s *Sink) record(in *tuple.Tuple) (*sinkRecord, error) {
 // each up by name in every tuple was a tenth of the sink's CPU. Inputs of one stream
 // share their *tuple.Fields, so a new stream is a new lookup.
 type fieldsAt struct {
-	set                        bool
-	of                         *tuple.Fields
-	topic, key, value, headers int // -1: not configured, or not a field of the stream
+	of                         *tuple.Fields // nil: nothing cached
+	topic, key, value, headers int           // -1: not configured, or not a field of the stream
 }
 
 // positions returns where the configured fields are in in's stream.
 func (s *Sink) positions(in *tuple.Tuple) *fieldsAt {
-	if f := in.Fields(); !s.at.set || f != s.at.of {
+	if f := in.Fields(); f == nil || f != s.at.of {
 		index := func(name string) int {
 			if i, ok := f.Index(name); ok && name != "" {
 				return i
 			}
 			return -1
 		}
-		s.at = fieldsAt{set: true, of: f, topic: index(s.cfg.TopicField), key: index(s.cfg.KeyField),
+		s.at = fieldsAt{of: f, topic: index(s.cfg.TopicField), key: index(s.cfg.KeyField),
 			value: index(s.cfg.ValueField), headers: index(s.cfg.HeadersField)}
 	}
 	return &s.at

@@ -422,7 +422,6 @@ func (s *Spout) translate(r *kgo.Record, p *partState, buf []any) ([]any, string
 		}
 		return s.cfg.Translate(&rec)
 	}
-	conv := func(b []byte) any { return recordBytes(b, s.cfg.ValuesAsBytes) }
 	// The topic and partition are boxed once per partition, not per record.
 	var topic, part any
 	if p == nil {
@@ -433,12 +432,12 @@ func (s *Spout) translate(r *kgo.Record, p *partState, buf []any) ([]any, string
 		}
 		topic, part = p.topicV, p.partV
 	}
-	values := buf
-	values = append(values, topic, part, r.Offset, conv(r.Key), conv(r.Value))
+	key, value := keyAndValue(r, s.cfg.ValuesAsBytes)
+	values := append(buf, topic, part, r.Offset, key, value)
 	if s.cfg.Headers {
 		h := make(map[string]any, len(r.Headers))
 		for _, x := range r.Headers {
-			h[x.Key] = conv(x.Value)
+			h[x.Key] = recordBytes(x.Value, s.cfg.ValuesAsBytes)
 		}
 		values = append(values, h)
 	}
