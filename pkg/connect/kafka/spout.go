@@ -433,7 +433,8 @@ func (s *Spout) translate(r *kgo.Record, p *partState, buf []any) ([]any, string
 		topic, part = p.topicV, p.partV
 	}
 	key, value := keyAndValue(r, s.cfg.ValuesAsBytes)
-	values := append(buf, topic, part, r.Offset, key, value)
+	values := buf
+	values = append(values, topic, part, r.Offset, key, value)
 	if s.cfg.Headers {
 		h := make(map[string]any, len(r.Headers))
 		for _, x := range r.Headers {
