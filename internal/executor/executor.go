@@ -27,7 +27,10 @@ type executor struct {
 
 	batchSize     int
 	flushInterval time.Duration
-	debug         bool // topology.debug: log every emit
+	// touched keeps what a batch's pre-pass over the acker's or the pending map's index
+	// loaded (ackBatch, drainCtl), so that the loads are not optimized away.
+	touched uint64
+	debug   bool // topology.debug: log every emit
 	// debugSample is the share of emits logged (sparsectl debug), as a threshold out of
 	// 2^32 for a random uint32; 0 (off) costs the emit path one atomic load.
 	debugSample atomic.Uint32

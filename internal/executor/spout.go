@@ -160,6 +160,11 @@ func (e *executor) drainCtl() {
 	s := e.spout
 	msgs := e.deferred
 	e.deferred = nil
+	var touched uint64 // as in ackBatch: overlap the lookups' cache misses
+	for _, m := range msgs {
+		touched ^= s.pending.Touch(m.Root)
+	}
+	e.touched = touched
 	for _, m := range msgs {
 		if m.Kind == ControlReset {
 			if p, ok := s.pending.Get(m.Root); ok {

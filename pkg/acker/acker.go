@@ -152,6 +152,9 @@ func (a *Acker) ResetTimeout(root uint64) (spoutTask int32, ok bool) {
 // The spout is not told: its own pending map times the tuple out and fails it.
 func (a *Acker) Rotate() int { return a.trees.Rotate(nil) }
 
+// Touch loads where root's entry would be; see Rotating.Touch.
+func (a *Acker) Touch(root uint64) uint64 { return a.trees.Touch(root) }
+
 // Len returns the number of pending trees.
 func (a *Acker) Len() int { return a.trees.Len() }
 

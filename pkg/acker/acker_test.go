@@ -293,3 +293,50 @@ func BenchmarkID(b *testing.B) {
 		_ = x
 	})
 }
+
+// BenchmarkAckerBatch handles acker messages in batches, as the acker executor does,
+// with and without touching every root's entry first (Touch): an op opens one tree and
+// completes another.
+func BenchmarkAckerBatch(b *testing.B) {
+	ids := make([]uint64, 1<<20)
+	for i := range ids {
+		ids[i] = ID()
+	}
+	mask := len(ids) - 1
+	const batch = 64
+	for _, inflight := range []int{10_000, 100_000} {
+		for _, touch := range []bool{false, true} {
+			b.Run(fmt.Sprintf("inflight=%d/touch=%v", inflight, touch), func(b *testing.B) {
+				a := New(3)
+				tree := func(k int) (root, edge uint64) { return ids[(2*k)&mask], ids[(2*k+1)&mask] }
+				for k := range inflight {
+					root, edge := tree(k)
+					a.Init(root, edge, 1)
+				}
+				var roots [2 * batch]uint64
+				var touched uint64
+				b.ReportAllocs()
+				for k := 0; b.Loop(); k += batch {
+					for j := range batch {
+						roots[2*j], _ = tree(k + j + inflight)
+						roots[2*j+1], _ = tree(k + j)
+					}
+					if touch {
+						for _, r := range roots {
+							touched ^= a.Touch(r)
+						}
+					}
+					for j := range batch {
+						root, edge := tree(k + j + inflight)
+						a.Init(root, edge, 1)
+						root, edge = tree(k + j)
+						if r := a.Ack(root, edge); r.Outcome != Complete {
+							b.Fatalf("op %d: tree not complete: %v", k+j, r.Outcome)
+						}
+					}
+				}
+				b.ReportMetric(float64(touched&1), "x")
+			})
+		}
+	}
+}
