@@ -29,6 +29,8 @@ func TestOffsetTracker(t *testing.T) {
 		{"a hole holds the commit", 0, []step{{emit: []int64{0, 1, 2, 3}, finish: []int64{0, 2, 3}}}, 1, 3},
 		{"the hole filled", 0, []step{{emit: []int64{0, 1, 2, 3}, finish: []int64{0, 2, 3}}, {finish: []int64{1}}}, 4, 0},
 		{"gaps in offsets are skipped", 5, []step{{emit: []int64{5, 8, 9}, finish: []int64{9, 8, 5}}}, 10, 0},
+		{"after a gap an offset's place is searched", 0, []step{{emit: []int64{0, 2, 3, 4}, finish: []int64{1, 2, 3, 4}}}, 0, 4},
+		{"after a gap, then the head", 0, []step{{emit: []int64{0, 2, 3, 4}, finish: []int64{4, 3, 2, 0}}}, 5, 0},
 		{"re-emitting an offset does not track it twice", 0, []step{{emit: []int64{0, 1, 1, 0}, finish: []int64{0, 1}}}, 2, 0},
 		{"finishing twice counts once", 0, []step{{emit: []int64{0, 1}, finish: []int64{1, 1}}}, 0, 2},
 		{"finishing an unknown offset does nothing", 0, []step{{emit: []int64{0}, finish: []int64{4}}}, 0, 1},

@@ -49,7 +49,7 @@ func (t *offsetTracker) known(o int64) bool {
 // committable offset over every done offset at the head. It reports whether o was
 // tracked and not done before.
 func (t *offsetTracker) finished(o int64) bool {
-	p := t.head + sort.Search(len(t.offs)-t.head, func(i int) bool { return t.offs[t.head+i] >= o })
+	p := t.find(o)
 	if p >= len(t.offs) || t.offs[p] != o || t.done[p] {
 		return false
 	}
@@ -66,6 +66,18 @@ func (t *offsetTracker) finished(o int64) bool {
 		t.offs, t.done, t.head = t.offs[:n], t.done[:n], 0
 	}
 	return true
+}
+
+// find returns where o is, or would be, in offs[head:]. A partition without gaps has
+// its offsets one apart, so o's place is computed first, and searched only when that
+// misses.
+func (t *offsetTracker) find(o int64) int {
+	if t.head < len(t.offs) {
+		if d := o - t.offs[t.head]; d >= 0 && d < int64(len(t.offs)-t.head) && t.offs[t.head+int(d)] == o {
+			return t.head + int(d)
+		}
+	}
+	return t.head + sort.Search(len(t.offs)-t.head, func(i int) bool { return t.offs[t.head+i] >= o })
 }
 
 // uncommitted is the number of emitted offsets at or above the committable offset:
