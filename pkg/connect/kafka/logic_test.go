@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -270,6 +271,42 @@ func TestDefaultTranslation(t *testing.T) {
 			m := pr.messages([]*kgo.Record{tc.rec}, tc.cfg)[0]
 			if got := fmt.Sprint(m.vals[:m.nvals]); got != tc.want {
 				t.Errorf("the poller built %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPreparerValues: the poller's default values, whose offset, key and value are boxed
+// in place (boxed), are the values a plain conversion gives, for every kind of record.
+func TestPreparerValues(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		key, value []byte
+		asBytes    bool
+		want       []any
+	}{
+		{"key and value", []byte("k"), []byte("v"), false, []any{"t", int64(3), int64(300), "k", "v"}},
+		{"no key", nil, []byte("v"), false, []any{"t", int64(3), int64(300), nil, "v"}},
+		{"empty key and value", []byte{}, []byte{}, false, []any{"t", int64(3), int64(300), "", ""}},
+		{"a tombstone", []byte("k"), nil, false, []any{"t", int64(3), int64(300), "k", nil}},
+		{"nothing", nil, nil, false, []any{"t", int64(3), int64(300), nil, nil}},
+		{"as bytes", []byte("k"), []byte("v"), true, []any{"t", int64(3), int64(300), []byte("k"), []byte("v")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &kgo.Record{Topic: "t", Partition: 3, Offset: 300, Key: tc.key, Value: tc.value}
+			var pr preparer
+			m := pr.messages([]*kgo.Record{r}, SpoutConfig{ValuesAsBytes: tc.asBytes})[0]
+			got := m.vals[:m.nvals]
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("values %#v, want %#v", got, tc.want)
+			}
+			for i, v := range got {
+				if _, isBytes := v.([]byte); !isBytes && v != tc.want[i] {
+					t.Errorf("value %d: %#v != %#v", i, v, tc.want[i])
+				}
+			}
+			if o, ok := got[2].(int64); !ok || o != 300 || fmt.Sprint(got[2]) != "300" {
+				t.Errorf("offset %v (%T)", got[2], got[2])
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -88,6 +89,9 @@ type message struct {
 	due    time.Time
 	vals   [5]any // the default output's values of the first emission
 	nvals  int
+	// key and value back vals' key and value (see boxed): never written after the
+	// poller set them.
+	key, value string
 }
 
 // event is what the I/O goroutines hand the task's goroutine, in order: partitions
@@ -646,8 +650,21 @@ func (pr *preparer) messages(recs []*kgo.Record, cfg SpoutConfig) []*message {
 			}
 			pr.lastTP, pr.last = m.tp, b
 		}
-		key, value := keyAndValue(r, cfg.ValuesAsBytes)
-		m.vals = [5]any{pr.last[0], pr.last[1], r.Offset, key, value}
+		var key, value any
+		switch {
+		case cfg.ValuesAsBytes:
+			key, value = recordBytes(r.Key, true), recordBytes(r.Value, true)
+		case r.Key != nil && r.Value != nil:
+			m.key, m.value = keyAndValueStrings(r)
+			key, value = boxed(stringType, &m.key), boxed(stringType, &m.value)
+		case r.Value != nil: // no key, the usual case
+			m.value = string(r.Value)
+			value = boxed(stringType, &m.value)
+		case r.Key != nil: // a tombstone kept
+			m.key = string(r.Key)
+			key = boxed(stringType, &m.key)
+		}
+		m.vals = [5]any{pr.last[0], pr.last[1], boxed(int64Type, &m.Offset), key, value}
 		m.nvals = 5
 	}
 	return out
@@ -659,12 +676,41 @@ func keyAndValue(r *kgo.Record, asBytes bool) (key, value any) {
 	if asBytes || r.Key == nil || r.Value == nil {
 		return recordBytes(r.Key, asBytes), recordBytes(r.Value, asBytes)
 	}
+	return keyAndValueStrings(r)
+}
+
+// keyAndValueStrings copies a record's key and value, neither nil, into one string.
+func keyAndValueStrings(r *kgo.Record) (key, value string) {
 	var b strings.Builder // its String does not copy
 	b.Grow(len(r.Key) + len(r.Value))
 	b.Write(r.Key)
 	b.Write(r.Value)
 	both := b.String()
 	return both[:len(r.Key)], both[len(r.Key):]
+}
+
+// eface is the layout of an interface value with no methods: its dynamic type, and a
+// pointer to its value (for types that are not pointers themselves).
+type eface struct {
+	typ, data unsafe.Pointer
+}
+
+func typeOf(v any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&v)).typ }
+
+var (
+	stringType = typeOf("")
+	int64Type  = typeOf(int64(0))
+)
+
+// boxed is the interface value of type typ (stringType or int64Type, matching T) whose
+// value is *p itself rather than a copy on the heap, which converting to any makes:
+// the poller keeps a record's offset and strings in its message, so boxing them costs
+// no allocation (two of the three a record took). *p must not change afterwards, as a
+// boxed value never does.
+func boxed[T string | int64](typ unsafe.Pointer, p *T) (v any) {
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ, e.data = typ, unsafe.Pointer(p)
+	return v
 }
 
 // recordBytes is a record's key or value as a tuple value: nil, the bytes, or a string.
