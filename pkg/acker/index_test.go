@@ -47,6 +47,9 @@ func TestIndexModel(t *testing.T) {
 						if ok != mok || v != mv {
 							t.Fatalf("seed %d step %d: get(%d) = %d, %v; want %d, %v", seed, step, k, v, ok, mv, mok)
 						}
+						if s, ok := x.touch(k); ok && (!mok || s != mv) {
+							t.Fatalf("seed %d step %d: touch(%d) = %d, true; want %d, %v", seed, step, k, s, mv, mok)
+						}
 					}
 					if x.n != len(model) {
 						t.Fatalf("seed %d step %d: %d keys, want %d", seed, step, x.n, len(model))
@@ -59,6 +62,44 @@ func TestIndexModel(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIndexTouch: touch finds a key that sits in its home cell, and reports nothing for
+// an empty table, a missing or removed key, or a key moved off its home cell.
+func TestIndexTouch(t *testing.T) {
+	var x index
+	if _, ok := x.touch(0); ok {
+		t.Error("an empty table's touch(0) found a key")
+	}
+	x.put(42, 7)
+	if s, ok := x.touch(42); !ok || s != 7 {
+		t.Errorf("touch(42) = %d, %v; want 7, true", s, ok)
+	}
+	if _, ok := x.touch(0); ok {
+		t.Error("touch(0) found a key that was never put")
+	}
+	// A second key with 42's home cell is put after it, so it sits further on.
+	var other uint64
+	for k := uint64(43); ; k++ {
+		if x.home(k) == x.home(42) {
+			other = k
+			break
+		}
+	}
+	x.put(other, 8)
+	if _, ok := x.touch(other); ok {
+		t.Error("touch found a key that is not in its home cell")
+	}
+	if s, ok := x.get(other); !ok || s != 8 {
+		t.Errorf("get(%d) = %d, %v; want 8, true", other, s, ok)
+	}
+	x.del(42) // other moves back to its home cell
+	if _, ok := x.touch(42); ok {
+		t.Error("touch found a removed key")
+	}
+	if s, ok := x.touch(other); !ok || s != 8 {
+		t.Errorf("after the delete, touch(%d) = %d, %v; want 8, true", other, s, ok)
 	}
 }
 

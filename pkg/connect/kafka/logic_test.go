@@ -3,6 +3,7 @@ package kafka
 import (
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -309,5 +310,33 @@ func TestPreparerValues(t *testing.T) {
 				t.Errorf("offset %v (%T)", got[2], got[2])
 			}
 		})
+	}
+}
+
+// TestPreparerValuesKeepNoRecord: a tuple value a bolt keeps does not keep its record (and
+// so franz-go's fetch buffer) alive, only its chunk of values.
+func TestPreparerValuesKeepNoRecord(t *testing.T) {
+	freed := make(chan struct{})
+	kept := func() any {
+		r := &kgo.Record{Topic: "t", Offset: 300, Value: []byte("v")}
+		runtime.SetFinalizer(r, func(*kgo.Record) { close(freed) })
+		var pr preparer
+		m := pr.messages([]*kgo.Record{r}, SpoutConfig{})[0]
+		return m.vals[4]
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for done := false; !done; {
+		runtime.GC()
+		select {
+		case <-freed:
+			done = true
+		case <-time.After(10 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("the record is still alive while only one of its tuple values is kept")
+			}
+		}
+	}
+	if kept != "v" {
+		t.Errorf("the kept value is %#v, want \"v\"", kept)
 	}
 }

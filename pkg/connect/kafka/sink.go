@@ -46,10 +46,10 @@ type Sink struct {
 	mu   sync.Mutex
 	done []produced // acknowledged or failed records, for the task's goroutine
 	buf  []produced
-	// any is set while done holds records (both under mu), so that Woken, called on
+	// hasDone is set while done holds records (both under mu), so that Woken, called on
 	// every Execute, takes the lock only when there is something to take: the lock
 	// was 2% of a topic-to-topic pipeline's CPU.
-	any atomic.Bool
+	hasDone atomic.Bool
 }
 
 type produced struct {
@@ -132,19 +132,19 @@ func (s *Sink) produced(r *kgo.Record, err error) {
 	in := (*sinkRecord)(unsafe.Pointer(r)).in
 	s.mu.Lock()
 	s.done = append(s.done, produced{in, err})
-	s.any.Store(true)
+	s.hasDone.Store(true)
 	s.mu.Unlock()
 	s.tctx.Wake()
 }
 
 // Woken acks the inputs whose records Kafka acknowledged and fails the others.
 func (s *Sink) Woken() {
-	if !s.any.Load() {
+	if !s.hasDone.Load() {
 		return
 	}
 	s.mu.Lock()
 	s.buf, s.done = s.done, s.buf[:0]
-	s.any.Store(false)
+	s.hasDone.Store(false)
 	s.mu.Unlock()
 	for i, p := range s.buf {
 		s.stats.inFlight.Add(-1)

@@ -229,7 +229,7 @@ func TestSinkRateLimitsFailureReports(t *testing.T) {
 				case refused:
 					s.stats.inFlight.Add(1)
 					s.done = append(s.done, produced{in, errors.New("broker down")})
-					s.any.Store(true) // as the promise does
+					s.hasDone.Store(true) // as the promise does
 					s.Woken()
 				case unwritable:
 					s.Execute(in)

@@ -89,9 +89,6 @@ type message struct {
 	due    time.Time
 	vals   [5]any // the default output's values of the first emission
 	nvals  int
-	// key and value back vals' key and value (see boxed): never written after the
-	// poller set them.
-	key, value string
 }
 
 // event is what the I/O goroutines hand the task's goroutine, in order: partitions
@@ -620,6 +617,29 @@ type preparer struct {
 	boxed  map[TopicPartition][2]any
 	lastTP TopicPartition
 	last   [2]any
+	chunk  []recordValues // the rest of the current chunk (see recordValues)
+}
+
+// recordValues hold the offset, key and value a record's tuple values point at (see
+// boxString), in chunks of valuesChunk: a tuple value a bolt keeps keeps its chunk alive
+// (at most that many records' strings, not their records or fetch buffers), as a tuple
+// keeps its chunk of tuples (internal/executor's tupleChunk). Never written after the
+// poller fills them.
+type recordValues struct {
+	offset     int64
+	key, value string
+}
+
+const valuesChunk = 16
+
+// values returns the next recordValues of the current chunk.
+func (pr *preparer) values() *recordValues {
+	if len(pr.chunk) == 0 {
+		pr.chunk = make([]recordValues, valuesChunk)
+	}
+	v := &pr.chunk[0]
+	pr.chunk = pr.chunk[1:]
+	return v
 }
 
 // messages wraps recs, one allocation for all, building the default output's values
@@ -650,21 +670,23 @@ func (pr *preparer) messages(recs []*kgo.Record, cfg SpoutConfig) []*message {
 			}
 			pr.lastTP, pr.last = m.tp, b
 		}
+		rv := pr.values()
+		rv.offset = r.Offset
 		var key, value any
 		switch {
 		case cfg.ValuesAsBytes:
 			key, value = recordBytes(r.Key, true), recordBytes(r.Value, true)
 		case r.Key != nil && r.Value != nil:
-			m.key, m.value = keyAndValueStrings(r)
-			key, value = boxed(stringType, &m.key), boxed(stringType, &m.value)
+			rv.key, rv.value = keyAndValueStrings(r)
+			key, value = boxString(&rv.key), boxString(&rv.value)
 		case r.Value != nil: // no key, the usual case
-			m.value = string(r.Value)
-			value = boxed(stringType, &m.value)
+			rv.value = string(r.Value)
+			value = boxString(&rv.value)
 		case r.Key != nil: // a tombstone kept
-			m.key = string(r.Key)
-			key = boxed(stringType, &m.key)
+			rv.key = string(r.Key)
+			key = boxString(&rv.key)
 		}
-		m.vals = [5]any{pr.last[0], pr.last[1], boxed(int64Type, &m.Offset), key, value}
+		m.vals = [5]any{pr.last[0], pr.last[1], boxInt64(&rv.offset), key, value}
 		m.nvals = 5
 	}
 	return out
@@ -702,14 +724,21 @@ var (
 	int64Type  = typeOf(int64(0))
 )
 
-// boxed is the interface value of type typ (stringType or int64Type, matching T) whose
-// value is *p itself rather than a copy on the heap, which converting to any makes:
-// the poller keeps a record's offset and strings in its message, so boxing them costs
-// no allocation (two of the three a record took). *p must not change afterwards, as a
-// boxed value never does.
-func boxed[T string | int64](typ unsafe.Pointer, p *T) (v any) {
+// boxString is the interface value holding *p, pointing at *p itself instead of a copy
+// on the heap, which converting to any makes: with the poller's recordValues in chunks,
+// boxing a record's offset, key and value costs no allocation of its own (two of the
+// three a record took). *p must not change afterwards, as a boxed value never does.
+// TestPreparerValues fails if Go's interface layout ever stops matching eface.
+func boxString(p *string) (v any) {
 	e := (*eface)(unsafe.Pointer(&v))
-	e.typ, e.data = typ, unsafe.Pointer(p)
+	e.typ, e.data = stringType, unsafe.Pointer(p)
+	return v
+}
+
+// boxInt64 is boxString for an int64.
+func boxInt64(p *int64) (v any) {
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ, e.data = int64Type, unsafe.Pointer(p)
 	return v
 }
 
