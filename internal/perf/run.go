@@ -48,6 +48,9 @@ const Rounds = 3
 // median of its rounds; each round measures for o.Duration/Rounds (at least 500ms).
 func Measure(s Shape, o Options) (Result, error) {
 	r := Result{Shape: s.Name}
+	if s.HeapFloorMB > 0 {
+		executor.SetHeapFloor(s.HeapFloorMB)
+	}
 	per := Options{Warmup: o.Warmup, Duration: max(o.Duration/Rounds, 500*time.Millisecond)}
 	var base, tps, allocs []float64
 	for range Rounds {

@@ -23,6 +23,11 @@ type Shape struct {
 	// Baseline runs the same work with plain goroutines and channels for d and returns
 	// events per second.
 	Baseline func(d time.Duration) float64
+	// HeapFloorMB, when set, is the heap floor the shape's topology asks for
+	// (topology.worker.heap.floor.mb). Measure sets it for the whole process before the
+	// first baseline, so that both run under it; the floor only grows, so sparse-bench
+	// measures such shapes after all the others.
+	HeapFloorMB int64
 }
 
 // Shapes are the benchmarks of `make bench`.
