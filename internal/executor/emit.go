@@ -93,20 +93,10 @@ type boxedTuple struct {
 	anchor0 [1]tuple.Anchor
 }
 
-// tupleChunk is how many tuples are allocated at once. A chunk is one allocation instead
-// of sixteen, which is most of the cost of an emit; a tuple kept by user code keeps its
-// chunk alive (1.3 KB), which bounds the waste.
-const tupleChunk = 16
-
-// newTuple hands out the next tuple of the executor's current chunk.
-func (e *executor) newTuple() *boxedTuple {
-	if len(e.chunk) == 0 {
-		e.chunk = make([]boxedTuple, tupleChunk)
-	}
-	t := &e.chunk[0]
-	e.chunk = e.chunk[1:]
-	return t
-}
+// newTuple hands out the executor's next tuple. Tuples come in chunks (internal/chunk):
+// one allocation for sixteen, where an allocation each was most of the cost of an emit;
+// a tuple kept by user code keeps its chunk alive (1.3 KB), which bounds the waste.
+func (e *executor) newTuple() *boxedTuple { return e.tuples.Next() }
 
 // anchorChild creates the child's edge ids: one new edge per anchor, XORed into every root
 // of that anchor, and remembered in the anchor's AckVal for when it is acked.

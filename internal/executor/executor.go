@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/sparsestream/sparse/internal/chunk"
 	"github.com/sparsestream/sparse/pkg/acker"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/tuple"
@@ -47,7 +48,7 @@ type executor struct {
 	cnt       counts
 	taskBuf   []int32 // receiving tasks returned by EmitStream, reused
 	directBuf [1]int32
-	chunk     []boxedTuple // tuples not yet handed out
+	tuples    chunk.Of[boxedTuple] // see newTuple
 
 	// Latency sampling of bolt inputs: a counter, and the sampled inputs awaiting their
 	// ack with the time Execute started.

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/sparsestream/sparse/internal/chunk"
 	"github.com/sparsestream/sparse/pkg/tuple"
 )
 
@@ -313,9 +314,8 @@ func (d *decoder) tuple(m []byte, base int) (int32, *tuple.Tuple, error) {
 
 // Tuples of up to four values and at most one anchor, the common shapes, are allocated
 // with their Values and Anchors arrays in one block, and the blocks of one shape in
-// chunks: a tuple costs a fraction of an allocation instead of three. Chunks grow from 1
-// to maxChunk blocks within a batch, so a batch of a few tuples wastes little. As with
-// the executor's own tuples, a tuple that user code keeps keeps its chunk alive.
+// chunks (internal/chunk): a tuple costs a fraction of an allocation instead of three.
+// As with the executor's own tuples, a tuple that user code keeps keeps its chunk alive.
 type (
 	tupleV1 struct {
 		t tuple.Tuple
@@ -355,34 +355,16 @@ type (
 	}
 )
 
-const maxChunk = 16
-
-// chunk hands out blocks of one shape, allocating them a chunk at a time.
-type chunk[T any] struct {
-	free []T
-	size int // of the next chunk
-}
-
-func (c *chunk[T]) next() *T {
-	if len(c.free) == 0 {
-		c.size = min(max(2*c.size, 1), maxChunk)
-		c.free = make([]T, c.size)
-	}
-	b := &c.free[0]
-	c.free = c.free[1:]
-	return b
-}
-
 // blocks holds the chunks of one Decode call.
 type blocks struct {
-	v1   chunk[tupleV1]
-	v2   chunk[tupleV2]
-	v3   chunk[tupleV3]
-	v4   chunk[tupleV4]
-	v1a1 chunk[tupleV1A1]
-	v2a1 chunk[tupleV2A1]
-	v3a1 chunk[tupleV3A1]
-	v4a1 chunk[tupleV4A1]
+	v1   chunk.Of[tupleV1]
+	v2   chunk.Of[tupleV2]
+	v3   chunk.Of[tupleV3]
+	v4   chunk.Of[tupleV4]
+	v1a1 chunk.Of[tupleV1A1]
+	v2a1 chunk.Of[tupleV2A1]
+	v3a1 chunk.Of[tupleV3A1]
+	v4a1 chunk.Of[tupleV4A1]
 }
 
 // newTuple returns a tuple with nv zero Values and na zero Anchors, each slice of exactly
@@ -390,35 +372,35 @@ type blocks struct {
 func (k *blocks) newTuple(nv, na int) *tuple.Tuple {
 	switch {
 	case na == 0 && nv == 1:
-		b := k.v1.next()
+		b := k.v1.Next()
 		b.t.Values = b.v[:]
 		return &b.t
 	case na == 0 && nv == 2:
-		b := k.v2.next()
+		b := k.v2.Next()
 		b.t.Values = b.v[:]
 		return &b.t
 	case na == 0 && nv == 3:
-		b := k.v3.next()
+		b := k.v3.Next()
 		b.t.Values = b.v[:]
 		return &b.t
 	case na == 0 && nv == 4:
-		b := k.v4.next()
+		b := k.v4.Next()
 		b.t.Values = b.v[:]
 		return &b.t
 	case na == 1 && nv == 1:
-		b := k.v1a1.next()
+		b := k.v1a1.Next()
 		b.t.Values, b.t.Anchors = b.v[:], b.a[:]
 		return &b.t
 	case na == 1 && nv == 2:
-		b := k.v2a1.next()
+		b := k.v2a1.Next()
 		b.t.Values, b.t.Anchors = b.v[:], b.a[:]
 		return &b.t
 	case na == 1 && nv == 3:
-		b := k.v3a1.next()
+		b := k.v3a1.Next()
 		b.t.Values, b.t.Anchors = b.v[:], b.a[:]
 		return &b.t
 	case na == 1 && nv == 4:
-		b := k.v4a1.next()
+		b := k.v4a1.Next()
 		b.t.Values, b.t.Anchors = b.v[:], b.a[:]
 		return &b.t
 	}

@@ -44,9 +44,10 @@ func (x *index) get(key uint64) (uint32, bool) {
 	}
 }
 
-// touch reads key's home cell and returns its slot when key is there, so that a caller about to look up a
-// batch of keys can first touch all their cells: the loads do not depend on each other,
-// so the processor overlaps their cache misses instead of taking them one at a time.
+// touch reads key's home cell and returns its slot when key is there, so that a caller
+// about to look up a batch of keys can first touch all their cells: the loads do not
+// depend on each other, so the processor overlaps their cache misses instead of taking
+// them one at a time.
 func (x *index) touch(key uint64) (slot uint32, ok bool) {
 	if len(x.cells) == 0 {
 		return 0, false

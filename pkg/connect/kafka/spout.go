@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sparsestream/sparse/internal/chunk"
 	"github.com/sparsestream/sparse/internal/retry"
 	"github.com/sparsestream/sparse/pkg/topology"
 )
@@ -433,9 +434,9 @@ func (s *Spout) translate(r *kgo.Record, p *partState, buf []any) ([]any, string
 		}
 		topic, part = p.topicV, p.partV
 	}
-	key, value := keyAndValue(r, s.cfg.ValuesAsBytes)
+	offset, key, value := new(recordValues).set(r, s.cfg.ValuesAsBytes)
 	values := buf
-	values = append(values, topic, part, r.Offset, key, value)
+	values = append(values, topic, part, offset, key, value)
 	if s.cfg.Headers {
 		h := make(map[string]any, len(r.Headers))
 		for _, x := range r.Headers {
@@ -617,29 +618,37 @@ type preparer struct {
 	boxed  map[TopicPartition][2]any
 	lastTP TopicPartition
 	last   [2]any
-	chunk  []recordValues // the rest of the current chunk (see recordValues)
+	values chunk.Of[recordValues]
 }
 
 // recordValues hold the offset, key and value a record's tuple values point at (see
-// boxString), in chunks of valuesChunk: a tuple value a bolt keeps keeps its chunk alive
-// (at most that many records' strings, not their records or fetch buffers), as a tuple
-// keeps its chunk of tuples (internal/executor's tupleChunk). Never written after the
-// poller fills them.
+// boxString). The poller takes them from chunks (internal/chunk), so a tuple value a bolt
+// keeps keeps its chunk alive: at most sixteen records' strings, not their records or
+// fetch buffers. Never written after set.
 type recordValues struct {
 	offset     int64
 	key, value string
 }
 
-const valuesChunk = 16
-
-// values returns the next recordValues of the current chunk.
-func (pr *preparer) values() *recordValues {
-	if len(pr.chunk) == 0 {
-		pr.chunk = make([]recordValues, valuesChunk)
+// set fills rv from r and returns the record's offset, key and value as tuple values
+// that point into rv: nil for a missing key or value, bytes with asBytes (the record's
+// own), strings otherwise (one copy of the record's bytes for both).
+func (rv *recordValues) set(r *kgo.Record, asBytes bool) (offset, key, value any) {
+	rv.offset = r.Offset
+	switch {
+	case asBytes:
+		key, value = recordBytes(r.Key, true), recordBytes(r.Value, true)
+	case r.Key != nil && r.Value != nil:
+		rv.key, rv.value = keyAndValueStrings(r)
+		key, value = boxString(&rv.key), boxString(&rv.value)
+	case r.Value != nil: // no key, the usual case
+		rv.value = string(r.Value)
+		value = boxString(&rv.value)
+	case r.Key != nil: // a tombstone kept
+		rv.key = string(r.Key)
+		key = boxString(&rv.key)
 	}
-	v := &pr.chunk[0]
-	pr.chunk = pr.chunk[1:]
-	return v
+	return boxInt64(&rv.offset), key, value
 }
 
 // messages wraps recs, one allocation for all, building the default output's values
@@ -670,35 +679,11 @@ func (pr *preparer) messages(recs []*kgo.Record, cfg SpoutConfig) []*message {
 			}
 			pr.lastTP, pr.last = m.tp, b
 		}
-		rv := pr.values()
-		rv.offset = r.Offset
-		var key, value any
-		switch {
-		case cfg.ValuesAsBytes:
-			key, value = recordBytes(r.Key, true), recordBytes(r.Value, true)
-		case r.Key != nil && r.Value != nil:
-			rv.key, rv.value = keyAndValueStrings(r)
-			key, value = boxString(&rv.key), boxString(&rv.value)
-		case r.Value != nil: // no key, the usual case
-			rv.value = string(r.Value)
-			value = boxString(&rv.value)
-		case r.Key != nil: // a tombstone kept
-			rv.key = string(r.Key)
-			key = boxString(&rv.key)
-		}
-		m.vals = [5]any{pr.last[0], pr.last[1], boxInt64(&rv.offset), key, value}
+		offset, key, value := pr.values.Next().set(r, cfg.ValuesAsBytes)
+		m.vals = [5]any{pr.last[0], pr.last[1], offset, key, value}
 		m.nvals = 5
 	}
 	return out
-}
-
-// keyAndValue are a record's key and value as tuple values (see recordBytes). As strings
-// they share one copy of the record's bytes: one allocation a record instead of two.
-func keyAndValue(r *kgo.Record, asBytes bool) (key, value any) {
-	if asBytes || r.Key == nil || r.Value == nil {
-		return recordBytes(r.Key, asBytes), recordBytes(r.Value, asBytes)
-	}
-	return keyAndValueStrings(r)
 }
 
 // keyAndValueStrings copies a record's key and value, neither nil, into one string.
@@ -725,9 +710,9 @@ var (
 )
 
 // boxString is the interface value holding *p, pointing at *p itself instead of a copy
-// on the heap, which converting to any makes: with the poller's recordValues in chunks,
-// boxing a record's offset, key and value costs no allocation of its own (two of the
-// three a record took). *p must not change afterwards, as a boxed value never does.
+// on the heap, which converting to any makes: with recordValues in chunks, boxing a
+// record's offset, key and value costs no allocation of its own (two of the three a
+// record took). *p must not change afterwards, as a boxed value never does.
 // TestPreparerValues fails if Go's interface layout ever stops matching eface.
 func boxString(p *string) (v any) {
 	e := (*eface)(unsafe.Pointer(&v))
