@@ -55,7 +55,7 @@ func baselineNull(d time.Duration) float64 {
 		close(done)
 	}()
 	start := time.Now()
-	values := []any{"some data", int64(0)}
+	values := constValues(false)
 	for !stop.Load() {
 		b := <-free
 		for range baseBatch {
@@ -104,7 +104,7 @@ func baselineIDNull(d time.Duration) float64 {
 	}()
 	pending := make(map[int64]time.Duration, maxPending)
 	start := time.Now()
-	values := []any{"some data"}
+	values := constValues(true)
 	var next, acked int64
 	take := func(ids []int64) {
 		for _, id := range ids {

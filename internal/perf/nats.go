@@ -31,8 +31,8 @@ const natsURLEnv = "SPARSE_BENCH_NATS_URL"
 
 // natsPayload is one tuple of shape s as the engine encodes it on the wire.
 func natsPayload(s TwoWorkerShape) ([]byte, error) {
-	src := &tuple.Source{Component: "spout", Stream: tuple.DefaultStream, Task: 1, Fields: tuple.NewFields("str")}
-	t := tuple.New(src, "some data")
+	src := constSource(s.Acked)
+	t := tuple.New(src, constValues(s.Acked)...)
 	if s.Acked {
 		t.Anchors = []tuple.Anchor{{Root: 0x9e3779b97f4a7c15, Edge: 0xdeadbeefcafe}}
 	}

@@ -69,6 +69,25 @@ func (l *limiter) allow(burst int64) int64 {
 	return burst
 }
 
+// constValues are the values ConstSpout emits: unacked, a string and the slot a latency
+// run stamps (zero otherwise); acked, the string alone. Every baseline of a shape moves
+// these same values, so that engine and baseline encode, send and decode the same tuple.
+func constValues(acked bool) []any {
+	if acked {
+		return []any{"some data"}
+	}
+	return []any{"some data", int64(0)}
+}
+
+// constSource is the source of ConstSpout's tuples as the baselines give it.
+func constSource(acked bool) *tuple.Source {
+	f := tuple.NewFields("str", "ts")
+	if acked {
+		f = tuple.NewFields("str")
+	}
+	return &tuple.Source{Component: "spout", Stream: tuple.DefaultStream, Task: 1, Fields: f}
+}
+
 // ConstSpout emits the same value forever, reliably when ack is set.
 type ConstSpout struct {
 	topology.BaseSpout
@@ -156,7 +175,7 @@ func constSpoutNullBolt(rate float64, lat *LatencySink) *topology.Builder {
 	b.Config(topology.ConfAckerExecutors, 0)
 	stamp := lat != nil
 	b.Spout("spout", func() topology.Spout {
-		return &ConstSpout{lim: limiter{rate: rate}, stamp: stamp, values: []any{"some data", int64(0)}}
+		return &ConstSpout{lim: limiter{rate: rate}, stamp: stamp, values: constValues(false)}
 	}, 1).Output("str", "ts")
 	b.Bolt("bolt", func() topology.Bolt { return &NullBolt{lat: lat} }, 1).LocalOrShuffle("spout")
 	return b
@@ -167,7 +186,7 @@ func constSpoutIDBoltNullBolt(rate float64, _ *LatencySink) *topology.Builder {
 	b.Config(topology.ConfAckerExecutors, 1)
 	b.Config(topology.ConfMaxSpoutPending, 8192)
 	b.Spout("spout", func() topology.Spout {
-		return &ConstSpout{lim: limiter{rate: rate}, ack: true, values: []any{"some data"}}
+		return &ConstSpout{lim: limiter{rate: rate}, ack: true, values: constValues(true)}
 	}, 1).Output("str")
 	b.Bolt("id", func() topology.Bolt { return &IDBolt{} }, 1).LocalOrShuffle("spout").Output("str")
 	b.Bolt("bolt", func() topology.Bolt { return &NullBolt{} }, 1).LocalOrShuffle("id")

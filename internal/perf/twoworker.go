@@ -337,11 +337,11 @@ func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, codec bool, 
 	if err != nil {
 		return 0, err
 	}
-	src := &tuple.Source{Component: "spout", Stream: tuple.DefaultStream, Task: 1, Fields: tuple.NewFields("str")}
+	src := constSource(s.Acked)
 	tuples := make([]*tuple.Tuple, tuplesPerFrame)
 	var enc wire.Encoder
 	for i := range tuples {
-		t := tuple.New(src, "some data")
+		t := tuple.New(src, constValues(s.Acked)...)
 		if s.Acked {
 			t.Anchors = []tuple.Anchor{{Root: uint64(i) * 0x9e3779b97f4a7c15, Edge: uint64(i) ^ 0xdeadbeefcafe}}
 		}
@@ -394,7 +394,7 @@ type rawServer struct {
 }
 
 func (s rawServer) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparsev1.FrameReply]) error {
-	src := &tuple.Source{Component: "spout", Stream: tuple.DefaultStream, Task: 1, Fields: tuple.NewFields("str")}
+	src := constSource(false) // fields are not on the wire; the receiver needs a source only
 	dec := wire.NewDecoder(func(int32, string) *tuple.Source { return src })
 	var n int64
 	count := func(int32, *tuple.Tuple) { n++ }
