@@ -194,8 +194,8 @@ func run() int {
 					r.Shape += "+tls"
 					note = fmt.Sprintf(" (TLS costs %.1f%% of the plaintext rate)", 100*(1-r.TPS/plain))
 				}
-				fmt.Fprintf(os.Stderr, "%s: engine %.0f/s across two processes (%.1f bytes and %.0f tuples per frame), raw gRPC %.0f/s, raw gRPC encoding and decoding every tuple %.0f/s (engine %.2f of it), NATS core pub/sub %.0f/s (engine %.2f of it), latency at %.0f/s: p50 %v p99 %v%s%s\n",
-					r.Shape, r.TPS, r.BytesPerTuple, r.TuplesPerFrame, r.Baseline, r.CodecBaseline, r.TPS/r.CodecBaseline, r.NATS, r.TPS/r.NATS, r.Rate, r.P50, r.P99, note, stealNote(cpu0))
+				fmt.Fprintf(os.Stderr, "%s: engine %.0f/s across two processes (%.1f bytes and %.0f tuples per frame), raw gRPC %.0f/s, raw gRPC encoding and decoding every tuple %.0f/s (engine %.2f of it)%s, NATS core pub/sub %.0f/s (engine %.2f of it), latency at %.0f/s: p50 %v p99 %v%s%s\n",
+					r.Shape, r.TPS, r.BytesPerTuple, r.TuplesPerFrame, r.Baseline, r.CodecBaseline, r.TPS/r.CodecBaseline, floorNote(r), r.NATS, r.TPS/r.NATS, r.Rate, r.P50, r.P99, note, stealNote(cpu0))
 				lines = append(lines, r.Line())
 			}
 			if *withTLS {
@@ -226,4 +226,13 @@ func stealNote(cpu0 perf.CPUSample) string {
 		return ""
 	}
 	return fmt.Sprintf(" (CPU steal %.0f%%)", 100*share)
+}
+
+// floorNote gives the floor of an engine beside the codec baseline, when it was measured.
+func floorNote(r perf.TwoWorkerResult) string {
+	if r.Floor == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", the same with the floor of an engine %.0f/s (%.2f of the codec; engine %.2f of the floor)",
+		r.Floor, r.Floor/r.CodecBaseline, r.TPS/r.Floor)
 }

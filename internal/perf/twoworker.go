@@ -60,6 +60,9 @@ type TwoWorkerResult struct {
 	// is reported beside the ratio, which is against the raw baseline, to show what the
 	// per-tuple work alone costs.
 	CodecBaseline float64
+	// Floor is the codec baseline with the least an engine adds to it (see rawFloor);
+	// 0 when not measured (acked shapes, whose engine does work the floor leaves out).
+	Floor float64
 	// NATS is the NATS peer's rate: the same payloads between two processes through a
 	// nats-server (see nats.go).
 	NATS float64
@@ -86,11 +89,16 @@ func MeasureTwoWorker(s TwoWorkerShape, self string, o Options) (TwoWorkerResult
 		return r, err
 	}
 	r.P50, r.P99 = half.p50, half.p99
-	if r.Baseline, err = rawBaseline(s, self, max(1, int(r.TuplesPerFrame)), false, o.Duration); err != nil {
+	if r.Baseline, err = rawBaseline(s, self, max(1, int(r.TuplesPerFrame)), rawBytes, o.Duration); err != nil {
 		return r, err
 	}
-	if r.CodecBaseline, err = rawBaseline(s, self, max(1, int(r.TuplesPerFrame)), true, o.Duration); err != nil {
+	if r.CodecBaseline, err = rawBaseline(s, self, max(1, int(r.TuplesPerFrame)), rawCodec, o.Duration); err != nil {
 		return r, err
+	}
+	if !s.Acked {
+		if r.Floor, err = rawBaseline(s, self, max(1, int(r.TuplesPerFrame)), rawFloor, o.Duration); err != nil {
+			return r, err
+		}
 	}
 	r.NATS, err = natsBaseline(s, self, o.Duration)
 	return r, err
@@ -301,18 +309,33 @@ func parseLatency(out string) (p50, p99 time.Duration) {
 	return 0, 0
 }
 
+// rawKind is what a raw baseline does besides streaming frames.
+type rawKind int
+
+const (
+	// rawBytes streams the same encoded frame again and again; the receiver only counts.
+	rawBytes rawKind = iota
+	// rawCodec encodes every frame from its tuples and decodes every tuple, as workers do.
+	rawCodec
+	// rawFloor is rawCodec with the least any engine that runs user code on goroutines of
+	// its own adds to it: on the sending side a goroutine allocates a new tuple for every
+	// emit and hands them over in batches to the goroutine that encodes; on the receiving
+	// side the decoder hands the tuples over in batches to a goroutine that calls a function
+	// with each. No executor, routing, checks, counters or acking: the engine's throughput
+	// against it says how much of what the engine adds to the codec is its own.
+	rawFloor
+)
+
+// rawMode names a raw kind's receiver, as ChildMain takes it.
+var rawMode = [...]string{rawBytes: "raw", rawCodec: "rawdecode", rawFloor: "rawfloor"}
+
 // rawBaseline streams the same frames the engine sends (tuplesPerFrame tuples of the
 // shape's values, anchored when the shape acks) over the same gRPC service, with the
 // workers' dial and server options and the same copy-free send, to a child process that
-// only counts them: the cost of the bytes with no engine on either side. With codec set,
-// the sender encodes each frame from its tuples and the child decodes every tuple, with
-// internal/wire, as workers do, but still with no engine (no executors, queues or groupings).
-func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, codec bool, d time.Duration) (float64, error) {
-	mode := "raw"
-	if codec {
-		mode = "rawdecode"
-	}
-	child := exec.Command(self, "-child", mode)
+// only counts them: the cost of the bytes with no engine on either side. rawCodec and
+// rawFloor add the codec, and the floor of an engine, on both sides (see rawKind).
+func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, kind rawKind, d time.Duration) (float64, error) {
+	child := exec.Command(self, "-child", rawMode[kind])
 	child.Stderr = os.Stderr
 	out, err := child.StdoutPipe()
 	if err != nil {
@@ -337,60 +360,118 @@ func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, codec bool, 
 	if err != nil {
 		return 0, err
 	}
-	src := constSource(s.Acked)
-	tuples := make([]*tuple.Tuple, tuplesPerFrame)
-	var enc wire.Encoder
-	for i := range tuples {
-		t := tuple.New(src, constValues(s.Acked)...)
+	src, values := constSource(s.Acked), constValues(s.Acked)
+	newTuple := func(i int) *tuple.Tuple {
+		t := tuple.New(src, values...)
 		if s.Acked {
 			t.Anchors = []tuple.Anchor{{Root: uint64(i) * 0x9e3779b97f4a7c15, Edge: uint64(i) ^ 0xdeadbeefcafe}}
 		}
-		if err := enc.AddTuple(2, t); err != nil {
+		return t
+	}
+	tuples := make([]*tuple.Tuple, tuplesPerFrame)
+	var enc wire.Encoder
+	for i := range tuples {
+		tuples[i] = newTuple(i)
+		if err := enc.AddTuple(2, tuples[i]); err != nil {
 			return 0, err
 		}
-		tuples[i] = t
 	}
 	static := transport.StaticBatchFrame(enc.Bytes())
-	frame := func() (any, error) {
-		if !codec {
-			return static, nil
+	var emitted <-chan []*tuple.Tuple
+	var spent chan<- []*tuple.Tuple
+	if kind == rawFloor {
+		emitted, spent = floorEmitter(ctx, newTuple)
+	}
+	// frame returns the next frame and the tuples in it.
+	frame := func() (any, int, error) {
+		if kind == rawBytes {
+			return static, tuplesPerFrame, nil
 		}
 		buf := transport.FrameBuffer()
 		enc.ResetTo(*buf)
-		for _, t := range tuples {
-			if err := enc.AddTuple(2, t); err != nil {
-				return nil, err
+		n := 0
+		if kind == rawCodec {
+			for _, t := range tuples {
+				if err := enc.AddTuple(2, t); err != nil {
+					return nil, 0, err
+				}
 			}
+			n = len(tuples)
+		}
+		for kind == rawFloor && (n == 0 || n+floorBatch <= tuplesPerFrame) {
+			b := <-emitted
+			for _, t := range b {
+				if err := enc.AddTuple(2, t); err != nil {
+					return nil, 0, err
+				}
+			}
+			n += len(b)
+			clear(b)
+			spent <- b[:0]
 		}
 		*buf = enc.Bytes()
-		return transport.PooledBatchFrame(buf), nil
+		return transport.PooledBatchFrame(buf), n, nil
 	}
 	if err := stream.Send(&sparsev1.Frame{Body: &sparsev1.Frame_Hello{Hello: &sparsev1.Hello{SenderWorkerId: "raw"}}}); err != nil {
 		return 0, err
 	}
-	var frames int64
+	var sent int64
 	start := time.Now()
 	for time.Since(start) < d {
-		f, err := frame()
+		f, n, err := frame()
 		if err != nil {
 			return 0, err
 		}
 		if err := stream.SendMsg(f); err != nil {
 			return 0, err
 		}
-		frames++
+		sent += int64(n)
 	}
 	elapsed := time.Since(start)
 	_ = stream.CloseSend()
 	_, _ = stream.Recv() // the receiver has read everything when it ends the stream
-	return float64(frames) * float64(tuplesPerFrame) / elapsed.Seconds(), nil
+	return float64(sent) / elapsed.Seconds(), nil
 }
 
-// rawServer discards the frames it receives, or with decode set decodes every tuple of
-// them first.
+// floorBatch is how many tuples the floor hands over at a time on either side, the
+// engine's default batch size.
+const floorBatch = 1000
+
+// floorEmitter is the sending side of the floor: a goroutine that allocates a tuple per
+// emit, in batches handed over on the first channel; spent batches come back on the
+// second. It stops with ctx.
+func floorEmitter(ctx context.Context, newTuple func(int) *tuple.Tuple) (<-chan []*tuple.Tuple, chan<- []*tuple.Tuple) {
+	emitted, spent := make(chan []*tuple.Tuple, 8), make(chan []*tuple.Tuple, 16)
+	for range 12 {
+		spent <- make([]*tuple.Tuple, 0, floorBatch)
+	}
+	go func() {
+		for i := 0; ; {
+			var b []*tuple.Tuple
+			select {
+			case b = <-spent:
+			case <-ctx.Done():
+				return
+			}
+			for range floorBatch {
+				b = append(b, newTuple(i))
+				i++
+			}
+			select {
+			case emitted <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return emitted, spent
+}
+
+// rawServer discards the frames it receives, or decodes every tuple of them first
+// (rawCodec), and hands them to a goroutine of their own in batches (rawFloor).
 type rawServer struct {
 	sparsev1.UnimplementedWorkerTransportServer
-	decode bool
+	kind rawKind
 }
 
 func (s rawServer) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, sparsev1.FrameReply]) error {
@@ -398,6 +479,20 @@ func (s rawServer) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, spar
 	dec := wire.NewDecoder(func(int32, string) *tuple.Source { return src })
 	var n int64
 	count := func(int32, *tuple.Tuple) { n++ }
+	if s.kind == rawFloor {
+		ctx := stream.Context()
+		executed := floorExecutor(ctx)
+		b := make([]*tuple.Tuple, 0, floorBatch)
+		count = func(_ int32, t *tuple.Tuple) {
+			if b = append(b, t); len(b) == floorBatch {
+				select {
+				case executed <- b:
+				case <-ctx.Done():
+				}
+				b = make([]*tuple.Tuple, 0, floorBatch)
+			}
+		}
+	}
 	for {
 		f, err := stream.Recv()
 		if err != nil {
@@ -406,13 +501,40 @@ func (s rawServer) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, spar
 			}
 			return err
 		}
-		if b := f.GetBatch(); s.decode && b != nil {
+		if b := f.GetBatch(); s.kind != rawBytes && b != nil {
 			if err := dec.Decode(b, count, func(wire.Control) {}); err != nil {
 				return err
 			}
 		}
 	}
 }
+
+// floorExecutor is the receiving side of the floor: a goroutine that calls a function
+// (not inlined, as a bolt's Execute is not) with every tuple of the batches it is sent,
+// until ctx ends.
+func floorExecutor(ctx context.Context) chan<- []*tuple.Tuple {
+	in := make(chan []*tuple.Tuple, 8)
+	go func() {
+		var bolt floorBolt
+		for {
+			select {
+			case b := <-in:
+				for _, t := range b {
+					bolt.execute(t)
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return in
+}
+
+// floorBolt is the floor's bolt: it looks at each tuple.
+type floorBolt struct{ values int }
+
+//go:noinline
+func (b *floorBolt) execute(t *tuple.Tuple) { b.values += len(t.Values) }
 
 // ChildMain is the second process of a two-worker benchmark: "raw" serves the raw
 // baseline's receiver ("rawdecode": the one that decodes every tuple), "worker" runs worker w2 of a shape until SIGTERM
@@ -423,13 +545,19 @@ func ChildMain(mode, shape, assignment string, rate float64, tlsDir string) erro
 		return natsSubscriber()
 	case "scale-etcd", "scale-nimbus":
 		return scaleChild(mode)
-	case "raw", "rawdecode":
+	case "raw", "rawdecode", "rawfloor":
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
 		}
 		g := grpc.NewServer(transport.ServerOptions()...)
-		sparsev1.RegisterWorkerTransportServer(g, rawServer{decode: mode == "rawdecode"})
+		kind := rawBytes
+		for k, m := range rawMode {
+			if m == mode {
+				kind = rawKind(k)
+			}
+		}
+		sparsev1.RegisterWorkerTransportServer(g, rawServer{kind: kind})
 		fmt.Println(l.Addr().String())
 		return g.Serve(l)
 	case "worker":
