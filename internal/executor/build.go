@@ -209,6 +209,7 @@ func (r *Runtime) newExecutor(comp *topology.ComponentSpec, kind string, conf to
 	debug, _ := conf.Bool(topology.ConfDebug, false)
 	return &executor{
 		rt:            r,
+		ids:           acker.NewIDs(),
 		comp:          comp,
 		kind:          kind,
 		self:          newInbox(max(1, int(bufSize/max(batchSize, 1)))),

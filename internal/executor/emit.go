@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/sparsestream/sparse/pkg/acker"
 	"github.com/sparsestream/sparse/pkg/topology"
 	"github.com/sparsestream/sparse/pkg/tuple"
 )
@@ -55,7 +54,7 @@ func (e *executor) emit(t *task, stream string, values []any, direct int32, root
 			nt.Values, nt.Source = values, so.src
 			if reliable {
 				if root != 0 {
-					edge := acker.ID()
+					edge := e.ids.Next()
 					initXor ^= edge
 					nt.Anchors = nt.anchor0[:1]
 					nt.Anchors[0] = tuple.Anchor{Root: root, Edge: edge}
@@ -103,7 +102,7 @@ func (e *executor) newTuple() *boxedTuple { return e.tuples.Next() }
 func (e *executor) anchorChild(nt *boxedTuple, anchors []*tuple.Tuple) []tuple.Anchor {
 	if len(anchors) == 1 && anchors[0] != nil && len(anchors[0].Anchors) == 1 {
 		a := anchors[0]
-		edge := acker.ID()
+		edge := e.ids.Next()
 		a.AckVal ^= edge
 		nt.anchor0[0] = tuple.Anchor{Root: a.Anchors[0].Root, Edge: edge}
 		return nt.anchor0[:1]
@@ -113,7 +112,7 @@ func (e *executor) anchorChild(nt *boxedTuple, anchors []*tuple.Tuple) []tuple.A
 		if a == nil || len(a.Anchors) == 0 {
 			continue
 		}
-		edge := acker.ID()
+		edge := e.ids.Next()
 		a.AckVal ^= edge
 	roots:
 		for _, an := range a.Anchors {

@@ -49,6 +49,7 @@ type executor struct {
 	taskBuf   []int32 // receiving tasks returned by EmitStream, reused
 	directBuf [1]int32
 	tuples    chunk.Of[boxedTuple] // see newTuple
+	ids       acker.IDs            // root and edge ids, drawn on this executor's goroutine
 
 	// Latency sampling of bolt inputs: a counter, and the sampled inputs awaiting their
 	// ack with the time Execute started.

