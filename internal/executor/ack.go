@@ -25,7 +25,11 @@ func (e *executor) ackInput(in *tuple.Tuple) {
 		return // ticks are not part of any tree, and are not counted
 	}
 	e.cnt.acked++
-	if len(e.sampled) > 0 {
+	if in == e.timing {
+		// An ack after a fail of the same input does not make it acked.
+		e.timingAcked = e.timingAcked || !e.timingDone
+		e.timingDone = true
+	} else if len(e.sampled) > 0 {
 		if start, ok := e.sampled[in]; ok {
 			delete(e.sampled, in)
 			e.stats.ProcessLatency.Observe(e.now() - start)
@@ -47,7 +51,11 @@ func (e *executor) failInput(in *tuple.Tuple) {
 		return
 	}
 	e.cnt.failed++
-	delete(e.sampled, in)
+	if in == e.timing {
+		e.timingDone = true
+	} else {
+		delete(e.sampled, in)
+	}
 	if e.rt.ackers == 0 {
 		return
 	}

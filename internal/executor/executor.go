@@ -52,12 +52,17 @@ type executor struct {
 	ids       acker.IDs            // root and edge ids, drawn on this executor's goroutine
 
 	// Latency sampling of bolt inputs: a counter, and the sampled inputs awaiting their
-	// ack with the time Execute started.
-	sampleTick int
-	sampled    map[*tuple.Tuple]time.Duration
-	sweptAt    time.Duration // when sampled was last swept of stale entries
-	anchBuf    []tuple.Anchor
-	deferred   []Control // acker replies received while blocked on a send (spouts)
+	// ack with the time Execute started. timing is the sampled input whose Execute is
+	// running; an ack or fail of it meanwhile sets timingDone (and timingAcked for an
+	// ack), and it joins sampled only if neither came.
+	sampleTick  int
+	sampled     map[*tuple.Tuple]time.Duration
+	sweptAt     time.Duration // when sampled was last swept of stale entries
+	timing      *tuple.Tuple
+	timingDone  bool
+	timingAcked bool
+	anchBuf     []tuple.Anchor
+	deferred    []Control // acker replies received while blocked on a send (spouts)
 
 	spout *spoutState
 }

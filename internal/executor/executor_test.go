@@ -434,6 +434,39 @@ func TestConfigOverridesAreValidated(t *testing.T) {
 	}
 }
 
+// TestLatencySamplingAckInExecute: a bolt that acks each input within its Execute has
+// a process latency for every sampled input, taken with the execute latency's clock
+// read.
+func TestLatencySamplingAckInExecute(t *testing.T) {
+	const total = 3200
+	l := newLedger(total)
+	b := topology.NewBuilder("latency-in-execute")
+	b.Spout("spout", func() topology.Spout { return &replaySpout{l: l} }, 1).Output("id")
+	b.Bolt("bolt", boltOf(func(bt *funcBolt, in *tuple.Tuple) {
+		time.Sleep(10 * time.Microsecond)
+		bt.out.Ack(in)
+		bt.out.Ack(in) // a second ack changes nothing
+	}), 1).Shuffle("spout")
+	rt, stop := start(t, build(t, b), nil)
+	waitDone(t, l, 30*time.Second)
+	_ = stop()
+	for _, st := range rt.Stats() {
+		if st.Component != "bolt" {
+			continue
+		}
+		n, p := st.ExecuteLatency.Count(), st.ProcessLatency.Count()
+		if n < total/32-1 || n > total/32+1 {
+			t.Errorf("%d execute latencies sampled from %d inputs, want about %d", n, total, total/32)
+		}
+		if p != n {
+			t.Errorf("%d process latencies for %d sampled inputs, each acked in its Execute", p, n)
+		}
+		if pm, em := st.ProcessLatency.Mean(), st.ExecuteLatency.Mean(); pm < 10*time.Microsecond || pm > em {
+			t.Errorf("mean process latency %v, mean execute latency %v: want the same, at least the bolt's 10µs sleep", pm, em)
+		}
+	}
+}
+
 // TestLatencySamplingAndQueueDepths: bolts sample execute and process latency (one input
 // in 32, the process latency ending at the ack), and every executor reports its queues.
 func TestLatencySamplingAndQueueDepths(t *testing.T) {
