@@ -34,6 +34,13 @@ func New(o Options) (*Runtime, error) {
 	if err := r.buildOutboxes(); err != nil {
 		return nil, err
 	}
+	r.inputInbox = make([]int, len(r.tasks))
+	for id, t := range r.tasks {
+		r.inputInbox[id] = -1
+		if t != nil && t.bolt != nil {
+			r.inputInbox[id] = r.taskInbox[id]
+		}
+	}
 	return r, nil
 }
 

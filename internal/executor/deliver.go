@@ -48,11 +48,19 @@ var ErrStopped = errors.New("the topology runtime has stopped")
 func (r *Runtime) Deliver(ctx context.Context, b *TupleBatch) error {
 	b.to = b.to[:0]
 	for _, it := range b.Items {
-		if err := r.checkInput(it.Task); err != nil {
+		di := -1
+		if uint(it.Task) < uint(len(r.inputInbox)) {
+			di = r.inputInbox[it.Task]
+		}
+		if di < 0 {
+			err := r.checkInput(it.Task)
+			if err == nil { // inputInbox and checkInput disagree: a bug, but refuse rather than misdeliver
+				err = fmt.Errorf("task %d cannot take tuples from other workers", it.Task)
+			}
 			r.data.pool.put(b)
 			return err
 		}
-		b.to = append(b.to, r.taskInbox[it.Task])
+		b.to = append(b.to, di)
 	}
 	return r.data.deliver(ctx, r.stopped, b)
 }

@@ -167,6 +167,27 @@ func TestDeliverRefusesMisroutedTraffic(t *testing.T) {
 			bt.Items = append(bt.Items, executor.Item{Task: 99, Tuple: tuple.New(src, int64(1))})
 			return rt.Deliver(ctx, bt)
 		}, "does not exist"},
+		{"tuple for task 0", func() error {
+			bt := rt.NewBatch()
+			bt.Items = append(bt.Items, executor.Item{Task: 0, Tuple: tuple.New(src, int64(1))})
+			return rt.Deliver(ctx, bt)
+		}, "does not exist"},
+		{"tuple for a negative task", func() error {
+			bt := rt.NewBatch()
+			bt.Items = append(bt.Items, executor.Item{Task: -3, Tuple: tuple.New(src, int64(1))})
+			return rt.Deliver(ctx, bt)
+		}, "does not exist"},
+		{"tuple for an acker", func() error {
+			bt := rt.NewBatch()
+			bt.Items = append(bt.Items, executor.Item{Task: layout.Tasks[tuple.AckerID][0], Tuple: tuple.New(src, int64(1))})
+			return rt.Deliver(ctx, bt)
+		}, "has no inputs"},
+		{"a good tuple, then one for a remote task", func() error {
+			bt := rt.NewBatch()
+			bt.Items = append(bt.Items, executor.Item{Task: boltTasks[0], Tuple: tuple.New(src, int64(1))},
+				executor.Item{Task: boltTasks[1], Tuple: tuple.New(src, int64(2))})
+			return rt.Deliver(ctx, bt)
+		}, "does not run in this worker"},
 		{"ack for a bolt", func() error {
 			cb := rt.NewControlBatch()
 			cb.Items = append(cb.Items, executor.Control{Kind: executor.ControlAck, Task: boltTasks[0], Root: 1})

@@ -75,8 +75,11 @@ type Runtime struct {
 	timeout    time.Duration
 
 	executors []*executor
-	taskInbox []int   // task id -> index of the inbox that receives for it
-	tasks     []*task // task id -> task, for the tasks run here
+	taskInbox []int // task id -> index of the inbox that receives for it
+	// inputInbox is taskInbox for the bolt tasks that run here and -1 for every other
+	// task, so that Deliver checks a tuple from a peer with one load.
+	inputInbox []int
+	tasks      []*task // task id -> task, for the tasks run here
 	// data and ctl hold every inbox's queue of each kind (executors' and peer
 	// workers'), by inbox index, and the pools their batches come from.
 	data     lane[Item]
