@@ -27,7 +27,9 @@ func (e *executor) ackInput(in *tuple.Tuple) {
 	e.cnt.acked++
 	if in == e.timing {
 		// An ack after a fail of the same input does not make it acked.
-		e.timingAcked = e.timingAcked || !e.timingDone
+		if !e.timingDone {
+			e.timingAckedAt = max(e.now(), 1)
+		}
 		e.timingDone = true
 	} else if len(e.sampled) > 0 {
 		if start, ok := e.sampled[in]; ok {

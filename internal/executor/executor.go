@@ -53,16 +53,16 @@ type executor struct {
 
 	// Latency sampling of bolt inputs: a counter, and the sampled inputs awaiting their
 	// ack with the time Execute started. timing is the sampled input whose Execute is
-	// running; an ack or fail of it meanwhile sets timingDone (and timingAcked for an
-	// ack), and it joins sampled only if neither came.
-	sampleTick  int
-	sampled     map[*tuple.Tuple]time.Duration
-	sweptAt     time.Duration // when sampled was last swept of stale entries
-	timing      *tuple.Tuple
-	timingDone  bool
-	timingAcked bool
-	anchBuf     []tuple.Anchor
-	deferred    []Control // acker replies received while blocked on a send (spouts)
+	// running; an ack or fail of it meanwhile sets timingDone (and timingAckedAt, the
+	// ack's time, for an ack), and it joins sampled only if neither came.
+	sampleTick    int
+	sampled       map[*tuple.Tuple]time.Duration
+	sweptAt       time.Duration // when sampled was last swept of stale entries
+	timing        *tuple.Tuple
+	timingDone    bool
+	timingAckedAt time.Duration // 0: not acked
+	anchBuf       []tuple.Anchor
+	deferred      []Control // acker replies received while blocked on a send (spouts)
 
 	spout *spoutState
 }

@@ -434,36 +434,65 @@ func TestConfigOverridesAreValidated(t *testing.T) {
 	}
 }
 
-// TestLatencySamplingAckInExecute: a bolt that acks each input within its Execute has
-// a process latency for every sampled input, taken with the execute latency's clock
-// read.
+// TestLatencySamplingAckInExecute: an input acked or failed within its Execute is timed
+// without waiting in the map of inputs awaiting their ack, and its process latency ends
+// at the ack, not when Execute returns; a failed input has none, even if acked after the
+// fail, and so has one whose Execute panics before acking it.
 func TestLatencySamplingAckInExecute(t *testing.T) {
-	const total = 3200
-	l := newLedger(total)
-	b := topology.NewBuilder("latency-in-execute")
-	b.Spout("spout", func() topology.Spout { return &replaySpout{l: l} }, 1).Output("id")
-	b.Bolt("bolt", boltOf(func(bt *funcBolt, in *tuple.Tuple) {
-		time.Sleep(10 * time.Microsecond)
-		bt.out.Ack(in)
-		bt.out.Ack(in) // a second ack changes nothing
-	}), 1).Shuffle("spout")
-	rt, stop := start(t, build(t, b), nil)
-	waitDone(t, l, 30*time.Second)
-	_ = stop()
-	for _, st := range rt.Stats() {
-		if st.Component != "bolt" {
-			continue
-		}
-		n, p := st.ExecuteLatency.Count(), st.ProcessLatency.Count()
-		if n < total/32-1 || n > total/32+1 {
-			t.Errorf("%d execute latencies sampled from %d inputs, want about %d", n, total, total/32)
-		}
-		if p != n {
-			t.Errorf("%d process latencies for %d sampled inputs, each acked in its Execute", p, n)
-		}
-		if pm, em := st.ProcessLatency.Mean(), st.ExecuteLatency.Mean(); pm < 10*time.Microsecond || pm > em {
-			t.Errorf("mean process latency %v, mean execute latency %v: want the same, at least the bolt's 10µs sleep", pm, em)
-		}
+	const total = 960 // 30 sampled
+	work := func() { time.Sleep(200 * time.Microsecond) }
+	cases := []struct {
+		name    string
+		execute func(bt *funcBolt, in *tuple.Tuple)
+		acked   bool // sampled inputs have a process latency
+	}{
+		{"work, then ack", func(bt *funcBolt, in *tuple.Tuple) { work(); bt.out.Ack(in); bt.out.Ack(in) }, true},
+		{"ack, then work", func(bt *funcBolt, in *tuple.Tuple) { bt.out.Ack(in); work() }, true},
+		{"fail, then ack", func(bt *funcBolt, in *tuple.Tuple) { bt.out.Fail(in); bt.out.Ack(in) }, false},
+		{"ack, then panic", func(bt *funcBolt, in *tuple.Tuple) { bt.out.Ack(in); panic("after the ack") }, true},
+		{"panic", func(*funcBolt, *tuple.Tuple) { panic("before any ack") }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var executed atomic.Int64
+			b := topology.NewBuilder("latency-in-execute")
+			b.Config(topology.ConfAckerExecutors, 0) // failed inputs are not replayed
+			b.Spout("spout", func() topology.Spout { return &countSpout{n: total} }, 1).Output("i")
+			b.Bolt("bolt", boltOf(func(bt *funcBolt, in *tuple.Tuple) {
+				executed.Add(1)
+				tc.execute(bt, in)
+			}), 1).Shuffle("spout")
+			rt, stop := start(t, build(t, b), nil)
+			for deadline := time.Now().Add(30 * time.Second); executed.Load() < total; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d of %d inputs executed in 30s", executed.Load(), total)
+				}
+			}
+			_ = stop()
+			for _, st := range rt.Stats() {
+				if st.Component != "bolt" {
+					continue
+				}
+				n, p := st.ExecuteLatency.Count(), st.ProcessLatency.Count()
+				if n < total/32-1 || n > total/32+1 {
+					t.Errorf("%d execute latencies sampled from %d inputs, want about %d", n, total, total/32)
+				}
+				if want := map[bool]int64{true: n, false: 0}[tc.acked]; p != want {
+					t.Errorf("%d process latencies for %d sampled inputs, want %d", p, n, want)
+				}
+				pm, em := st.ProcessLatency.Mean(), st.ExecuteLatency.Mean()
+				switch tc.name {
+				case "work, then ack":
+					if pm < 200*time.Microsecond || pm > em {
+						t.Errorf("mean process latency %v, execute %v: want at least the 200µs of work, at most the execute latency", pm, em)
+					}
+				case "ack, then work":
+					if em < 200*time.Microsecond || pm > em-150*time.Microsecond {
+						t.Errorf("mean process latency %v, execute %v: the ack came before the 200µs of work", pm, em)
+					}
+				}
+			}
+		})
 	}
 }
 

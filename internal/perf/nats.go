@@ -74,7 +74,7 @@ func natsBaseline(s TwoWorkerShape, self string, d time.Duration) (float64, erro
 	if err := child.Start(); err != nil {
 		return 0, err
 	}
-	defer child.Process.Kill() //nolint:errcheck // best effort
+	defer stopChild(child)
 	lines := bufio.NewReader(out)
 	if l, err := lines.ReadString('\n'); err != nil || strings.TrimSpace(l) != "ready" {
 		return 0, fmt.Errorf("the NATS subscriber did not start: %q %v", l, err)

@@ -216,7 +216,7 @@ func runTwo(s TwoWorkerShape, self string, rate float64, o Options) (twoRun, err
 	if err := child.Start(); err != nil {
 		return twoRun{}, fmt.Errorf("starting the second worker: %w", err)
 	}
-	defer child.Process.Kill() //nolint:errcheck // best effort if we return early
+	defer stopChild(child) // if we return early; a no-op once it has been waited for
 	w, err := worker.New(worker.Options{Spec: spec, Config: s.Conf, Assignment: a, WorkerID: "w1", TLS: tlsStore})
 	if err != nil {
 		return twoRun{}, err
@@ -309,6 +309,12 @@ func parseLatency(out string) (p50, p99 time.Duration) {
 	return 0, 0
 }
 
+// stopChild kills a child process of the bench, if it still runs, and reaps it.
+func stopChild(c *exec.Cmd) {
+	_ = c.Process.Kill()
+	_ = c.Wait()
+}
+
 // rawKind is what a raw baseline does besides streaming frames.
 type rawKind int
 
@@ -319,9 +325,9 @@ const (
 	rawCodec
 	// rawFloor is rawCodec with the least any engine that runs user code on goroutines of
 	// its own adds to it: on the sending side a goroutine allocates a new tuple for every
-	// emit and hands them over in batches to the goroutine that encodes; on the receiving
-	// side the decoder hands the tuples over in batches to a goroutine that calls a function
-	// with each. No executor, routing, checks, counters or acking: the engine's throughput
+	// emit and hands them over in batches (of the engine's batch size) to the goroutine
+	// that encodes; on the receiving side the decoder hands the tuples over in such
+	// batches to a goroutine that calls a function with each. No executor, routing, checks, counters or acking: the engine's throughput
 	// against it says how much of what the engine adds to the codec is its own.
 	rawFloor
 )
@@ -344,7 +350,7 @@ func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, kind rawKind
 	if err := child.Start(); err != nil {
 		return 0, err
 	}
-	defer child.Process.Kill() //nolint:errcheck // best effort
+	defer stopChild(child)
 	addr, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		return 0, fmt.Errorf("the raw receiver did not report its address: %w", err)
@@ -379,6 +385,8 @@ func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, kind rawKind
 	static := transport.StaticBatchFrame(enc.Bytes())
 	var emitted <-chan []*tuple.Tuple
 	var spent chan<- []*tuple.Tuple
+	var batch []*tuple.Tuple // the floor's emitted batch being encoded, from its next tuple on
+	next := 0
 	if kind == rawFloor {
 		emitted, spent = floorEmitter(ctx, newTuple)
 	}
@@ -398,16 +406,22 @@ func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, kind rawKind
 			}
 			n = len(tuples)
 		}
-		for kind == rawFloor && (n == 0 || n+floorBatch <= tuplesPerFrame) {
-			b := <-emitted
-			for _, t := range b {
+		// The floor's frames hold as many tuples as the codec's, batches or not.
+		for kind == rawFloor && n < tuplesPerFrame {
+			if next == len(batch) {
+				if batch != nil {
+					clear(batch)
+					spent <- batch[:0]
+				}
+				batch, next = <-emitted, 0
+			}
+			take := min(len(batch)-next, tuplesPerFrame-n)
+			for _, t := range batch[next : next+take] {
 				if err := enc.AddTuple(2, t); err != nil {
 					return nil, 0, err
 				}
 			}
-			n += len(b)
-			clear(b)
-			spent <- b[:0]
+			next, n = next+take, n+take
 		}
 		*buf = enc.Bytes()
 		return transport.PooledBatchFrame(buf), n, nil
@@ -433,9 +447,10 @@ func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, kind rawKind
 	return float64(sent) / elapsed.Seconds(), nil
 }
 
-// floorBatch is how many tuples the floor hands over at a time on either side, the
-// engine's default batch size.
-const floorBatch = 1000
+// floorBatch is how many tuples the floor hands over at a time on either side: the
+// engine's batch size (topology.producer.batch.size), which the two-worker shapes keep
+// at its default.
+const floorBatch = topology.DefaultProducerBatchSize
 
 // floorEmitter is the sending side of the floor: a goroutine that allocates a tuple per
 // emit, in batches handed over on the first channel; spent batches come back on the
