@@ -20,18 +20,26 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestMeasureScale runs the control-plane simulation small: its etcd and nimbus
-// processes start, every worker heartbeats, a dead supervisor's workers move and the
-// standby takes over from a killed leader; the line is well formed. No speed is
-// asserted.
-func TestMeasureScale(t *testing.T) {
+// childBinary is the test binary, which serves as the child processes (TestMain); the
+// test is skipped with -short, since it starts processes (why says which).
+func childBinary(t *testing.T, why string) string {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("starts etcd and two nimbus processes")
+		t.Skip(why)
 	}
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return self
+}
+
+// TestMeasureScale runs the control-plane simulation small: its etcd and nimbus
+// processes start, every worker heartbeats, a dead supervisor's workers move and the
+// standby takes over from a killed leader; the line is well formed. No speed is
+// asserted.
+func TestMeasureScale(t *testing.T) {
+	self := childBinary(t, "starts etcd and two nimbus processes")
 	var log strings.Builder
 	r, err := MeasureScale(self, ScaleOptions{Supervisors: 6, Slots: 2, Topologies: 3, Workers: 2,
 		LeaseTTL: 2 * time.Second, Steady: time.Second, WatchTopologies: true, Log: &log})

@@ -327,8 +327,9 @@ const (
 	// its own adds to it: on the sending side a goroutine allocates a new tuple for every
 	// emit and hands them over in batches (of the engine's batch size) to the goroutine
 	// that encodes; on the receiving side the decoder hands the tuples over in such
-	// batches to a goroutine that calls a function with each. No executor, routing, checks, counters or acking: the engine's throughput
-	// against it says how much of what the engine adds to the codec is its own.
+	// batches to a goroutine that calls a function with each. No executor, routing,
+	// checks, counters or acking: the engine's throughput against it says how much of
+	// what the engine adds to the codec is its own.
 	rawFloor
 )
 
@@ -524,6 +525,18 @@ func (s rawServer) Transfer(stream grpc.BidiStreamingServer[sparsev1.Frame, spar
 	}
 }
 
+// serveRaw is the receiver of a raw baseline: it prints its address, then serves.
+func serveRaw(kind rawKind) error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	g := grpc.NewServer(transport.ServerOptions()...)
+	sparsev1.RegisterWorkerTransportServer(g, rawServer{kind: kind})
+	fmt.Println(l.Addr().String())
+	return g.Serve(l)
+}
+
 // floorExecutor is the receiving side of the floor: a goroutine that calls a function
 // (not inlined, as a bolt's Execute is not) with every tuple of the batches it is sent,
 // until ctx ends.
@@ -555,26 +568,16 @@ func (b *floorBolt) execute(t *tuple.Tuple) { b.values += len(t.Values) }
 // baseline's receiver ("rawdecode": the one that decodes every tuple), "worker" runs worker w2 of a shape until SIGTERM
 // (over TLS with the files in tlsDir, when set).
 func ChildMain(mode, shape, assignment string, rate float64, tlsDir string) error {
+	for kind, m := range rawMode {
+		if m == mode {
+			return serveRaw(rawKind(kind))
+		}
+	}
 	switch mode {
 	case "natssub":
 		return natsSubscriber()
 	case "scale-etcd", "scale-nimbus":
 		return scaleChild(mode)
-	case "raw", "rawdecode", "rawfloor":
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return err
-		}
-		g := grpc.NewServer(transport.ServerOptions()...)
-		kind := rawBytes
-		for k, m := range rawMode {
-			if m == mode {
-				kind = rawKind(k)
-			}
-		}
-		sparsev1.RegisterWorkerTransportServer(g, rawServer{kind: kind})
-		fmt.Println(l.Addr().String())
-		return g.Serve(l)
 	case "worker":
 		var s *TwoWorkerShape
 		for _, c := range TwoWorkerShapes() {

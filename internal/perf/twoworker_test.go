@@ -1,7 +1,6 @@
 package perf
 
 import (
-	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -13,13 +12,7 @@ import (
 // asserted beyond that order, which holds by a wide margin (an order of magnitude
 // between bytes and codec).
 func TestRawBaselines(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts child processes")
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	self := childBinary(t, "starts child processes")
 	for _, s := range TwoWorkerShapes() {
 		rates := map[rawKind]float64{}
 		for _, kind := range []rawKind{rawBytes, rawCodec, rawFloor} {
