@@ -40,10 +40,35 @@ func (e *executor) ackInput(in *tuple.Tuple) {
 	if e.rt.ackers == 0 {
 		return
 	}
+	if in.InitTask != 0 && len(in.Anchors) == 1 {
+		// The tree's init rides on in: its ledger is the init (in's edge) XOR this ack
+		// (in's edge XOR its children's), which is AckVal. With no children the tree
+		// ends here, and only the spout needs to hear it; with some, the acker gets the
+		// init, with the spout task, in place of this ack.
+		a := in.Anchors[0]
+		if in.AckVal == 0 {
+			e.sendControl(Control{Kind: ControlComplete, Task: in.InitTask, Root: a.Root})
+		} else {
+			e.sendControl(Control{Kind: ControlInit, Task: e.rt.ackerTask(a.Root), Spout: in.InitTask, Root: a.Root, Val: in.AckVal})
+		}
+		in.Anchors = nil
+		return
+	}
 	for _, a := range in.Anchors {
 		e.sendControl(Control{Kind: ControlAck, Task: e.rt.ackerTask(a.Root), Root: a.Root, Val: a.Edge ^ in.AckVal})
 	}
 	in.Anchors = nil
+}
+
+// handInit hands the acker the init that rides on in (see tuple.Tuple.InitTask), for
+// a message about in other than its ack or fail: after it, in is an input like any other.
+func (e *executor) handInit(in *tuple.Tuple) {
+	if in.InitTask == 0 || len(in.Anchors) != 1 {
+		return
+	}
+	a := in.Anchors[0]
+	e.sendControl(Control{Kind: ControlInit, Task: e.rt.ackerTask(a.Root), Spout: in.InitTask, Root: a.Root, Val: a.Edge})
+	in.InitTask = 0
 }
 
 // failInput tells the acker that in failed, so its spout tuples fail at once instead of
@@ -59,6 +84,13 @@ func (e *executor) failInput(in *tuple.Tuple) {
 		delete(e.sampled, in)
 	}
 	if e.rt.ackers == 0 {
+		return
+	}
+	if in.InitTask != 0 && len(in.Anchors) == 1 {
+		// The acker has not heard of the tree unless children were acked; those
+		// entries expire as they would after the acker's own report of the failure.
+		e.sendControl(Control{Kind: ControlFailed, Task: in.InitTask, Root: in.Anchors[0].Root})
+		in.Anchors = nil
 		return
 	}
 	for _, a := range in.Anchors {

@@ -171,3 +171,7 @@ func benchDeliver(b *testing.B, spread bool) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkSpoutToBoltAcked is an acked one-hop tree: a spout into a null bolt that
+// acks, the engine's share of KafkaSpout.
+func BenchmarkSpoutToBoltAcked(b *testing.B) { benchTopology(b, 1, 0) }

@@ -94,6 +94,9 @@ func (c *boltCollector) ResetTimeout(in *tuple.Tuple) {
 	if c.e.rt.ackers == 0 {
 		return
 	}
+	// The acker restarts the tree's timeout and tells the spout, so it must know the
+	// tree first.
+	c.e.handInit(in)
 	for _, a := range in.Anchors {
 		c.e.sendControl(Control{Kind: ControlReset, Task: c.e.rt.ackerTask(a.Root), Root: a.Root})
 	}

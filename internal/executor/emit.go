@@ -47,7 +47,13 @@ func (e *executor) emit(t *task, stream string, values []any, direct int32, root
 		e.taskBuf = e.taskBuf[:0]
 	}
 	reliable := e.rt.ackers > 0
+	spoutTree := reliable && root != 0
 	var initXor uint64
+	// A spout tuple's first receiver is held back until a second shows up: when it stays
+	// the only one and runs here, the tree's init rides on its tuple (see carryInit).
+	var first *boxedTuple
+	var firstDest int32
+	receivers := 0
 	for i := range so.subs {
 		for _, dest := range e.route(&so.subs[i], t.id, values, direct) {
 			nt := e.newTuple()
@@ -62,11 +68,29 @@ func (e *executor) emit(t *task, stream string, values []any, direct int32, root
 					nt.Anchors = e.anchorChild(nt, anchors)
 				}
 			}
-			e.sendTuple(dest, &nt.Tuple)
 			if wantTasks {
 				e.taskBuf = append(e.taskBuf, dest)
 			}
+			if spoutTree {
+				if receivers++; receivers == 1 {
+					first, firstDest = nt, dest
+					continue
+				}
+				if first != nil {
+					e.sendTuple(firstDest, &first.Tuple)
+					first = nil
+				}
+			}
+			e.sendTuple(dest, &nt.Tuple)
 		}
+	}
+	e.initCarried = false
+	if first != nil {
+		if e.rt.inputInbox[firstDest] >= 0 {
+			first.InitTask = t.id
+			e.initCarried = true
+		}
+		e.sendTuple(firstDest, &first.Tuple)
 	}
 	if !wantTasks {
 		return initXor, nil

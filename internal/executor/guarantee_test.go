@@ -234,3 +234,103 @@ func TestResetTimeoutKeepsATreeAlive(t *testing.T) {
 		t.Errorf("%d timeouts", to)
 	}
 }
+
+// TestInitRidesOnTheOnlyTuple: a spout tuple with one receiver in the worker carries its
+// tree's init, so a tree that ends at that receiver never reaches the acker, and one that
+// grows still completes only when its last tuple is acked. A tuple with two receivers
+// takes the acker's usual path.
+func TestInitRidesOnTheOnlyTuple(t *testing.T) {
+	const total = 500
+	cases := []struct {
+		name string
+		// topology adds the bolts after the spout "spout"; a bolt that holds inputs
+		// sets acksBeforeRelease to the trees the spout saw complete before it acked them.
+		topology   func(b *topology.Builder, l *ledger, acksBeforeRelease *int)
+		ackerMsgs  func(n int64) bool // the acker's executed count is right
+		wantFailed int
+	}{
+		{
+			name: "one receiver ends the tree",
+			topology: func(b *topology.Builder, _ *ledger, _ *int) {
+				b.Bolt("sink", boltOf(func(bt *funcBolt, in *tuple.Tuple) { bt.out.Ack(in) }), 2).Shuffle("spout")
+			},
+			ackerMsgs: func(n int64) bool { return n == 0 },
+		},
+		{
+			name: "one receiver fails once",
+			topology: func(b *topology.Builder, _ *ledger, _ *int) {
+				seen := map[int64]bool{}
+				b.Bolt("sink", boltOf(func(bt *funcBolt, in *tuple.Tuple) {
+					if !seen[in.Int(0)] {
+						seen[in.Int(0)] = true
+						bt.out.Fail(in)
+						return
+					}
+					bt.out.Ack(in)
+				}), 1).Shuffle("spout")
+			},
+			ackerMsgs:  func(n int64) bool { return n == 0 },
+			wantFailed: total,
+		},
+		{
+			name: "the tree grows",
+			topology: func(b *topology.Builder, l *ledger, acksBeforeRelease *int) {
+				b.Bolt("mid", boltOf(func(bt *funcBolt, in *tuple.Tuple) {
+					bt.out.Emit(in, []any{in.Int(0)})
+					bt.out.Ack(in)
+				}), 2).Shuffle("spout").Output("id")
+				var held []*tuple.Tuple
+				b.Bolt("sink", boltOf(func(bt *funcBolt, in *tuple.Tuple) {
+					// Hold every child until all have come: no tree may complete before.
+					if held = append(held, in); len(held) < total {
+						return
+					}
+					acked, _, _, _ := l.snapshot()
+					*acksBeforeRelease = acked
+					for _, h := range held {
+						bt.out.Ack(h)
+					}
+				}), 1).Global("mid")
+			},
+			// the init from mid's ack and the child's ack, for each tree
+			ackerMsgs: func(n int64) bool { return n == 2*total },
+		},
+		{
+			name: "two receivers",
+			topology: func(b *topology.Builder, _ *ledger, _ *int) {
+				b.Bolt("a", boltOf(func(bt *funcBolt, in *tuple.Tuple) { bt.out.Ack(in) }), 1).Shuffle("spout")
+				b.Bolt("b", boltOf(func(bt *funcBolt, in *tuple.Tuple) { bt.out.Ack(in) }), 1).Shuffle("spout")
+			},
+			// the spout's init and both acks, for each tree
+			ackerMsgs: func(n int64) bool { return n == 3*total },
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLedger(total)
+			b := topology.NewBuilder("carried")
+			b.Config(topology.ConfMessageTimeoutSecs, 30)
+			b.Spout("spout", func() topology.Spout { return &replaySpout{l: l} }, 1).Output("id")
+			acksBeforeRelease := -1
+			c.topology(b, l, &acksBeforeRelease)
+			rt, stop := start(t, build(t, b), nil)
+			waitDone(t, l, 30*time.Second)
+			if err := stop(); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			_, dup, failed, _ := l.snapshot()
+			if dup != 0 || failed != c.wantFailed {
+				t.Errorf("duplicate acks %d, fails %d; want 0 and %d", dup, failed, c.wantFailed)
+			}
+			if acksBeforeRelease > 0 {
+				t.Errorf("%d trees completed while their children were still held", acksBeforeRelease)
+			}
+			if n := summary(rt, tuple.AckerID).Executed; !c.ackerMsgs(n) {
+				t.Errorf("the acker took %d messages for %d trees", n, total)
+			}
+			if sp := summary(rt, "spout"); sp.Acked != total {
+				t.Errorf("spout stats acked=%d, want %d", sp.Acked, total)
+			}
+		})
+	}
+}

@@ -265,7 +265,9 @@ func (c *spoutCollector) emitSpout(stream string, values []any, msgID any, direc
 	default:
 		s.pending.Put(root, pendingTuple{msgID: msgID, task: c.t, born: s.clock})
 		c.t.pending++
-		e.sendControl(Control{Kind: ControlInit, Task: e.rt.ackerTask(root), Spout: c.t.id, Root: root, Val: xor})
+		if !e.initCarried {
+			e.sendControl(Control{Kind: ControlInit, Task: e.rt.ackerTask(root), Spout: c.t.id, Root: root, Val: xor})
+		}
 	}
 	return tasks
 }

@@ -104,6 +104,11 @@ type Tuple struct {
 	// executor XORs it into the ack it sends for each root. Only the receiving task
 	// touches it.
 	AckVal uint64
+	// InitTask, when not 0, is the spout task whose init of the tuple's one tree rides on
+	// the tuple: the spout emitted it to this one task, so the receiver, not the spout,
+	// tells the acker of the tree when it acks or fails the tuple, and tells the spout
+	// directly when the tree ends there. Set by the engine; only the receiver reads it.
+	InitTask int32
 }
 
 // New returns a tuple of values from a source.
