@@ -1,10 +1,12 @@
 package kafka
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -338,5 +340,39 @@ func TestPreparerValuesKeepNoRecord(t *testing.T) {
 	}
 	if kept != "v" {
 		t.Errorf("the kept value is %#v, want \"v\"", kept)
+	}
+}
+
+// TestTextCopy: the poller's copies of keys and values equal their bytes, do not change
+// when the source or later copies do, share blocks only when small, and start a new block
+// when the current one is full.
+func TestTextCopy(t *testing.T) {
+	var tx text
+	var got []string
+	var want []string
+	for i, n := range []int{0, 1, 100, textAlone - 1, textAlone, 3 * textBlock, 7, textBlock / 2, textBlock / 2, 5} {
+		b := bytes.Repeat([]byte{byte('a' + i)}, n)
+		s := tx.copy(b)
+		clear(b) // the copy must not share the source's bytes
+		got, want = append(got, s), append(want, strings.Repeat(string(rune('a'+i)), n))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("copies changed after later copies or their sources did:\n got %q\nwant %q", got, want)
+	}
+	if got[0] != "" {
+		t.Errorf("an empty value copies to %q", got[0])
+	}
+	var nilText *text
+	if s := nilText.copy([]byte("alone")); s != "alone" {
+		t.Errorf("a nil text copies %q", s)
+	}
+	src := make([]byte, 100)
+	if allocs := testing.AllocsPerRun(100, func() {
+		var tx text
+		for range textBlock / len(src) {
+			tx.copy(src)
+		}
+	}); allocs != 1 {
+		t.Errorf("%v allocations for %d copies of 100 bytes, want 1 block", allocs, textBlock/len(src))
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -434,7 +433,7 @@ func (s *Spout) translate(r *kgo.Record, p *partState, buf []any) ([]any, string
 		}
 		topic, part = p.topicV, p.partV
 	}
-	offset, key, value := new(recordValues).set(r, s.cfg.ValuesAsBytes)
+	offset, key, value := new(recordValues).set(r, s.cfg.ValuesAsBytes, nil)
 	values := buf
 	values = append(values, topic, part, offset, key, value)
 	if s.cfg.Headers {
@@ -619,6 +618,7 @@ type preparer struct {
 	lastTP TopicPartition
 	last   [2]any
 	values chunk.Of[recordValues]
+	text   text
 }
 
 // recordValues hold the offset, key and value a record's tuple values point at (see
@@ -632,23 +632,55 @@ type recordValues struct {
 
 // set fills rv from r and returns the record's offset, key and value as tuple values
 // that point into rv: nil for a missing key or value, bytes with asBytes (the record's
-// own), strings otherwise (one copy of the record's bytes for both).
-func (rv *recordValues) set(r *kgo.Record, asBytes bool) (offset, key, value any) {
+// own), strings otherwise (copies of the record's bytes, made by tx).
+func (rv *recordValues) set(r *kgo.Record, asBytes bool, tx *text) (offset, key, value any) {
 	rv.offset = r.Offset
-	switch {
-	case asBytes:
+	if asBytes {
 		key, value = recordBytes(r.Key, true), recordBytes(r.Value, true)
-	case r.Key != nil && r.Value != nil:
-		rv.key, rv.value = keyAndValueStrings(r)
-		key, value = boxString(&rv.key), boxString(&rv.value)
-	case r.Value != nil: // no key, the usual case
-		rv.value = string(r.Value)
-		value = boxString(&rv.value)
-	case r.Key != nil: // a tombstone kept
-		rv.key = string(r.Key)
-		key = boxString(&rv.key)
+	} else {
+		if r.Key != nil {
+			rv.key = tx.copy(r.Key)
+			key = boxString(&rv.key)
+		}
+		if r.Value != nil {
+			rv.value = tx.copy(r.Value)
+			value = boxString(&rv.value)
+		}
 	}
 	return boxInt64(&rv.offset), key, value
+}
+
+// text copies records' keys and values into strings, packing the small ones into
+// shared blocks of textBlock bytes: one allocation for a dozen 100-byte values instead
+// of one each. A string a bolt keeps keeps its block alive, about what it kept before
+// through its chunk of recordValues (sixteen records' strings); a large key or value gets
+// an allocation of its own. The zero text has no block; a nil *text copies each alone.
+type text struct {
+	block []byte // the current block's free tail: len 0, its capacity what is left
+}
+
+// textBlock is the size of a shared block; textAlone the size from which a key or value
+// is copied on its own.
+const (
+	textBlock = 2048
+	textAlone = textBlock / 4
+)
+
+func (tx *text) copy(b []byte) string {
+	n := len(b)
+	switch {
+	case n == 0:
+		return ""
+	case tx == nil || n >= textAlone:
+		return string(b)
+	case n > cap(tx.block):
+		tx.block = make([]byte, 0, textBlock)
+	}
+	dst := tx.block[:n]
+	copy(dst, b)
+	// The block is never written again where dst lies: the next copy starts after it.
+	tx.block = tx.block[n:n:cap(tx.block)]
+	return unsafe.String(&dst[0], n)
 }
 
 // messages wraps recs, one allocation for all, building the default output's values
@@ -679,21 +711,11 @@ func (pr *preparer) messages(recs []*kgo.Record, cfg SpoutConfig) []*message {
 			}
 			pr.lastTP, pr.last = m.tp, b
 		}
-		offset, key, value := pr.values.Next().set(r, cfg.ValuesAsBytes)
+		offset, key, value := pr.values.Next().set(r, cfg.ValuesAsBytes, &pr.text)
 		m.vals = [5]any{pr.last[0], pr.last[1], offset, key, value}
 		m.nvals = 5
 	}
 	return out
-}
-
-// keyAndValueStrings copies a record's key and value, neither nil, into one string.
-func keyAndValueStrings(r *kgo.Record) (key, value string) {
-	var b strings.Builder // its String does not copy
-	b.Grow(len(r.Key) + len(r.Value))
-	b.Write(r.Key)
-	b.Write(r.Value)
-	both := b.String()
-	return both[:len(r.Key)], both[len(r.Key):]
 }
 
 // eface is the layout of an interface value with no methods: its dynamic type, and a
