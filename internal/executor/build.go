@@ -35,10 +35,14 @@ func New(o Options) (*Runtime, error) {
 		return nil, err
 	}
 	r.inputInbox = make([]int, len(r.tasks))
+	r.spoutTask = make([]bool, len(r.tasks))
 	for id, t := range r.tasks {
 		r.inputInbox[id] = -1
 		if t != nil && t.bolt != nil {
 			r.inputInbox[id] = r.taskInbox[id]
+		}
+		if c := r.spec.Component(r.layout.TaskComponent(int32(id))); id > 0 && c != nil && c.Kind == topology.KindSpout {
+			r.spoutTask[id] = true
 		}
 	}
 	return r, nil

@@ -60,9 +60,26 @@ func (r *Runtime) Deliver(ctx context.Context, b *TupleBatch) error {
 			r.data.pool.put(b)
 			return err
 		}
+		if it.Tuple.InitTask != 0 {
+			if err := r.checkInit(it.Tuple); err != nil {
+				r.data.pool.put(b)
+				return err
+			}
+		}
 		b.to = append(b.to, di)
 	}
 	return r.data.deliver(ctx, r.stopped, b)
+}
+
+// checkInit says why a tuple from a peer cannot carry its tree's init, if it cannot: its
+// receiver will send acker messages in the name of the task it names.
+func (r *Runtime) checkInit(t *tuple.Tuple) error {
+	task := t.InitTask
+	if uint(task) >= uint(len(r.spoutTask)) || !r.spoutTask[task] || t.Source == nil || t.Source.Task != task || len(t.Anchors) != 1 {
+		return fmt.Errorf("a tuple carries the init of task %d (%s) with %d anchors; only a spout task's own tuple with one anchor may",
+			task, r.layout.TaskComponent(task), len(t.Anchors))
+	}
+	return nil
 }
 
 // checkInput says why a task here cannot take a tuple from another worker, if it cannot.

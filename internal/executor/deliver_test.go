@@ -27,7 +27,7 @@ func shuttle(ctx context.Context, t *testing.T, ob *executor.Outbound, to *execu
 						t.Errorf("no source for task %d stream %s", it.Tuple.Task(), it.Tuple.Stream())
 						continue
 					}
-					nt := &tuple.Tuple{Values: it.Tuple.Values, Source: src, Anchors: slices.Clone(it.Tuple.Anchors)}
+					nt := &tuple.Tuple{Values: it.Tuple.Values, Source: src, Anchors: slices.Clone(it.Tuple.Anchors), InitTask: it.Tuple.InitTask}
 					in.Items = append(in.Items, executor.Item{Task: it.Task, Tuple: nt})
 				}
 				ob.Release(b)
@@ -188,6 +188,31 @@ func TestDeliverRefusesMisroutedTraffic(t *testing.T) {
 				executor.Item{Task: boltTasks[1], Tuple: tuple.New(src, int64(2))})
 			return rt.Deliver(ctx, bt)
 		}, "does not run in this worker"},
+		{"a bolt's tuple carrying an init", func() error {
+			bsrc := &tuple.Source{Component: "bolt", Stream: tuple.DefaultStream, Task: boltTasks[1], Fields: src.Fields}
+			bt := rt.NewBatch()
+			bt.Items = append(bt.Items, executor.Item{Task: boltTasks[0], Tuple: &tuple.Tuple{Source: bsrc, Values: []any{int64(1)},
+				Anchors: []tuple.Anchor{{Root: 1, Edge: 2}}, InitTask: boltTasks[1]}})
+			return rt.Deliver(ctx, bt)
+		}, "only a spout task's own tuple"},
+		{"a spout tuple carrying another task's init", func() error {
+			bt := rt.NewBatch()
+			bt.Items = append(bt.Items, executor.Item{Task: boltTasks[0], Tuple: &tuple.Tuple{Source: src, Values: []any{int64(1)},
+				Anchors: []tuple.Anchor{{Root: 1, Edge: 2}}, InitTask: layout.Tasks[tuple.AckerID][0]}})
+			return rt.Deliver(ctx, bt)
+		}, "only a spout task's own tuple"},
+		{"an init with no anchor", func() error {
+			bt := rt.NewBatch()
+			bt.Items = append(bt.Items, executor.Item{Task: boltTasks[0], Tuple: &tuple.Tuple{Source: src, Values: []any{int64(1)},
+				InitTask: src.Task}})
+			return rt.Deliver(ctx, bt)
+		}, "with 0 anchors"},
+		{"an init for no task", func() error {
+			bt := rt.NewBatch()
+			bt.Items = append(bt.Items, executor.Item{Task: boltTasks[0], Tuple: &tuple.Tuple{Source: src, Values: []any{int64(1)},
+				Anchors: []tuple.Anchor{{Root: 1, Edge: 2}}, InitTask: -5}})
+			return rt.Deliver(ctx, bt)
+		}, "only a spout task's own tuple"},
 		{"ack for a bolt", func() error {
 			cb := rt.NewControlBatch()
 			cb.Items = append(cb.Items, executor.Control{Kind: executor.ControlAck, Task: boltTasks[0], Root: 1})

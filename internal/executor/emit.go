@@ -50,7 +50,7 @@ func (e *executor) emit(t *task, stream string, values []any, direct int32, root
 	spoutTree := reliable && root != 0
 	var initXor uint64
 	// A spout tuple's first receiver is held back until a second shows up: when it stays
-	// the only one and runs here, the tree's init rides on its tuple (see carryInit).
+	// the only one, the tree's init rides on its tuple (tuple.Tuple.InitTask).
 	var first *boxedTuple
 	var firstDest int32
 	receivers := 0
@@ -84,12 +84,9 @@ func (e *executor) emit(t *task, stream string, values []any, direct int32, root
 			e.sendTuple(dest, &nt.Tuple)
 		}
 	}
-	e.initCarried = false
+	e.initCarried = first != nil
 	if first != nil {
-		if e.rt.inputInbox[firstDest] >= 0 {
-			first.InitTask = t.id
-			e.initCarried = true
-		}
+		first.InitTask = t.id
 		e.sendTuple(firstDest, &first.Tuple)
 	}
 	if !wantTasks {

@@ -79,7 +79,10 @@ type Runtime struct {
 	// inputInbox is taskInbox for the bolt tasks that run here and -1 for every other
 	// task, so that Deliver checks a tuple from a peer with one load.
 	inputInbox []int
-	tasks      []*task // task id -> task, for the tasks run here
+	// spoutTask says which tasks of the topology, here or not, are spouts': a tuple
+	// from a peer may carry only a spout task's init (tuple.Tuple.InitTask).
+	spoutTask []bool
+	tasks     []*task // task id -> task, for the tasks run here
 	// data and ctl hold every inbox's queue of each kind (executors' and peer
 	// workers'), by inbox index, and the pools their batches come from.
 	data     lane[Item]

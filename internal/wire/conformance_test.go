@@ -295,7 +295,7 @@ func TestFieldNumbersMatchProto(t *testing.T) {
 		want map[string]protowire.Number
 	}{
 		{&sparsev1.Batch{}, map[string]protowire.Number{"tuples": 1, "controls": 2}},
-		{&sparsev1.Tuple{}, map[string]protowire.Number{"dest_task": 1, "source_task": 2, "stream": 3, "values": 4, "anchors": 5}},
+		{&sparsev1.Tuple{}, map[string]protowire.Number{"dest_task": 1, "source_task": 2, "stream": 3, "values": 4, "anchors": 5, "init_carried": 6}},
 		{&sparsev1.Anchor{}, map[string]protowire.Number{"root": 1, "edge": 2}},
 		{&sparsev1.Control{}, map[string]protowire.Number{"kind": 1, "dest_task": 2, "spout_task": 3, "root": 4, "val": 5}},
 		{&sparsev1.Value{}, map[string]protowire.Number{"string_value": 1, "int_value": 2, "double_value": 3, "bool_value": 4, "bytes_value": 5, "null_value": 6, "list_value": 7, "map_value": 8}},

@@ -236,6 +236,7 @@ func (d *decoder) source(task int32, stream []byte, dest int32) (*tuple.Source, 
 func (d *decoder) tuple(m []byte, base int) (int32, *tuple.Tuple, error) {
 	var dest, task int32
 	var stream []byte
+	var init bool
 	vals := len(d.vals)
 	d.anchors = d.anchors[:0]
 	for i := 0; i < len(m); {
@@ -246,7 +247,7 @@ func (d *decoder) tuple(m []byte, base int) (int32, *tuple.Tuple, error) {
 		}
 		i += n
 		switch num {
-		case tupleDest, tupleSource:
+		case tupleDest, tupleSource, tupleInit:
 			if wt != wtVarint {
 				return 0, nil, fmt.Errorf("offset %d: %w", at, wireTypeError("Tuple", num, wt, wtVarint))
 			}
@@ -255,10 +256,13 @@ func (d *decoder) tuple(m []byte, base int) (int32, *tuple.Tuple, error) {
 				return 0, nil, fmt.Errorf("offset %d: field %d (%s): %w", at, num, tupleFieldName(num), protowire.ParseError(n))
 			}
 			i += n
-			if num == tupleDest {
+			switch num {
+			case tupleDest:
 				dest = int32(v)
-			} else {
+			case tupleSource:
 				task = int32(v)
+			default:
+				init = v != 0
 			}
 		case tupleStream, tupleValues, tupleAnchors:
 			if wt != wtBytes {
@@ -309,6 +313,12 @@ func (d *decoder) tuple(m []byte, base int) (int32, *tuple.Tuple, error) {
 	clear(d.vals[vals:])
 	d.vals = d.vals[:vals]
 	copy(t.Anchors, d.anchors)
+	if init {
+		if len(t.Anchors) != 1 {
+			return 0, nil, fmt.Errorf("field %d (init_carried) is set on a tuple with %d anchors; only a tuple with one anchor carries its tree's init", tupleInit, len(t.Anchors))
+		}
+		t.InitTask = task
+	}
 	return dest, t, nil
 }
 
@@ -807,6 +817,8 @@ func tupleFieldName(n protowire.Number) string {
 		return "stream"
 	case tupleValues:
 		return "values"
+	case tupleInit:
+		return "init_carried"
 	}
 	return "anchors"
 }

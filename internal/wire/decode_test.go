@@ -97,6 +97,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"oversized stream", lenField(1, protowire.AppendVarint([]byte{0x1a}, 1000), []byte("abc")), "field 3 (stream): length 1000 exceeds the 3 bytes that remain"},
 		{"truncated dest", lenField(1, []byte{0x08, 0x80}), "field 1 (dest_task): unexpected EOF"},
 		{"values as varint", rawTuple(varintField(4, 1)), "Tuple field 4 has wire type 0"},
+		{"init as bytes", rawTuple(lenField(6, []byte{1})), "Tuple field 6 has wire type 2 (length-delimited), want 0 (varint)"},
+		{"init without an anchor", rawTuple(varintField(6, 1)), "field 6 (init_carried) is set on a tuple with 0 anchors"},
 		{"string as varint", rawTuple(rawValue(varintField(1, 3))), "value 0: offset 17: Value field 1 has wire type 0 (varint), want 2"},
 		{"int as fixed64", rawTuple(rawValue(fixed64Field(2, 3))), "Value field 2 has wire type 1 (fixed64), want 0"},
 		{"double as varint", rawTuple(rawValue(varintField(3, 3))), "Value field 3 has wire type 0 (varint), want 1"},

@@ -105,6 +105,13 @@ func (e *Encoder) AddTuple(dest int32, t *tuple.Tuple) error {
 		e.buf = append(e.buf, tagAnchorEdge)
 		e.buf = binary.LittleEndian.AppendUint64(e.buf, a.Edge)
 	}
+	if t.InitTask != 0 {
+		if t.InitTask != src.Task || len(t.Anchors) != 1 {
+			e.buf = e.buf[:start]
+			return fmt.Errorf("wire: tuple from task %d carries the init of task %d with %d anchors; only a spout task's tuple with one anchor carries its own", src.Task, t.InitTask, len(t.Anchors))
+		}
+		e.buf = append(e.buf, tagTupleInit, 1)
+	}
 	e.end(msg)
 	e.n++
 	return nil

@@ -73,7 +73,10 @@ func (d *decoder) fastTuple(m []byte) (dest int32, t *tuple.Tuple, ok bool) {
 		}
 		na++
 	}
-	if i+na*anchorSize != len(m) {
+	init := false
+	if end := i + na*anchorSize; end+2 == len(m) && m[end] == tagTupleInit && m[end+1] == 1 && na == 1 {
+		init = true
+	} else if end != len(m) {
 		return 0, nil, false
 	}
 	t = d.blocks.newTuple(nv, na)
@@ -92,6 +95,9 @@ func (d *decoder) fastTuple(m []byte) (dest int32, t *tuple.Tuple, ok bool) {
 	for k := range t.Anchors {
 		a := m[i+k*anchorSize:]
 		t.Anchors[k] = tuple.Anchor{Root: binary.LittleEndian.Uint64(a[3:]), Edge: binary.LittleEndian.Uint64(a[12:])}
+	}
+	if init {
+		t.InitTask = task
 	}
 	return dest, t, true
 }

@@ -73,7 +73,11 @@ func FuzzFastPath(f *testing.F) {
 		{control: &wire.Control{Kind: wire.ControlAck, Task: 3, Spout: 1, Root: 5, Val: 6}},
 		{control: &wire.Control{Kind: wire.ControlInit, Task: -2, Root: math.MaxUint64}},
 		{dest: -1, t: tuple.New(s0)},
+		{dest: 2, t: &tuple.Tuple{Source: s1, Values: []any{"init"}, Anchors: []tuple.Anchor{{Root: 7, Edge: 8}}, InitTask: 300}},
 	}))
+	f.Add(rawTuple(varintField(2, 300), lenField(5, fixed64Field(1, 1), fixed64Field(2, 2)), varintField(6, 2)))
+	f.Add(rawTuple(varintField(2, 300), lenField(5, fixed64Field(1, 1), fixed64Field(2, 2)), varintField(6, 1), varintField(6, 0)))
+	f.Add(rawTuple(varintField(2, 300), varintField(6, 1)))
 	f.Add(rawTuple(varintField(1, 1), varintField(2, 0), varintField(1, 2), rawValue(rawString("a"))))
 	f.Add(rawTuple(lenField(5, fixed64Field(1, 1), fixed64Field(2, 2)), rawValue(rawString("after an anchor"))))
 	f.Add(rawTuple(rawValue(rawString("a"), rawString("b"))))

@@ -137,6 +137,9 @@ func sameTuple(got, want *tuple.Tuple) string {
 			return fmt.Sprintf("anchor %d: %v, want %v", i, got.Anchors[i], want.Anchors[i])
 		}
 	}
+	if got.InitTask != want.InitTask {
+		return fmt.Sprintf("InitTask %d, want %d", got.InitTask, want.InitTask)
+	}
 	return ""
 }
 

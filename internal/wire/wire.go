@@ -18,8 +18,9 @@
 package wire
 
 // ProtocolVersion is the version of the batch encoding and of the transport protocol
-// that a worker announces in its Hello (sparse.v1.Hello.protocol_version).
-const ProtocolVersion uint32 = 1
+// that a worker announces in its Hello (sparse.v1.Hello.protocol_version). Version 2
+// added Tuple.init_carried, which a worker of version 1 would skip, losing the init.
+const ProtocolVersion uint32 = 2
 
 // MaxDepth is how deeply lists and maps may nest in a value, as tuple.Normalize allows:
 // a top-level list is at depth 0, a list inside it at depth 1, and so on.
@@ -54,6 +55,7 @@ const (
 	tupleStream  = 3
 	tupleValues  = 4
 	tupleAnchors = 5
+	tupleInit    = 6
 
 	anchorRoot = 1
 	anchorEdge = 2
@@ -96,6 +98,7 @@ const (
 	tagTupleStream  = tupleStream<<3 | wtBytes
 	tagTupleValue   = tupleValues<<3 | wtBytes
 	tagTupleAnchor  = tupleAnchors<<3 | wtBytes
+	tagTupleInit    = tupleInit<<3 | wtVarint
 	tagAnchorRoot   = anchorRoot<<3 | wtFixed64
 	tagAnchorEdge   = anchorEdge<<3 | wtFixed64
 	tagControlKind  = controlKind<<3 | wtVarint

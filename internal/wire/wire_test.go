@@ -88,6 +88,9 @@ func TestRoundTripAnchorsAndTasks(t *testing.T) {
 	} {
 		want = append(want, entry{dest: tc.dest, t: &tuple.Tuple{Source: src.add(tc.task, tc.stream), Values: []any{"v"}, Anchors: tc.anchors}})
 	}
+	// A spout tuple that carries its tree's init.
+	want = append(want, entry{dest: 3, t: &tuple.Tuple{Source: src.add(9, tuple.DefaultStream), Values: []any{"v"},
+		Anchors: []tuple.Anchor{{Root: 10, Edge: 11}}, InitTask: 9}})
 	got, err := decodeAll(encodeAll(t, want), src)
 	if err != nil {
 		t.Fatalf("Decode: %v", err)
@@ -232,6 +235,8 @@ func TestEncoderErrors(t *testing.T) {
 		{"too deep", tuple.New(s, nested(65, "x")), "nested deeper than 64 levels"},
 		{"too deep maps", tuple.New(s, nestedMaps(65, "x")), "nested deeper than 64 levels"},
 		{"cycle", tuple.New(s, cyclic), "nested deeper than 64 levels"},
+		{"init of another task", &tuple.Tuple{Source: s, Values: []any{"x"}, Anchors: []tuple.Anchor{{Root: 1, Edge: 2}}, InitTask: 2}, "carries the init of task 2"},
+		{"init without an anchor", &tuple.Tuple{Source: s, Values: []any{"x"}, InitTask: 1}, "with 0 anchors"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var e wire.Encoder

@@ -434,7 +434,11 @@ type Tuple struct {
 	Stream string   `protobuf:"bytes,3,opt,name=stream,proto3" json:"stream,omitempty"`
 	Values []*Value `protobuf:"bytes,4,rep,name=values,proto3" json:"values,omitempty"`
 	// The spout tuple trees the tuple belongs to; empty when it is not tracked.
-	Anchors       []*Anchor `protobuf:"bytes,5,rep,name=anchors,proto3" json:"anchors,omitempty"`
+	Anchors []*Anchor `protobuf:"bytes,5,rep,name=anchors,proto3" json:"anchors,omitempty"`
+	// Set on a spout tuple whose tree has no other first-level tuple: the tree's init
+	// rides on it, and the receiver tells the acker (or the source spout task) of the tree
+	// in the spout's place. Only with exactly one anchor.
+	InitCarried   bool `protobuf:"varint,6,opt,name=init_carried,json=initCarried,proto3" json:"init_carried,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -502,6 +506,13 @@ func (x *Tuple) GetAnchors() []*Anchor {
 		return x.Anchors
 	}
 	return nil
+}
+
+func (x *Tuple) GetInitCarried() bool {
+	if x != nil {
+		return x.InitCarried
+	}
+	return false
 }
 
 // Control is acker traffic.
@@ -666,14 +677,15 @@ const file_sparse_v1_tuple_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x10.sparse.v1.ValueR\x05value:\x028\x01\"0\n" +
 	"\x06Anchor\x12\x12\n" +
 	"\x04root\x18\x01 \x01(\x06R\x04root\x12\x12\n" +
-	"\x04edge\x18\x02 \x01(\x06R\x04edge\"\xb4\x01\n" +
+	"\x04edge\x18\x02 \x01(\x06R\x04edge\"\xd7\x01\n" +
 	"\x05Tuple\x12\x1b\n" +
 	"\tdest_task\x18\x01 \x01(\x05R\bdestTask\x12\x1f\n" +
 	"\vsource_task\x18\x02 \x01(\x05R\n" +
 	"sourceTask\x12\x16\n" +
 	"\x06stream\x18\x03 \x01(\tR\x06stream\x12(\n" +
 	"\x06values\x18\x04 \x03(\v2\x10.sparse.v1.ValueR\x06values\x12+\n" +
-	"\aanchors\x18\x05 \x03(\v2\x11.sparse.v1.AnchorR\aanchors\"\x97\x01\n" +
+	"\aanchors\x18\x05 \x03(\v2\x11.sparse.v1.AnchorR\aanchors\x12!\n" +
+	"\finit_carried\x18\x06 \x01(\bR\vinitCarried\"\x97\x01\n" +
 	"\aControl\x12*\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x16.sparse.v1.ControlKindR\x04kind\x12\x1b\n" +
 	"\tdest_task\x18\x02 \x01(\x05R\bdestTask\x12\x1d\n" +
