@@ -86,13 +86,15 @@ func (e *executor) failInput(in *tuple.Tuple) {
 	if e.rt.ackers == 0 {
 		return
 	}
-	if in.InitTask != 0 && len(in.Anchors) == 1 {
-		// The acker has not heard of the tree unless children were acked; those
-		// entries expire as they would after the acker's own report of the failure.
+	if in.InitTask != 0 && len(in.Anchors) == 1 && in.AckVal == 0 {
+		// No children: the acker has not heard of the tree, and nothing will tell it.
 		e.sendControl(Control{Kind: ControlFailed, Task: in.InitTask, Root: in.Anchors[0].Root})
 		in.Anchors = nil
 		return
 	}
+	// With children, whose acks the acker may hold, it gets the init first, so that it
+	// reports the failure and forgets the tree.
+	e.handInit(in)
 	for _, a := range in.Anchors {
 		e.sendControl(Control{Kind: ControlFail, Task: e.rt.ackerTask(a.Root), Root: a.Root})
 	}

@@ -296,6 +296,26 @@ func TestInitRidesOnTheOnlyTuple(t *testing.T) {
 			ackerMsgs: func(n int64) bool { return n == 2*total },
 		},
 		{
+			name: "fail after a child",
+			topology: func(b *topology.Builder, _ *ledger, _ *int) {
+				failed := map[int64]bool{}
+				b.Bolt("mid", boltOf(func(bt *funcBolt, in *tuple.Tuple) {
+					bt.out.Emit(in, []any{in.Int(0)})
+					if !failed[in.Int(0)] {
+						failed[in.Int(0)] = true
+						bt.out.Fail(in)
+						return
+					}
+					bt.out.Ack(in)
+				}), 1).Shuffle("spout").Output("id")
+				b.Bolt("sink", boltOf(func(bt *funcBolt, in *tuple.Tuple) { bt.out.Ack(in) }), 1).Shuffle("mid")
+			},
+			// each failed tree: the init, the fail, the child's ack; each replayed tree:
+			// the init and the child's ack
+			ackerMsgs:  func(n int64) bool { return n == 5*total },
+			wantFailed: total,
+		},
+		{
 			name: "two receivers",
 			topology: func(b *topology.Builder, _ *ledger, _ *int) {
 				b.Bolt("a", boltOf(func(bt *funcBolt, in *tuple.Tuple) { bt.out.Ack(in) }), 1).Shuffle("spout")
