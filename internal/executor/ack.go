@@ -11,14 +11,17 @@ import (
 // Acking: a bolt's ack or fail of an input becomes a control message to the acker task
 // of each root (ackInput, failInput); the acker executor folds them into its XOR ledger
 // (runAcker, ackBatch) and tells the spout task when a tree completes or fails, which
-// the spout takes in drainCtl (spout.go).
+// the spout takes in drainCtl (spout.go). An input that carries its tree's init
+// (tuple.Tuple.InitTask) is the exception: its ack or fail tells the spout directly when
+// the tree ends there, and otherwise hands the acker the init in place of the ack.
 
 // ackerBuckets: the acker forgets a tree between timeout and timeout*4/3, the same window
 // as the spout's pending map, so a tree the spout has failed is not kept long after.
 const ackerBuckets = pendingBuckets
 
 // ackInput tells the acker that in is processed: for each of its roots, its edge id XOR
-// the edge ids of the children anchored to it. Clearing Anchors makes a second ack or a
+// the edge ids of the children anchored to it (for a carried init, see above). Clearing
+// Anchors makes a second ack or a
 // later fail of the same input a no-op instead of corrupting the tree's XOR.
 func (e *executor) ackInput(in *tuple.Tuple) {
 	if in.Source.Component == tuple.SystemID {

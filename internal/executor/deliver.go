@@ -123,6 +123,10 @@ func (r *Runtime) checkControl(m Control) error {
 		if t.ledger == nil {
 			return fmt.Errorf("acker message (kind %d) for task %d, which is %s, not an acker", m.Kind, m.Task, r.layout.TaskComponent(m.Task))
 		}
+		// The acker replies to an init's spout task: it must be one.
+		if m.Kind == ControlInit && (uint(m.Spout) >= uint(len(r.spoutTask)) || !r.spoutTask[m.Spout]) {
+			return fmt.Errorf("acker init for task %d names task %d (%s) as its spout, which is not a spout task", m.Task, m.Spout, r.layout.TaskComponent(m.Spout))
+		}
 	case ControlComplete, ControlFailed:
 		if t.spout == nil {
 			return fmt.Errorf("spout message (kind %d) for task %d, which is %s, not a spout", m.Kind, m.Task, r.layout.TaskComponent(m.Task))

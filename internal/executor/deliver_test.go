@@ -213,6 +213,16 @@ func TestDeliverRefusesMisroutedTraffic(t *testing.T) {
 				Anchors: []tuple.Anchor{{Root: 1, Edge: 2}}, InitTask: -5}})
 			return rt.Deliver(ctx, bt)
 		}, "only a spout task's own tuple"},
+		{"an init naming a bolt as its spout", func() error {
+			cb := rt.NewControlBatch()
+			cb.Items = append(cb.Items, executor.Control{Kind: executor.ControlInit, Task: layout.Tasks[tuple.AckerID][0], Spout: boltTasks[0], Root: 1})
+			return rt.DeliverControl(ctx, cb)
+		}, "not a spout task"},
+		{"an init naming no task as its spout", func() error {
+			cb := rt.NewControlBatch()
+			cb.Items = append(cb.Items, executor.Control{Kind: executor.ControlInit, Task: layout.Tasks[tuple.AckerID][0], Spout: 1 << 30, Root: 1})
+			return rt.DeliverControl(ctx, cb)
+		}, "not a spout task"},
 		{"ack for a bolt", func() error {
 			cb := rt.NewControlBatch()
 			cb.Items = append(cb.Items, executor.Control{Kind: executor.ControlAck, Task: boltTasks[0], Root: 1})

@@ -28,7 +28,9 @@ func conformanceEntries(src *sources) []entry {
 		c := wire.Control{Kind: uint8(i % 7), Task: -i, Spout: i * 1000, Root: uint64(i) * 0x9e3779b97f4a7c15, Val: uint64(i)}
 		out = append(out, entry{control: &c})
 	}
-	return out
+	// A spout tuple that carries its tree's init.
+	s := src.add(5, "stream0")
+	return append(out, entry{dest: 2, t: &tuple.Tuple{Source: s, Values: []any{"init"}, Anchors: []tuple.Anchor{{Root: 9, Edge: 10}}, InitTask: 5}})
 }
 
 // toProto builds the generated Batch that holds entries.
@@ -73,6 +75,12 @@ func fromProto(b *sparsev1.Batch, src *sources) ([]entry, error) {
 		}
 		for _, a := range p.GetAnchors() {
 			t.Anchors = append(t.Anchors, tuple.Anchor{Root: a.GetRoot(), Edge: a.GetEdge()})
+		}
+		if p.GetInitCarried() {
+			if len(t.Anchors) != 1 {
+				return nil, fmt.Errorf("tuple %d: init_carried with %d anchors", i, len(t.Anchors))
+			}
+			t.InitTask = p.GetSourceTask()
 		}
 		out = append(out, entry{dest: p.GetDestTask(), t: t})
 	}

@@ -24,6 +24,7 @@ func FuzzDecode(f *testing.F) {
 		{{control: &wire.Control{Kind: wire.ControlInit, Task: 3, Spout: 1, Root: 5, Val: 6}}, {dest: -1, t: tuple.New(s0)},
 			{control: &wire.Control{Kind: wire.ControlFailed, Task: -2, Root: math.MaxUint64}}},
 		{{dest: 9, t: tuple.New(s1, nested(10, int64(1000)), nestedMaps(5, "deep"))}},
+		{{dest: 4, t: &tuple.Tuple{Source: s1, Values: []any{"init"}, Anchors: []tuple.Anchor{{Root: 3, Edge: 4}}, InitTask: 7}}},
 	}
 	for _, seed := range seeds {
 		f.Add(encodeAll(f, seed))
