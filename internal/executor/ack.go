@@ -43,7 +43,7 @@ func (e *executor) ackInput(in *tuple.Tuple) {
 	if e.rt.ackers == 0 {
 		return
 	}
-	if in.InitTask != 0 && len(in.Anchors) == 1 {
+	if carriesInit(in) {
 		// The tree's init rides on in: its ledger is the init (in's edge) XOR this ack
 		// (in's edge XOR its children's), which is AckVal. With no children the tree
 		// ends here, and only the spout needs to hear it; with some, the acker gets the
@@ -52,7 +52,7 @@ func (e *executor) ackInput(in *tuple.Tuple) {
 		if in.AckVal == 0 {
 			e.sendControl(Control{Kind: ControlComplete, Task: in.InitTask, Root: a.Root})
 		} else {
-			e.sendControl(Control{Kind: ControlInit, Task: e.rt.ackerTask(a.Root), Spout: in.InitTask, Root: a.Root, Val: in.AckVal})
+			e.sendInit(a.Root, in.AckVal, in.InitTask)
 		}
 		in.Anchors = nil
 		return
@@ -63,15 +63,24 @@ func (e *executor) ackInput(in *tuple.Tuple) {
 	in.Anchors = nil
 }
 
-// handInit hands the acker the init that rides on in (see tuple.Tuple.InitTask), for
-// a message about in other than its ack or fail: after it, in is an input like any other.
+// carriesInit reports whether in carries its tree's init (tuple.Tuple.InitTask) and has
+// not been acked or failed yet (which clears its anchors).
+func carriesInit(in *tuple.Tuple) bool { return in.InitTask != 0 && len(in.Anchors) == 1 }
+
+// handInit hands the acker the init that rides on in, for a message about in other than
+// its ack or fail: after it, in is an input like any other.
 func (e *executor) handInit(in *tuple.Tuple) {
-	if in.InitTask == 0 || len(in.Anchors) != 1 {
+	if !carriesInit(in) {
 		return
 	}
-	a := in.Anchors[0]
-	e.sendControl(Control{Kind: ControlInit, Task: e.rt.ackerTask(a.Root), Spout: in.InitTask, Root: a.Root, Val: a.Edge})
+	e.sendInit(in.Anchors[0].Root, in.Anchors[0].Edge, in.InitTask)
 	in.InitTask = 0
+}
+
+// sendInit tells root's acker that spout started the tree, with xor the XOR of the edges
+// it created that the acker has not seen.
+func (e *executor) sendInit(root, xor uint64, spout int32) {
+	e.sendControl(Control{Kind: ControlInit, Task: e.rt.ackerTask(root), Spout: spout, Root: root, Val: xor})
 }
 
 // failInput tells the acker that in failed, so its spout tuples fail at once instead of
@@ -89,7 +98,7 @@ func (e *executor) failInput(in *tuple.Tuple) {
 	if e.rt.ackers == 0 {
 		return
 	}
-	if in.InitTask != 0 && len(in.Anchors) == 1 && in.AckVal == 0 {
+	if carriesInit(in) && in.AckVal == 0 {
 		// No children: the acker has not heard of the tree, and nothing will tell it.
 		e.sendControl(Control{Kind: ControlFailed, Task: in.InitTask, Root: in.Anchors[0].Root})
 		in.Anchors = nil

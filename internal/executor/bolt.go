@@ -78,7 +78,7 @@ func (c *boltCollector) Emit(in *tuple.Tuple, values []any) {
 }
 
 func (c *boltCollector) EmitStream(stream string, anchors []*tuple.Tuple, values []any) []int32 {
-	_, tasks := c.e.emit(c.t, stream, values, noDirect, 0, anchors, true)
+	_, _, tasks := c.e.emit(c.t, stream, values, noDirect, 0, anchors, true)
 	return tasks
 }
 

@@ -75,11 +75,16 @@ func (r *Runtime) Deliver(ctx context.Context, b *TupleBatch) error {
 // receiver will send acker messages in the name of the task it names.
 func (r *Runtime) checkInit(t *tuple.Tuple) error {
 	task := t.InitTask
-	if uint(task) >= uint(len(r.spoutTask)) || !r.spoutTask[task] || t.Source == nil || t.Source.Task != task || len(t.Anchors) != 1 {
+	if !r.isSpoutTask(task) || t.Source == nil || t.Source.Task != task || len(t.Anchors) != 1 {
 		return fmt.Errorf("a tuple carries the init of task %d (%s) with %d anchors; only a spout task's own tuple with one anchor may",
 			task, r.layout.TaskComponent(task), len(t.Anchors))
 	}
 	return nil
+}
+
+// isSpoutTask reports whether task is a spout's, here or in another worker.
+func (r *Runtime) isSpoutTask(task int32) bool {
+	return uint(task) < uint(len(r.spoutTask)) && r.spoutTask[task]
 }
 
 // checkInput says why a task here cannot take a tuple from another worker, if it cannot.
@@ -124,7 +129,7 @@ func (r *Runtime) checkControl(m Control) error {
 			return fmt.Errorf("acker message (kind %d) for task %d, which is %s, not an acker", m.Kind, m.Task, r.layout.TaskComponent(m.Task))
 		}
 		// The acker replies to an init's spout task: it must be one.
-		if m.Kind == ControlInit && (uint(m.Spout) >= uint(len(r.spoutTask)) || !r.spoutTask[m.Spout]) {
+		if m.Kind == ControlInit && !r.isSpoutTask(m.Spout) {
 			return fmt.Errorf("acker init for task %d names task %d (%s) as its spout, which is not a spout task", m.Task, m.Spout, r.layout.TaskComponent(m.Spout))
 		}
 	case ControlComplete, ControlFailed:

@@ -14,8 +14,9 @@ import (
 // receiver its own Tuple (with its own edge ids when reliable), and sends it: queues it
 // in the outbox (sendTuple). root is the spout tuple's root id (0: not a reliable spout
 // emit); anchors are the bolt inputs the tuple is anchored to. It returns the XOR of the
-// edge ids created for root, and the receiving tasks when wantTasks is set.
-func (e *executor) emit(t *task, stream string, values []any, direct int32, root uint64, anchors []*tuple.Tuple, wantTasks bool) (uint64, []int32) {
+// edge ids created for root, whether the tree's init rides on its one tuple (then the
+// spout sends the acker none), and the receiving tasks when wantTasks is set.
+func (e *executor) emit(t *task, stream string, values []any, direct int32, root uint64, anchors []*tuple.Tuple, wantTasks bool) (initXor uint64, carried bool, tasks []int32) {
 	so := t.def
 	if stream != tuple.DefaultStream || so == nil {
 		so = t.out[stream]
@@ -48,7 +49,6 @@ func (e *executor) emit(t *task, stream string, values []any, direct int32, root
 	}
 	reliable := e.rt.ackers > 0
 	spoutTree := reliable && root != 0
-	var initXor uint64
 	// A spout tuple's first receiver is held back until a second shows up: when it stays
 	// the only one, the tree's init rides on its tuple (tuple.Tuple.InitTask).
 	var first *boxedTuple
@@ -84,15 +84,14 @@ func (e *executor) emit(t *task, stream string, values []any, direct int32, root
 			e.sendTuple(dest, &nt.Tuple)
 		}
 	}
-	e.initCarried = first != nil
-	if first != nil {
+	if carried = first != nil; carried {
 		first.InitTask = t.id
 		e.sendTuple(firstDest, &first.Tuple)
 	}
-	if !wantTasks {
-		return initXor, nil
+	if wantTasks {
+		tasks = e.taskBuf
 	}
-	return initXor, e.taskBuf
+	return initXor, carried, tasks
 }
 
 // noDirect marks an emit that is not an EmitDirect.

@@ -31,10 +31,7 @@ type executor struct {
 	// touched keeps what a batch's pre-pass over the acker's or the pending map's index
 	// loaded (ackBatch, drainCtl), so that the loads are not optimized away.
 	touched uint64
-	// initCarried says whether the last emit of a spout tree put the tree's init on its
-	// one receiver's tuple (emit), so that the spout sends the acker none.
-	initCarried bool
-	debug       bool // topology.debug: log every emit
+	debug   bool // topology.debug: log every emit
 	// debugSample is the share of emits logged (sparsectl debug), as a threshold out of
 	// 2^32 for a random uint32; 0 (off) costs the emit path one atomic load.
 	debugSample atomic.Uint32

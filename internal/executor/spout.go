@@ -256,7 +256,7 @@ func (c *spoutCollector) emitSpout(stream string, values []any, msgID any, direc
 	if reliable {
 		root = e.ids.Next()
 	}
-	xor, tasks := e.emit(c.t, stream, values, direct, root, nil, want)
+	xor, carried, tasks := e.emit(c.t, stream, values, direct, root, nil, want)
 	switch {
 	case msgID == nil:
 	case !reliable || xor == 0:
@@ -265,8 +265,8 @@ func (c *spoutCollector) emitSpout(stream string, values []any, msgID any, direc
 	default:
 		s.pending.Put(root, pendingTuple{msgID: msgID, task: c.t, born: s.clock})
 		c.t.pending++
-		if !e.initCarried {
-			e.sendControl(Control{Kind: ControlInit, Task: e.rt.ackerTask(root), Spout: c.t.id, Root: root, Val: xor})
+		if !carried {
+			e.sendInit(root, xor, c.t.id)
 		}
 	}
 	return tasks
