@@ -106,14 +106,23 @@ func (e *Encoder) AddTuple(dest int32, t *tuple.Tuple) error {
 		e.buf = binary.LittleEndian.AppendUint64(e.buf, a.Edge)
 	}
 	if t.InitTask != 0 {
-		if t.InitTask != src.Task || len(t.Anchors) != 1 {
+		if err := checkInit(t); err != nil {
 			e.buf = e.buf[:start]
-			return fmt.Errorf("wire: tuple from task %d carries the init of task %d with %d anchors; only a spout task's tuple with one anchor carries its own", src.Task, t.InitTask, len(t.Anchors))
+			return fmt.Errorf("wire: %w", err)
 		}
 		e.buf = append(e.buf, tagTupleInit, 1)
 	}
 	e.end(msg)
 	e.n++
+	return nil
+}
+
+// checkInit says why t, whose InitTask is set, cannot carry its tree's init, if it
+// cannot: only a tuple with one anchor carries an init, and only its source task's.
+func checkInit(t *tuple.Tuple) error {
+	if t.InitTask != t.Source.Task || len(t.Anchors) != 1 {
+		return fmt.Errorf("tuple from task %d carries the init of task %d with %d anchors; only a spout task's tuple with one anchor carries its own", t.Source.Task, t.InitTask, len(t.Anchors))
+	}
 	return nil
 }
 

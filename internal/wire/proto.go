@@ -187,8 +187,8 @@ func TupleToProto(dest int32, t *tuple.Tuple) (*sparsev1.Tuple, error) {
 		p.Anchors = make([]*sparsev1.Anchor, len(t.Anchors))
 	}
 	if t.InitTask != 0 {
-		if t.InitTask != t.Source.Task || len(t.Anchors) != 1 {
-			return nil, fmt.Errorf("tuple from task %d carries the init of task %d with %d anchors; only a spout task's tuple with one anchor carries its own", t.Source.Task, t.InitTask, len(t.Anchors))
+		if err := checkInit(t); err != nil {
+			return nil, err
 		}
 		p.InitCarried = true
 	}
