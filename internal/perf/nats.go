@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sparsestream/sparse/internal/wire"
-	"github.com/sparsestream/sparse/pkg/tuple"
 )
 
 // The NATS peer of the two-worker shapes: NATS core pub/sub, the usual choice for moving
@@ -31,13 +30,8 @@ const natsURLEnv = "SPARSE_BENCH_NATS_URL"
 
 // natsPayload is one tuple of shape s as the engine encodes it on the wire.
 func natsPayload(s TwoWorkerShape) ([]byte, error) {
-	src := constSource(s.Acked)
-	t := tuple.New(src, constValues(s.Acked)...)
-	if s.Acked {
-		t.Anchors = []tuple.Anchor{{Root: 0x9e3779b97f4a7c15, Edge: 0xdeadbeefcafe}}
-	}
 	var enc wire.Encoder
-	if err := enc.AddTuple(2, t); err != nil {
+	if err := enc.AddTuple(2, constTuple(s.Acked, 1)); err != nil {
 		return nil, err
 	}
 	return append([]byte(nil), enc.Bytes()...), nil

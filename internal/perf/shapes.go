@@ -88,6 +88,16 @@ func constSource(acked bool) *tuple.Source {
 	return &tuple.Source{Component: "spout", Stream: tuple.DefaultStream, Task: 1, Fields: f}
 }
 
+// constTuple is the i-th tuple of ConstSpout as the baselines send it: the values on their
+// source, and, when acked, an anchor with ids that differ from tuple to tuple.
+func constTuple(acked bool, i int) *tuple.Tuple {
+	t := tuple.New(constSource(acked), constValues(acked)...)
+	if acked {
+		t.Anchors = []tuple.Anchor{{Root: uint64(i) * 0x9e3779b97f4a7c15, Edge: uint64(i) ^ 0xdeadbeefcafe}}
+	}
+	return t
+}
+
 // ConstSpout emits the same value forever, reliably when ack is set.
 type ConstSpout struct {
 	topology.BaseSpout

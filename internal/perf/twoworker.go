@@ -367,14 +367,7 @@ func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, kind rawKind
 	if err != nil {
 		return 0, err
 	}
-	src, values := constSource(s.Acked), constValues(s.Acked)
-	newTuple := func(i int) *tuple.Tuple {
-		t := tuple.New(src, values...)
-		if s.Acked {
-			t.Anchors = []tuple.Anchor{{Root: uint64(i) * 0x9e3779b97f4a7c15, Edge: uint64(i) ^ 0xdeadbeefcafe}}
-		}
-		return t
-	}
+	newTuple := func(i int) *tuple.Tuple { return constTuple(s.Acked, i) }
 	tuples := make([]*tuple.Tuple, tuplesPerFrame)
 	var enc wire.Encoder
 	for i := range tuples {
@@ -564,9 +557,10 @@ type floorBolt struct{ values int }
 //go:noinline
 func (b *floorBolt) execute(t *tuple.Tuple) { b.values += len(t.Values) }
 
-// ChildMain is the second process of a two-worker benchmark: "raw" serves the raw
-// baseline's receiver ("rawdecode": the one that decodes every tuple), "worker" runs worker w2 of a shape until SIGTERM
-// (over TLS with the files in tlsDir, when set).
+// ChildMain is the second process of a two-worker benchmark: "raw", "rawdecode" and
+// "rawfloor" serve a raw baseline's receiver (see rawKind), "natssub" the NATS peer's
+// subscriber, "worker" runs worker w2 of a shape until SIGTERM (over TLS with the files in
+// tlsDir, when set), and "scale-etcd" and "scale-nimbus" the control plane's processes.
 func ChildMain(mode, shape, assignment string, rate float64, tlsDir string) error {
 	for kind, m := range rawMode {
 		if m == mode {
