@@ -31,7 +31,7 @@ const natsURLEnv = "SPARSE_BENCH_NATS_URL"
 // natsPayload is one tuple of shape s as the engine encodes it on the wire.
 func natsPayload(s TwoWorkerShape) ([]byte, error) {
 	var enc wire.Encoder
-	if err := enc.AddTuple(2, constTuple(s.Acked, 1)); err != nil {
+	if err := enc.AddTuple(2, constTuples(s.Acked)(1)); err != nil {
 		return nil, err
 	}
 	return append([]byte(nil), enc.Bytes()...), nil

@@ -367,7 +367,7 @@ func rawBaseline(s TwoWorkerShape, self string, tuplesPerFrame int, kind rawKind
 	if err != nil {
 		return 0, err
 	}
-	newTuple := func(i int) *tuple.Tuple { return constTuple(s.Acked, i) }
+	newTuple := constTuples(s.Acked)
 	tuples := make([]*tuple.Tuple, tuplesPerFrame)
 	var enc wire.Encoder
 	for i := range tuples {

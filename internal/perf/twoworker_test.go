@@ -61,3 +61,23 @@ func TestConstValuesAreTheSpouts(t *testing.T) {
 		}
 	}
 }
+
+// TestConstTuplesCostOnlyTheTuple: the floor baseline makes a tuple per emit, so making one
+// must cost what an engine's emit costs at least (the tuple, and its anchors when acked),
+// not a new source each time, which once cut the floor to a third of its rate.
+func TestConstTuplesCostOnlyTheTuple(t *testing.T) {
+	for _, acked := range []bool{false, true} {
+		next := constTuples(acked)
+		want := 1.0
+		if acked {
+			want = 2
+		}
+		i := 0
+		if got := testing.AllocsPerRun(100, func() { next(i); i++ }); got != want {
+			t.Errorf("acked=%v: %v allocations a tuple, want %v", acked, got, want)
+		}
+		if a, b := next(1), next(2); a.Source != b.Source {
+			t.Errorf("acked=%v: each tuple has a source of its own", acked)
+		}
+	}
+}
