@@ -90,7 +90,7 @@ func constSource(acked bool) *tuple.Source {
 
 // constTuples makes the tuples of ConstSpout as the baselines send them: its i-th tuple
 // has the spout's values on its source, and, when acked, an anchor with ids that differ
-// from tuple to tuple. The source and values are built once: the floor baseline makes a
+// from tuple to tuple and the carried init, as the engine sends it. The source and values are built once: the floor baseline makes a
 // tuple per emit, and building a source (its fields' index) each time cost it two thirds
 // of its rate.
 func constTuples(acked bool) func(i int) *tuple.Tuple {
@@ -99,6 +99,8 @@ func constTuples(acked bool) func(i int) *tuple.Tuple {
 		t := tuple.New(src, values...)
 		if acked {
 			t.Anchors = []tuple.Anchor{{Root: uint64(i) * 0x9e3779b97f4a7c15, Edge: uint64(i) ^ 0xdeadbeefcafe}}
+			// The spout's tuple has one receiver, so its tree's init rides on it.
+			t.InitTask = src.Task
 		}
 		return t
 	}

@@ -76,8 +76,14 @@ func TestConstTuplesCostOnlyTheTuple(t *testing.T) {
 		if got := testing.AllocsPerRun(100, func() { next(i); i++ }); got != want {
 			t.Errorf("acked=%v: %v allocations a tuple, want %v", acked, got, want)
 		}
-		if a, b := next(1), next(2); a.Source != b.Source {
+		a, b := next(1), next(2)
+		if a.Source != b.Source {
 			t.Errorf("acked=%v: each tuple has a source of its own", acked)
+		}
+		// The engine's spout tuple with one receiver carries its tree's init (two bytes
+		// on the wire); the baselines must send those bytes too.
+		if carried := a.InitTask == a.Source.Task; carried != acked {
+			t.Errorf("acked=%v: the tuple carries an init: %v, want %v", acked, carried, acked)
 		}
 	}
 }
