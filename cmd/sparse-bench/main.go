@@ -106,12 +106,13 @@ func run() int {
 					fmt.Fprintf(os.Stderr, "error: -latency-at: %q is not a rate\n", f)
 					return 2
 				}
-				got, p50, p99, err := perf.LatencyAt(s, self, r, perf.Options{Warmup: *warm, Duration: *d})
+				l, err := perf.LatencyAt(s, self, r, perf.Options{Warmup: *warm, Duration: *d})
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "error: %s: %v\n", s.Name, err)
 					return 1
 				}
-				fmt.Printf("LATENCY shape=%s rate=%.0f achieved=%.0f p50_ms=%.3f p99_ms=%.3f\n", s.Name, r, got, p50.Seconds()*1000, p99.Seconds()*1000)
+				fmt.Printf("LATENCY shape=%s rate=%.0f achieved=%.0f p50_ms=%.3f p99_ms=%.3f tuples_per_frame=%.0f busy_cores=%.2f\n",
+					s.Name, r, l.Achieved, l.P50.Seconds()*1000, l.P99.Seconds()*1000, l.TuplesPerFrame, l.BusyCores)
 			}
 		}
 		return 0

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"math"
 	"os"
+	"runtime"
 	"strconv"
 )
 
 // CPUSample is the machine's CPU time so far, from /proc/stat, in clock ticks.
 type CPUSample struct {
-	Steal, Total uint64
-	OK           bool // false where /proc/stat is missing or unreadable (not Linux)
+	Steal, Idle, Total uint64 // Idle counts iowait too
+	OK                 bool   // false where /proc/stat is missing or unreadable (not Linux)
 }
 
 // ReadCPU samples /proc/stat.
@@ -37,7 +38,10 @@ func parseCPU(b []byte) CPUSample {
 			return CPUSample{}
 		}
 		s.Total += n
-		if i == 7 {
+		switch i {
+		case 3, 4:
+			s.Idle += n
+		case 7:
 			s.Steal = n
 		}
 	}
@@ -54,4 +58,16 @@ func StealShare(a, b CPUSample) float64 {
 		return math.NaN()
 	}
 	return float64(b.Steal-a.Steal) / float64(b.Total-a.Total)
+}
+
+// BusyCores is how many of the machine's cores were busy on average between two samples:
+// neither idle nor taken by other guests. On the otherwise quiet bench machine, what the
+// measured processes used. NaN when unknown.
+func BusyCores(a, b CPUSample) float64 {
+	if !a.OK || !b.OK || b.Total <= a.Total || b.Steal < a.Steal || b.Idle < a.Idle {
+		return math.NaN()
+	}
+	total := b.Total - a.Total
+	busy := total - min(total, (b.Idle-a.Idle)+(b.Steal-a.Steal))
+	return float64(busy) / float64(total) * float64(runtime.NumCPU())
 }

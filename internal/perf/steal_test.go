@@ -2,6 +2,7 @@ package perf
 
 import (
 	"math"
+	"runtime"
 	"testing"
 )
 
@@ -32,6 +33,17 @@ func TestParseCPU(t *testing.T) {
 	if got := StealShare(a, CPUSample{}); !math.IsNaN(got) {
 		t.Errorf("StealShare with an unknown sample = %v, want NaN", got)
 	}
+	if s := parseCPU([]byte("cpu 1 2 3 4 5 6 7 8\n")); s.Idle != 4+5 {
+		t.Errorf("idle %d, want idle and iowait: 9", s.Idle)
+	}
+	// Of 100 ticks, 30 idle and 10 stolen: 60% of the machine was busy.
+	c := CPUSample{Steal: 10, Idle: 30, Total: 100, OK: true}
+	if got, want := BusyCores(CPUSample{OK: true}, c), 0.6*float64(runtime.NumCPU()); math.Abs(got-want) > 1e-9 {
+		t.Errorf("BusyCores = %v, want %v", got, want)
+	}
+	if got := BusyCores(c, CPUSample{}); !math.IsNaN(got) {
+		t.Errorf("BusyCores with an unknown sample = %v, want NaN", got)
+	}
 }
 
 // FuzzParseCPU: whatever /proc/stat holds, parsing neither panics nor reports more steal
@@ -42,8 +54,8 @@ func FuzzParseCPU(f *testing.F) {
 	f.Add([]byte("cpu 1 1 1 1 1 1 1 18446744073709551615\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s := parseCPU(b)
-		if s.OK && s.Steal > s.Total {
-			t.Fatalf("steal %d > total %d", s.Steal, s.Total)
+		if s.OK && (s.Steal > s.Total || s.Idle > s.Total) {
+			t.Fatalf("steal %d or idle %d > total %d", s.Steal, s.Idle, s.Total)
 		}
 	})
 }

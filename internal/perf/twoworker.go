@@ -125,8 +125,8 @@ func TLSCost(s TwoWorkerShape, self, tlsDir string, rounds int, o Options) (plai
 }
 
 type twoRun struct {
-	rate, allocs, bytesPerTuple, tuplesPerFrame float64
-	p50, p99                                    time.Duration
+	rate, allocs, bytesPerTuple, tuplesPerFrame, busyCores float64
+	p50, p99                                               time.Duration
 }
 
 func twoSpec(s TwoWorkerShape, rate float64, lat *LatencySink) (*topology.Spec, topology.Config, error) {
@@ -262,10 +262,12 @@ func runTwo(s TwoWorkerShape, self string, rate float64, o Options) (twoRun, err
 	n0, h0 := count()
 	t0 := w.Transport()
 	runtime.ReadMemStats(&m0)
+	c0 := ReadCPU()
 	start := time.Now()
 	time.Sleep(o.Duration)
 	n1, h1 := count()
 	t1 := w.Transport()
+	c1 := ReadCPU()
 	runtime.ReadMemStats(&m1)
 	elapsed := time.Since(start)
 	cancel()
@@ -277,7 +279,7 @@ func runTwo(s TwoWorkerShape, self string, rate float64, o Options) (twoRun, err
 	if err := child.Wait(); err != nil {
 		return twoRun{}, fmt.Errorf("the second worker failed: %w", err)
 	}
-	res := twoRun{rate: float64(n1-n0) / elapsed.Seconds()}
+	res := twoRun{rate: float64(n1-n0) / elapsed.Seconds(), busyCores: BusyCores(c0, c1)}
 	if n1 > n0 {
 		res.allocs = float64(m1.Mallocs-m0.Mallocs) / float64(n1-n0)
 	}
@@ -622,9 +624,17 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 }
 
+// Latency is what LatencyAt measures.
+type Latency struct {
+	Achieved       float64 // tuples (or trees) a second
+	P50, P99       time.Duration
+	TuplesPerFrame float64 // on the transport from the first worker
+	BusyCores      float64 // the machine's, on average (NaN when unknown)
+}
+
 // LatencyAt runs a two-worker shape with its spout limited to rate and returns the
-// achieved rate and latency quantiles.
-func LatencyAt(s TwoWorkerShape, self string, rate float64, o Options) (achieved float64, p50, p99 time.Duration, err error) {
+// achieved rate, latency quantiles, and what they cost: frame sizes and CPU.
+func LatencyAt(s TwoWorkerShape, self string, rate float64, o Options) (Latency, error) {
 	r, err := runTwo(s, self, rate, o)
-	return r.rate, r.p50, r.p99, err
+	return Latency{Achieved: r.rate, P50: r.p50, P99: r.p99, TuplesPerFrame: r.tuplesPerFrame, BusyCores: r.busyCores}, err
 }
