@@ -131,7 +131,7 @@ func (e *executor) runAcker(ctx context.Context, timeout time.Duration) {
 			return
 		default:
 		}
-		e.flush()
+		e.flush(true)
 		select {
 		case cb := <-e.self.ctl:
 			e.ackBatch(cb)

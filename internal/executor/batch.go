@@ -49,6 +49,11 @@ type Message interface{ Item | Control }
 // what the transport encodes.
 type Batch[M Message] struct {
 	Items []M
+	// Idle says that its producer had nothing more to send when it sent it: the executor
+	// was about to block or sleep. A peer's sender sends its frame at once then, rather
+	// than wait for more batches to share it (see transport's pump). An idle batch may be
+	// empty: the mark alone.
+	Idle bool
 	// to is Deliver's scratch: the receiving inbox of each item. It stays with the
 	// pooled batch so that delivery allocates nothing in the steady state.
 	to []int
@@ -115,5 +120,6 @@ func (p *pool[M]) put(b *Batch[M]) {
 	}
 	b.Items = b.Items[:0]
 	b.to = b.to[:0]
+	b.Idle = false
 	p.p.Put(b)
 }

@@ -34,7 +34,7 @@ func (e *executor) runBolt(ctx context.Context) {
 			return
 		default:
 		}
-		e.flush()
+		e.flush(true)
 		select {
 		case b := <-e.self.data:
 			e.executeBatch(b)
@@ -102,7 +102,7 @@ func (c *boltCollector) ResetTimeout(in *tuple.Tuple) {
 	}
 	// A reset matters while Execute is still running, so it cannot wait for the flush
 	// that follows the batch.
-	c.e.flush()
+	c.e.flush(false)
 }
 
 func (c *boltCollector) ReportError(err error) { c.e.reportError(c.t, err) }

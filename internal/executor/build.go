@@ -162,6 +162,10 @@ func (r *Runtime) placeExecutors(local func(int32) bool, peerOf func(int32) stri
 // buildOutboxes gives every executor an outbox towards every inbox, and each of its
 // tasks a routing table.
 func (r *Runtime) buildOutboxes() error {
+	r.isOutbound = make([]bool, len(r.data.queues))
+	for _, ob := range r.outbound {
+		r.isOutbound[ob.idx] = true
+	}
 	for _, e := range r.executors {
 		e.outData.init(&r.data)
 		e.outCtl.init(&r.ctl)

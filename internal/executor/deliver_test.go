@@ -248,3 +248,53 @@ func TestDeliverRefusesMisroutedTraffic(t *testing.T) {
 		})
 	}
 }
+
+// TestIdleExecutorMarksItsPeers: an executor that runs out of work tells each peer's
+// sender it sent to, with the idle mark on its last batch or an empty batch after it, so
+// that no sender waits for more; an executor that stays idle sends no further marks.
+func TestIdleExecutorMarksItsPeers(t *testing.T) {
+	const total = 300 // two full batches and a part
+	b := topology.NewBuilder("idle")
+	b.Config(topology.ConfAckerExecutors, 0)
+	b.Spout("spout", func() topology.Spout { return &countSpout{n: total} }, 1).Output("i")
+	b.Bolt("bolt", boltOf(func(bt *funcBolt, in *tuple.Tuple) {}), 1).Shuffle("spout")
+	spec := build(t, b)
+	layout := topology.NewLayout(spec, 0) // no ackers
+	rt, err := executor.New(executor.Options{Spec: spec, LocalTasks: layout.Tasks["spout"], PeerOf: func(int32) string { return "B" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob := rt.Outbound()[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errs := make(chan error, 1)
+	go func() { errs <- rt.Run(ctx) }()
+
+	items, markedAfterLast := 0, false
+	deadline := time.After(30 * time.Second)
+	for items < total || !markedAfterLast {
+		select {
+		case bt := <-ob.Data():
+			if len(bt.Items) > 0 {
+				markedAfterLast = false
+			}
+			items += len(bt.Items)
+			markedAfterLast = markedAfterLast || bt.Idle && items == total
+			ob.Release(bt)
+		case <-deadline:
+			t.Fatalf("%d of %d tuples arrived, idle mark after the last: %v", items, total, markedAfterLast)
+		}
+	}
+	// The spout keeps going idle (it has nothing left) without sending more marks.
+	time.Sleep(100 * time.Millisecond)
+	if n := len(ob.Data()) + len(ob.Control()); n != 0 {
+		t.Errorf("%d more batches after the idle mark, want none", n)
+	}
+	if items != total {
+		t.Errorf("%d tuples sent, want %d", items, total)
+	}
+	cancel()
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+}

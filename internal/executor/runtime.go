@@ -88,8 +88,10 @@ type Runtime struct {
 	data     lane[Item]
 	ctl      lane[Control]
 	outbound []*Outbound
-	sources  map[sourceKey]*tuple.Source
-	stopped  chan struct{}
+	// isOutbound says, by inbox index, which inboxes are peers' Outbounds.
+	isOutbound []bool
+	sources    map[sourceKey]*tuple.Source
+	stopped    chan struct{}
 
 	active  atomic.Bool
 	running atomic.Bool

@@ -7,11 +7,15 @@ import "github.com/sparsestream/sparse/pkg/tuple"
 type outbox[M Message] struct {
 	lane    *lane[M]
 	filling []*Batch[M] // by inbox index; nil: nothing waiting
+	// owesIdle says, by inbox index, that a peer worker's Outbound was last sent a batch
+	// without the idle mark: when the executor goes idle it owes that sender one (markIdle).
+	owesIdle []bool
 }
 
 func (o *outbox[M]) init(l *lane[M]) {
 	o.lane = l
 	o.filling = make([]*Batch[M], len(l.queues))
+	o.owesIdle = make([]bool, len(l.queues))
 }
 
 // add queues m for inbox di; a full batch is sent at once.
@@ -29,11 +33,33 @@ func (o *outbox[M]) add(e *executor, di int, m M) {
 	}
 }
 
-// flush sends the partly filled batch for inbox di, if there is one.
-func (o *outbox[M]) flush(e *executor, di int) {
+// flush sends the partly filled batch for inbox di, if there is one, marked idle when the
+// executor is about to block.
+func (o *outbox[M]) flush(e *executor, di int, idle bool) {
 	if b := o.filling[di]; b != nil {
 		o.filling[di] = nil
+		b.Idle = idle
 		o.send(e, di, b)
+	}
+}
+
+// markIdle tells the sender of peer inbox di that this executor went idle, with an empty
+// idle batch, if the last batch it sent there was not marked. Without the mark, a sender
+// waiting for more batches to share a frame waits out its timer, which in a process gone
+// idle fires a millisecond late (Go's timers sleep in whole milliseconds then). A full
+// queue means the sender has plenty to send without waiting, so the mark is dropped then
+// rather than blocking.
+func (o *outbox[M]) markIdle(di int) {
+	if !o.owesIdle[di] {
+		return
+	}
+	o.owesIdle[di] = false
+	b := o.lane.pool.get()
+	b.Idle = true
+	select {
+	case o.lane.queues[di] <- b:
+	default:
+		o.lane.pool.put(b)
 	}
 }
 
@@ -41,6 +67,9 @@ func (o *outbox[M]) flush(e *executor, di int) {
 // taking acker replies while it waits (deferred until it is back in its loop), so that an
 // acker blocked on this spout can never close a cycle of full queues.
 func (o *outbox[M]) send(e *executor, di int, b *Batch[M]) {
+	if e.rt.isOutbound[di] {
+		o.owesIdle[di] = !b.Idle
+	}
 	q := o.lane.queues[di]
 	select {
 	case q <- b:
@@ -78,14 +107,22 @@ func (e *executor) markDirty(di int) {
 	}
 }
 
-// flush sends every partly filled batch, control first.
-func (e *executor) flush() {
+// flush sends every partly filled batch, control first. idle says the executor is about
+// to block or sleep: the batches are marked so, and every peer's sender that was sent an
+// unmarked batch since is told (markIdle), so that none waits for more from it.
+func (e *executor) flush(idle bool) {
 	for _, di := range e.dirty {
 		e.isDirty[di] = false
-		e.outCtl.flush(e, di)
-		e.outData.flush(e, di)
+		e.outCtl.flush(e, di, idle)
+		e.outData.flush(e, di, idle)
 	}
 	e.dirty = e.dirty[:0]
+	if idle {
+		for _, ob := range e.rt.outbound {
+			e.outCtl.markIdle(ob.idx)
+			e.outData.markIdle(ob.idx)
+		}
+	}
 	e.lastSent = e.now()
 	e.cnt.publish(e.stats)
 }
@@ -101,7 +138,7 @@ func (e *executor) maybeFlush() {
 		return
 	}
 	if len(e.dirty) > 0 {
-		e.flush()
+		e.flush(false)
 		return
 	}
 	e.lastSent = now

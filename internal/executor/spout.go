@@ -66,7 +66,7 @@ func (e *executor) runSpout(ctx context.Context) {
 			e.timekeeping()
 		}
 		if !s.active || !e.anySpoutReady() {
-			e.flush()
+			e.flush(true)
 			e.waitSpout(ctx, timer, s.nextRotate-e.now())
 			e.timekeeping()
 			continue
@@ -92,13 +92,13 @@ func (e *executor) runSpout(ctx context.Context) {
 		idle++
 		if idle < 8 {
 			if e.now()-e.lastSent >= idleFlushGap {
-				e.flush()
+				e.flush(false)
 			}
 			e.timekeeping()
 			runtime.Gosched()
 			continue
 		}
-		e.flush()
+		e.flush(true)
 		e.timekeeping()
 		wait := min(time.Duration(idle-7)*50*time.Microsecond, s.waitMax)
 		e.waitSpout(ctx, timer, wait)

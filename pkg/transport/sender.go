@@ -258,6 +258,13 @@ func (f *frame) next() bool {
 // add counts an entry encoded.
 func (f *frame) add() { f.n++ }
 
+// discard gives back the buffer of a frame that holds no entry, unsent.
+func (f *frame) discard() {
+	f.enc.ResetTo(nil)
+	framePool.Put(f.buf)
+	f.buf = nil
+}
+
 func (f *frame) send() error {
 	*f.buf = f.enc.Bytes() // the same array, unless an entry outgrew it
 	size := len(*f.buf)
@@ -278,9 +285,9 @@ func (f *frame) send() error {
 // pump sends the batches of one queue as frames until ctx ends or a send fails. It
 // coalesces whatever else is already queued into the frame, up to maxFrame bytes, so that
 // a busy stream sends few large frames and a quiet one sends at once. add encodes a batch
-// entry by entry, calling f.room before each and f.add after, and releases it; sent
-// counts the entries sent.
-func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-chan B, add func(*frame, B), sent *atomic.Int64) error {
+// entry by entry, calling f.room before each and f.add after, releases it, and returns
+// whether it was marked idle (executor.Batch.Idle); sent counts the entries sent.
+func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-chan B, add func(*frame, B) (idle bool), sent *atomic.Int64) error {
 	f := &frame{s: s, stream: stream, sent: sent}
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
@@ -294,12 +301,12 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 			return nil
 		}
 		f.open()
-		add(f, b)
+		idle := add(f, b)
 	coalesce:
 		for !f.full() && f.err == nil {
 			select {
 			case b = <-queue:
-				add(f, b)
+				idle = add(f, b) || idle
 			default:
 				break coalesce
 			}
@@ -307,15 +314,19 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 		// A small frame on a stream that sent one moments ago means batches trickle in
 		// faster than frames are worth sending one by one: each frame costs a write, a
 		// read and a wake-up on both sides, far more than a tuple. Wait up to s.linger
-		// for more to share the frame. A stream that was quiet sends at once.
-		if f.err == nil && f.enc.Size() < s.maxFrame/lingerBelow && !lastSend.IsZero() {
+		// for more to share the frame, unless a producer said it has gone idle: then
+		// nothing more is coming soon, and the timer, in a process gone idle, would fire
+		// a millisecond late. A stream that was quiet sends at once.
+		if !idle && f.err == nil && f.enc.Size() < s.maxFrame/lingerBelow && !lastSend.IsZero() {
 			if now := time.Now(); now.Sub(lastSend) < s.linger {
 				linger.Reset(s.linger)
 			wait:
 				for !f.full() && f.err == nil {
 					select {
 					case b = <-queue:
-						add(f, b)
+						if add(f, b) {
+							break wait
+						}
 					case <-linger.C:
 						break wait
 					case <-ctx.Done():
@@ -328,6 +339,10 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 		if f.err != nil {
 			return f.err
 		}
+		if f.n == 0 {
+			f.discard() // idle marks alone, after their batches went out
+			continue
+		}
 		lastSend = time.Now()
 		if err := f.send(); err != nil {
 			return err
@@ -336,7 +351,7 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 }
 
 func (s *Sender) pumpData(ctx context.Context, stream frameSender) error {
-	return pump(ctx, s, stream, s.ob.Data(), func(f *frame, b *executor.TupleBatch) {
+	return pump(ctx, s, stream, s.ob.Data(), func(f *frame, b *executor.TupleBatch) bool {
 		for i, it := range b.Items {
 			if !f.room() {
 				s.Stats.Dropped.Add(int64(len(b.Items) - i)) // the stream broke mid-batch
@@ -351,12 +366,14 @@ func (s *Sender) pumpData(ctx context.Context, stream frameSender) error {
 			}
 			f.add()
 		}
+		idle := b.Idle
 		s.ob.Release(b)
+		return idle
 	}, &s.Stats.TuplesSent)
 }
 
 func (s *Sender) pumpControl(ctx context.Context, stream frameSender) error {
-	return pump(ctx, s, stream, s.ob.Control(), func(f *frame, cb *executor.ControlBatch) {
+	return pump(ctx, s, stream, s.ob.Control(), func(f *frame, cb *executor.ControlBatch) bool {
 		for i, m := range cb.Items {
 			if !f.room() {
 				s.Stats.Dropped.Add(int64(len(cb.Items) - i))
@@ -365,6 +382,8 @@ func (s *Sender) pumpControl(ctx context.Context, stream frameSender) error {
 			f.enc.AddControl(wire.Control(m)) // the same fields: see executor.Control
 			f.add()
 		}
+		idle := cb.Idle
 		s.ob.ReleaseControl(cb)
+		return idle
 	}, &s.Stats.ControlsSent)
 }

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -44,11 +45,12 @@ func TestPumpSendsAtOnceThenCoalescesATrickle(t *testing.T) {
 	s := &Sender{maxFrame: enc.Size(), linger: time.Minute} // a linger no scheduler can outlast
 	stream := &countingStream{added: &added, sent: make(chan struct{}, 4)}
 	queue := make(chan int, 64)
-	add := func(f *frame, _ int) {
+	add := func(f *frame, _ int) bool {
 		f.room()
 		f.enc.AddControl(wire.Control{Kind: 1, Task: 1, Root: 1, Val: 1})
 		f.add()
 		added.Add(1)
+		return false
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -78,5 +80,61 @@ func TestPumpSendsAtOnceThenCoalescesATrickle(t *testing.T) {
 	}
 	if sent.Load() != perFrame+1 {
 		t.Errorf("sent counts %d entries, want %d", sent.Load(), perFrame+1)
+	}
+}
+
+// TestPumpSendsWhenTheProducerGoesIdle: a batch marked idle (executor.Batch.Idle) ends the
+// wait for company at once, even as an empty mark, and a mark alone sends no frame.
+func TestPumpSendsWhenTheProducerGoesIdle(t *testing.T) {
+	type batch struct {
+		entries int
+		idle    bool
+	}
+	var added atomic.Int64
+	s := &Sender{maxFrame: 1 << 20, linger: time.Hour} // only an idle mark ends a wait
+	stream := &countingStream{added: &added, sent: make(chan struct{}, 4)}
+	queue := make(chan batch, 64)
+	add := func(f *frame, b batch) bool {
+		for range b.entries {
+			f.room()
+			f.enc.AddControl(wire.Control{Kind: 1, Task: 1, Root: 1, Val: 1})
+			f.add()
+			added.Add(1)
+		}
+		return b.idle
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var sent atomic.Int64
+	done := make(chan error, 1)
+	go func() { done <- pump(ctx, s, stream, queue, add, &sent) }()
+	waitFrame := func(what string) {
+		t.Helper()
+		select {
+		case <-stream.sent:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s was never sent", what)
+		}
+	}
+
+	queue <- batch{entries: 1}
+	waitFrame("the first batch") // the stream was quiet
+	queue <- batch{entries: 2}   // follows closely: waits for company
+	queue <- batch{idle: true}   // the producer went idle: the mark alone ends the wait
+	waitFrame("the batch before the idle mark")
+	queue <- batch{idle: true} // a mark with nothing before it: no frame
+	queue <- batch{entries: 3, idle: true}
+	waitFrame("the idle batch")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	stream.mu.Lock()
+	defer stream.mu.Unlock()
+	if want := []int64{1, 2, 3}; !slices.Equal(stream.frames, want) {
+		t.Errorf("frames carried %v entries, want %v", stream.frames, want)
+	}
+	if sent.Load() != 6 {
+		t.Errorf("sent counts %d entries, want 6", sent.Load())
 	}
 }
