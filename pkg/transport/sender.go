@@ -30,9 +30,10 @@ const (
 )
 
 // A frame smaller than maxFrame/lingerBelow, on a stream that sent a frame less than
-// lingerFor ago, waits up to lingerFor for more batches (see pump). 100µs adds little
-// to a delivery latency of a few hundred µs, and at 10% of full load (330k tuples/s
-// in 32-byte tuples) it turns frames of about 5 tuples into frames of about 60.
+// lingerFor ago, waits up to lingerFor for more batches (see pump), unless a producer
+// marked one of them idle. 100µs adds little to a delivery latency of a few hundred µs,
+// and at 10% of full load (330k tuples/s in 32-byte tuples) it turns frames of about 5
+// tuples into frames of about 60.
 const (
 	lingerFor   = 100 * time.Microsecond
 	lingerBelow = 8
@@ -302,15 +303,7 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 		}
 		f.open()
 		idle := add(f, b)
-	coalesce:
-		for !f.full() && f.err == nil {
-			select {
-			case b = <-queue:
-				idle = add(f, b) || idle
-			default:
-				break coalesce
-			}
-		}
+		idle = coalesce(f, queue, add) || idle
 		// A small frame on a stream that sent one moments ago means batches trickle in
 		// faster than frames are worth sending one by one: each frame costs a write, a
 		// read and a wake-up on both sides, far more than a tuple. Wait up to s.linger
@@ -325,6 +318,7 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 					select {
 					case b = <-queue:
 						if add(f, b) {
+							coalesce(f, queue, add) // what queued behind the mark shares its frame
 							break wait
 						}
 					case <-linger.C:
@@ -348,6 +342,20 @@ func pump[B any](ctx context.Context, s *Sender, stream frameSender, queue <-cha
 			return err
 		}
 	}
+}
+
+// coalesce adds the batches already queued to f, up to a full frame, and says whether
+// any of them was marked idle.
+func coalesce[B any](f *frame, queue <-chan B, add func(*frame, B) bool) (idle bool) {
+	for !f.full() && f.err == nil {
+		select {
+		case b := <-queue:
+			idle = add(f, b) || idle
+		default:
+			return idle
+		}
+	}
+	return idle
 }
 
 func (s *Sender) pumpData(ctx context.Context, stream frameSender) error {

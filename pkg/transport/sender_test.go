@@ -117,12 +117,17 @@ func TestPumpSendsWhenTheProducerGoesIdle(t *testing.T) {
 		}
 	}
 
+	// Each batch below comes 2ms after the one before, so that the pump has taken the
+	// first and is waiting (or idle) when the next arrives; the wait for company is an
+	// hour, so no sleep can end it.
 	queue <- batch{entries: 1}
 	waitFrame("the first batch") // the stream was quiet
 	queue <- batch{entries: 2}   // follows closely: waits for company
-	queue <- batch{idle: true}   // the producer went idle: the mark alone ends the wait
+	time.Sleep(2 * time.Millisecond)
+	queue <- batch{idle: true} // the producer went idle: the mark alone ends the wait
 	waitFrame("the batch before the idle mark")
 	queue <- batch{idle: true} // a mark with nothing before it: no frame
+	time.Sleep(2 * time.Millisecond)
 	queue <- batch{entries: 3, idle: true}
 	waitFrame("the idle batch")
 	cancel()

@@ -15,7 +15,8 @@ import (
 // bottleneck and emitters are waiting. The depth is read with len() at scrape time.
 // Pass executor.Runtime.Outbound. Every series carries the labels topology, worker,
 // peer (the peer's worker id) and queue ("data" or "control"). Depths are in batches,
-// each of up to topology.producer.batch.size tuples or messages.
+// each of up to topology.producer.batch.size tuples or messages, or none: an executor
+// that went idle tells the transport so with an empty batch (executor.Batch.Idle).
 func NewTransferQueueCollector(topologyID, workerID string, outbound func() []*executor.Outbound) prometheus.Collector {
 	constLabels := prometheus.Labels{metrics.LabelTopology: topologyID, metrics.LabelWorker: workerID}
 	labels := []string{"peer", "queue"}
