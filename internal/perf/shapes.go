@@ -90,9 +90,9 @@ func constSource(acked bool) *tuple.Source {
 
 // constTuples makes the tuples of ConstSpout as the baselines send them: its i-th tuple
 // has the spout's values on its source, and, when acked, an anchor with ids that differ
-// from tuple to tuple and the carried init, as the engine sends it. The source and values are built once: the floor baseline makes a
-// tuple per emit, and building a source (its fields' index) each time cost it two thirds
-// of its rate.
+// from tuple to tuple and the carried init, as the engine sends it. The source and values
+// are built once: the floor baseline makes a tuple per emit, and building a source (its
+// fields' index) each time cost it two thirds of its rate.
 func constTuples(acked bool) func(i int) *tuple.Tuple {
 	src, values := constSource(acked), constValues(acked)
 	return func(i int) *tuple.Tuple {
