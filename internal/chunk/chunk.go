@@ -16,6 +16,9 @@ type Of[T any] struct {
 	size int // of the last chunk
 }
 
+// Empty says whether the next Next allocates a chunk.
+func (c *Of[T]) Empty() bool { return len(c.free) == 0 }
+
 // Next returns a new zeroed value, never handed out before.
 func (c *Of[T]) Next() *T {
 	if len(c.free) == 0 {

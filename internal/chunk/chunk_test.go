@@ -18,6 +18,14 @@ func TestOf(t *testing.T) {
 		seen[v] = true
 		*v = [4]int64{1, 2, 3, 4}
 	}
+	// Empty says when the next value takes a new chunk.
+	var e Of[int64]
+	for i, want := range []bool{true, true, false, true, false, false, false, true} {
+		if got := e.Empty(); got != want {
+			t.Errorf("before value %d: Empty is %v, want %v (chunks of 1, 2, 4)", i, got, want)
+		}
+		e.Next()
+	}
 	// 1+2+4+8 values in the first four chunks, then chunks of Max.
 	if allocs := testing.AllocsPerRun(1, func() {
 		var c Of[int64]

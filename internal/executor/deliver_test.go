@@ -298,3 +298,54 @@ func TestIdleExecutorMarksItsPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSentTuplesAreReused: the tuples a peer's sender has released come back for later
+// emits, and no tuple changes while the sender still reads it: every tuple carries the
+// value it was emitted with, in order.
+func TestSentTuplesAreReused(t *testing.T) {
+	const total = 20000
+	b := topology.NewBuilder("reuse")
+	b.Config(topology.ConfAckerExecutors, 0)
+	b.Spout("spout", func() topology.Spout { return &countSpout{n: total} }, 1).Output("i")
+	b.Bolt("bolt", boltOf(func(bt *funcBolt, in *tuple.Tuple) {}), 1).Shuffle("spout")
+	spec := build(t, b)
+	layout := topology.NewLayout(spec, 0)
+	rt, err := executor.New(executor.Options{Spec: spec, LocalTasks: layout.Tasks["spout"], PeerOf: func(int32) string { return "B" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob := rt.Outbound()[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errs := make(chan error, 1)
+	go func() { errs <- rt.Run(ctx) }()
+
+	seen := map[*tuple.Tuple]bool{}
+	next, reused := int64(0), 0
+	deadline := time.After(30 * time.Second)
+	for next < total {
+		select {
+		case bt := <-ob.Data():
+			for _, it := range bt.Items {
+				if got := it.Tuple.Int(0); got != next {
+					t.Fatalf("tuple %d carries %d", next, got)
+				}
+				if seen[it.Tuple] {
+					reused++
+				}
+				seen[it.Tuple] = true
+				next++
+			}
+			ob.Release(bt)
+		case <-deadline:
+			t.Fatalf("%d of %d tuples arrived", next, total)
+		}
+	}
+	if reused == 0 {
+		t.Errorf("none of %d tuples reused one the sender had released", total)
+	}
+	cancel()
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -77,16 +77,16 @@ func (e *executor) emit(t *task, stream string, values []any, direct int32, root
 					continue
 				}
 				if first != nil {
-					e.sendTuple(firstDest, &first.Tuple)
+					e.sendTuple(firstDest, first)
 					first = nil
 				}
 			}
-			e.sendTuple(dest, &nt.Tuple)
+			e.sendTuple(dest, nt)
 		}
 	}
 	if carried = first != nil; carried {
 		first.InitTask = t.id
-		e.sendTuple(firstDest, &first.Tuple)
+		e.sendTuple(firstDest, first)
 	}
 	if wantTasks {
 		tasks = e.taskBuf
@@ -112,10 +112,29 @@ type boxedTuple struct {
 	anchor0 [1]tuple.Anchor
 }
 
-// newTuple hands out the executor's next tuple. Tuples come in chunks (internal/chunk):
-// one allocation for sixteen, where an allocation each was most of the cost of an emit;
-// a tuple kept by user code keeps its chunk alive (1.4 KB), which bounds the waste.
-func (e *executor) newTuple() *boxedTuple { return e.tuples.Next() }
+// newTuple hands out the executor's next tuple: one a peer's sender has finished with
+// (Runtime.recycle) when there is one, else one from a chunk (internal/chunk): one
+// allocation for sixteen, where an allocation each was most of the cost of an emit; a
+// tuple kept by user code keeps its chunk alive (1.4 KB), which bounds the waste.
+func (e *executor) newTuple() *boxedTuple {
+	if n := len(e.reuse); n > 0 {
+		bt := e.reuse[n-1]
+		e.reuse = e.reuse[:n-1]
+		return bt
+	}
+	// The pool is looked at only when a chunk runs out, so that an executor whose
+	// tuples stay in this worker pays for it once in sixteen tuples.
+	if e.tuples.Empty() && e.rt.outbound != nil {
+		if full, _ := e.rt.spent.Get().(*[]*boxedTuple); full != nil {
+			if e.reuseBox != nil {
+				e.rt.spentEmpty.Put(e.reuseBox)
+			}
+			e.reuseBox, e.reuse = full, *full
+			return e.newTuple()
+		}
+	}
+	return e.tuples.Next()
+}
 
 // anchorChild creates the child's edge ids: one new edge per anchor, XORed into every root
 // of that anchor, and remembered in the anchor's AckVal for when it is acked.

@@ -49,6 +49,8 @@ type executor struct {
 	taskBuf   []int32 // receiving tasks returned by EmitStream, reused
 	directBuf [1]int32
 	tuples    chunk.Of[boxedTuple] // see newTuple
+	reuse     []*boxedTuple        // tuples a peer's sender gave back, for newTuple
+	reuseBox  *[]*boxedTuple       // the pooled slice reuse came in
 	ids       acker.IDs            // root and edge ids, drawn on this executor's goroutine
 
 	// Latency sampling of bolt inputs: a counter, and the sampled inputs awaiting their

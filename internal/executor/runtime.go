@@ -90,8 +90,11 @@ type Runtime struct {
 	outbound []*Outbound
 	// isOutbound says, by inbox index, which inboxes are peers' Outbounds.
 	isOutbound []bool
-	sources    map[sourceKey]*tuple.Source
-	stopped    chan struct{}
+	// spent holds tuples that peers' senders have encoded, for emits to reuse, in
+	// slices (*[]*boxedTuple); spentEmpty the slices they were taken from.
+	spent, spentEmpty sync.Pool
+	sources           map[sourceKey]*tuple.Source
+	stopped           chan struct{}
 
 	active  atomic.Bool
 	running atomic.Bool

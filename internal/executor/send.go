@@ -1,7 +1,5 @@
 package executor
 
-import "github.com/sparsestream/sparse/pkg/tuple"
-
 // outbox holds what an executor has emitted of one kind but not yet sent: one filling
 // batch per receiving inbox (an executor here, or a peer worker's Outbound).
 type outbox[M Message] struct {
@@ -89,10 +87,11 @@ func (o *outbox[M]) send(e *executor, di int, b *Batch[M]) {
 	}
 }
 
-// sendTuple queues a tuple for task dest.
-func (e *executor) sendTuple(dest int32, t *tuple.Tuple) {
+// sendTuple queues a tuple for task dest. Every tuple queued is a boxedTuple from
+// newTuple, which lets a peer's sender give it back (Runtime.recycle).
+func (e *executor) sendTuple(dest int32, bt *boxedTuple) {
 	e.cnt.transferred++
-	e.outData.add(e, e.rt.taskInbox[dest], Item{Task: dest, Tuple: t})
+	e.outData.add(e, e.rt.taskInbox[dest], Item{Task: dest, Tuple: &bt.Tuple})
 }
 
 // sendControl queues an acker message for its task.
