@@ -54,6 +54,10 @@ type Batch[M Message] struct {
 	// than wait for more batches to share it (see transport's pump). An idle batch may be
 	// empty: the mark alone.
 	Idle bool
+	// emitted says that an executor's emits filled it for a peer's Outbound
+	// (outbox.send): its tuples are boxedTuples nothing else points at, which the sender
+	// may give back (Runtime.recycle).
+	emitted bool
 	// to is Deliver's scratch: the receiving inbox of each item. It stays with the
 	// pooled batch so that delivery allocates nothing in the steady state.
 	to []int
@@ -120,6 +124,6 @@ func (p *pool[M]) put(b *Batch[M]) {
 	}
 	b.Items = b.Items[:0]
 	b.to = b.to[:0]
-	b.Idle = false
+	b.Idle, b.emitted = false, false
 	p.p.Put(b)
 }

@@ -299,17 +299,44 @@ func TestIdleExecutorMarksItsPeers(t *testing.T) {
 	}
 }
 
+// thirdReliableSpout emits 0..n-1, every third one with a message id (not every second:
+// reused tuples come back in batches of an even size, so a tuple would go from an even
+// emit to an even one, and a missing reset would go unseen).
+type thirdReliableSpout struct {
+	topology.BaseSpout
+	out  topology.SpoutCollector
+	n, i int64
+}
+
+func (s *thirdReliableSpout) Open(_ *topology.Context, out topology.SpoutCollector) error {
+	s.out = out
+	return nil
+}
+
+func (s *thirdReliableSpout) NextTuple() {
+	if s.i < s.n {
+		var id any
+		if s.i%3 == 0 {
+			id = s.i
+		}
+		s.out.Emit([]any{s.i}, id)
+		s.i++
+	}
+}
+
 // TestSentTuplesAreReused: the tuples a peer's sender has released come back for later
 // emits, and no tuple changes while the sender still reads it: every tuple carries the
-// value it was emitted with, in order.
+// value it was emitted with, in order; a reused tuple keeps nothing of its last use (an
+// unreliable tuple has no anchor nor init, though reliable ones came before it).
 func TestSentTuplesAreReused(t *testing.T) {
 	const total = 20000
 	b := topology.NewBuilder("reuse")
-	b.Config(topology.ConfAckerExecutors, 0)
-	b.Spout("spout", func() topology.Spout { return &countSpout{n: total} }, 1).Output("i")
+	b.Config(topology.ConfAckerExecutors, 1)
+	b.Config(topology.ConfMaxSpoutPending, 2*total) // no acks come back here
+	b.Spout("spout", func() topology.Spout { return &thirdReliableSpout{n: total} }, 1).Output("i")
 	b.Bolt("bolt", boltOf(func(bt *funcBolt, in *tuple.Tuple) {}), 1).Shuffle("spout")
 	spec := build(t, b)
-	layout := topology.NewLayout(spec, 0)
+	layout := topology.NewLayout(spec, 1)
 	rt, err := executor.New(executor.Options{Spec: spec, LocalTasks: layout.Tasks["spout"], PeerOf: func(int32) string { return "B" }})
 	if err != nil {
 		t.Fatal(err)
@@ -330,6 +357,9 @@ func TestSentTuplesAreReused(t *testing.T) {
 				if got := it.Tuple.Int(0); got != next {
 					t.Fatalf("tuple %d carries %d", next, got)
 				}
+				if reliable := next%3 == 0; reliable != (len(it.Tuple.Anchors) == 1) || reliable != (it.Tuple.InitTask != 0) {
+					t.Fatalf("tuple %d: anchors %v, init task %d; want them only on every third tuple", next, it.Tuple.Anchors, it.Tuple.InitTask)
+				}
 				if seen[it.Tuple] {
 					reused++
 				}
@@ -337,6 +367,8 @@ func TestSentTuplesAreReused(t *testing.T) {
 				next++
 			}
 			ob.Release(bt)
+		case cb := <-ob.Control(): // the inits of trees not carried, if any
+			ob.ReleaseControl(cb)
 		case <-deadline:
 			t.Fatalf("%d of %d tuples arrived", next, total)
 		}

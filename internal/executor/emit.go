@@ -115,7 +115,8 @@ type boxedTuple struct {
 // newTuple hands out the executor's next tuple: one a peer's sender has finished with
 // (Runtime.recycle) when there is one, else one from a chunk (internal/chunk): one
 // allocation for sixteen, where an allocation each was most of the cost of an emit; a
-// tuple kept by user code keeps its chunk alive (1.4 KB), which bounds the waste.
+// tuple kept by user code keeps its chunk alive (1.4 KB), which bounds the waste. Reused
+// tuples come from many chunks, so a bolt that keeps some may keep more chunks alive.
 func (e *executor) newTuple() *boxedTuple {
 	if n := len(e.reuse); n > 0 {
 		bt := e.reuse[n-1]
@@ -124,14 +125,19 @@ func (e *executor) newTuple() *boxedTuple {
 	}
 	// The pool is looked at only when a chunk runs out, so that an executor whose
 	// tuples stay in this worker pays for it once in sixteen tuples.
-	if e.tuples.Empty() && e.rt.outbound != nil {
-		if full, _ := e.rt.spent.Get().(*[]*boxedTuple); full != nil {
-			if e.reuseBox != nil {
-				e.rt.spentEmpty.Put(e.reuseBox)
-			}
-			e.reuseBox, e.reuse = full, *full
-			return e.newTuple()
+	if e.tuples.Empty() && e.rt.outbound != nil && e.rt.spentSlices.Load() > 0 {
+		full, _ := e.rt.spent.Get().(*[]*boxedTuple)
+		if full == nil {
+			e.rt.spentSlices.Store(0) // the pool dropped them
+			return e.tuples.Next()
 		}
+		e.rt.spentSlices.Add(-1)
+		if e.reuseBox != nil {
+			clear((*e.reuseBox)[:cap(*e.reuseBox)]) // its tuples are in use again: keep none alive
+			e.rt.spentEmpty.Put(e.reuseBox)
+		}
+		e.reuseBox, e.reuse = full, *full
+		return e.newTuple()
 	}
 	return e.tuples.Next()
 }

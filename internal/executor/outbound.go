@@ -30,8 +30,12 @@ func (o *Outbound) Release(b *TupleBatch) {
 // them after their emit. They are zeroed here, on the sender's goroutine, so that they
 // keep nothing alive while they wait. A sending worker otherwise allocated every tuple
 // it sent, and collected its garbage every few hundred milliseconds at full speed.
+//
+// Only a batch an executor's emits filled is taken (Batch.emitted): Deliver never queues
+// to an Outbound, but a batch from anywhere else would hold tuples that are no
+// boxedTuples, or that someone still reads.
 func (r *Runtime) recycle(b *TupleBatch) {
-	if len(b.Items) == 0 {
+	if len(b.Items) == 0 || !b.emitted {
 		return
 	}
 	box, _ := r.spentEmpty.Get().(*[]*boxedTuple)
@@ -41,14 +45,20 @@ func (r *Runtime) recycle(b *TupleBatch) {
 	}
 	spent := (*box)[:0]
 	for _, it := range b.Items {
-		// sendTuple queues only boxedTuples, and Tuple is their first field.
+		// sendTuple queues only boxedTuples, and Tuple is their first field
+		// (boxedTupleFirst).
 		bt := (*boxedTuple)(unsafe.Pointer(it.Tuple))
 		*bt = boxedTuple{}
 		spent = append(spent, bt)
 	}
 	*box = spent
 	r.spent.Put(box)
+	r.spentSlices.Add(1)
 }
+
+// boxedTupleFirst fails to compile unless Tuple is boxedTuple's first field, which
+// recycle's conversion from *tuple.Tuple relies on.
+var _ [0]struct{} = [unsafe.Offsetof(boxedTuple{}.Tuple)]struct{}{}
 
 // ReleaseControl returns a sent control batch for reuse.
 func (o *Outbound) ReleaseControl(b *ControlBatch) { o.rt.ctl.pool.put(b) }

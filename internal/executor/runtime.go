@@ -93,8 +93,11 @@ type Runtime struct {
 	// spent holds tuples that peers' senders have encoded, for emits to reuse, in
 	// slices (*[]*boxedTuple); spentEmpty the slices they were taken from.
 	spent, spentEmpty sync.Pool
-	sources           map[sourceKey]*tuple.Source
-	stopped           chan struct{}
+	// spentSlices counts the slices put in spent, roughly (the pool may drop some):
+	// while it is 0, emits skip the pool, whose empty Get scans every P.
+	spentSlices atomic.Int64
+	sources     map[sourceKey]*tuple.Source
+	stopped     chan struct{}
 
 	active  atomic.Bool
 	running atomic.Bool

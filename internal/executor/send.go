@@ -67,6 +67,7 @@ func (o *outbox[M]) markIdle(di int) {
 func (o *outbox[M]) send(e *executor, di int, b *Batch[M]) {
 	if e.rt.isOutbound[di] {
 		o.owesIdle[di] = !b.Idle
+		b.emitted = true
 	}
 	q := o.lane.queues[di]
 	select {
