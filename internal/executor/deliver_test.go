@@ -249,6 +249,28 @@ func TestDeliverRefusesMisroutedTraffic(t *testing.T) {
 	}
 }
 
+// runSpoutsAgainstPeer runs the spout tasks of spec in a runtime whose every other task
+// is on peer "B", and returns that peer's Outbound and a stop that ends the run and
+// checks its error.
+func runSpoutsAgainstPeer(t *testing.T, spec *topology.Spec, ackers int) (*executor.Outbound, func()) {
+	t.Helper()
+	layout := topology.NewLayout(spec, ackers)
+	rt, err := executor.New(executor.Options{Spec: spec, LocalTasks: layout.Tasks["spout"], PeerOf: func(int32) string { return "B" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // a test that fails early still stops the run
+	errs := make(chan error, 1)
+	go func() { errs <- rt.Run(ctx) }()
+	return rt.Outbound()[0], func() {
+		cancel()
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestIdleExecutorMarksItsPeers: an executor that runs out of work tells each peer's
 // sender it sent to, with the idle mark on its last batch or an empty batch after it, so
 // that no sender waits for more; an executor that stays idle sends no further marks.
@@ -258,17 +280,7 @@ func TestIdleExecutorMarksItsPeers(t *testing.T) {
 	b.Config(topology.ConfAckerExecutors, 0)
 	b.Spout("spout", func() topology.Spout { return &countSpout{n: total} }, 1).Output("i")
 	b.Bolt("bolt", boltOf(func(bt *funcBolt, in *tuple.Tuple) {}), 1).Shuffle("spout")
-	spec := build(t, b)
-	layout := topology.NewLayout(spec, 0) // no ackers
-	rt, err := executor.New(executor.Options{Spec: spec, LocalTasks: layout.Tasks["spout"], PeerOf: func(int32) string { return "B" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ob := rt.Outbound()[0]
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	errs := make(chan error, 1)
-	go func() { errs <- rt.Run(ctx) }()
+	ob, stop := runSpoutsAgainstPeer(t, build(t, b), 0)
 
 	items, markedAfterLast := 0, false
 	deadline := time.After(30 * time.Second)
@@ -293,59 +305,24 @@ func TestIdleExecutorMarksItsPeers(t *testing.T) {
 	if items != total {
 		t.Errorf("%d tuples sent, want %d", items, total)
 	}
-	cancel()
-	if err := <-errs; err != nil {
-		t.Fatal(err)
-	}
-}
-
-// thirdReliableSpout emits 0..n-1, every third one with a message id (not every second:
-// reused tuples come back in batches of an even size, so a tuple would go from an even
-// emit to an even one, and a missing reset would go unseen).
-type thirdReliableSpout struct {
-	topology.BaseSpout
-	out  topology.SpoutCollector
-	n, i int64
-}
-
-func (s *thirdReliableSpout) Open(_ *topology.Context, out topology.SpoutCollector) error {
-	s.out = out
-	return nil
-}
-
-func (s *thirdReliableSpout) NextTuple() {
-	if s.i < s.n {
-		var id any
-		if s.i%3 == 0 {
-			id = s.i
-		}
-		s.out.Emit([]any{s.i}, id)
-		s.i++
-	}
+	stop()
 }
 
 // TestSentTuplesAreReused: the tuples a peer's sender has released come back for later
 // emits, and no tuple changes while the sender still reads it: every tuple carries the
 // value it was emitted with, in order; a reused tuple keeps nothing of its last use (an
-// unreliable tuple has no anchor nor init, though reliable ones came before it).
+// unreliable tuple has no anchor nor init, though reliable ones came before it). Every
+// third tuple is reliable, not every second: reused tuples come back in batches of an
+// even size, so a tuple would go from an even emit to an even one, and a missing reset
+// would go unseen.
 func TestSentTuplesAreReused(t *testing.T) {
 	const total = 20000
 	b := topology.NewBuilder("reuse")
 	b.Config(topology.ConfAckerExecutors, 1)
 	b.Config(topology.ConfMaxSpoutPending, 2*total) // no acks come back here
-	b.Spout("spout", func() topology.Spout { return &thirdReliableSpout{n: total} }, 1).Output("i")
+	b.Spout("spout", func() topology.Spout { return &countSpout{n: total, reliableEvery: 3} }, 1).Output("i")
 	b.Bolt("bolt", boltOf(func(bt *funcBolt, in *tuple.Tuple) {}), 1).Shuffle("spout")
-	spec := build(t, b)
-	layout := topology.NewLayout(spec, 1)
-	rt, err := executor.New(executor.Options{Spec: spec, LocalTasks: layout.Tasks["spout"], PeerOf: func(int32) string { return "B" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ob := rt.Outbound()[0]
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	errs := make(chan error, 1)
-	go func() { errs <- rt.Run(ctx) }()
+	ob, stop := runSpoutsAgainstPeer(t, build(t, b), 1)
 
 	seen := map[*tuple.Tuple]bool{}
 	next, reused := int64(0), 0
@@ -376,8 +353,5 @@ func TestSentTuplesAreReused(t *testing.T) {
 	if reused == 0 {
 		t.Errorf("none of %d tuples reused one the sender had released", total)
 	}
-	cancel()
-	if err := <-errs; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 }

@@ -18,11 +18,13 @@ import (
 	"github.com/sparsestream/sparse/pkg/tuple"
 )
 
-// countSpout emits n unreliable tuples, then nothing.
+// countSpout emits 0..n-1, then nothing: unreliably, or every reliableEvery-th one with
+// its number as message id when reliableEvery is set.
 type countSpout struct {
 	topology.BaseSpout
-	out  topology.SpoutCollector
-	n, i int64
+	out           topology.SpoutCollector
+	n, i          int64
+	reliableEvery int64
 }
 
 func (s *countSpout) Open(_ *topology.Context, out topology.SpoutCollector) error {
@@ -32,7 +34,11 @@ func (s *countSpout) Open(_ *topology.Context, out topology.SpoutCollector) erro
 
 func (s *countSpout) NextTuple() {
 	if s.i < s.n {
-		s.out.Emit([]any{s.i}, nil)
+		var id any
+		if s.reliableEvery > 0 && s.i%s.reliableEvery == 0 {
+			id = s.i
+		}
+		s.out.Emit([]any{s.i}, id)
 		s.i++
 	}
 }
