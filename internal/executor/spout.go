@@ -165,6 +165,8 @@ func (e *executor) drainCtl() {
 	msgs := e.deferred
 	e.deferred = nil
 	var touched uint64 // as in ackBatch: overlap the lookups' cache misses
+	var latency histTally
+	defer latency.flush(&e.stats.CompleteLatency)
 	for _, m := range msgs {
 		touched ^= s.pending.Touch(m.Root)
 	}
@@ -185,7 +187,7 @@ func (e *executor) drainCtl() {
 		case ControlComplete:
 			e.cnt.acked++
 			// s.clock was read just before drainCtl, as born was: no clock read per tree.
-			e.stats.CompleteLatency.Observe(s.clock - p.born)
+			latency.observe(&e.stats.CompleteLatency, s.clock-p.born)
 			e.callSpout(p.task, "Ack", func() { p.task.spout.Ack(p.msgID) })
 		case ControlFailed:
 			e.cnt.failed++

@@ -111,12 +111,42 @@ func histLower(i int) uint64 {
 
 // Observe records one duration.
 func (h *Histogram) Observe(d time.Duration) {
-	if d < 0 {
-		d = 0
-	}
+	d = max(d, 0)
 	h.buckets[histIndex(uint64(d/time.Microsecond))].Add(1)
 	h.count.Add(1)
 	h.sum.Add(int64(d))
+}
+
+// histTally observes durations into a Histogram for a goroutine that observes a batch
+// at a time: it adds to the shared counters at flush, and to a bucket when the batch
+// moves on to another, instead of three atomic adds per observation. The observations of
+// a batch mostly share a bucket. Until flush, the histogram lags the tally.
+type histTally struct {
+	n, sum int64
+	bucket int   // the bucket of the current run of observations
+	run    int64 // how many, not yet added to it
+}
+
+func (t *histTally) observe(h *Histogram, d time.Duration) {
+	d = max(d, 0)
+	if i := histIndex(uint64(d / time.Microsecond)); i != t.bucket || t.run == 0 {
+		if t.run > 0 {
+			h.buckets[t.bucket].Add(t.run)
+		}
+		t.bucket, t.run = i, 0
+	}
+	t.run++
+	t.n++
+	t.sum += int64(d)
+}
+
+func (t *histTally) flush(h *Histogram) {
+	if t.n > 0 {
+		h.buckets[t.bucket].Add(t.run)
+		h.count.Add(t.n)
+		h.sum.Add(t.sum)
+		*t = histTally{}
+	}
 }
 
 // Count is the number of observations.
