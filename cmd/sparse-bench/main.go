@@ -119,7 +119,7 @@ func run() int {
 	}
 	var lines []string
 	shapes := append(append(perf.Shapes(), perf.MultilangShapes(os.Stderr)...), perf.PythonShapes(os.Stderr)...)
-	if re.MatchString(perf.KafkaSpoutShapeName) || re.MatchString(perf.KafkaPipeShapeName) {
+	if re.MatchString(perf.KafkaSpoutShapeName) || re.MatchString(perf.KafkaSpoutNoAckShapeName) || re.MatchString(perf.KafkaPipeShapeName) {
 		shapes = append(shapes, perf.KafkaShapes(os.Stderr)...) // starts a broker, so only when selected
 	}
 	// A shape that raises the process's heap floor runs after the others (the two-worker

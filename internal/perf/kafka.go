@@ -19,8 +19,9 @@ import (
 
 // Names of the Kafka shapes.
 const (
-	KafkaSpoutShapeName = "KafkaSpout"
-	KafkaPipeShapeName  = "KafkaPipe"
+	KafkaSpoutShapeName      = "KafkaSpout"
+	KafkaSpoutNoAckShapeName = "KafkaSpout-noack"
+	KafkaPipeShapeName       = "KafkaPipe"
 )
 
 // kafkaPartitions of the benchmark topic.
@@ -61,9 +62,10 @@ func (k *kafkaBench) start() error {
 
 func (k *kafkaBench) group() string { return fmt.Sprintf("bench-%d", k.runs.Add(1)) }
 
-// KafkaShapes are KafkaSpout (records read by the spout, each acked by a null bolt) and
-// KafkaPipe (read by the spout, written by the sink, acked once the broker has them).
-// Their baselines do the same with franz-go alone: a consumer loop, and a
+// KafkaShapes are KafkaSpout (records read by the spout, each acked by a null bolt),
+// KafkaSpout-noack (the same spout without its guarantee: what the tuple trees cost, run
+// by run) and KafkaPipe (read by the spout, written by the sink, acked once the broker
+// has them). Their baselines do the same with franz-go alone: a consumer loop, and a
 // consume-produce loop, each committing on the spout's period. The spout reads as fast
 // as the broker serves, so their latency is measured at full speed, not at half.
 func KafkaShapes(note io.Writer) []Shape {
@@ -72,16 +74,19 @@ func KafkaShapes(note io.Writer) []Shape {
 		return nil
 	}
 	return []Shape{
-		{Name: KafkaSpoutShapeName, Build: func(float64, *LatencySink) *topology.Builder { return kafkaTopology(false) },
+		{Name: KafkaSpoutShapeName, Build: func(float64, *LatencySink) *topology.Builder { return kafkaTopology(false, kafka.AtLeastOnce) },
 			Counted: "spout", Metric: "acked", Unit: "records", Baseline: func(d time.Duration) float64 { return baselineKafka(d, false) },
 			HeapFloorMB: kafkaHeapFloorMB},
-		{Name: KafkaPipeShapeName, Build: func(float64, *LatencySink) *topology.Builder { return kafkaTopology(true) },
+		{Name: KafkaSpoutNoAckShapeName, Build: func(float64, *LatencySink) *topology.Builder { return kafkaTopology(false, kafka.None) },
+			Counted: "bolt", Metric: "executed", Unit: "records", Baseline: func(d time.Duration) float64 { return baselineKafka(d, false) },
+			HeapFloorMB: kafkaHeapFloorMB},
+		{Name: KafkaPipeShapeName, Build: func(float64, *LatencySink) *topology.Builder { return kafkaTopology(true, kafka.AtLeastOnce) },
 			Counted: "spout", Metric: "acked", Unit: "records", Baseline: func(d time.Duration) float64 { return baselineKafka(d, true) },
 			HeapFloorMB: kafkaHeapFloorMB},
 	}
 }
 
-func kafkaTopology(pipe bool) *topology.Builder {
+func kafkaTopology(pipe bool, guarantee kafka.Guarantee) *topology.Builder {
 	client := kafka.Client{Brokers: kafkaBroker.brokers}
 	b := topology.NewBuilder("Kafka")
 	// A spout task per partition, as storm-kafka-client advises: with one task, its
@@ -101,7 +106,7 @@ func kafkaTopology(pipe bool) *topology.Builder {
 	}
 	b.Config(topology.ConfMaxSpoutPending, pending)
 	b.Config(topology.ConfHeapFloorMB, kafkaHeapFloorMB)
-	cfg := kafka.SpoutConfig{Client: client, Topics: []string{"bench-in"}, Group: kafkaBroker.group()}
+	cfg := kafka.SpoutConfig{Client: client, Topics: []string{"bench-in"}, Group: kafkaBroker.group(), Guarantee: guarantee}
 	b.Spout("spout", kafka.NewSpout(cfg), spoutTasks).Output(cfg.OutputFields()...)
 	if pipe {
 		b.Bolt("sink", kafka.NewSink(kafka.SinkConfig{Client: client, Topic: "bench-out", KeyField: "key"}), 1).LocalOrShuffle("spout")

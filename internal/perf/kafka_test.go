@@ -6,12 +6,12 @@ import (
 	"time"
 )
 
-// TestKafkaShapesRun: both Kafka shapes and their baselines move records (the figures
-// are not checked: speed belongs to the benchmark).
+// TestKafkaShapesRun: the Kafka shapes and their baselines move records (the figures are
+// not checked: speed belongs to the benchmark).
 func TestKafkaShapesRun(t *testing.T) {
 	shapes := KafkaShapes(io.Discard)
-	if len(shapes) != 2 {
-		t.Fatalf("%d Kafka shapes, want 2", len(shapes))
+	if len(shapes) != 3 {
+		t.Fatalf("%d Kafka shapes, want 3", len(shapes))
 	}
 	for _, s := range shapes {
 		t.Run(s.Name, func(t *testing.T) {
