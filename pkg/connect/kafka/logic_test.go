@@ -376,3 +376,40 @@ func TestTextCopy(t *testing.T) {
 		t.Errorf("%v allocations for %d copies of 100 bytes, want 1 block", allocs, textBlock/len(src))
 	}
 }
+
+// TestAckedCountWhileDeactivated: the spout counts acks on its goroutine and publishes
+// them per NextTuple; while the topology is deactivated, when nothing calls NextTuple,
+// an ack is published at once, so the metric shows a deactivated topology draining.
+func TestAckedCountWhileDeactivated(t *testing.T) {
+	tp := TopicPartition{"t", 0}
+	p := &partState{tr: newOffsetTracker(0)}
+	s := &Spout{cfg: SpoutConfig{Guarantee: AtLeastOnce, MaxUncommittedOffsets: 100},
+		stats: &spoutStats{parts: map[TopicPartition]partSnapshot{}},
+		parts: map[TopicPartition]*partState{tp: p}, sent: map[TopicPartition]int64{},
+		commits: make(chan map[TopicPartition]int64, 1)}
+	msgs := make([]*message, 3)
+	for i := range msgs {
+		p.tr.emitted(int64(i))
+		msgs[i] = &message{tp: tp, Offset: int64(i), p: p}
+	}
+	s.Ack(msgs[0])
+	if got := s.stats.acked.Load(); got != 0 {
+		t.Fatalf("acked %d while active before a NextTuple, want 0 (published per NextTuple)", got)
+	}
+	s.Deactivate() // commits, which publishes
+	if got := s.stats.acked.Load(); got != 1 {
+		t.Fatalf("acked %d after Deactivate, want 1", got)
+	}
+	s.Ack(msgs[1])
+	if got := s.stats.acked.Load(); got != 2 {
+		t.Fatalf("acked %d after an ack while deactivated, want 2", got)
+	}
+	s.Activate()
+	s.Ack(msgs[2])
+	if got := s.stats.acked.Load(); got != 2 {
+		t.Fatalf("acked %d after an ack once active again, want 2 until the next NextTuple", got)
+	}
+	if p.tr.committable != 3 {
+		t.Errorf("committable offset %d, want 3: every ack must still finish its offset", p.tr.committable)
+	}
+}

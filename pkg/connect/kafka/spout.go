@@ -59,8 +59,11 @@ type Spout struct {
 	lastCommit time.Time
 	sent       map[TopicPartition]int64 // committable offsets last handed to the committer
 	// emitted and acked count since publish last added them to stats: an atomic add per
-	// record cost the task's goroutine more than its offset tracking.
+	// record cost the task's goroutine more than its offset tracking. NextTuple publishes
+	// them; while the topology is deactivated (inactive) nothing calls NextTuple, so Ack
+	// does.
 	emitted, acked int64
+	inactive       bool
 }
 
 // partState is one assigned partition, on the task's goroutine.
@@ -457,6 +460,9 @@ func (s *Spout) Ack(id any) {
 		return
 	}
 	s.acked++
+	if s.inactive {
+		s.publish()
+	}
 	s.done(m)
 }
 
@@ -554,11 +560,14 @@ func (s *Spout) committable() map[TopicPartition]int64 {
 	return offs
 }
 
-// Activate does nothing: the spout reads while it is open.
-func (s *Spout) Activate() {}
+// Activate does nothing but note it: the spout reads while it is open.
+func (s *Spout) Activate() { s.inactive = false }
 
 // Deactivate commits what is committable, as Storm's spout does.
-func (s *Spout) Deactivate() { s.commit() }
+func (s *Spout) Deactivate() {
+	s.inactive = true
+	s.commit()
+}
 
 // Close stops the I/O, commits what is committable and closes the client.
 func (s *Spout) Close() {
