@@ -378,8 +378,9 @@ func TestTextCopy(t *testing.T) {
 }
 
 // TestAckedCountWhileDeactivated: the spout counts acks on its goroutine and publishes
-// them per NextTuple; while the topology is deactivated, when nothing calls NextTuple,
-// an ack is published at once, so the metric shows a deactivated topology draining.
+// them per NextTuple and every publishEvery acks; while the topology is deactivated,
+// when nothing calls NextTuple, an ack is published at once, so the metric shows a
+// deactivated topology draining.
 func TestAckedCountWhileDeactivated(t *testing.T) {
 	tp := TopicPartition{"t", 0}
 	p := &partState{tr: newOffsetTracker(0)}
@@ -411,5 +412,15 @@ func TestAckedCountWhileDeactivated(t *testing.T) {
 	}
 	if p.tr.committable != 3 {
 		t.Errorf("committable offset %d, want 3: every ack must still finish its offset", p.tr.committable)
+	}
+	// With NextTuple not called (a task at max pending), acks are still published
+	// every publishEvery.
+	for i := range publishEvery {
+		o := int64(3 + i)
+		p.tr.emitted(o)
+		s.Ack(&message{tp: tp, Offset: o, p: p})
+	}
+	if got := s.stats.acked.Load(); got < publishEvery {
+		t.Errorf("acked %d after %d acks with no NextTuple, want at least %d", got, 1+publishEvery, publishEvery)
 	}
 }

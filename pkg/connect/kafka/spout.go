@@ -60,8 +60,9 @@ type Spout struct {
 	sent       map[TopicPartition]int64 // committable offsets last handed to the committer
 	// emitted and acked count since publish last added them to stats: an atomic add per
 	// record cost the task's goroutine more than its offset tracking. NextTuple publishes
-	// them; while the topology is deactivated (inactive) nothing calls NextTuple, so Ack
-	// does.
+	// them; Ack does too every publishEvery acks (the engine does not call NextTuple while
+	// a task is at max pending), and at once while the topology is deactivated
+	// (inactive), when nothing calls NextTuple.
 	emitted, acked int64
 	inactive       bool
 }
@@ -460,11 +461,14 @@ func (s *Spout) Ack(id any) {
 		return
 	}
 	s.acked++
-	if s.inactive {
+	if s.inactive || s.acked >= publishEvery {
 		s.publish()
 	}
 	s.done(m)
 }
+
+// publishEvery bounds the acks Ack counts before it publishes them.
+const publishEvery = 64
 
 // publish adds the counts kept on the task's goroutine to the metrics.
 func (s *Spout) publish() {
