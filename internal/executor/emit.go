@@ -125,7 +125,7 @@ func (e *executor) newTuple() *boxedTuple {
 	}
 	// The pool is looked at only when a chunk runs out, so that an executor whose
 	// tuples stay in this worker pays for it once in sixteen tuples.
-	if e.tuples.Empty() && e.rt.outbound != nil && e.rt.spentSlices.Load() > 0 {
+	if e.tuples.Empty() && e.rt.spentSlices.Load() > 0 {
 		full, _ := e.rt.spent.Get().(*[]*boxedTuple)
 		if full == nil {
 			e.rt.spentSlices.Store(0) // the pool dropped them

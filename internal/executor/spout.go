@@ -165,8 +165,8 @@ func (e *executor) drainCtl() {
 	msgs := e.deferred
 	e.deferred = nil
 	var touched uint64 // as in ackBatch: overlap the lookups' cache misses
-	var latency histTally
-	defer latency.flush(&e.stats.CompleteLatency)
+	latency := histTally{h: &e.stats.CompleteLatency}
+	defer latency.flush()
 	for _, m := range msgs {
 		touched ^= s.pending.Touch(m.Root)
 	}
@@ -187,7 +187,7 @@ func (e *executor) drainCtl() {
 		case ControlComplete:
 			e.cnt.acked++
 			// s.clock was read just before drainCtl, as born was: no clock read per tree.
-			latency.observe(&e.stats.CompleteLatency, s.clock-p.born)
+			latency.observe(s.clock - p.born)
 			e.callSpout(p.task, "Ack", func() { p.task.spout.Ack(p.msgID) })
 		case ControlFailed:
 			e.cnt.failed++

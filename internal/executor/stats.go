@@ -112,40 +112,44 @@ func histLower(i int) uint64 {
 // Observe records one duration.
 func (h *Histogram) Observe(d time.Duration) {
 	d = max(d, 0)
-	h.buckets[histIndex(uint64(d/time.Microsecond))].Add(1)
+	h.buckets[histBucket(d)].Add(1)
 	h.count.Add(1)
 	h.sum.Add(int64(d))
 }
 
-// histTally observes durations into a Histogram for a goroutine that observes a batch
+// histBucket is the bucket of a duration that is not negative.
+func histBucket(d time.Duration) int { return histIndex(uint64(d / time.Microsecond)) }
+
+// histTally observes durations into its Histogram for a goroutine that observes a batch
 // at a time: it adds to the shared counters at flush, and to a bucket when the batch
 // moves on to another, instead of three atomic adds per observation. The observations of
 // a batch mostly share a bucket. Until flush, the histogram lags the tally.
 type histTally struct {
+	h      *Histogram
 	n, sum int64
 	bucket int   // the bucket of the current run of observations
 	run    int64 // how many, not yet added to it
 }
 
-func (t *histTally) observe(h *Histogram, d time.Duration) {
+func (t *histTally) observe(d time.Duration) {
 	d = max(d, 0)
-	if i := histIndex(uint64(d / time.Microsecond)); i != t.bucket || t.run == 0 {
-		if t.run > 0 {
-			h.buckets[t.bucket].Add(t.run)
-		}
-		t.bucket, t.run = i, 0
+	i := histBucket(d)
+	if i != t.bucket && t.run > 0 {
+		t.h.buckets[t.bucket].Add(t.run)
+		t.run = 0
 	}
+	t.bucket = i
 	t.run++
 	t.n++
 	t.sum += int64(d)
 }
 
-func (t *histTally) flush(h *Histogram) {
+func (t *histTally) flush() {
 	if t.n > 0 {
-		h.buckets[t.bucket].Add(t.run)
-		h.count.Add(t.n)
-		h.sum.Add(t.sum)
-		*t = histTally{}
+		t.h.buckets[t.bucket].Add(t.run)
+		t.h.count.Add(t.n)
+		t.h.sum.Add(t.sum)
+		t.n, t.sum, t.run = 0, 0, 0
 	}
 }
 

@@ -61,12 +61,12 @@ func TestHistTallyMatchesObserve(t *testing.T) {
 				want.Observe(d)
 			}
 			got.Observe(time.Millisecond) // what was there before the batch stays
-			var tally histTally
+			tally := histTally{h: &got}
 			for _, d := range tc.ds {
-				tally.observe(&got, d)
+				tally.observe(d)
 			}
-			tally.flush(&got)
-			tally.flush(&got) // a second flush adds nothing
+			tally.flush()
+			tally.flush() // a second flush adds nothing
 			want.Observe(time.Millisecond)
 			if got.Count() != want.Count() || got.Sum() != want.Sum() {
 				t.Fatalf("count %d sum %v, want %d %v", got.Count(), got.Sum(), want.Count(), want.Sum())
