@@ -275,7 +275,7 @@ func (r *Runtime) newSpoutState(conf topology.Config) *spoutState {
 	waitMs, _ := conf.Int(topology.ConfSpoutWaitMaxMillis, int64(topology.DefaultSpoutWaitMax/time.Millisecond))
 	rot := r.timeout / (pendingBuckets - 1)
 	return &spoutState{
-		pending:     acker.NewRotating[pendingTuple](pendingBuckets),
+		pending:     acker.NewInFlight[pendingTuple](pendingBuckets),
 		maxPending:  int(maxPending),
 		rotateEvery: rot,
 		nextRotate:  rot,

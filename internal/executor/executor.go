@@ -28,8 +28,8 @@ type executor struct {
 
 	batchSize     int
 	flushInterval time.Duration
-	// touched keeps what a batch's pre-pass over the acker's or the pending map's index
-	// loaded (ackBatch, drainCtl), so that the loads are not optimized away.
+	// touched keeps what a batch's pre-pass over the acker's index loaded (ackBatch), so
+	// that the loads are not optimized away.
 	touched uint64
 	debug   bool // topology.debug: log every emit
 	// debugSample is the share of emits logged (sparsectl debug), as a threshold out of

@@ -25,7 +25,7 @@ type pendingTuple struct {
 }
 
 type spoutState struct {
-	pending     *acker.Rotating[pendingTuple]
+	pending     *acker.InFlight[pendingTuple]
 	maxPending  int
 	rotateEvery time.Duration
 	nextRotate  time.Duration
@@ -164,18 +164,11 @@ func (e *executor) drainCtl() {
 	s := e.spout
 	msgs := e.deferred
 	e.deferred = nil
-	var touched uint64 // as in ackBatch: overlap the lookups' cache misses
 	latency := histTally{h: &e.stats.CompleteLatency}
 	defer latency.flush()
 	for _, m := range msgs {
-		touched ^= s.pending.Touch(m.Root)
-	}
-	e.touched = touched
-	for _, m := range msgs {
 		if m.Kind == ControlReset {
-			if p, ok := s.pending.Get(m.Root); ok {
-				s.pending.Put(m.Root, p) // back into the newest bucket
-			}
+			s.pending.Refresh(m.Root)
 			continue
 		}
 		p, ok := s.pending.Remove(m.Root)
@@ -256,7 +249,7 @@ func (c *spoutCollector) emitSpout(stream string, values []any, msgID any, direc
 	var root uint64
 	reliable := msgID != nil && e.rt.ackers > 0
 	if reliable {
-		root = e.ids.Next()
+		root = s.pending.Reserve() // kept only if the tree needs an entry (below)
 	}
 	xor, carried, tasks := e.emit(c.t, stream, values, direct, root, nil, want)
 	switch {

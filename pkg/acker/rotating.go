@@ -24,7 +24,8 @@ type slot[V any] struct {
 }
 
 // Rotating is a map from uint64 keys with bucketed expiry (Storm's RotatingMap), used by
-// the acker for its ledger and by spout executors for their pending tuples.
+// the acker for its ledger (a spout's pending tuples are in an InFlight, whose keys it
+// makes itself).
 //
 // An entry put into the newest bucket is expired by the N-th Rotate after the
 // Put, so when Rotate is called every timeout/(N-1) an entry lives between
