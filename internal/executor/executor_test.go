@@ -3,6 +3,7 @@ package executor_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"strings"
@@ -139,6 +140,41 @@ func TestTickTuples(t *testing.T) {
 	}
 	if ticks["two"] < 4 {
 		t.Errorf("two tasks: %d ticks, want each task ticked (>= 4)", ticks["two"])
+	}
+}
+
+// ackPanicSpout is a replaySpout whose Ack panics after recording every tenth id.
+type ackPanicSpout struct{ replaySpout }
+
+func (s *ackPanicSpout) Ack(id any) {
+	s.replaySpout.Ack(id)
+	if id.(int64)%10 == 0 {
+		panic(fmt.Sprintf("ack of %d", id))
+	}
+}
+
+// TestPanicInSpoutAck: a spout's Ack that panics is reported with the component and
+// task, and the replies after it in the same batch are still handled: every tree is
+// acked once, and none fails or times out.
+func TestPanicInSpoutAck(t *testing.T) {
+	const total = 2000
+	l := newLedger(total)
+	b := topology.NewBuilder("ackpanics")
+	b.Spout("spout", func() topology.Spout { return &ackPanicSpout{replaySpout{l: l}} }, 2).Output("id")
+	b.Bolt("sink", boltOf(func(bt *funcBolt, in *tuple.Tuple) { bt.out.Ack(in) }), 1).Shuffle("spout")
+	rt, stop := start(t, build(t, b), nil)
+	waitDone(t, l, 30*time.Second)
+	_ = stop()
+	acked, dups, failed, _ := l.snapshot()
+	if acked != total || dups != 0 || failed != 0 {
+		t.Errorf("acked %d (duplicates %d), failed %d; want %d, 0, 0", acked, dups, failed, total)
+	}
+	c := summary(rt, "spout")
+	if c.Errors != total/10 {
+		t.Errorf("errors=%d, want %d (one per panic)", c.Errors, total/10)
+	}
+	if !strings.Contains(c.LastError, `panic in Ack of component "spout" task`) || !strings.Contains(c.LastError, "ack of") {
+		t.Errorf("last error %q does not name Ack, the component and the panic", c.LastError)
 	}
 }
 

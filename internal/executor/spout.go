@@ -161,12 +161,36 @@ func (e *executor) drainCtl() {
 	}
 	// Handle the replies in place; Ack and Fail may emit, which may block and defer
 	// more replies, so work from a snapshot.
-	s := e.spout
 	msgs := e.deferred
 	e.deferred = nil
 	latency := histTally{h: &e.stats.CompleteLatency}
-	defer latency.flush()
-	for _, m := range msgs {
+	for i := 0; i < len(msgs); {
+		i = e.handleReplies(msgs, i, &latency)
+	}
+	latency.flush()
+	if e.deferred == nil {
+		e.deferred = msgs[:0]
+	}
+}
+
+// handleReplies handles the acker replies msgs[i:] and returns len(msgs); when a spout's
+// Ack or Fail panics, it reports the panic, as safely does, and returns the index after
+// the reply. One deferred recover covers a batch of replies instead of one each.
+func (e *executor) handleReplies(msgs []Control, i int, latency *histTally) (next int) {
+	s := e.spout
+	var t *task
+	what := ""
+	defer func() {
+		if r := recover(); r != nil {
+			if what == "" {
+				panic(r) // not from user code: the engine's own bug
+			}
+			_ = e.recovered(t, what, r)
+			next = i + 1
+		}
+	}()
+	for ; i < len(msgs); i++ {
+		m := msgs[i]
 		if m.Kind == ControlReset {
 			s.pending.Refresh(m.Root)
 			continue
@@ -175,21 +199,23 @@ func (e *executor) drainCtl() {
 		if !ok {
 			continue // timed out already, and Fail was called then
 		}
-		p.task.pending--
+		t = p.task
+		t.pending--
 		switch m.Kind {
 		case ControlComplete:
 			e.cnt.acked++
 			// s.clock was read just before drainCtl, as born was: no clock read per tree.
 			latency.observe(s.clock - p.born)
-			e.callSpout(p.task, "Ack", func() { p.task.spout.Ack(p.msgID) })
+			what = "Ack"
+			t.spout.Ack(p.msgID)
 		case ControlFailed:
 			e.cnt.failed++
-			e.callSpout(p.task, "Fail", func() { p.task.spout.Fail(p.msgID) })
+			what = "Fail"
+			t.spout.Fail(p.msgID)
 		}
+		what = ""
 	}
-	if e.deferred == nil {
-		e.deferred = msgs[:0]
-	}
+	return i
 }
 
 // callSpout runs a spout callback; a panic is reported (logged and counted) by safely,

@@ -65,6 +65,7 @@ type Spout struct {
 	// (inactive), when nothing calls NextTuple.
 	emitted, acked int64
 	inactive       bool
+	emitting       *message // the record being emitted, for burst's recover
 }
 
 // partState is one assigned partition, on the task's goroutine.
@@ -229,6 +230,25 @@ func (s *Spout) NextTuple() {
 		s.lastCommit = now
 		s.commit()
 	}
+	s.burst(now)
+}
+
+// burst emits up to emitBurst records. A record whose emit panics (see emit) ends the
+// burst: one deferred recover a burst costs less than one a record.
+func (s *Spout) burst(now time.Time) {
+	defer func() {
+		if p := recover(); p != nil {
+			m := s.emitting
+			s.emitting = nil
+			if m == nil {
+				panic(p) // not from an emit
+			}
+			s.out.ReportError(fmt.Errorf("kafka spout: record %s/%d at offset %d is skipped: it cannot be emitted: %v",
+				m.tp.Topic, m.tp.Partition, m.Offset, p))
+			s.stats.skipped.Add(1)
+			s.done(m)
+		}
+	}()
 	for range emitBurst {
 		if !s.emitOne(now) {
 			return
@@ -384,18 +404,13 @@ func (s *Spout) emitNew(p *partState, m *message) bool {
 	return true
 }
 
-// emit translates and emits m; it reports false when the record is skipped. A
-// translator that panics, or values the engine refuses (a wrong number of fields, a type
-// a tuple cannot hold), skip the record with an error reported: emitting it again would
-// fail the same way, and a record never finished would hold its partition's commit.
-func (s *Spout) emit(m *message) (emitted bool) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.out.ReportError(fmt.Errorf("kafka spout: record %s/%d at offset %d is skipped: it cannot be emitted: %v",
-				m.tp.Topic, m.tp.Partition, m.Offset, p))
-			emitted = false
-		}
-	}()
+// emit translates and emits m; it reports false when the translator skips the record.
+// A translator that panics, or values the engine refuses (a wrong number of fields, a
+// type a tuple cannot hold), make emit panic with s.emitting set, and burst skips the
+// record with an error reported: emitting it again would fail the same way, and a record
+// never finished would hold its partition's commit.
+func (s *Spout) emit(m *message) bool {
+	s.emitting = m
 	// The first emission uses the values the poller built in the message; a retry, or
 	// a translator, builds new ones (the first tuple's receivers may still read them).
 	var values []any
@@ -406,6 +421,7 @@ func (s *Spout) emit(m *message) (emitted bool) {
 		values, stream = s.translate(m.rec, m.p, nil)
 	}
 	if values == nil {
+		s.emitting = nil
 		return false
 	}
 	var id any
@@ -417,6 +433,7 @@ func (s *Spout) emit(m *message) (emitted bool) {
 	} else {
 		s.out.EmitStream(stream, values, id)
 	}
+	s.emitting = nil
 	return true
 }
 
