@@ -73,17 +73,17 @@ func (c *boltCollector) Emit(in *tuple.Tuple, values []any) {
 		c.one[0] = in
 		anchors = c.one[:]
 	}
-	c.e.emit(c.t, tuple.DefaultStream, values, noDirect, 0, anchors, false)
+	c.e.emit(c.t, tuple.DefaultStream, values, noDirect, 0, anchors, false, false)
 	c.one[0] = nil
 }
 
 func (c *boltCollector) EmitStream(stream string, anchors []*tuple.Tuple, values []any) []int32 {
-	_, _, tasks := c.e.emit(c.t, stream, values, noDirect, 0, anchors, true)
+	_, _, tasks := c.e.emit(c.t, stream, values, noDirect, 0, anchors, true, false)
 	return tasks
 }
 
 func (c *boltCollector) EmitDirect(task int32, stream string, anchors []*tuple.Tuple, values []any) {
-	c.e.emit(c.t, stream, values, task, 0, anchors, false)
+	c.e.emit(c.t, stream, values, task, 0, anchors, false, false)
 }
 
 func (c *boltCollector) Ack(in *tuple.Tuple) { c.e.ackInput(in) }

@@ -15,8 +15,9 @@ import (
 // in the outbox (sendTuple). root is the spout tuple's root id (0: not a reliable spout
 // emit); anchors are the bolt inputs the tuple is anchored to. It returns the XOR of the
 // edge ids created for root, whether the tree's init rides on its one tuple (then the
-// spout sends the acker none), and the receiving tasks when wantTasks is set.
-func (e *executor) emit(t *task, stream string, values []any, direct int32, root uint64, anchors []*tuple.Tuple, wantTasks bool) (initXor uint64, carried bool, tasks []int32) {
+// spout sends the acker none), and the receiving tasks when wantTasks is set. checked
+// skips tuple.Normalize, for values whose emitter vouches for them (checked.Emitter).
+func (e *executor) emit(t *task, stream string, values []any, direct int32, root uint64, anchors []*tuple.Tuple, wantTasks, checked bool) (initXor uint64, carried bool, tasks []int32) {
 	so := t.def
 	if stream != tuple.DefaultStream || so == nil {
 		so = t.out[stream]
@@ -35,8 +36,10 @@ func (e *executor) emit(t *task, stream string, values []any, direct int32, root
 		panic(fmt.Errorf("emit on stream %q of %q with %d values, but the stream declares %d fields %s",
 			stream, e.comp.ID, len(values), so.src.Fields.Len(), so.src.Fields))
 	}
-	if err := tuple.Normalize(values); err != nil {
-		panic(fmt.Errorf("emit on stream %q of %q: %w", stream, e.comp.ID, err))
+	if !checked {
+		if err := tuple.Normalize(values); err != nil {
+			panic(fmt.Errorf("emit on stream %q of %q: %w", stream, e.comp.ID, err))
+		}
 	}
 	if e.debug {
 		t.log.Info("emitting", "stream", stream, "values", values)

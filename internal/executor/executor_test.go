@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sparsestream/sparse/internal/checked"
 	"github.com/sparsestream/sparse/internal/executor"
 	"github.com/sparsestream/sparse/internal/testutil"
 	"github.com/sparsestream/sparse/pkg/grouping"
@@ -175,6 +176,40 @@ func TestPanicInSpoutAck(t *testing.T) {
 	}
 	if !strings.Contains(c.LastError, `panic in Ack of component "spout" task`) || !strings.Contains(c.LastError, "ack of") {
 		t.Errorf("last error %q does not name Ack, the component and the panic", c.LastError)
+	}
+}
+
+// viaChecked emits through the collector's EmitChecked.
+type viaChecked struct{ topology.SpoutCollector }
+
+func (c viaChecked) Emit(values []any, msgID any) {
+	c.SpoutCollector.(checked.Emitter).EmitChecked(values, msgID)
+}
+
+type checkedSpout struct{ replaySpout }
+
+func (s *checkedSpout) Open(ctx *topology.Context, out topology.SpoutCollector) error {
+	return s.replaySpout.Open(ctx, viaChecked{out})
+}
+
+// TestEmitChecked: a spout collector is a checked.Emitter, and a tuple emitted through
+// EmitChecked reaches its bolt with its values and is tracked to its ack like any other.
+func TestEmitChecked(t *testing.T) {
+	const total = 1000
+	l := newLedger(total)
+	b := topology.NewBuilder("checked")
+	b.Spout("spout", func() topology.Spout { return &checkedSpout{replaySpout{l: l}} }, 2).Output("id")
+	b.Bolt("sink", boltOf(func(bt *funcBolt, in *tuple.Tuple) {
+		if id, ok := in.Values[0].(int64); !ok || id < 0 || id >= total {
+			t.Errorf("received %#v", in.Values)
+		}
+		bt.out.Ack(in)
+	}), 1).Shuffle("spout")
+	_, stop := start(t, build(t, b), nil)
+	waitDone(t, l, 30*time.Second)
+	_ = stop()
+	if acked, dups, failed, _ := l.snapshot(); acked != total || dups != 0 || failed != 0 {
+		t.Errorf("acked %d (duplicates %d), failed %d; want %d, 0, 0", acked, dups, failed, total)
 	}
 }
 

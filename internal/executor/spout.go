@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/sparsestream/sparse/internal/checked"
 	"github.com/sparsestream/sparse/pkg/acker"
 	"github.com/sparsestream/sparse/pkg/tuple"
 )
@@ -257,19 +258,27 @@ type spoutCollector struct {
 	t *task
 }
 
+var _ checked.Emitter = (*spoutCollector)(nil)
+
 func (c *spoutCollector) Emit(values []any, msgID any) {
-	c.emitSpout(tuple.DefaultStream, values, msgID, noDirect, false)
+	c.emitSpout(tuple.DefaultStream, values, msgID, noDirect, false, false)
+}
+
+// EmitChecked is Emit without tuple.Normalize (checked.Emitter): the caller vouches for
+// the values.
+func (c *spoutCollector) EmitChecked(values []any, msgID any) {
+	c.emitSpout(tuple.DefaultStream, values, msgID, noDirect, false, true)
 }
 
 func (c *spoutCollector) EmitStream(stream string, values []any, msgID any) []int32 {
-	return c.emitSpout(stream, values, msgID, noDirect, true)
+	return c.emitSpout(stream, values, msgID, noDirect, true, false)
 }
 
 func (c *spoutCollector) EmitDirect(task int32, stream string, values []any, msgID any) {
-	c.emitSpout(stream, values, msgID, task, false)
+	c.emitSpout(stream, values, msgID, task, false, false)
 }
 
-func (c *spoutCollector) emitSpout(stream string, values []any, msgID any, direct int32, want bool) []int32 {
+func (c *spoutCollector) emitSpout(stream string, values []any, msgID any, direct int32, want, checked bool) []int32 {
 	e, s := c.e, c.e.spout
 	s.emitted++
 	var root uint64
@@ -277,7 +286,7 @@ func (c *spoutCollector) emitSpout(stream string, values []any, msgID any, direc
 	if reliable {
 		root = s.pending.Reserve() // kept only if the tree needs an entry (below)
 	}
-	xor, carried, tasks := e.emit(c.t, stream, values, direct, root, nil, want)
+	xor, carried, tasks := e.emit(c.t, stream, values, direct, root, nil, want, checked)
 	switch {
 	case msgID == nil:
 	case !reliable || xor == 0:

@@ -13,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sparsestream/sparse/internal/retry"
+	"github.com/sparsestream/sparse/pkg/topology"
+	"github.com/sparsestream/sparse/pkg/tuple"
 )
 
 func TestOffsetTracker(t *testing.T) {
@@ -310,6 +312,70 @@ func TestPreparerValues(t *testing.T) {
 			}
 			if o, ok := got[2].(int64); !ok || o != 300 || fmt.Sprint(got[2]) != "300" {
 				t.Errorf("offset %v (%T)", got[2], got[2])
+			}
+			// The spout emits them unchecked (checked.Emitter): they must be what
+			// tuple.Normalize would leave them.
+			norm := slices.Clone(got)
+			if err := tuple.Normalize(norm); err != nil || !reflect.DeepEqual(norm, got) {
+				t.Errorf("Normalize of the built values: %v, %#v; want them unchanged", err, norm)
+			}
+		})
+	}
+}
+
+// emitRecorder is a spout collector that records which of its emits was called.
+type emitRecorder struct {
+	topology.SpoutCollector // nil: only the emits below are called
+	calls                   []string
+}
+
+func (c *emitRecorder) Emit([]any, any) { c.calls = append(c.calls, "Emit") }
+
+func (c *emitRecorder) EmitStream(string, []any, any) []int32 {
+	c.calls = append(c.calls, "EmitStream")
+	return nil
+}
+
+type checkedRecorder struct{ emitRecorder }
+
+func (c *checkedRecorder) EmitChecked([]any, any) { c.calls = append(c.calls, "EmitChecked") }
+
+// TestSpoutEmitsCheckedValuesUnchecked: values the poller built and checked go to
+// EmitChecked when the collector has it; a record too large for a tuple, a retry, or a
+// collector without it go through Emit, where the engine checks them.
+func TestSpoutEmitsCheckedValuesUnchecked(t *testing.T) {
+	large := make([]byte, tuple.MaxBytes)
+	for _, tc := range []struct {
+		name    string
+		checked bool
+		value   []byte
+		fails   int
+		want    string
+	}{
+		{"built, checked collector", true, []byte("v"), 0, "EmitChecked"},
+		{"built, plain collector", false, []byte("v"), 0, "Emit"},
+		{"too large to build", true, large, 0, "Emit"},
+		{"a retry", true, []byte("v"), 1, "Emit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var pr preparer
+			m := pr.messages([]*kgo.Record{{Topic: "t", Key: []byte("k"), Value: tc.value}}, SpoutConfig{})[0]
+			if built := m.nvals > 0; built != (len(tc.value) < tuple.MaxBytes) {
+				t.Fatalf("values built: %v for a %d-byte value", built, len(tc.value))
+			}
+			m.fails, m.p = tc.fails, &partState{}
+			s := &Spout{cfg: SpoutConfig{Guarantee: AtLeastOnce}}
+			rec := &checkedRecorder{}
+			if tc.checked {
+				s.out, s.checked = rec, rec
+			} else {
+				s.out = &rec.emitRecorder
+			}
+			if !s.emit(m) {
+				t.Fatal("emit skipped the record")
+			}
+			if got := strings.Join(rec.calls, ","); got != tc.want {
+				t.Errorf("called %s, want %s", got, tc.want)
 			}
 		})
 	}

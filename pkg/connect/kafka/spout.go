@@ -15,9 +15,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sparsestream/sparse/internal/checked"
 	"github.com/sparsestream/sparse/internal/chunk"
 	"github.com/sparsestream/sparse/internal/retry"
 	"github.com/sparsestream/sparse/pkg/topology"
+	"github.com/sparsestream/sparse/pkg/tuple"
 )
 
 // closeCommitTimeout bounds the last commit a closing spout makes.
@@ -66,6 +68,9 @@ type Spout struct {
 	emitted, acked int64
 	inactive       bool
 	emitting       *message // the record being emitted, for burst's recover
+	// checked is the collector as a checked.Emitter, when it is one: the values the
+	// poller builds are checked there, so the engine need not check them again.
+	checked checked.Emitter
 }
 
 // partState is one assigned partition, on the task's goroutine.
@@ -135,6 +140,7 @@ func (s *Spout) Open(ctx *topology.Context, out topology.SpoutCollector) error {
 		return err
 	}
 	s.cfg, s.out, s.log = cfg, out, out.Logger()
+	s.checked, _ = out.(checked.Emitter)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -411,11 +417,13 @@ func (s *Spout) emitNew(p *partState, m *message) bool {
 // never finished would hold its partition's commit.
 func (s *Spout) emit(m *message) bool {
 	s.emitting = m
-	// The first emission uses the values the poller built in the message; a retry, or
-	// a translator, builds new ones (the first tuple's receivers may still read them).
+	// The first emission uses the values the poller built (and checked) in the message;
+	// a retry, or a translator, builds new ones (the first tuple's receivers may still
+	// read them).
 	var values []any
 	var stream string
-	if m.fails == 0 && m.nvals > 0 {
+	built := m.fails == 0 && m.nvals > 0
+	if built {
 		values = m.vals[:m.nvals]
 	} else {
 		values, stream = s.translate(m.rec, m.p, nil)
@@ -428,9 +436,12 @@ func (s *Spout) emit(m *message) bool {
 	if s.cfg.Guarantee == AtLeastOnce {
 		id = m
 	}
-	if stream == "" {
+	switch {
+	case built && s.checked != nil:
+		s.checked.EmitChecked(values, id)
+	case stream == "":
 		s.out.Emit(values, id)
-	} else {
+	default:
 		s.out.EmitStream(stream, values, id)
 	}
 	s.emitting = nil
@@ -732,7 +743,10 @@ func (tx *text) copy(b []byte) string {
 
 // messages wraps recs, one allocation for all, building the default output's values
 // unless a translator or headers are configured (those are built on the task's
-// goroutine, where a translator is always called).
+// goroutine, where a translator is always called) or the record is too large for a tuple.
+// The values it builds are canonical tuple values within tuple.MaxBytes, so the spout
+// emits them through checked.Emitter: the poller's check costs little where the values
+// were just written, the engine's a cache miss on the task's goroutine.
 func (pr *preparer) messages(recs []*kgo.Record, cfg SpoutConfig) []*message {
 	if len(recs) == 0 {
 		return nil
@@ -744,8 +758,8 @@ func (pr *preparer) messages(recs []*kgo.Record, cfg SpoutConfig) []*message {
 		m := &ms[i]
 		m.tp, m.Offset, m.rec = TopicPartition{r.Topic, r.Partition}, r.Offset, r
 		out[i] = m
-		if !build || (r.Value == nil && cfg.SkipTombstones) {
-			continue
+		if !build || (r.Value == nil && cfg.SkipTombstones) || len(r.Topic)+len(r.Key)+len(r.Value) > tuple.MaxBytes {
+			continue // the task's goroutine builds them, or finds them too large, when it emits
 		}
 		if m.tp != pr.lastTP || pr.last[0] == nil {
 			b, ok := pr.boxed[m.tp]
