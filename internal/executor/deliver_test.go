@@ -320,12 +320,18 @@ func TestSentTuplesAreReused(t *testing.T) {
 	b := topology.NewBuilder("reuse")
 	b.Config(topology.ConfAckerExecutors, 1)
 	b.Config(topology.ConfMaxSpoutPending, 2*total) // no acks come back here
-	b.Spout("spout", func() topology.Spout { return &countSpout{n: total, reliableEvery: 3} }, 1).Output("i")
+	// The spout stops halfway until the first half is released: otherwise, on a busy
+	// machine, it may emit every tuple before the first release comes back.
+	resume := make(chan struct{})
+	b.Spout("spout", func() topology.Spout {
+		return &countSpout{n: total, reliableEvery: 3, pauseAt: total / 2, resume: resume}
+	}, 1).Output("i")
 	b.Bolt("bolt", boltOf(func(bt *funcBolt, in *tuple.Tuple) {}), 1).Shuffle("spout")
 	ob, stop := runSpoutsAgainstPeer(t, build(t, b), 1)
 
 	seen := map[*tuple.Tuple]bool{}
 	next, reused := int64(0), 0
+	resumed := false
 	deadline := time.After(30 * time.Second)
 	for next < total {
 		select {
@@ -344,6 +350,10 @@ func TestSentTuplesAreReused(t *testing.T) {
 				next++
 			}
 			ob.Release(bt)
+			if next == total/2 && !resumed {
+				close(resume)
+				resumed = true
+			}
 		case cb := <-ob.Control(): // the inits of trees not carried, if any
 			ob.ReleaseControl(cb)
 		case <-deadline:

@@ -27,6 +27,9 @@ type countSpout struct {
 	out           topology.SpoutCollector
 	n, i          int64
 	reliableEvery int64
+	// With resume set, the spout emits nothing from pauseAt on until resume is closed.
+	pauseAt int64
+	resume  <-chan struct{}
 }
 
 func (s *countSpout) Open(_ *topology.Context, out topology.SpoutCollector) error {
@@ -35,6 +38,14 @@ func (s *countSpout) Open(_ *topology.Context, out topology.SpoutCollector) erro
 }
 
 func (s *countSpout) NextTuple() {
+	if s.resume != nil && s.i == s.pauseAt {
+		select {
+		case <-s.resume:
+			s.resume = nil
+		default:
+			return
+		}
+	}
 	if s.i < s.n {
 		var id any
 		if s.reliableEvery > 0 && s.i%s.reliableEvery == 0 {
