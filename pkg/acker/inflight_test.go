@@ -307,6 +307,7 @@ func BenchmarkSpoutPending(b *testing.B) {
 		task  *int
 		born  int64
 	}
+	one := 1 // what the entries point at, as a spout's do
 	for _, live := range []int{2000, 1 << 20} {
 		b.Run(fmt.Sprintf("InFlight/%d", live), func(b *testing.B) {
 			p := NewInFlight[entry](4)
@@ -320,7 +321,7 @@ func BenchmarkSpoutPending(b *testing.B) {
 				j := i % live
 				p.Remove(roots[j])
 				roots[j] = p.Reserve()
-				p.Put(roots[j], entry{born: int64(i)})
+				p.Put(roots[j], entry{msgID: &one, task: &one, born: int64(i)})
 			}
 		})
 		b.Run(fmt.Sprintf("Rotating/%d", live), func(b *testing.B) {
@@ -336,7 +337,7 @@ func BenchmarkSpoutPending(b *testing.B) {
 				j := i % live
 				r.Remove(roots[j])
 				roots[j] = ids.Next()
-				r.Put(roots[j], entry{born: int64(i)})
+				r.Put(roots[j], entry{msgID: &one, task: &one, born: int64(i)})
 			}
 		})
 	}
