@@ -28,7 +28,6 @@ type InFlight[V any] struct {
 	seq      uint32
 	gen      uint32 // rotations so far, wrapping
 	buckets  uint32
-	n        int
 	reserved uint32 // the slot Reserve handed out and Put has not filled; noPos if none
 	resRoot  uint64 // the root Reserve returned last
 }
@@ -74,7 +73,6 @@ func (p *InFlight[V]) Put(root uint64, v V) {
 	i := p.reserved
 	p.reserved = noPos
 	p.slots[i] = inFlightSlot[V]{root: root, gen: p.gen, v: v}
-	p.n++
 }
 
 // Remove deletes root's entry and returns its value and whether there was one.
@@ -98,8 +96,14 @@ func (p *InFlight[V]) Refresh(root uint64) bool {
 	return ok
 }
 
-// Len returns the number of entries.
-func (p *InFlight[V]) Len() int { return p.n }
+// Len returns the number of entries: every slot but the free and the reserved one.
+func (p *InFlight[V]) Len() int {
+	n := len(p.slots) - len(p.free)
+	if p.reserved != noPos {
+		n--
+	}
+	return n
+}
 
 // Rotate expires every entry put or refreshed buckets rotations ago, calling expired
 // (if not nil) for each after it has been removed, and returns how many expired.
@@ -139,23 +143,13 @@ func (p *InFlight[V]) slotOf(root uint64) (uint32, bool) {
 }
 
 func (p *InFlight[V]) alloc() uint32 {
-	if n := len(p.free); n > 0 {
-		i := p.free[n-1]
-		p.free = p.free[:n-1]
-		return i
-	}
-	if len(p.slots) >= maxSlots {
-		panic(fmt.Sprintf("acker: InFlight holds %d entries, the maximum; lower topology.max.spout.pending or the message timeout", len(p.slots)))
-	}
-	p.slots = append(p.slots, inFlightSlot[V]{})
-	return uint32(len(p.slots) - 1)
+	return allocSlot(&p.slots, &p.free, inFlightSlot[V]{}, "InFlight", "lower topology.max.spout.pending or the message timeout")
 }
 
 // release frees slot i, zeroing its value so the GC can reclaim what it references.
 func (p *InFlight[V]) release(i uint32) {
 	p.slots[i] = inFlightSlot[V]{}
 	p.free = append(p.free, i)
-	p.n--
 }
 
 // scramble is splitmix64's finalizer, a bijection on uint64 (as IDs.Next uses it);

@@ -21,19 +21,6 @@ func TestScrambleInverts(t *testing.T) {
 	}
 }
 
-func TestNewInFlightRejectsFewBuckets(t *testing.T) {
-	for _, n := range []int{-1, 0, 1} {
-		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Fatalf("NewInFlight(%d) did not panic", n)
-				}
-			}()
-			NewInFlight[int](n)
-		})
-	}
-}
-
 func TestInFlightOps(t *testing.T) {
 	type op struct {
 		kind   string // put (Reserve then Put), reserve (Reserve alone), remove, refresh, rotate

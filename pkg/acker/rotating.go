@@ -185,16 +185,23 @@ func (r *Rotating[V]) removeAt(key uint64, i uint32) V {
 
 // alloc returns a free slab index, growing the slab if needed.
 func (r *Rotating[V]) alloc() uint32 {
-	if n := len(r.free); n > 0 {
-		i := r.free[n-1]
-		r.free = r.free[:n-1]
+	return allocSlot(&r.slab, &r.free, slot[V]{pos: noPos}, "Rotating", "rotate more often or shed load")
+}
+
+// allocSlot returns an index of *items that is free: the last one freed (reused LIFO, so
+// that recent slots stay cached), or a new one holding fresh. owner and advice name the
+// map and the remedy in the panic at maxSlots.
+func allocSlot[T any](items *[]T, free *[]uint32, fresh T, owner, advice string) uint32 {
+	if n := len(*free); n > 0 {
+		i := (*free)[n-1]
+		*free = (*free)[:n-1]
 		return i
 	}
-	if len(r.slab) >= maxSlots {
-		panic(fmt.Sprintf("acker: Rotating holds %d entries, the maximum; rotate more often or shed load", len(r.slab)))
+	if len(*items) >= maxSlots {
+		panic(fmt.Sprintf("acker: %s holds %d entries, the maximum; %s", owner, len(*items), advice))
 	}
-	r.slab = append(r.slab, slot[V]{pos: noPos})
-	return uint32(len(r.slab) - 1)
+	*items = append(*items, fresh)
+	return uint32(len(*items) - 1)
 }
 
 // release frees slab slot i, zeroing the value so the GC can reclaim what it

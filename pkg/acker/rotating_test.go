@@ -7,16 +7,22 @@ import (
 	"testing"
 )
 
-func TestNewRotatingRejectsFewBuckets(t *testing.T) {
-	for _, n := range []int{-1, 0, 1} {
-		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Fatalf("NewRotating(%d) did not panic", n)
-				}
-			}()
-			NewRotating[int](n)
-		})
+// TestBucketedMapsRejectFewBuckets: NewRotating and NewInFlight panic below 2 buckets.
+func TestBucketedMapsRejectFewBuckets(t *testing.T) {
+	for name, newMap := range map[string]func(int){
+		"NewRotating": func(n int) { NewRotating[int](n) },
+		"NewInFlight": func(n int) { NewInFlight[int](n) },
+	} {
+		for _, n := range []int{-1, 0, 1} {
+			t.Run(fmt.Sprint(name, n), func(t *testing.T) {
+				defer func() {
+					if recover() == nil {
+						t.Fatalf("%s(%d) did not panic", name, n)
+					}
+				}()
+				newMap(n)
+			})
+		}
 	}
 }
 
